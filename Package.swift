@@ -1,0 +1,153 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "archway",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "archway", targets: ["archway"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
+    ],
+    targets: [
+        .target(
+            name: "ArchwayCore",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ArchwayWire",
+            dependencies: [
+                "ArchwayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ArchwayConfig",
+            dependencies: ["ArchwayCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ArchwayTelemetry",
+            dependencies: [
+                "ArchwayCore",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ArchwayRouting",
+            dependencies: ["ArchwayCore", "ArchwayConfig", "ArchwayTelemetry"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ArchwayProviders",
+            dependencies: [
+                "ArchwayCore", "ArchwayWire", "ArchwayConfig", "ArchwayTelemetry",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ArchwaySimulator",
+            dependencies: [
+                "ArchwayCore", "ArchwayWire", "ArchwayConfig",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ArchwayGateway",
+            dependencies: [
+                "ArchwayCore", "ArchwayWire", "ArchwayConfig", "ArchwayTelemetry", "ArchwayRouting", "ArchwayProviders", "ArchwaySimulator",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "archway",
+            dependencies: [
+                "ArchwayGateway", "ArchwaySimulator", "ArchwayConfig", "ArchwayTelemetry",
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ArchwayCoreTests",
+            dependencies: ["ArchwayCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ArchwayWireTests",
+            dependencies: ["ArchwayWire", "ArchwayCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ArchwayConfigTests",
+            dependencies: ["ArchwayConfig"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ArchwayTelemetryTests",
+            dependencies: [
+                "ArchwayTelemetry",
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ArchwaySimulatorTests",
+            dependencies: ["ArchwaySimulator", "ArchwayWire", "ArchwayCore", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ArchwayGatewayTests",
+            dependencies: [
+                "ArchwayGateway", "ArchwaySimulator", "ArchwayConfig", "ArchwayTelemetry",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

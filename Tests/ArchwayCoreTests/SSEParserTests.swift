@@ -1,0 +1,56 @@
+import ArchwayCore
+import NIOCore
+import Testing
+
+@Suite struct SSEParserTests {
+    static let stream = "event: message_start\ndata: {\"a\":1}\n\n: keep-alive comment\n\ndata: line one\ndata: line two\n\r\ndata:no-space\r\n\r\ndata: [DONE]\n\n"
+    static let expected = [
+        ServerSentEvent(event: "message_start", data: "{\"a\":1}"),
+        ServerSentEvent(data: "line one\nline two"),
+        ServerSentEvent(data: "no-space"),
+        ServerSentEvent(data: "[DONE]"),
+    ]
+
+    func parse(pieces: [String]) -> [ServerSentEvent] {
+        var parser = SSEParser()
+        var events: [ServerSentEvent] = []
+        for piece in pieces {
+            parser.append(ByteBuffer(string: piece))
+            while let event = parser.nextEvent() { events.append(event) }
+        }
+        if let last = parser.finish() { events.append(last) }
+        return events
+    }
+
+    @Test func parsesWholeStream() {
+        #expect(parse(pieces: [Self.stream]) == Self.expected)
+    }
+
+    @Test(arguments: [1, 2, 3, 5, 7, 13])
+    func parsesAcrossEveryChunkBoundary(size: Int) {
+        let bytes = Array(Self.stream.utf8)
+        let pieces = stride(from: 0, to: bytes.count, by: size).map { String(decoding: bytes[$0..<min($0 + size, bytes.count)], as: UTF8.self) }
+        #expect(parse(pieces: pieces) == Self.expected)
+    }
+
+    @Test func splitCarriageReturnLineFeedIsOneLineEnd() {
+        // "\r" at the end of one read and "\n" at the start of the next must not produce an empty line.
+        #expect(parse(pieces: ["data: a\r", "\ndata: b\r\n", "\r\n"]) == [ServerSentEvent(data: "a\nb")])
+    }
+
+    @Test func eventWithoutFinalBlankLineIsDeliveredByFinish() {
+        #expect(parse(pieces: ["data: tail"]) == [ServerSentEvent(data: "tail")])
+    }
+
+    @Test func multiByteCharactersSplitAcrossReads() {
+        let text = "data: héllo wörld ✓\n\n"
+        let bytes = Array(text.utf8)
+        var parser = SSEParser()
+        var events: [ServerSentEvent] = []
+        for byte in bytes {
+            parser.append(ByteBuffer(bytes: [byte]))
+            while let event = parser.nextEvent() { events.append(event) }
+        }
+        #expect(events == [ServerSentEvent(data: "héllo wörld ✓")])
+    }
+}
