@@ -1,0 +1,99 @@
+public import ArchwayCore
+public import NIOCore
+import NIOFoundationCompat
+
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
+/// Shared JSON coders. Encoders are configured once; `JSONEncoder`/`JSONDecoder` are thread-safe for use.
+public enum WireJSON {
+    public static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
+
+    public static let decoder = JSONDecoder()
+
+    /// Decodes a client body, turning decoding failures into a 400 that names the offending field.
+    public static func decodeRequest<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws(GatewayError) -> T {
+        do {
+            return try decoder.decode(T.self, from: buffer)
+        } catch let error as GatewayError {
+            throw error
+        } catch let error as DecodingError {
+            throw GatewayError(decodingError: error)
+        } catch {
+            throw GatewayError.invalidJSON("unreadable body")
+        }
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
+        try decoder.decode(T.self, from: Data(text.utf8))
+    }
+
+    public static func encode(_ value: some Encodable) throws -> ByteBuffer {
+        try encoder.encodeAsByteBuffer(value, allocator: ByteBufferAllocator())
+    }
+
+    public static func encodeData(_ value: some Encodable) throws -> Data {
+        try encoder.encode(value)
+    }
+}
+
+extension GatewayError {
+    /// A 400 naming the field that failed to decode (`messages[0].role`).
+    public init(decodingError: DecodingError) {
+        func path(_ codingPath: [any CodingKey], appending key: (any CodingKey)? = nil) -> String {
+            var result = ""
+            for key in codingPath + (key.map { [$0] } ?? []) {
+                if let index = key.intValue {
+                    result += "[\(index)]"
+                } else {
+                    result += result.isEmpty ? key.stringValue : ".\(key.stringValue)"
+                }
+            }
+            return result
+        }
+        switch decodingError {
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty {
+                self = .invalidJSON(context.debugDescription)
+            } else {
+                let field = path(context.codingPath)
+                self = .invalidRequest("Invalid value for '\(field)': \(context.debugDescription)", param: field, code: "invalid_value")
+            }
+        case .keyNotFound(let key, let context):
+            let field = path(context.codingPath, appending: key)
+            self = .invalidRequest("Missing required parameter: '\(field)'.", param: field, code: "missing_required_parameter")
+        case .typeMismatch(let type, let context):
+            let field = path(context.codingPath)
+            self = .invalidRequest("Invalid type for '\(field.isEmpty ? "body" : field)': expected \(Self.jsonTypeName(type)).", param: field.isEmpty ? nil : field, code: "invalid_type")
+        case .valueNotFound(let type, let context):
+            let field = path(context.codingPath)
+            self = .invalidRequest("Invalid value for '\(field)': expected \(Self.jsonTypeName(type)), got null.", param: field, code: "invalid_type")
+        @unknown default:
+            self = .invalidJSON("unreadable body")
+        }
+    }
+
+    private static func jsonTypeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "a boolean"
+        case is Int.Type, is Double.Type, is Float.Type, is Int64.Type: "a number"
+        case is [Any].Type: "an array"
+        default: "\(type)".hasPrefix("Array") ? "an array" : "an object"
+        }
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// Throws a `dataCorrupted` error at `key`, so the client learns which field is wrong.
+    func invalid(_ key: Key, _ message: String) -> DecodingError {
+        DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: message)
+    }
+}

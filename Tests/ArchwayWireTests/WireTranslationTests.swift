@@ -1,0 +1,132 @@
+import ArchwayCore
+import ArchwayWire
+import Foundation
+import NIOCore
+import Testing
+
+@Suite struct WireTranslationTests {
+    func json(_ value: some Encodable) throws -> JSONValue {
+        try WireJSON.decode(JSONValue.self, from: String(buffer: WireJSON.encode(value)))
+    }
+
+    @Test func openAIRequestToCanonicalAndBack() throws {
+        let body = """
+        {"model":"gpt-4o-mini","messages":[
+          {"role":"system","content":"Be brief."},
+          {"role":"user","content":[{"type":"text","text":"Weather?"}]},
+          {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\\"city\\":\\"Paris\\"}"}}]},
+          {"role":"tool","tool_call_id":"call_1","content":"rainy"}],
+         "temperature":0.2,"top_p":0.9,"max_tokens":64,"stop":"END","seed":7,"n":1,
+         "stream":true,"stream_options":{"include_usage":true},
+         "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}],
+         "tool_choice":"auto","response_format":{"type":"json_object"},"logprobs":true}
+        """
+        let request = try WireJSON.decodeRequest(OpenAIChatRequest.self, from: ByteBuffer(string: body)).request
+        #expect(request.messages.count == 4)
+        #expect(request.messages[1].text == "Weather?")
+        #expect(request.messages[2].toolCalls == [ToolCall(id: "call_1", name: "get_weather", arguments: "{\"city\":\"Paris\"}")])
+        #expect(request.messages[3].toolCallID == "call_1")
+        #expect(request.stop == ["END"])
+        #expect(request.includeUsage)
+        #expect(request.outputType == "json")
+        #expect(request.extra["logprobs"] == .bool(true))
+
+        let encoded = try json(OpenAIChatRequest(request))
+        #expect(encoded["logprobs"] == .bool(true))
+        #expect(encoded["stream_options"]?["include_usage"] == .bool(true))
+        #expect(encoded["messages"]?.arrayValue?[2]["tool_calls"]?.arrayValue?[0]["function"]?["name"] == .string("get_weather"))
+        #expect(encoded["messages"]?.arrayValue?[2]["content"] == .null)
+    }
+
+    @Test func canonicalToAnthropicLiftsSystemAndMapsTools() throws {
+        let request = ChatRequest(
+            model: "claude",
+            messages: [
+                .text(.system, "Be brief."),
+                .text(.user, "Weather?"),
+                ChatMessage(role: .assistant, toolCalls: [ToolCall(id: "toolu_1", name: "get_weather", arguments: "{\"city\":\"Paris\"}")]),
+                ChatMessage(role: .tool, content: [.text("rainy")], toolCallID: "toolu_1"),
+            ],
+            stop: ["END"],
+            tools: [ToolDefinition(name: "get_weather", description: "w", parameters: .object(["type": .string("object")]))],
+            toolChoice: .required
+        )
+        let encoded = try json(AnthropicMessagesRequest(request))
+        #expect(encoded["system"] == .string("Be brief."))
+        #expect(encoded["max_tokens"] == .number(Double(AnthropicMessagesRequest.defaultMaxTokens)))
+        #expect(encoded["stop_sequences"] == .array([.string("END")]))
+        #expect(encoded["tool_choice"]?["type"] == .string("any"))
+        #expect(encoded["tools"]?.arrayValue?[0]["input_schema"]?["type"] == .string("object"))
+        let messages = try #require(encoded["messages"]?.arrayValue)
+        #expect(messages.count == 3)
+        #expect(messages[0]["content"] == .string("Weather?"))
+        #expect(messages[1]["content"]?.arrayValue?[0]["type"] == .string("tool_use"))
+        #expect(messages[1]["content"]?.arrayValue?[0]["input"]?["city"] == .string("Paris"))
+        #expect(messages[2]["role"] == .string("user"))
+        #expect(messages[2]["content"]?.arrayValue?[0]["type"] == .string("tool_result"))
+        #expect(messages[2]["content"]?.arrayValue?[0]["tool_use_id"] == .string("toolu_1"))
+    }
+
+    @Test func anthropicRequestToCanonical() throws {
+        let body = """
+        {"model":"m","max_tokens":100,"system":[{"type":"text","text":"S"}],"stream":true,
+         "messages":[{"role":"user","content":"hi"},
+                     {"role":"assistant","content":[{"type":"text","text":"t"},{"type":"tool_use","id":"tu","name":"f","input":{"x":1}}]},
+                     {"role":"user","content":[{"type":"tool_result","tool_use_id":"tu","content":"ok"},{"type":"text","text":"next"}]}],
+         "stop_sequences":["X"],"temperature":0.5,"metadata":{"user_id":"u1"}}
+        """
+        let request = try WireJSON.decodeRequest(AnthropicMessagesRequest.self, from: ByteBuffer(string: body)).request
+        #expect(request.messages.map(\.role) == [.system, .user, .assistant, .tool, .user])
+        #expect(request.messages[0].text == "S")
+        #expect(request.messages[2].toolCalls.first?.arguments == "{\"x\":1}")
+        #expect(request.messages[3].toolCallID == "tu")
+        #expect(request.maxTokens == 100)
+        #expect(request.stream)
+        #expect(request.stop == ["X"])
+        #expect(request.user == "u1")
+    }
+
+    @Test func responsesRoundTripBetweenWires() throws {
+        let anthropicBody = """
+        {"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"Hello"},
+         {"type":"tool_use","id":"tu","name":"f","input":{"a":"b"}}],"stop_reason":"tool_use","stop_sequence":null,
+         "usage":{"input_tokens":10,"output_tokens":5,"cache_read_input_tokens":4}}
+        """
+        let response = try WireJSON.decode(AnthropicMessagesResponse.self, from: anthropicBody).response
+        #expect(response.choices[0].message.text == "Hello")
+        #expect(response.choices[0].finishReason == .toolCalls)
+        #expect(response.usage == Usage(inputTokens: 14, outputTokens: 5, cacheReadTokens: 4))
+        let openAI = try json(OpenAIChatResponse(response))
+        #expect(openAI["object"] == .string("chat.completion"))
+        #expect(openAI["choices"]?.arrayValue?[0]["finish_reason"] == .string("tool_calls"))
+        #expect(openAI["usage"]?["prompt_tokens"] == .number(14))
+        #expect(openAI["usage"]?["prompt_tokens_details"]?["cached_tokens"] == .number(4))
+        let back = try json(AnthropicMessagesResponse(response))
+        #expect(back["usage"]?["input_tokens"] == .number(10))
+        #expect(back["stop_reason"] == .string("tool_use"))
+    }
+
+    @Test(arguments: [
+        (#"{"messages":[]}"#, "model"),
+        (#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#, "messages[0].role"),
+        (#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":"hot"}"#, "temperature"),
+        (#"{"model":"m","messages":[]}"#, "messages"),
+        (#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#, "messages[0].tool_call_id"),
+    ])
+    func invalidRequestsNameTheField(body: String, field: String) {
+        #expect {
+            _ = try WireJSON.decodeRequest(OpenAIChatRequest.self, from: ByteBuffer(string: body))
+        } throws: { error in
+            let error = error as? GatewayError
+            return error?.status == .badRequest && error?.param == field && error?.message.contains(field) == true
+        }
+    }
+
+    @Test func malformedJSONIsInvalidJSON() {
+        #expect {
+            _ = try WireJSON.decodeRequest(OpenAIChatRequest.self, from: ByteBuffer(string: "{not json"))
+        } throws: { error in
+            (error as? GatewayError)?.code == "invalid_json"
+        }
+    }
+}
