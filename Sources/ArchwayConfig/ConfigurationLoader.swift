@@ -1,0 +1,50 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Yams
+
+/// Reads a YAML configuration into a validated `GatewayConfiguration`, reporting every problem
+/// (unknown keys, wrong types, missing providers, bad URLs, missing environment variables) with its location.
+public struct ConfigurationLoader: Sendable {
+    public var environment: [String: String]
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.environment = environment
+    }
+
+    public func load(file path: String) throws(ConfigurationError) -> GatewayConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(problems: [.init(file: path, line: 1, column: 1, keyPath: "", message: "cannot read the file")])
+        }
+        return try load(yaml: text, file: path)
+    }
+
+    public func load(yaml: String, file: String = "<config>") throws(ConfigurationError) -> GatewayConfiguration {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw ConfigurationError(problems: [Self.problem(from: error, file: file)])
+        } catch {
+            throw ConfigurationError(problems: [.init(file: file, line: 1, column: 1, keyPath: "", message: "not valid YAML")])
+        }
+        var reader = NodeReader(file: file, environment: environment)
+        let configuration = reader.gateway(root)
+        if !reader.problems.isEmpty { throw ConfigurationError(problems: reader.problems) }
+        return configuration
+    }
+
+    private static func problem(from error: YamlError, file: String) -> ConfigurationProblem {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return .init(file: file, line: mark.line, column: mark.column, keyPath: "", message: "invalid YAML: \(problem)")
+        default:
+            return .init(file: file, line: 1, column: 1, keyPath: "", message: "invalid YAML")
+        }
+    }
+}

@@ -1,0 +1,264 @@
+import ArchwayCore
+import Yams
+
+extension NodeReader {
+    mutating func gateway(_ root: Node?) -> GatewayConfiguration {
+        var configuration = GatewayConfiguration()
+        guard let root else {
+            report(nil, "", "the configuration is empty")
+            return configuration
+        }
+        let sections: Set<String> = ["listen", "server", "upstream", "providers", "models", "telemetry"]
+        var modelsNode: Node?
+        var providersSeen = false
+        for entry in mapping(root, "", allowed: sections) ?? [] {
+            switch entry.key {
+            case "listen":
+                if let address = listen(entry.value, "listen") { configuration.listen = address }
+            case "server":
+                configuration.server = server(entry.value, "server")
+            case "upstream":
+                configuration.upstream = upstream(entry.value, "upstream")
+            case "providers":
+                providersSeen = true
+                for provider in mapping(entry.value, "providers", allowed: nil) ?? [] {
+                    if let parsed = self.provider(provider.key, provider.value, "providers.\(provider.key)") {
+                        configuration.providers[provider.key] = parsed
+                    }
+                }
+            case "models":
+                modelsNode = entry.value
+            case "telemetry":
+                configuration.telemetry = telemetry(entry.value, "telemetry")
+            default:
+                break
+            }
+        }
+        if !providersSeen { report(root, "providers", "at least one provider is required") }
+        if let modelsNode {
+            for model in mapping(modelsNode, "models", allowed: nil) ?? [] {
+                if let parsed = self.model(model.key, model.value, "models.\(model.key)", providers: configuration.providers) {
+                    configuration.models.append(parsed)
+                }
+            }
+        } else {
+            report(root, "models", "at least one model is required")
+        }
+        if !configuration.listen.isLoopback, configuration.server.masterKey == nil {
+            report(root, "server.master_key", "listening on \(configuration.listen) (beyond loopback) requires server.master_key, so the gateway is never open to the network by accident")
+        }
+        return configuration
+    }
+
+    mutating func listen(_ node: Node, _ path: String) -> ListenAddress? {
+        guard let text = string(node, path) else { return nil }
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = text[text.index(after: text.startIndex)..<close]
+            portText = text[close...].dropFirst(2)
+        } else if let colon = text.lastIndex(of: ":") {
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        } else {
+            report(node, path, "expected HOST:PORT, got '\(text)'")
+            return nil
+        }
+        guard !host.isEmpty, let port = Int(portText), (0...65535).contains(port) else {
+            report(node, path, "expected HOST:PORT with a port from 0 to 65535, got '\(text)'")
+            return nil
+        }
+        return ListenAddress(host: String(host), port: port)
+    }
+
+    mutating func server(_ node: Node, _ path: String) -> ServerSettings {
+        var settings = ServerSettings()
+        for entry in mapping(node, path, allowed: ["max_body_bytes", "shutdown_timeout", "master_key"]) ?? [] {
+            let childPath = "\(path).\(entry.key)"
+            switch entry.key {
+            case "max_body_bytes": settings.maxBodyBytes = int(entry.value, childPath, range: 1...1_073_741_824) ?? settings.maxBodyBytes
+            case "shutdown_timeout": settings.shutdownTimeout = duration(entry.value, childPath) ?? settings.shutdownTimeout
+            case "master_key":
+                if let key = string(entry.value, childPath) {
+                    if key.count < 16 {
+                        report(entry.value, childPath, "must be at least 16 characters long")
+                    } else {
+                        settings.masterKey = key
+                    }
+                }
+            default: break
+            }
+        }
+        return settings
+    }
+
+    mutating func upstream(_ node: Node, _ path: String) -> UpstreamSettings {
+        var settings = UpstreamSettings()
+        let keys: Set<String> = ["connect_timeout", "first_byte_timeout", "request_timeout", "max_retries"]
+        for entry in mapping(node, path, allowed: keys) ?? [] {
+            let childPath = "\(path).\(entry.key)"
+            switch entry.key {
+            case "connect_timeout": settings.connectTimeout = positiveDuration(entry.value, childPath) ?? settings.connectTimeout
+            case "first_byte_timeout": settings.firstByteTimeout = positiveDuration(entry.value, childPath) ?? settings.firstByteTimeout
+            case "request_timeout": settings.requestTimeout = positiveDuration(entry.value, childPath) ?? settings.requestTimeout
+            case "max_retries": settings.maxRetries = int(entry.value, childPath, range: 0...10) ?? settings.maxRetries
+            default: break
+            }
+        }
+        return settings
+    }
+
+    mutating func positiveDuration(_ node: Node, _ path: String) -> Duration? {
+        guard let value = duration(node, path) else { return nil }
+        if value <= .zero {
+            report(node, path, "must be longer than zero")
+            return nil
+        }
+        return value
+    }
+
+    mutating func provider(_ name: String, _ node: Node, _ path: String) -> ProviderConfiguration? {
+        let keys: Set<String> = ["kind", "base_url", "api_key", "headers", "provider_name", "simulator"]
+        guard let entries = mapping(node, path, allowed: keys) else { return nil }
+        var kind: ProviderConfiguration.Kind?
+        var baseURL: String?
+        var apiKey: String?
+        var headers: [(name: String, value: String)] = []
+        var providerName: String?
+        var simulator = SimulatorSettings()
+        var valid = true
+        for entry in entries {
+            let childPath = "\(path).\(entry.key)"
+            switch entry.key {
+            case "kind":
+                guard let text = string(entry.value, childPath) else { valid = false; continue }
+                kind = ProviderConfiguration.Kind(rawValue: text)
+                if kind == nil {
+                    let supported = ProviderConfiguration.Kind.allCases.map(\.rawValue).joined(separator: ", ")
+                    report(entry.value, childPath, "unknown provider kind '\(text)' (supported: \(supported))")
+                    valid = false
+                }
+            case "base_url":
+                baseURL = url(entry.value, childPath)
+                if baseURL == nil { valid = false }
+            case "api_key":
+                apiKey = string(entry.value, childPath)
+                if apiKey == nil { valid = false }
+            case "provider_name":
+                providerName = string(entry.value, childPath)
+            case "headers":
+                for header in mapping(entry.value, childPath, allowed: nil) ?? [] {
+                    let lowered = header.key.lowercased()
+                    if ["authorization", "x-api-key", "host", "content-length", "content-type", "traceparent"].contains(lowered) {
+                        report(header.keyNode, "\(childPath).\(header.key)", "this header is set by Archway and cannot be configured")
+                    } else if let value = string(header.value, "\(childPath).\(header.key)") {
+                        headers.append((header.key, value))
+                    }
+                }
+            case "simulator":
+                simulator = simulatorSettings(entry.value, childPath)
+            default:
+                break
+            }
+        }
+        guard let kind else {
+            if valid { report(node, "\(path).kind", "missing required key 'kind'") }
+            return nil
+        }
+        if kind != .simulator, baseURL == nil, valid {
+            switch kind {
+            case .openai: baseURL = "https://api.openai.com/v1"
+            case .anthropic: baseURL = "https://api.anthropic.com/v1"
+            case .simulator: break
+            }
+        }
+        guard valid else { return nil }
+        return ProviderConfiguration(
+            name: name,
+            kind: kind,
+            baseURL: baseURL,
+            apiKey: apiKey,
+            headers: headers,
+            providerName: providerName,
+            simulator: simulator
+        )
+    }
+
+    mutating func simulatorSettings(_ node: Node, _ path: String) -> SimulatorSettings {
+        var settings = SimulatorSettings()
+        let keys: Set<String> = ["latency", "time_to_first_token", "tokens_per_second", "error_rate", "error_status", "rate_limit_rate", "seed"]
+        for entry in mapping(node, path, allowed: keys) ?? [] {
+            let childPath = "\(path).\(entry.key)"
+            switch entry.key {
+            case "latency": settings.latency = duration(entry.value, childPath) ?? settings.latency
+            case "time_to_first_token": settings.timeToFirstToken = duration(entry.value, childPath) ?? settings.timeToFirstToken
+            case "tokens_per_second": settings.tokensPerSecond = double(entry.value, childPath, range: 0.1...1_000_000) ?? settings.tokensPerSecond
+            case "error_rate": settings.errorRate = double(entry.value, childPath, range: 0...1) ?? settings.errorRate
+            case "error_status": settings.errorStatus = int(entry.value, childPath, range: 400...599) ?? settings.errorStatus
+            case "rate_limit_rate": settings.rateLimitRate = double(entry.value, childPath, range: 0...1) ?? settings.rateLimitRate
+            case "seed": settings.seed = int(entry.value, childPath, range: 0...Int.max).map(UInt64.init) ?? settings.seed
+            default: break
+            }
+        }
+        return settings
+    }
+
+    mutating func model(_ name: String, _ node: Node, _ path: String, providers: [String: ProviderConfiguration]) -> ModelConfiguration? {
+        guard let entries = mapping(node, path, allowed: ["provider", "model", "price"]) else { return nil }
+        var provider: String?
+        var upstreamModel: String?
+        var price: ModelPrice?
+        var providerNode: Node?
+        for entry in entries {
+            let childPath = "\(path).\(entry.key)"
+            switch entry.key {
+            case "provider":
+                provider = string(entry.value, childPath)
+                providerNode = entry.value
+            case "model":
+                upstreamModel = string(entry.value, childPath)
+            case "price":
+                price = self.price(entry.value, childPath)
+            default:
+                break
+            }
+        }
+        guard let provider else {
+            if providerNode == nil { report(node, "\(path).provider", "missing required key 'provider'") }
+            return nil
+        }
+        guard providers[provider] != nil else {
+            report(providerNode, "\(path).provider", "provider '\(provider)' is not defined in providers")
+            return nil
+        }
+        return ModelConfiguration(name: name, provider: provider, upstreamModel: upstreamModel, price: price)
+    }
+
+    mutating func price(_ node: Node, _ path: String) -> ModelPrice? {
+        guard let entries = mapping(node, path, allowed: ["input", "output", "cached_input"]) else { return nil }
+        var input: Double?
+        var output: Double?
+        var cached: Double?
+        for entry in entries {
+            let value = double(entry.value, "\(path).\(entry.key)", range: 0...1_000_000)
+            switch entry.key {
+            case "input": input = value
+            case "output": output = value
+            default: cached = value
+            }
+        }
+        guard let input, let output else {
+            report(node, path, "a price needs both input and output (USD per million tokens)")
+            return nil
+        }
+        return ModelPrice(input: input, output: output, cachedInput: cached)
+    }
+
+    mutating func telemetry(_ node: Node, _ path: String) -> TelemetrySettings {
+        var settings = TelemetrySettings()
+        for entry in mapping(node, path, allowed: ["capture_content"]) ?? [] {
+            settings.captureContent = bool(entry.value, "\(path).\(entry.key)") ?? settings.captureContent
+        }
+        return settings
+    }
+}

@@ -1,0 +1,160 @@
+import ArchwayCore
+import Yams
+
+/// Walks the YAML tree, collecting problems instead of stopping at the first one.
+struct NodeReader {
+    let file: String
+    let environment: [String: String]
+    private(set) var problems: [ConfigurationProblem] = []
+
+    init(file: String, environment: [String: String]) {
+        self.file = file
+        self.environment = environment
+    }
+
+    mutating func report(_ node: Node?, _ path: String, _ message: String) {
+        let mark = node?.mark
+        problems.append(.init(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, keyPath: path, message: message))
+    }
+
+    /// The entries of a mapping, with unknown keys reported. Returns nil (and reports) if `node` is not a mapping.
+    mutating func mapping(_ node: Node?, _ path: String, allowed: Set<String>?) -> [(key: String, keyNode: Node, value: Node)]? {
+        guard let node else { return nil }
+        guard case .mapping(let mapping) = node else {
+            report(node, path, "expected a mapping")
+            return nil
+        }
+        var entries: [(key: String, keyNode: Node, value: Node)] = []
+        for (keyNode, value) in mapping {
+            guard let key = keyNode.string else {
+                report(keyNode, path, "keys must be strings")
+                continue
+            }
+            let childPath = path.isEmpty ? key : "\(path).\(key)"
+            if let allowed, !allowed.contains(key) {
+                report(keyNode, childPath, "unknown key '\(key)' (expected one of: \(allowed.sorted().joined(separator: ", ")))")
+                continue
+            }
+            entries.append((key, keyNode, value))
+        }
+        return entries
+    }
+
+    /// A scalar with `${NAME}` (and `${NAME:-default}`) replaced from the environment.
+    mutating func string(_ node: Node, _ path: String) -> String? {
+        guard case .scalar(let scalar) = node else {
+            report(node, path, "expected a single value")
+            return nil
+        }
+        return interpolate(scalar.string, node: node, path: path)
+    }
+
+    mutating func interpolate(_ text: String, node: Node, path: String) -> String? {
+        guard text.contains("${") else { return text }
+        var result = ""
+        var rest = Substring(text)
+        var ok = true
+        while let start = rest.range(of: "${") {
+            result += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                report(node, path, "unterminated '${' in value")
+                return nil
+            }
+            let expression = rest[start.upperBound..<end]
+            let name: Substring
+            var fallback: Substring?
+            if let separator = expression.range(of: ":-") {
+                name = expression[..<separator.lowerBound]
+                fallback = expression[separator.upperBound...]
+            } else {
+                name = expression
+            }
+            if let value = environment[String(name)], !value.isEmpty {
+                result += value
+            } else if let fallback {
+                result += fallback
+            } else {
+                report(node, path, "environment variable '\(name)' is not set")
+                ok = false
+            }
+            rest = rest[rest.index(after: end)...]
+        }
+        result += rest
+        return ok ? result : nil
+    }
+
+    mutating func bool(_ node: Node, _ path: String) -> Bool? {
+        guard let text = string(node, path) else { return nil }
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            report(node, path, "expected true or false, got '\(text)'")
+            return nil
+        }
+    }
+
+    mutating func int(_ node: Node, _ path: String, range: ClosedRange<Int>) -> Int? {
+        guard let text = string(node, path) else { return nil }
+        guard let value = Int(text.replacingOccurrences(of: "_", with: "")) else {
+            report(node, path, "expected a whole number, got '\(text)'")
+            return nil
+        }
+        guard range.contains(value) else {
+            report(node, path, "must be between \(range.lowerBound) and \(range.upperBound)")
+            return nil
+        }
+        return value
+    }
+
+    mutating func double(_ node: Node, _ path: String, range: ClosedRange<Double>) -> Double? {
+        guard let text = string(node, path) else { return nil }
+        guard let value = Double(text), range.contains(value) else {
+            report(node, path, "expected a number between \(range.lowerBound) and \(range.upperBound), got '\(text)'")
+            return nil
+        }
+        return value
+    }
+
+    /// `250ms`, `10s`, `2m`, `1h`, or a plain number of seconds.
+    mutating func duration(_ node: Node, _ path: String) -> Duration? {
+        guard let text = string(node, path) else { return nil }
+        if let value = Self.parseDuration(text) { return value }
+        report(node, path, "expected a duration such as 500ms, 10s or 2m, got '\(text)'")
+        return nil
+    }
+
+    static func parseDuration(_ text: String) -> Duration? {
+        let units: [(suffix: String, seconds: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+        for unit in units where text.hasSuffix(unit.suffix) {
+            if let number = Double(text.dropLast(unit.suffix.count)), number >= 0 {
+                return .milliseconds(Int64((number * unit.seconds * 1000).rounded()))
+            }
+            return nil
+        }
+        if let seconds = Double(text), seconds >= 0 { return .milliseconds(Int64((seconds * 1000).rounded())) }
+        return nil
+    }
+
+    /// An absolute http(s) URL with a host, without a trailing slash.
+    mutating func url(_ node: Node, _ path: String) -> String? {
+        guard let text = string(node, path) else { return nil }
+        let lower = text.lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
+            report(node, path, "'\(text)' is not a valid URL: it must start with http:// or https://")
+            return nil
+        }
+        let afterScheme = text[text.index(text.startIndex, offsetBy: lower.hasPrefix("https://") ? 8 : 7)...]
+        let authority = afterScheme.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        let host = authority.split(separator: "@").last.map { $0.hasPrefix("[") ? $0 : ($0.split(separator: ":").first ?? "") } ?? ""
+        if host.isEmpty || authority.contains(" ") || text.contains(" ") {
+            report(node, path, "'\(text)' is not a valid URL: it has no host")
+            return nil
+        }
+        if let portText = authority.split(separator: ":").dropFirst().last, !authority.hasPrefix("["), Int(portText).map({ (1...65535).contains($0) }) != true {
+            report(node, path, "'\(text)' is not a valid URL: bad port")
+            return nil
+        }
+        return text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
+}

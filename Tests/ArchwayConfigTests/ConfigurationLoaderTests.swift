@@ -1,0 +1,107 @@
+import ArchwayConfig
+import Testing
+
+@Suite struct ConfigurationLoaderTests {
+    let loader = ConfigurationLoader(environment: ["OPENAI_KEY": "sk-from-env", "EMPTY": ""])
+
+    @Test func loadsTheContractShape() throws {
+        let configuration = try loader.load(yaml: """
+        listen: 127.0.0.1:9000
+        providers:
+          openai:
+            kind: openai
+            base_url: https://api.openai.com/v1/
+            api_key: ${OPENAI_KEY}
+          claude:
+            kind: anthropic
+            api_key: literal-key
+          deep:
+            kind: openai
+            base_url: https://api.deepseek.com/v1
+        models:
+          gpt-4o-mini:
+            provider: openai
+            price: {input: 0.15, output: 0.60}
+          sonnet:
+            provider: claude
+            model: claude-sonnet-4-5
+        telemetry:
+          capture_content: true
+        """)
+        #expect(configuration.listen == ListenAddress(host: "127.0.0.1", port: 9000))
+        #expect(configuration.providers["openai"]?.apiKey == "sk-from-env")
+        #expect(configuration.providers["openai"]?.baseURL == "https://api.openai.com/v1")
+        #expect(configuration.providers["claude"]?.baseURL == "https://api.anthropic.com/v1")
+        #expect(configuration.providers["claude"]?.providerName == "anthropic")
+        #expect(configuration.providers["deep"]?.providerName == "deepseek")
+        #expect(configuration.models.map(\.name) == ["gpt-4o-mini", "sonnet"])
+        #expect(configuration.models[0].upstreamModel == "gpt-4o-mini")
+        #expect(configuration.models[1].upstreamModel == "claude-sonnet-4-5")
+        #expect(configuration.models[0].price?.output == 0.60)
+        #expect(configuration.telemetry.captureContent)
+    }
+
+    @Test func reportsEveryProblemWithLocationAndKey() {
+        do {
+            _ = try loader.load(yaml: """
+            listen: 127.0.0.1:8080
+            providers:
+              a:
+                kind: openai
+                base_url: not a url
+                api_key: ${MISSING_KEY}
+                kindd: x
+              b:
+                kind: gemini-ish
+            models:
+              m1:
+                provider: nowhere
+            """, file: "gw.yaml")
+            Issue.record("expected a configuration error")
+        } catch {
+            let lines = error.problems.map(\.description)
+            #expect(lines.count == 5, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("gw.yaml:5:15: error: providers.a.base_url:") && $0.contains("not a valid URL") })
+            #expect(lines.contains { $0.hasPrefix("gw.yaml:6:14: error: providers.a.api_key:") && $0.contains("'MISSING_KEY' is not set") })
+            #expect(lines.contains { $0.hasPrefix("gw.yaml:7:5: error: providers.a.kindd:") && $0.contains("unknown key") })
+            #expect(lines.contains { $0.hasPrefix("gw.yaml:9:11: error: providers.b.kind:") && $0.contains("unknown provider kind") })
+            #expect(lines.contains { $0.hasPrefix("gw.yaml:12:15: error: models.m1.provider:") && $0.contains("'nowhere' is not defined") })
+        }
+    }
+
+    @Test func nonLoopbackListenRequiresMasterKey() {
+        let yaml = """
+        listen: 0.0.0.0:8080
+        providers: {s: {kind: simulator}}
+        models: {m: {provider: s}}
+        """
+        #expect(throws: ConfigurationError.self) { try loader.load(yaml: yaml) }
+        let withKey = yaml + "\nserver: {master_key: 0123456789abcdef0123}"
+        #expect((try? loader.load(yaml: withKey))?.server.masterKey == "0123456789abcdef0123")
+    }
+
+    @Test func durationsAndDefaults() throws {
+        let configuration = try loader.load(yaml: """
+        upstream: {connect_timeout: 250ms, first_byte_timeout: 2s, request_timeout: 1m, max_retries: 0}
+        server: {max_body_bytes: 1024, shutdown_timeout: 5s}
+        providers: {s: {kind: simulator, simulator: {latency: 0ms, error_rate: 0.5}}}
+        models: {m: {provider: s}}
+        """)
+        #expect(configuration.upstream.connectTimeout == .milliseconds(250))
+        #expect(configuration.upstream.firstByteTimeout == .seconds(2))
+        #expect(configuration.upstream.requestTimeout == .seconds(60))
+        #expect(configuration.upstream.maxRetries == 0)
+        #expect(configuration.server.maxBodyBytes == 1024)
+        #expect(configuration.providers["s"]?.baseURL == nil)
+        #expect(configuration.providers["s"]?.simulator.errorRate == 0.5)
+    }
+
+    @Test func invalidYAMLIsLocated() {
+        do {
+            _ = try loader.load(yaml: "listen: [unclosed\n", file: "bad.yaml")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.problems.first?.description.hasPrefix("bad.yaml:") == true)
+        }
+    }
+}
