@@ -1,0 +1,77 @@
+public import ArchwayCore
+
+/// What is known about a model call before it starts: the attributes that drive sampling.
+public struct ModelCallTarget: Sendable, Hashable {
+    public var operation: GenAIOperation
+    /// `gen_ai.provider.name`: the real upstream (`openai`, `anthropic`, `deepseek`, …).
+    public var providerName: String
+    /// The configured provider account.
+    public var providerKey: String
+    /// The model name the client sent (a configured name).
+    public var clientModel: String
+    /// The id sent upstream (`gen_ai.request.model`).
+    public var upstreamModel: String
+    public var serverAddress: String
+    public var serverPort: Int
+
+    public init(
+        operation: GenAIOperation,
+        providerName: String,
+        providerKey: String,
+        clientModel: String,
+        upstreamModel: String,
+        serverAddress: String,
+        serverPort: Int
+    ) {
+        self.operation = operation
+        self.providerName = providerName
+        self.providerKey = providerKey
+        self.clientModel = clientModel
+        self.upstreamModel = upstreamModel
+        self.serverAddress = serverAddress
+        self.serverPort = serverPort
+    }
+}
+
+/// Rate-limit headroom read from an upstream's response headers.
+public struct RateLimitHeadroom: Sendable, Hashable {
+    public var remainingRequests: Int?
+    public var remainingTokens: Int?
+
+    public init(remainingRequests: Int? = nil, remainingTokens: Int? = nil) {
+        self.remainingRequests = remainingRequests
+        self.remainingTokens = remainingTokens
+    }
+}
+
+/// The one record of a model call. The same value sets the span's attributes, records the metrics
+/// and (with routing) updates the router's live statistics, so nothing is measured twice.
+public struct AttemptOutcome: Sendable {
+    public var target: ModelCallTarget
+    public var responseID: String?
+    public var responseModel: String?
+    public var finishReasons: [FinishReason]
+    public var usage: Usage?
+    /// From the start of the call to its last byte.
+    public var duration: Duration
+    /// Streams only: from the start of the call to the first content chunk.
+    public var timeToFirstChunk: Duration?
+    /// Streams only: number of chunks that carried output.
+    public var outputChunks: Int
+    public var streamed: Bool
+    public var costUSD: Double?
+    public var error: GatewayError?
+    /// HTTP attempts made for this call (1 + retries).
+    public var httpAttempts: Int
+    public var rateLimit: RateLimitHeadroom?
+    public var embeddingDimensions: Int?
+
+    public init(target: ModelCallTarget, streamed: Bool) {
+        self.target = target
+        self.finishReasons = []
+        self.duration = .zero
+        self.outputChunks = 0
+        self.streamed = streamed
+        self.httpAttempts = 0
+    }
+}

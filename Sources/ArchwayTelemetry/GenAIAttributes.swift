@@ -1,0 +1,67 @@
+/// Attribute keys Archway emits. One table, so a convention change is a one-file change.
+///
+/// `swift-otel-semantic-conventions` marks every `gen_ai` key deprecated (they moved to the GenAI
+/// conventions repository), so Archway keeps its own copy of the names it uses.
+public enum GenAIAttributes {
+    public static let operationName = "gen_ai.operation.name"
+    public static let providerName = "gen_ai.provider.name"
+    public static let requestModel = "gen_ai.request.model"
+    public static let requestTemperature = "gen_ai.request.temperature"
+    public static let requestTopP = "gen_ai.request.top_p"
+    public static let requestTopK = "gen_ai.request.top_k"
+    public static let requestMaxTokens = "gen_ai.request.max_tokens"
+    public static let requestStopSequences = "gen_ai.request.stop_sequences"
+    public static let requestSeed = "gen_ai.request.seed"
+    public static let requestFrequencyPenalty = "gen_ai.request.frequency_penalty"
+    public static let requestPresencePenalty = "gen_ai.request.presence_penalty"
+    public static let requestChoiceCount = "gen_ai.request.choice.count"
+    public static let requestStream = "gen_ai.request.stream"
+    public static let requestEncodingFormats = "gen_ai.request.encoding_formats"
+    public static let responseID = "gen_ai.response.id"
+    public static let responseModel = "gen_ai.response.model"
+    public static let responseFinishReasons = "gen_ai.response.finish_reasons"
+    public static let responseTimeToFirstChunk = "gen_ai.response.time_to_first_chunk"
+    public static let usageInputTokens = "gen_ai.usage.input_tokens"
+    public static let usageOutputTokens = "gen_ai.usage.output_tokens"
+    public static let usageCacheReadInputTokens = "gen_ai.usage.cache_read.input_tokens"
+    public static let usageCacheWriteInputTokens = "gen_ai.usage.cache_write.input_tokens"
+    public static let usageReasoningOutputTokens = "gen_ai.usage.reasoning.output_tokens"
+    public static let outputType = "gen_ai.output.type"
+    public static let conversationID = "gen_ai.conversation.id"
+    public static let embeddingsDimensionCount = "gen_ai.embeddings.dimension.count"
+    public static let tokenType = "gen_ai.token.type"
+    public static let tokenModality = "gen_ai.token.modality"
+    public static let inputMessages = "gen_ai.input.messages"
+    public static let outputMessages = "gen_ai.output.messages"
+    public static let systemInstructions = "gen_ai.system_instructions"
+    public static let toolDefinitions = "gen_ai.tool.definitions"
+
+    public static let serverAddress = "server.address"
+    public static let serverPort = "server.port"
+    public static let errorType = "error.type"
+
+    public static let httpRequestMethod = "http.request.method"
+    public static let httpResponseStatusCode = "http.response.status_code"
+    public static let httpRoute = "http.route"
+    public static let httpRequestResendCount = "http.request.resend_count"
+    public static let urlFull = "url.full"
+    public static let urlPath = "url.path"
+    public static let urlScheme = "url.scheme"
+    public static let networkProtocolVersion = "network.protocol.version"
+    public static let userAgentOriginal = "user_agent.original"
+    public static let clientAddress = "client.address"
+
+    /// Gateway facts, under `archway.*`.
+    public static let archwayModel = "archway.model"
+    public static let archwayProvider = "archway.provider"
+    public static let archwayCostUSD = "archway.cost.usd"
+    public static let archwayAttempts = "archway.attempts"
+    public static let archwayRouteName = "archway.route.name"
+    public static let archwayWire = "archway.wire"
+}
+
+/// `gen_ai.operation.name` values Archway reports.
+public enum GenAIOperation: String, Sendable, Hashable {
+    case chat
+    case embeddings
+}

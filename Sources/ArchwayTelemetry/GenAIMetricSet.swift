@@ -1,0 +1,82 @@
+/// Names, units and bucket boundaries of the metrics Archway records.
+///
+/// By default Archway emits the metric set today's consumers read (Datadog LLM Observability, Grafana's
+/// GenAI dashboards): `gen_ai.client.operation.duration` and `gen_ai.client.token.usage`. With
+/// `OTEL_SEMCONV_STABILITY_OPT_IN` containing `gen_ai_latest_experimental` it emits the newest
+/// experimental set instead (`gen_ai.client.inference.*`).
+public struct GenAIMetricSet: Sendable, Hashable {
+    public enum Version: Sendable, Hashable {
+        case stable
+        case latestExperimental
+    }
+
+    public var version: Version
+
+    public init(version: Version) {
+        self.version = version
+    }
+
+    /// Reads `OTEL_SEMCONV_STABILITY_OPT_IN` (a comma-separated list).
+    public init(environment: [String: String]) {
+        let optIn = environment["OTEL_SEMCONV_STABILITY_OPT_IN"]?.split(separator: ",").map { $0.trimmingWhitespace() } ?? []
+        self.version = optIn.contains("gen_ai_latest_experimental") ? .latestExperimental : .stable
+    }
+
+    /// Explicit bucket boundaries the conventions give for durations, in seconds.
+    public static let durationBuckets: [Double] = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92]
+    /// Explicit bucket boundaries the conventions give for token counts.
+    public static let tokenBuckets: [Double] = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864]
+    /// Boundaries for the gateway's own HTTP server durations (HTTP semantic conventions' advice).
+    public static let httpServerDurationBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]
+
+    public var operationDuration: String {
+        version == .stable ? "gen_ai.client.operation.duration" : "gen_ai.client.inference.duration"
+    }
+
+    public var timeToFirstChunk: String {
+        version == .stable ? "gen_ai.client.operation.time_to_first_chunk" : "gen_ai.client.inference.time_to_first_chunk"
+    }
+
+    public var timePerOutputChunk: String {
+        version == .stable ? "gen_ai.client.operation.time_per_output_chunk" : "gen_ai.client.inference.time_per_output_chunk"
+    }
+
+    /// Stable set: one histogram by `gen_ai.token.type`.
+    public static let tokenUsage = "gen_ai.client.token.usage"
+    /// Latest experimental set: per-operation histograms and per-modality counters.
+    public static let inputTokensHistogram = "gen_ai.client.inference.operation.input_tokens"
+    public static let outputTokensHistogram = "gen_ai.client.inference.operation.output_tokens"
+    public static let inputTokensCounter = "gen_ai.client.inference.usage.input_tokens"
+    public static let outputTokensCounter = "gen_ai.client.inference.usage.output_tokens"
+    public static let cacheReadTokensCounter = "gen_ai.client.inference.usage.cache_read.input_tokens"
+    public static let cacheWriteTokensCounter = "gen_ai.client.inference.usage.cache_write.input_tokens"
+    public static let reasoningTokensCounter = "gen_ai.client.inference.usage.reasoning.output_tokens"
+
+    /// Gateway metrics.
+    public static let cost = "archway.cost"
+    public static let upstreamRetries = "archway.upstream.retries"
+    public static let httpServerDuration = "http.server.request.duration"
+    public static let telemetryDrops = "archway.telemetry.dropped"
+
+    /// Every histogram with its boundaries, for the exporter's configuration.
+    public static var histogramBuckets: [String: [Double]] {
+        [
+            "gen_ai.client.operation.duration": durationBuckets,
+            "gen_ai.client.inference.duration": durationBuckets,
+            "gen_ai.client.operation.time_to_first_chunk": durationBuckets,
+            "gen_ai.client.inference.time_to_first_chunk": durationBuckets,
+            "gen_ai.client.operation.time_per_output_chunk": durationBuckets,
+            "gen_ai.client.inference.time_per_output_chunk": durationBuckets,
+            tokenUsage: tokenBuckets,
+            inputTokensHistogram: tokenBuckets,
+            outputTokensHistogram: tokenBuckets,
+            httpServerDuration: httpServerDurationBuckets,
+        ]
+    }
+}
+
+extension Substring {
+    func trimmingWhitespace() -> String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}

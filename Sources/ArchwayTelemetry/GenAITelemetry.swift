@@ -1,0 +1,185 @@
+public import ArchwayCore
+public import CoreMetrics
+public import Tracing
+import Metrics
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Records model calls as GenAI spans and metrics, from `AttemptOutcome`s.
+///
+/// Uses only the tracing and metrics APIs, with the tracer and metrics factory injected, so tests
+/// run against `InMemoryTracer` and `TestMetrics` and the executable against swift-otel.
+public struct GenAITelemetry: Sendable {
+    public let tracer: any Tracer
+    public let metrics: any MetricsFactory
+    public let metricSet: GenAIMetricSet
+    /// Export message content on spans (opt-in).
+    public let captureContent: Bool
+
+    public init(tracer: any Tracer, metrics: any MetricsFactory, metricSet: GenAIMetricSet = GenAIMetricSet(version: .stable), captureContent: Bool = false) {
+        self.tracer = tracer
+        self.metrics = metrics
+        self.metricSet = metricSet
+        self.captureContent = captureContent
+    }
+
+    /// Starts the CLIENT span of a model call, with the attributes known up front (they drive sampling).
+    public func startModelCall(_ target: ModelCallTarget, chat request: ChatRequest?, context: ServiceContext) -> any Span {
+        let span = tracer.startSpan("\(target.operation.rawValue) \(target.upstreamModel)", context: context, ofKind: .client)
+        guard span.isRecording else { return span }
+        span.updateAttributes { attributes in
+            attributes[GenAIAttributes.operationName] = target.operation.rawValue
+            attributes[GenAIAttributes.providerName] = target.providerName
+            attributes[GenAIAttributes.requestModel] = target.upstreamModel
+            attributes[GenAIAttributes.serverAddress] = target.serverAddress
+            attributes[GenAIAttributes.serverPort] = target.serverPort
+            attributes[GenAIAttributes.archwayModel] = target.clientModel
+            attributes[GenAIAttributes.archwayProvider] = target.providerKey
+            guard let request else { return }
+            attributes[GenAIAttributes.requestTemperature] = request.temperature
+            attributes[GenAIAttributes.requestTopP] = request.topP
+            attributes[GenAIAttributes.requestTopK] = request.topK
+            attributes[GenAIAttributes.requestMaxTokens] = request.maxTokens
+            attributes[GenAIAttributes.requestStopSequences] = request.stop
+            attributes[GenAIAttributes.requestSeed] = request.seed
+            attributes[GenAIAttributes.requestFrequencyPenalty] = request.frequencyPenalty
+            attributes[GenAIAttributes.requestPresencePenalty] = request.presencePenalty
+            if let count = request.choiceCount, count != 1 { attributes[GenAIAttributes.requestChoiceCount] = count }
+            if request.stream { attributes[GenAIAttributes.requestStream] = true }
+            if request.responseFormat != nil { attributes[GenAIAttributes.outputType] = request.outputType }
+            if let conversation = request.extra["conversation_id"]?.stringValue ?? request.extra["metadata"]?["conversation_id"]?.stringValue {
+                attributes[GenAIAttributes.conversationID] = conversation
+            }
+        }
+        if captureContent, let request {
+            span.updateAttributes { attributes in
+                let (system, messages) = ContentCapture.inputMessages(request.messages)
+                attributes[GenAIAttributes.inputMessages] = messages
+                attributes[GenAIAttributes.systemInstructions] = system
+                attributes[GenAIAttributes.toolDefinitions] = request.tools.flatMap(ContentCapture.toolDefinitions)
+            }
+        }
+        return span
+    }
+
+    /// Sets the outcome's attributes and status on the span, records the metrics, and ends the span.
+    public func finish(_ span: any Span, outcome: AttemptOutcome, output: ChatResponse? = nil) {
+        if span.isRecording {
+            span.updateAttributes { attributes in
+                attributes[GenAIAttributes.responseID] = outcome.responseID
+                attributes[GenAIAttributes.responseModel] = outcome.responseModel
+                if !outcome.finishReasons.isEmpty {
+                    attributes[GenAIAttributes.responseFinishReasons] = outcome.finishReasons.map(\.rawValue)
+                }
+                if let usage = outcome.usage {
+                    attributes[GenAIAttributes.usageInputTokens] = usage.inputTokens
+                    if outcome.target.operation != .embeddings {
+                        attributes[GenAIAttributes.usageOutputTokens] = usage.outputTokens
+                    }
+                    attributes[GenAIAttributes.usageCacheReadInputTokens] = usage.cacheReadTokens
+                    attributes[GenAIAttributes.usageCacheWriteInputTokens] = usage.cacheCreationTokens
+                    attributes[GenAIAttributes.usageReasoningOutputTokens] = usage.reasoningTokens
+                }
+                if let ttfc = outcome.timeToFirstChunk {
+                    attributes[GenAIAttributes.responseTimeToFirstChunk] = ttfc.seconds
+                }
+                attributes[GenAIAttributes.embeddingsDimensionCount] = outcome.embeddingDimensions
+                attributes[GenAIAttributes.archwayCostUSD] = outcome.costUSD
+                if outcome.httpAttempts > 1 { attributes[GenAIAttributes.archwayAttempts] = outcome.httpAttempts }
+                if let error = outcome.error { attributes[GenAIAttributes.errorType] = error.shortDescription }
+            }
+            if captureContent, let output {
+                span.attributes[GenAIAttributes.outputMessages] = ContentCapture.outputMessages(output)
+            }
+            if let error = outcome.error {
+                span.setStatus(SpanStatus(code: .error, message: error.message))
+            }
+        }
+        recordMetrics(outcome)
+        span.end()
+    }
+
+    /// Records the outcome's metrics without a span (used by `finish`).
+    public func recordMetrics(_ outcome: AttemptOutcome) {
+        let target = outcome.target
+        var dimensions: [(String, String)] = [
+            (GenAIAttributes.operationName, target.operation.rawValue),
+            (GenAIAttributes.providerName, target.providerName),
+            (GenAIAttributes.requestModel, target.upstreamModel),
+            (GenAIAttributes.serverAddress, target.serverAddress),
+            (GenAIAttributes.serverPort, String(target.serverPort)),
+        ]
+        if let responseModel = outcome.responseModel, !responseModel.isEmpty, responseModel.utf8.count <= 128 {
+            dimensions.append((GenAIAttributes.responseModel, responseModel))
+        }
+        var durationDimensions = dimensions
+        if let error = outcome.error { durationDimensions.append((GenAIAttributes.errorType, error.shortDescription)) }
+        histogram(metricSet.operationDuration, unit: "s", durationDimensions).record(outcome.duration.seconds)
+
+        if outcome.streamed, outcome.error == nil, let ttfc = outcome.timeToFirstChunk {
+            histogram(metricSet.timeToFirstChunk, unit: "s", dimensions).record(ttfc.seconds)
+            if outcome.outputChunks > 1 {
+                let perChunk = (outcome.duration - ttfc).seconds / Double(outcome.outputChunks - 1)
+                histogram(metricSet.timePerOutputChunk, unit: "s", dimensions).record(perChunk)
+            }
+        }
+
+        if let usage = outcome.usage {
+            switch metricSet.version {
+            case .stable:
+                histogram(GenAIMetricSet.tokenUsage, unit: "{token}", dimensions + [(GenAIAttributes.tokenType, "input")]).record(usage.inputTokens)
+                if target.operation != .embeddings {
+                    histogram(GenAIMetricSet.tokenUsage, unit: "{token}", dimensions + [(GenAIAttributes.tokenType, "output")]).record(usage.outputTokens)
+                }
+            case .latestExperimental:
+                histogram(GenAIMetricSet.inputTokensHistogram, unit: "{token}", durationDimensions).record(usage.inputTokens)
+                histogram(GenAIMetricSet.outputTokensHistogram, unit: "{token}", durationDimensions).record(usage.outputTokens)
+                let modality = dimensions + [(GenAIAttributes.tokenModality, "text")]
+                counter(GenAIMetricSet.inputTokensCounter, unit: "{token}", modality).increment(by: usage.inputTokens)
+                counter(GenAIMetricSet.outputTokensCounter, unit: "{token}", modality).increment(by: usage.outputTokens)
+                if let cached = usage.cacheReadTokens { counter(GenAIMetricSet.cacheReadTokensCounter, unit: "{token}", modality).increment(by: cached) }
+                if let written = usage.cacheCreationTokens { counter(GenAIMetricSet.cacheWriteTokensCounter, unit: "{token}", modality).increment(by: written) }
+                if let reasoning = usage.reasoningTokens { counter(GenAIMetricSet.reasoningTokensCounter, unit: "{token}", modality).increment(by: reasoning) }
+            }
+        }
+
+        if let cost = outcome.costUSD, cost > 0 {
+            FloatingPointCounter(
+                label: GenAIMetricSet.cost,
+                dimensions: [
+                    ("unit", "USD"),
+                    (GenAIAttributes.archwayModel, target.clientModel),
+                    (GenAIAttributes.providerName, target.providerName),
+                    (GenAIAttributes.requestModel, target.upstreamModel),
+                ],
+                factory: metrics
+            ).increment(by: cost)
+        }
+        if outcome.httpAttempts > 1 {
+            counter(GenAIMetricSet.upstreamRetries, unit: "{retry}", [
+                (GenAIAttributes.archwayProvider, target.providerKey),
+                (GenAIAttributes.requestModel, target.upstreamModel),
+            ]).increment(by: outcome.httpAttempts - 1)
+        }
+    }
+
+    func histogram(_ label: String, unit: String, _ dimensions: [(String, String)]) -> Recorder {
+        Recorder(label: label, dimensions: [("unit", unit)] + dimensions, aggregate: true, factory: metrics)
+    }
+
+    func counter(_ label: String, unit: String, _ dimensions: [(String, String)]) -> Counter {
+        Counter(label: label, dimensions: [("unit", unit)] + dimensions, factory: metrics)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as the conventions' `s` unit wants it.
+    public var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) * 1e-18
+    }
+}

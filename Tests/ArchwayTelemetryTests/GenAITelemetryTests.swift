@@ -1,0 +1,122 @@
+import ArchwayCore
+import ArchwayTelemetry
+import InMemoryTracing
+import MetricsTestKit
+import Testing
+import Tracing
+
+@Suite struct GenAITelemetryTests {
+    let target = ModelCallTarget(
+        operation: .chat,
+        providerName: "openai",
+        providerKey: "main",
+        clientModel: "fast",
+        upstreamModel: "gpt-4o-mini",
+        serverAddress: "api.example.com",
+        serverPort: 443
+    )
+
+    func request() -> ChatRequest {
+        ChatRequest(model: "fast", messages: [.text(.system, "Be brief."), .text(.user, "Hi")], stream: true, temperature: 0.3, maxTokens: 50, stop: ["X"], seed: 1)
+    }
+
+    func outcome(error: GatewayError? = nil) -> AttemptOutcome {
+        var outcome = AttemptOutcome(target: target, streamed: true)
+        outcome.responseID = "chatcmpl-1"
+        outcome.responseModel = "gpt-4o-mini-2024"
+        outcome.finishReasons = [.stop]
+        outcome.usage = Usage(inputTokens: 12, outputTokens: 30, cacheReadTokens: 2)
+        outcome.duration = .milliseconds(1500)
+        outcome.timeToFirstChunk = .milliseconds(300)
+        outcome.outputChunks = 5
+        outcome.costUSD = 0.001
+        outcome.error = error
+        outcome.httpAttempts = 2
+        return outcome
+    }
+
+    @Test func spanCarriesGenAIAttributes() throws {
+        let tracer = InMemoryTracer()
+        let metrics = TestMetrics()
+        let telemetry = GenAITelemetry(tracer: tracer, metrics: metrics)
+        let span = telemetry.startModelCall(target, chat: request(), context: .topLevel)
+        telemetry.finish(span, outcome: outcome())
+        let finished = try #require(tracer.finishedSpans.first)
+        #expect(finished.operationName == "chat gpt-4o-mini")
+        #expect(finished.kind == .client)
+        let attributes = finished.attributes
+        #expect(attributes["gen_ai.operation.name"]?.toSpanAttribute() == .string("chat"))
+        #expect(attributes["gen_ai.provider.name"]?.toSpanAttribute() == .string("openai"))
+        #expect(attributes["gen_ai.request.model"]?.toSpanAttribute() == .string("gpt-4o-mini"))
+        #expect(attributes["gen_ai.response.model"]?.toSpanAttribute() == .string("gpt-4o-mini-2024"))
+        #expect(attributes["gen_ai.response.id"]?.toSpanAttribute() == .string("chatcmpl-1"))
+        #expect(attributes["gen_ai.response.finish_reasons"]?.toSpanAttribute() == .stringArray(["stop"]))
+        #expect(attributes["gen_ai.usage.input_tokens"]?.toSpanAttribute() == .int64(12))
+        #expect(attributes["gen_ai.usage.output_tokens"]?.toSpanAttribute() == .int64(30))
+        #expect(attributes["gen_ai.usage.cache_read.input_tokens"]?.toSpanAttribute() == .int64(2))
+        #expect(attributes["gen_ai.request.temperature"]?.toSpanAttribute() == .double(0.3))
+        #expect(attributes["gen_ai.request.max_tokens"]?.toSpanAttribute() == .int64(50))
+        #expect(attributes["gen_ai.request.stop_sequences"]?.toSpanAttribute() == .stringArray(["X"]))
+        #expect(attributes["gen_ai.request.stream"]?.toSpanAttribute() == .bool(true))
+        #expect(attributes["server.address"]?.toSpanAttribute() == .string("api.example.com"))
+        #expect(attributes["server.port"]?.toSpanAttribute() == .int64(443))
+        #expect(attributes["archway.cost.usd"]?.toSpanAttribute() == .double(0.001))
+        #expect(attributes["archway.model"]?.toSpanAttribute() == .string("fast"))
+        #expect(attributes["gen_ai.input.messages"] == nil, "content is opt-in")
+        #expect(finished.status == nil)
+    }
+
+    @Test func failureSetsErrorTypeAndStatus() throws {
+        let tracer = InMemoryTracer()
+        let telemetry = GenAITelemetry(tracer: tracer, metrics: TestMetrics())
+        let span = telemetry.startModelCall(target, chat: request(), context: .topLevel)
+        telemetry.finish(span, outcome: outcome(error: .upstreamStatus(503, provider: "main", excerpt: nil)))
+        let finished = try #require(tracer.finishedSpans.first)
+        #expect(finished.status?.code == .error)
+        #expect(finished.attributes["error.type"]?.toSpanAttribute() == .string("503"))
+    }
+
+    @Test func stableMetricSet() throws {
+        let metrics = TestMetrics()
+        let telemetry = GenAITelemetry(tracer: InMemoryTracer(), metrics: metrics)
+        telemetry.recordMetrics(outcome())
+        let duration = try #require(metrics.recorders(label: "gen_ai.client.operation.duration").first)
+        #expect(duration.lastValue == 1.5)
+        #expect(duration.dimensions.contains { $0 == ("unit", "s") })
+        #expect(duration.dimensions.contains { $0 == ("gen_ai.provider.name", "openai") })
+        let tokens = metrics.recorders(label: "gen_ai.client.token.usage")
+        #expect(Set(tokens.compactMap { $0.dimensions.first { $0.0 == "gen_ai.token.type" }?.1 }) == ["input", "output"])
+        #expect(tokens.flatMap(\.values).sorted() == [12, 30])
+        #expect(metrics.recorders(label: "gen_ai.client.operation.time_to_first_chunk").first?.lastValue == 0.3)
+        #expect(metrics.recorders(label: "gen_ai.client.operation.time_per_output_chunk").first?.lastValue == 0.3)
+        #expect(metrics.counterTotal(label: "archway.upstream.retries") == 1)
+    }
+
+    @Test func latestExperimentalMetricSet() throws {
+        let metrics = TestMetrics()
+        let telemetry = GenAITelemetry(
+            tracer: InMemoryTracer(),
+            metrics: metrics,
+            metricSet: GenAIMetricSet(environment: ["OTEL_SEMCONV_STABILITY_OPT_IN": "http, gen_ai_latest_experimental"])
+        )
+        telemetry.recordMetrics(outcome())
+        #expect(metrics.recorders(label: "gen_ai.client.inference.duration").first?.lastValue == 1.5)
+        #expect(metrics.recorders(label: "gen_ai.client.token.usage").isEmpty)
+        #expect(metrics.counterTotal(label: "gen_ai.client.inference.usage.input_tokens") == 12)
+        #expect(metrics.counterTotal(label: "gen_ai.client.inference.usage.output_tokens") == 30)
+        #expect(metrics.counterTotal(label: "gen_ai.client.inference.usage.cache_read.input_tokens") == 2)
+        #expect(metrics.recorders(label: "gen_ai.client.inference.operation.output_tokens").first?.lastValue == 30)
+    }
+
+    @Test func contentCaptureFollowsThePartsStructure() throws {
+        let tracer = InMemoryTracer()
+        let telemetry = GenAITelemetry(tracer: tracer, metrics: TestMetrics(), captureContent: true)
+        let span = telemetry.startModelCall(target, chat: request(), context: .topLevel)
+        let output = ChatResponse(id: "r", model: "m", created: 0, choices: [.init(index: 0, message: .text(.assistant, "Hello!"), finishReason: .stop)], usage: nil)
+        telemetry.finish(span, outcome: outcome(), output: output)
+        let attributes = try #require(tracer.finishedSpans.first).attributes
+        #expect(attributes["gen_ai.input.messages"]?.toSpanAttribute() == .string(#"[{"parts":[{"content":"Hi","type":"text"}],"role":"user"}]"#))
+        #expect(attributes["gen_ai.system_instructions"]?.toSpanAttribute() == .string(#"[{"content":"Be brief.","type":"text"}]"#))
+        #expect(attributes["gen_ai.output.messages"]?.toSpanAttribute() == .string(#"[{"finish_reason":"stop","parts":[{"content":"Hello!","type":"text"}],"role":"assistant"}]"#))
+    }
+}
