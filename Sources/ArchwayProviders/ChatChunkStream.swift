@@ -1,0 +1,119 @@
+public import ArchwayCore
+public import AsyncHTTPClient
+import ArchwayWire
+import NIOCore
+
+/// The chunks of an upstream chat stream, decoded as the bytes arrive (no buffering, no extra task).
+///
+/// Ends normally only after the provider's own end marker (`[DONE]` or `message_stop`); a body that
+/// ends without it throws `stream_interrupted`, so a broken stream never looks like a clean finish.
+public struct ChatChunkStream: AsyncSequence, Sendable {
+    public typealias Element = ChatChunk
+
+    enum Format: Sendable {
+        case openAI
+        case anthropic
+    }
+
+    let body: HTTPClientResponse.Body
+    let format: Format
+    let provider: String
+
+    init(body: HTTPClientResponse.Body, format: Format, provider: String) {
+        self.body = body
+        self.format = format
+        self.provider = provider
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(bytes: body.makeAsyncIterator(), format: format, provider: provider)
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var bytes: HTTPClientResponse.Body.AsyncIterator
+        let format: Format
+        let provider: String
+        var parser = SSEParser()
+        var anthropic = AnthropicStreamDecoder()
+        var state = State.streaming
+
+        enum State {
+            case streaming
+            case sendUsage
+            case done
+        }
+
+        init(bytes: HTTPClientResponse.Body.AsyncIterator, format: Format, provider: String) {
+            self.bytes = bytes
+            self.format = format
+            self.provider = provider
+        }
+
+        public mutating func next() async throws -> ChatChunk? {
+            while true {
+                switch state {
+                case .done:
+                    return nil
+                case .sendUsage:
+                    state = .done
+                    return anthropic.usageChunk
+                case .streaming:
+                    break
+                }
+                if let event = parser.nextEvent() {
+                    if let chunk = try handle(event) { return chunk }
+                    continue
+                }
+                let buffer: ByteBuffer?
+                do {
+                    buffer = try await bytes.next()
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    throw UpstreamTransport.map(error, provider: provider)
+                }
+                guard let buffer else {
+                    if let event = parser.finish(), let chunk = try handle(event) { return chunk }
+                    if state == .streaming { throw GatewayError.streamInterrupted(provider: provider) }
+                    continue
+                }
+                parser.append(buffer)
+            }
+        }
+
+        private mutating func handle(_ event: ServerSentEvent) throws -> ChatChunk? {
+            switch format {
+            case .openAI:
+                if event.data == "[DONE]" {
+                    state = .done
+                    return nil
+                }
+                let value: OpenAIChatChunk
+                do {
+                    value = try WireJSON.decode(OpenAIChatChunk.self, from: event.data)
+                } catch {
+                    if let message = (try? WireJSON.decode(JSONValue.self, from: event.data))?["error"]?["message"]?.stringValue {
+                        throw GatewayError.upstreamStatus(500, provider: provider, excerpt: CredentialScrubber.scrub(String(message.prefix(300)), apiKey: nil))
+                    }
+                    throw GatewayError.upstreamInvalidResponse(provider: provider, reason: "undecodable stream chunk")
+                }
+                return value.chunk
+            case .anthropic:
+                do {
+                    switch try anthropic.decode(event) {
+                    case .chunk(let chunk): return chunk
+                    case .skip: return nil
+                    case .finished:
+                        state = .sendUsage
+                        return nil
+                    }
+                } catch let error as AnthropicStreamDecoder.StreamError {
+                    let status = error.type == "overloaded_error" ? 503 : (error.type == "rate_limit_error" ? 429 : 500)
+                    throw GatewayError.upstreamStatus(status, provider: provider, excerpt: CredentialScrubber.scrub(String(error.message.prefix(300)), apiKey: nil))
+                } catch {
+                    throw GatewayError.upstreamInvalidResponse(provider: provider, reason: "undecodable stream event")
+                }
+            }
+        }
+    }
+}

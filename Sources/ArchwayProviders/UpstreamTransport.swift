@@ -1,0 +1,129 @@
+public import ArchwayConfig
+public import ArchwayCore
+public import AsyncHTTPClient
+import Logging
+import NIOCore
+import NIOHTTP1
+public import Tracing
+import ArchwayTelemetry
+
+/// Sends requests to providers over the one shared `HTTPClient`: an HTTP CLIENT span per attempt
+/// with the W3C trace context injected, bounded retries on retryable failures, error mapping.
+public struct UpstreamTransport: Sendable {
+    public let client: HTTPClient
+    public let settings: UpstreamSettings
+    public let tracer: any Tracer
+
+    public init(client: HTTPClient, settings: UpstreamSettings, tracer: any Tracer) {
+        self.client = client
+        self.settings = settings
+        self.tracer = tracer
+    }
+
+    /// A client configured from the upstream settings. Its own tracing is off: Archway makes the HTTP spans.
+    public static func makeHTTPClient(settings: UpstreamSettings) -> HTTPClient {
+        var configuration = HTTPClient.Configuration(
+            timeout: .init(connect: .nanoseconds(settings.connectTimeout.nanoseconds), read: .nanoseconds(settings.firstByteTimeout.nanoseconds))
+        )
+        configuration.tracing.tracer = nil
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+        configuration.decompression = .enabled(limit: .ratio(50))
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Sends `body` to `url`, retrying retryable failures, and returns the first successful response.
+    func send(
+        url: String,
+        body: ByteBuffer,
+        headers: HTTPHeaders,
+        provider: ProviderConfiguration,
+        server: (host: String, port: Int),
+        call: UpstreamCall
+    ) async throws -> (response: HTTPClientResponse, attempts: Int, exchange: UpstreamExchange) {
+        var attempt = 0
+        while true {
+            let span = tracer.startSpan("POST", context: call.context, ofKind: .client)
+            span.updateAttributes { attributes in
+                attributes[GenAIAttributes.httpRequestMethod] = "POST"
+                attributes[GenAIAttributes.serverAddress] = server.host
+                attributes[GenAIAttributes.serverPort] = server.port
+                attributes[GenAIAttributes.urlFull] = url
+                if attempt > 0 { attributes[GenAIAttributes.httpRequestResendCount] = attempt }
+            }
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.headers = headers
+            tracer.inject(span.context, into: &request.headers, using: HTTPHeadersInjector())
+            request.body = .bytes(body)
+            let failure: GatewayError
+            var retryAfter: Duration?
+            do {
+                let response = try await client.execute(request, deadline: Self.nioDeadline(call.deadline))
+                span.attributes[GenAIAttributes.httpResponseStatusCode] = Int(response.status.code)
+                if (200..<300).contains(response.status.code) {
+                    return (response, attempt + 1, UpstreamExchange(span: span))
+                }
+                let excerpt = await Self.errorExcerpt(response, apiKey: provider.apiKey)
+                failure = GatewayError.upstreamStatus(Int(response.status.code), provider: provider.name, excerpt: excerpt)
+                retryAfter = response.headers.first(name: "retry-after").flatMap(Double.init).map { .milliseconds(Int64($0 * 1000)) }
+            } catch is CancellationError {
+                span.end()
+                throw CancellationError()
+            } catch {
+                failure = Self.map(error, provider: provider.name)
+            }
+            span.attributes[GenAIAttributes.errorType] = failure.shortDescription
+            span.setStatus(SpanStatus(code: .error))
+            span.end()
+            guard failure.isRetryable, attempt < settings.maxRetries else { throw failure }
+            // Back off briefly (honouring a short retry-after), but never past the call's deadline.
+            let backoff = min(retryAfter ?? .milliseconds(50 << attempt), .seconds(2))
+            guard ContinuousClock.now + backoff < call.deadline else { throw failure }
+            try await Task.sleep(for: backoff)
+            attempt += 1
+        }
+    }
+
+    static func nioDeadline(_ deadline: ContinuousClock.Instant) -> NIODeadline {
+        let remaining = ContinuousClock.now.duration(to: deadline)
+        return .now() + .nanoseconds(max(remaining.nanoseconds, 0))
+    }
+
+    static func map(_ error: any Error, provider: String) -> GatewayError {
+        if let error = error as? GatewayError { return error }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .readTimeout: return .upstreamTimeout(provider: provider, phase: "no response within the first-byte timeout")
+            case .deadlineExceeded: return .upstreamTimeout(provider: provider, phase: "request timeout exceeded")
+            case .connectTimeout: return .upstreamTimeout(provider: provider, phase: "connect timeout")
+            case .remoteConnectionClosed: return .streamInterrupted(provider: provider)
+            default: return .upstreamUnreachable(provider: provider, reason: String(describing: error))
+            }
+        }
+        return .upstreamUnreachable(provider: provider, reason: String(describing: type(of: error)))
+    }
+
+    /// A short, credential-free excerpt of an error body: its `error.message` when it is JSON.
+    static func errorExcerpt(_ response: HTTPClientResponse, apiKey: String?) async -> String? {
+        guard let buffer = try? await response.body.collect(upTo: 16 * 1024) else { return nil }
+        let text = String(buffer: buffer)
+        var message = text
+        if let value = try? WireJSONAccess.decodeValue(text) {
+            message = value["error"]?["message"]?.stringValue ?? value["message"]?.stringValue ?? value["error"]?.stringValue ?? text
+        }
+        return CredentialScrubber.scrub(String(message.prefix(300)), apiKey: apiKey)
+    }
+}
+
+struct HTTPHeadersInjector: Injector {
+    func inject(_ value: String, forKey key: String, into carrier: inout HTTPHeaders) {
+        carrier.replaceOrAdd(name: key, value: value)
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
