@@ -1,5 +1,5 @@
 public import ArchwayCore
-public import AsyncHTTPClient
+import AsyncHTTPClient
 import ArchwayWire
 import NIOCore
 

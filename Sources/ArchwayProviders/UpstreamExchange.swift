@@ -1,5 +1,5 @@
 public import ArchwayCore
-public import Tracing
+import Tracing
 import Synchronization
 
 /// The HTTP span of one upstream attempt whose body is still being read. Ending it is idempotent,

@@ -1,5 +1,5 @@
 public import ArchwayConfig
-public import ArchwayCore
+import ArchwayCore
 public import AsyncHTTPClient
 import Logging
 import NIOCore

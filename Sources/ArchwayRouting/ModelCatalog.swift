@@ -1,5 +1,5 @@
 public import ArchwayConfig
-public import ArchwayCore
+import ArchwayCore
 
 /// The model names clients may send, each with the configured model and the provider that serves it.
 public struct ModelCatalog: Sendable {

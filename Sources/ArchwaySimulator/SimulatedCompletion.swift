@@ -1,0 +1,105 @@
+import ArchwayCore
+
+/// The answer the simulator gives to one chat request, decided up front so that the non-streamed
+/// document, the stream and the usage numbers always agree.
+struct SimulatedCompletion: Sendable {
+    enum Output: Sendable {
+        /// The answer text cut into streamable pieces (one word each); joined they give the content.
+        case text(pieces: [String])
+        case toolCall(ToolCall)
+    }
+
+    /// Longest answer in words; shorter when `max_tokens` cuts it.
+    static let maxWords = 24
+    static let minWords = 12
+
+    var output: Output
+    var finishReason: FinishReason
+    var usage: Usage
+
+    /// - Parameters:
+    ///   - seed: the simulator's seed (settings or `x-simulator-seed`).
+    ///   - toolCallPrefix: how the wire spells tool call ids (`call_sim_`, `toolu_sim_`).
+    init(request: ChatRequest, seed: UInt64, toolCallPrefix: String) throws(GatewayError) {
+        let derived = Self.derivedSeed(request: request, seed: seed)
+        var random = SplitMix64(seed: derived)
+        let inputTokens = TokenEstimator.estimate(request.messages)
+
+        if let tool = try Self.toolToCall(request) {
+            let call = ToolCall(
+                id: toolCallPrefix + random.next().paddedHex,
+                name: tool.name,
+                arguments: ToolArguments.json(for: tool.parameters)
+            )
+            output = .toolCall(call)
+            finishReason = .toolCalls
+            usage = Usage(inputTokens: inputTokens, outputTokens: max(1, TokenEstimator.estimate(call.name + call.arguments)))
+            return
+        }
+
+        let natural = Self.minWords + random.nextIndex(below: Self.maxWords - Self.minWords + 1)
+        let count = max(1, min(natural, request.maxTokens ?? natural))
+        var pieces: [String] = []
+        pieces.reserveCapacity(count)
+        for index in 0..<count {
+            let word = WordList.words[random.nextIndex(below: WordList.words.count)]
+            pieces.append(index == 0 ? word.prefix(1).uppercased() + word.dropFirst() : " " + word)
+        }
+        pieces[pieces.count - 1] += "."
+        if request.outputType == "json" {
+            // Words never need escaping, so the pieces can be wrapped without re-encoding.
+            pieces[0] = #"{"answer":""# + pieces[0]
+            pieces[pieces.count - 1] += #""}"#
+        }
+        output = .text(pieces: pieces)
+        finishReason = count < natural ? .length : .stop
+        usage = Usage(inputTokens: inputTokens, outputTokens: count)
+    }
+
+    /// The whole answer as one assistant message.
+    var message: ChatMessage {
+        switch output {
+        case .text(let pieces): .text(.assistant, pieces.joined())
+        case .toolCall(let call): ChatMessage(role: .assistant, content: [], toolCalls: [call])
+        }
+    }
+
+    /// Mixes the simulator seed with a stable hash of the conversation (and the client's own `seed`),
+    /// so equal requests get equal answers and any change of seed or prompt changes them.
+    static func derivedSeed(request: ChatRequest, seed: UInt64) -> UInt64 {
+        var hasher = FNV1a()
+        for message in request.messages {
+            hasher.combine(message.role.rawValue)
+            for part in message.content {
+                switch part {
+                case .text(let text): hasher.combine(text)
+                case .imageURL(let url, _): hasher.combine(url)
+                case .other: hasher.combine("other")
+                }
+            }
+            for call in message.toolCalls {
+                hasher.combine(call.id)
+                hasher.combine(call.name)
+                hasher.combine(call.arguments)
+            }
+            hasher.combine(message.toolCallID ?? "")
+        }
+        if let clientSeed = request.seed { hasher.combine(UInt64(bitPattern: Int64(clientSeed))) }
+        return SplitMix64.mix(seed ^ SplitMix64.mix(hasher.value))
+    }
+
+    /// The tool to call, or nil for a text answer: tools are offered, tool use is not switched off,
+    /// and the conversation is not already answering a call (a tool result since the last assistant turn).
+    static func toolToCall(_ request: ChatRequest) throws(GatewayError) -> ToolDefinition? {
+        guard let tools = request.tools, let first = tools.first, request.toolChoice != ToolChoice.none else { return nil }
+        let sinceAssistant = request.messages.reversed().prefix { $0.role != .assistant }
+        if sinceAssistant.contains(where: { $0.role == .tool }) { return nil }
+        if case .function(let name) = request.toolChoice {
+            guard let named = tools.first(where: { $0.name == name }) else {
+                throw .invalidRequest("tool_choice names '\(name)', which is not among the tools.", param: "tool_choice")
+            }
+            return named
+        }
+        return first
+    }
+}

@@ -1,0 +1,35 @@
+import ArchwayCore
+import ArchwayWire
+import Hummingbird
+
+extension SimulatorService {
+    /// The model ids `GET /v1/models` lists. Any model name is accepted anyway.
+    static let modelIDs = ["sim-small", "sim-large", "sim-embedding"]
+
+    /// A fixed creation time, so the list is identical on every run.
+    static let modelCreated = 1_735_689_600
+
+    /// `GET /v1/models`. Never subject to failure injection: it is what readiness probes poll.
+    func models(_ request: Request) -> Response {
+        state.record(RecordedRequest(head: request.head))
+        let list = OpenAIModelList(data: Self.modelIDs.map { OpenAIModelList.Model(id: $0, created: Self.modelCreated, ownedBy: "archway-simulator") })
+        return (try? jsonResponse(list)) ?? errorResponse(.internalError("could not encode the model list"), shape: .openAI)
+    }
+
+    /// `GET /_simulator/requests`: the log as it was before this request, oldest first.
+    func requestLog(_ request: Request) -> Response {
+        let body = RequestLogBody(requests: state.recordedRequests())
+        state.record(RecordedRequest(head: request.head))
+        return (try? jsonResponse(body)) ?? errorResponse(.internalError("could not encode the request log"), shape: .openAI)
+    }
+
+    /// `DELETE /_simulator/requests`: empties the log, so a test can start from a clean slate.
+    func clearRequestLog(_ request: Request) -> Response {
+        state.clearLog()
+        return Response(status: .noContent)
+    }
+
+    struct RequestLogBody: Encodable {
+        var requests: [RecordedRequest]
+    }
+}

@@ -1,0 +1,83 @@
+import ArchwayConfig
+import ArchwayGateway
+import ArchwayTelemetry
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import OTel
+import ServiceLifecycle
+import Tracing
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the gateway. OpenTelemetry export is configured by the standard OTEL_* environment variables."
+    )
+
+    @Option(name: .shortAndLong, help: "Path of the YAML configuration file.")
+    var config: String
+
+    func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let configuration: GatewayConfiguration
+        do {
+            configuration = try ConfigurationLoader(environment: environment).load(file: config)
+        } catch {
+            printToStandardError(error.description)
+            throw ExitCode(1)
+        }
+
+        let logLevel = environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        let logger = Logger(label: "archway")
+
+        var services: [any Service] = []
+        let telemetry: GenAITelemetry
+        let metricSet = GenAIMetricSet(environment: environment)
+        if environment["OTEL_SDK_DISABLED"]?.lowercased() == "true" {
+            telemetry = GenAITelemetry(tracer: NoOpTracer(), metrics: NOOPMetricsHandler.instance, metricSet: metricSet, captureContent: configuration.telemetry.captureContent)
+        } else {
+            var otel = OTel.Configuration.default
+            otel.serviceName = "archway"
+            otel.logs.enabled = false
+            otel.metrics.valueHistogramBuckets = GenAIMetricSet.histogramBuckets
+            otel.diagnosticLogger = .custom(Logger(label: "archway.otel") { label in
+                ThrottledLogHandler(label: label, interval: .seconds(60), metrics: MetricsSystem.factory)
+            })
+            services.append(try OTel.bootstrap(configuration: otel))
+            telemetry = GenAITelemetry(
+                tracer: InstrumentationSystem.tracer,
+                metrics: MetricsSystem.factory,
+                metricSet: metricSet,
+                captureContent: configuration.telemetry.captureContent
+            )
+        }
+
+        let listen = configuration.listen
+        let application = Gateway.makeApplication(configuration: configuration, telemetry: telemetry, logger: logger) { channel in
+            let port = channel.localAddress?.port ?? listen.port
+            let host = listen.host.contains(":") ? "[\(listen.host)]" : listen.host
+            logger.info("archway listening on http://\(host):\(port)")
+        }
+        services.append(application)
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        // In-flight requests and streams get this long after SIGTERM; then they are cancelled.
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.server.shutdownTimeout
+        let group = ServiceGroup(configuration: groupConfiguration)
+        try await group.run()
+    }
+}
+
+func printToStandardError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

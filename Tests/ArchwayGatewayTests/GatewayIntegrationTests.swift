@@ -1,0 +1,154 @@
+import ArchwayCore
+import ArchwayWire
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import InMemoryTracing
+import NIOCore
+import Testing
+import Tracing
+
+@Suite struct GatewayIntegrationTests {
+    static let chatBody = #"{"model":"sim-small","messages":[{"role":"user","content":"hello"}],"temperature":0.5,"max_tokens":10}"#
+
+    func json(_ buffer: ByteBuffer?) throws -> JSONValue {
+        try WireJSON.decode(JSONValue.self, from: String(buffer: try #require(buffer)))
+    }
+
+    @Test func chatCompletionIsOneServerSpanWithGenAIAndHTTPChildren() async throws {
+        let harness = try GatewayTestHarness()
+        try await harness.run { client in
+            let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: Self.chatBody))
+            #expect(response.status == .ok)
+            let body = try json(response.body)
+            #expect(body["model"] == .string("sim-small"))
+            #expect(body["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue?.isEmpty == false)
+        }
+        let spans = try await harness.finishedSpans(count: 3)
+        let server = try #require(spans.first { $0.kind == .server })
+        let genAI = try #require(spans.first { $0.operationName == "chat sim-small-upstream" })
+        let http = try #require(spans.first { $0.kind == .client && $0.operationName == "POST" })
+        #expect(server.operationName == "POST /v1/chat/completions")
+        #expect(genAI.kind == .client)
+        #expect(genAI.parentSpanID == server.spanID)
+        #expect(http.parentSpanID == genAI.spanID)
+        #expect(genAI.traceID == server.traceID && http.traceID == server.traceID)
+        #expect(genAI.attributes["gen_ai.provider.name"]?.toSpanAttribute() == .string("archway.simulator"))
+        #expect(genAI.attributes["gen_ai.request.temperature"]?.toSpanAttribute() == .double(0.5))
+        #expect(genAI.attributes["gen_ai.request.max_tokens"]?.toSpanAttribute() == .int64(10))
+        #expect(genAI.attributes["server.address"]?.toSpanAttribute() == .string("127.0.0.1"))
+        guard case .int64(let input)? = genAI.attributes["gen_ai.usage.input_tokens"]?.toSpanAttribute(),
+              case .int64(let output)? = genAI.attributes["gen_ai.usage.output_tokens"]?.toSpanAttribute(),
+              case .double(let cost)? = genAI.attributes["archway.cost.usd"]?.toSpanAttribute()
+        else {
+            Issue.record("usage and cost attributes missing")
+            return
+        }
+        #expect(abs(cost - (Double(input) * 1.0 + Double(output) * 2.0) / 1_000_000) < 1e-12)
+        #expect(server.attributes["http.response.status_code"]?.toSpanAttribute() == .int64(200))
+        #expect(http.attributes["http.response.status_code"]?.toSpanAttribute() == .int64(200))
+        #expect(!harness.metrics.recorders(label: "gen_ai.client.operation.duration").isEmpty)
+        #expect(!harness.metrics.recorders(label: "gen_ai.client.token.usage").isEmpty)
+    }
+
+    @Test func callersTraceparentIsContinued() async throws {
+        let harness = try GatewayTestHarness()
+        try await harness.run { client in
+            // InMemoryTracer's propagation keys stand in for traceparent in process.
+            var headers: HTTPFields = [.contentType: "application/json"]
+            headers[HTTPField.Name("in-memory-trace-id")!] = "trace-from-caller"
+            headers[HTTPField.Name("in-memory-span-id")!] = "span-from-caller"
+            _ = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: headers, body: ByteBuffer(string: Self.chatBody))
+        }
+        let spans = try await harness.finishedSpans(count: 3)
+        let server = try #require(spans.first { $0.kind == .server })
+        #expect(server.traceID == "trace-from-caller")
+        #expect(server.parentSpanID == "span-from-caller")
+        #expect(spans.allSatisfy { $0.traceID == "trace-from-caller" })
+    }
+
+    @Test func streamingRelaysChunksAndEndsSpansAfterTheStream() async throws {
+        let harness = try GatewayTestHarness()
+        try await harness.run { client in
+            let body = #"{"model":"sim-small","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"#
+            let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
+            #expect(response.status == .ok)
+            #expect(response.headers[.contentType] == "text/event-stream")
+            var parser = SSEParser()
+            parser.append(try #require(response.body))
+            var events: [ServerSentEvent] = []
+            while let event = parser.nextEvent() { events.append(event) }
+            #expect(events.last?.data == "[DONE]")
+            let usage = try WireJSON.decode(JSONValue.self, from: events[events.count - 2].data)
+            #expect(usage["usage"]?["completion_tokens"] != nil)
+            #expect(usage["model"] == .string("sim-small"))
+        }
+        let spans = try await harness.finishedSpans(count: 3)
+        let genAI = try #require(spans.first { $0.operationName == "chat sim-small-upstream" })
+        #expect(genAI.attributes["gen_ai.request.stream"]?.toSpanAttribute() == .bool(true))
+        #expect(genAI.attributes["gen_ai.response.time_to_first_chunk"] != nil)
+        #expect(genAI.attributes["gen_ai.response.finish_reasons"]?.toSpanAttribute() == .stringArray(["stop"]))
+        #expect(!harness.metrics.recorders(label: "gen_ai.client.operation.time_to_first_chunk").isEmpty)
+    }
+
+    @Test func anthropicMessagesAgainstAnOpenAIWireProvider() async throws {
+        let harness = try GatewayTestHarness()
+        try await harness.run { client in
+            let body = #"{"model":"sim-small","max_tokens":8,"system":"Be brief.","messages":[{"role":"user","content":"hi"}]}"#
+            let response = try await client.execute(uri: "/v1/messages", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
+            #expect(response.status == .ok)
+            let message = try json(response.body)
+            #expect(message["type"] == .string("message"))
+            #expect(message["content"]?.arrayValue?.first?["type"] == .string("text"))
+            #expect(message["stop_reason"] != nil)
+        }
+    }
+
+    @Test func errorsHaveTheOpenAIShapeAndStatus() async throws {
+        let harness = try GatewayTestHarness()
+        try await harness.run { client in
+            let cases: [(String, String, HTTPResponse.Status, String?)] = [
+                ("/v1/chat/completions", "{nope", .badRequest, "invalid_json"),
+                ("/v1/chat/completions", #"{"model":"missing","messages":[{"role":"user","content":"x"}]}"#, .notFound, "model_not_found"),
+                ("/v1/chat/completions", #"{"model":"sim-small"}"#, .badRequest, "missing_required_parameter"),
+                ("/v1/chat/completions", #"{"model":"sim-small","messages":[{"role":"user","content":"\#(String(repeating: "x", count: 4000))"}]}"#, .contentTooLarge, "request_too_large"),
+                ("/v1/chat/completions", #"{"model":"broken-model","messages":[{"role":"user","content":"x"}]}"#, .serviceUnavailable, "upstream_unavailable"),
+                ("/v1/nothing-here", "{}", .notFound, "unknown_url"),
+            ]
+            for (uri, body, status, code) in cases {
+                let response = try await client.execute(uri: uri, method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
+                #expect(response.status == status, "\(uri) \(body.prefix(40))")
+                let error = try json(response.body)["error"]
+                #expect(error?["message"]?.stringValue?.isEmpty == false)
+                #expect(error?["type"]?.stringValue != nil)
+                #expect(error?.objectValue?.keys.contains("param") == true)
+                #expect(error?["code"]?.stringValue == code, "\(uri)")
+            }
+        }
+        let failed = try #require(harness.tracer.finishedSpans.first { $0.operationName == "chat broken-model" })
+        #expect(failed.status?.code == .error)
+        #expect(failed.attributes["error.type"]?.toSpanAttribute() == .string("503"))
+    }
+
+    @Test func modelsAndProbes() async throws {
+        let harness = try GatewayTestHarness()
+        try await harness.run { client in
+            let models = try await client.execute(uri: "/v1/models", method: .get)
+            #expect(try json(models.body)["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == ["sim-small", "broken-model"])
+            #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
+            #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
+        }
+    }
+
+    @Test func masterKeyIsRequiredWhenConfigured() async throws {
+        var harness = try GatewayTestHarness()
+        harness.configuration.server.masterKey = "archway-test-master-key"
+        try await harness.run { client in
+            let denied = try await client.execute(uri: "/v1/models", method: .get)
+            #expect(denied.status == .unauthorized)
+            let allowed = try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "Bearer archway-test-master-key"])
+            #expect(allowed.status == .ok)
+            #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
+        }
+    }
+}
