@@ -11,6 +11,9 @@ extension NodeReader {
         let sections: Set<String> = ["listen", "server", "upstream", "providers", "models", "telemetry"]
         var modelsNode: Node?
         var providersSeen = false
+        // Every declared provider name, valid or not, so a model naming a provider that has its own
+        // problem is not reported a second time as "not defined".
+        var declaredProviders: Set<String> = []
         for entry in mapping(root, "", allowed: sections) ?? [] {
             switch entry.key {
             case "listen":
@@ -22,6 +25,7 @@ extension NodeReader {
             case "providers":
                 providersSeen = true
                 for provider in mapping(entry.value, "providers", allowed: nil) ?? [] {
+                    declaredProviders.insert(provider.key)
                     if let parsed = self.provider(provider.key, provider.value, "providers.\(provider.key)") {
                         configuration.providers[provider.key] = parsed
                     }
@@ -37,7 +41,7 @@ extension NodeReader {
         if !providersSeen { report(root, "providers", "at least one provider is required") }
         if let modelsNode {
             for model in mapping(modelsNode, "models", allowed: nil) ?? [] {
-                if let parsed = self.model(model.key, model.value, "models.\(model.key)", providers: configuration.providers) {
+                if let parsed = self.model(model.key, model.value, "models.\(model.key)", providers: configuration.providers, declared: declaredProviders) {
                     configuration.models.append(parsed)
                 }
             }
@@ -203,7 +207,7 @@ extension NodeReader {
         return settings
     }
 
-    mutating func model(_ name: String, _ node: Node, _ path: String, providers: [String: ProviderConfiguration]) -> ModelConfiguration? {
+    mutating func model(_ name: String, _ node: Node, _ path: String, providers: [String: ProviderConfiguration], declared: Set<String>) -> ModelConfiguration? {
         guard let entries = mapping(node, path, allowed: ["provider", "model", "price"]) else { return nil }
         var provider: String?
         var upstreamModel: String?
@@ -228,7 +232,9 @@ extension NodeReader {
             return nil
         }
         guard providers[provider] != nil else {
-            report(providerNode, "\(path).provider", "provider '\(provider)' is not defined in providers")
+            if !declared.contains(provider) {
+                report(providerNode, "\(path).provider", "provider '\(provider)' is not defined in providers")
+            }
             return nil
         }
         return ModelConfiguration(name: name, provider: provider, upstreamModel: upstreamModel, price: price)

@@ -152,6 +152,7 @@ public struct GenAITelemetry: Sendable {
                 label: GenAIMetricSet.cost,
                 dimensions: [
                     ("unit", "USD"),
+                    (GenAIAttributes.operationName, target.operation.rawValue),
                     (GenAIAttributes.archwayModel, target.clientModel),
                     (GenAIAttributes.providerName, target.providerName),
                     (GenAIAttributes.requestModel, target.upstreamModel),

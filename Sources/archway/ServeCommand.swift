@@ -46,6 +46,8 @@ struct ServeCommand: AsyncParsableCommand {
             var otel = OTel.Configuration.default
             otel.serviceName = "archway"
             otel.logs.enabled = false
+            // The SDK's info lines (one per applied variable) are noise; OTEL_LOG_LEVEL still overrides.
+            otel.diagnosticLogLevel = .warning
             otel.metrics.valueHistogramBuckets = GenAIMetricSet.histogramBuckets
             otel.diagnosticLogger = .custom(Logger(label: "archway.otel") { label in
                 ThrottledLogHandler(label: label, interval: .seconds(60), metrics: MetricsSystem.factory)
@@ -74,7 +76,13 @@ struct ServeCommand: AsyncParsableCommand {
         // In-flight requests and streams get this long after SIGTERM; then they are cancelled.
         groupConfiguration.maximumGracefulShutdownDuration = configuration.server.shutdownTimeout
         let group = ServiceGroup(configuration: groupConfiguration)
-        try await group.run()
+        do {
+            try await group.run()
+        } catch is CancellationError {
+            // The group cancels what is still running once shutdown_timeout has passed (typically a
+            // telemetry flush to an unreachable collector). Requests are done by then: exit normally.
+            logger.warning("shutdown_timeout reached; stopped the remaining work (telemetry not fully flushed)")
+        }
     }
 }
 

@@ -56,10 +56,13 @@ import Testing
             models:
               m1:
                 provider: nowhere
+              m2:
+                provider: a
             """, file: "gw.yaml")
             Issue.record("expected a configuration error")
         } catch {
             let lines = error.problems.map(\.description)
+            // m2's provider has problems of its own: it is not reported again as undefined.
             #expect(lines.count == 5, "\(lines)")
             #expect(lines.contains { $0.hasPrefix("gw.yaml:5:15: error: providers.a.base_url:") && $0.contains("not a valid URL") })
             #expect(lines.contains { $0.hasPrefix("gw.yaml:6:14: error: providers.a.api_key:") && $0.contains("'MISSING_KEY' is not set") })

@@ -1,0 +1,432 @@
+"""OpenTelemetry output of the gateway, received over OTLP/HTTP and decoded with opentelemetry-proto."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import anthropic
+import openai
+import pytest
+
+from e2e_helpers import (
+    DURATION_BOUNDS,
+    SIM_PRICE,
+    SPAN_KIND_CLIENT,
+    SPAN_KIND_SERVER,
+    STATUS_ERROR,
+    TOKEN_BOUNDS,
+    base_config,
+    closed_port,
+    expected_cost,
+    kv_to_dict,
+    new_traceparent,
+    parse_traceparent,
+)
+
+SPAN_TIMEOUT = 10
+
+
+@pytest.fixture(scope="module")
+def gw(module_gateway, simulator):
+    cfg = base_config(
+        simulator,
+        providers={"fail503": {"kind": "simulator", "base_url": f"{simulator}/v1", "api_key": "k",
+                               "headers": {"x-simulator-error-rate": "1", "x-simulator-error-status": "503"}}},
+        models={
+            "m-503": {"provider": "fail503", "model": "fail-upstream"},
+            # only used by the metrics tests so their data points are isolated
+            "metrics-model": {"provider": "sim", "model": "metrics-upstream", "price": dict(SIM_PRICE)},
+            "metrics-stream": {"provider": "sim", "model": "metrics-stream-upstream", "price": dict(SIM_PRICE)},
+        },
+    )
+    return module_gateway(cfg)
+
+
+@pytest.fixture(scope="module")
+def client(gw):
+    c = openai.OpenAI(api_key="sk-client-test", base_url=gw.v1, max_retries=0, timeout=20)
+    yield c
+    c.close()
+
+
+def _trace(sink, trace_id, want: dict[str, int], timeout=SPAN_TIMEOUT):
+    """Waits until the trace contains at least ``want[name_prefix]`` spans per name prefix."""
+
+    def ready():
+        spans = sink.spans_in_trace(trace_id)
+        for prefix, n in want.items():
+            if sum(1 for s in spans if s.name == prefix or s.name.startswith(prefix)) < n:
+                return None
+        return spans
+
+    return sink.wait_for(ready, timeout=timeout,
+                         message=lambda: f"spans {want} in trace {trace_id}; sink: {sink.summary()}")
+
+
+def _one(spans, pred, what):
+    found = [s for s in spans if pred(s)]
+    assert len(found) == 1, f"expected exactly one {what}, got {found} among {spans}"
+    return found[0]
+
+
+def _chat_spans(sink, trace_id, caller_span_id, upstream_model, route="/v1/chat/completions", op="chat"):
+    spans = _trace(sink, trace_id, {f"{op} {upstream_model}": 1, "POST": 2})
+    server = _one(spans, lambda s: s.kind == SPAN_KIND_SERVER, "SERVER span")
+    assert server.name.startswith("POST") and route in server.name, server.name
+    assert server.trace_id == trace_id
+    assert server.parent_span_id == caller_span_id, "server span must continue the caller's traceparent"
+    genai = _one(spans, lambda s: s.name == f"{op} {upstream_model}", "GenAI CLIENT span")
+    assert genai.kind == SPAN_KIND_CLIENT
+    assert genai.parent_span_id == server.span_id
+    http_spans = [s for s in spans if s.name == "POST" and s.kind == SPAN_KIND_CLIENT]
+    assert len(http_spans) == 1, f"one HTTP attempt expected, got {http_spans}"
+    assert http_spans[0].parent_span_id == genai.span_id
+    return server, genai, http_spans[0], spans
+
+
+# ------------------------------------------------------------------------------------- traces
+
+
+def test_chat_span_tree_and_attributes(client, otlp_sink, simulator):
+    trace_id, caller_span, tp = new_traceparent()
+    resp = client.chat.completions.create(
+        model="sim-small", messages=[{"role": "user", "content": "Telemetry please"}],
+        temperature=0.5, top_p=0.9, max_tokens=50, extra_headers={"traceparent": tp},
+    )
+    server, genai, http_span, _ = _chat_spans(otlp_sink, trace_id, caller_span, "sim-small-upstream")
+
+    assert server.resource.get("service.name") == "archway-e2e"
+    a = genai.attrs
+    assert a["gen_ai.operation.name"] == "chat"
+    assert isinstance(a.get("gen_ai.provider.name"), str) and a["gen_ai.provider.name"]
+    assert a["gen_ai.request.model"] == "sim-small-upstream"
+    assert isinstance(a.get("gen_ai.response.model"), str) and a["gen_ai.response.model"]
+    assert a.get("gen_ai.response.id") == resp.id
+    assert a.get("gen_ai.response.finish_reasons") == ["stop"]
+    assert a.get("gen_ai.usage.input_tokens") == resp.usage.prompt_tokens > 0
+    assert a.get("gen_ai.usage.output_tokens") == resp.usage.completion_tokens > 0
+    assert a.get("server.address") == "127.0.0.1"
+    assert a.get("server.port") == simulator.port
+    assert a.get("gen_ai.request.temperature") == pytest.approx(0.5)
+    assert a.get("gen_ai.request.top_p") == pytest.approx(0.9)
+    assert a.get("gen_ai.request.max_tokens") == 50
+    cost = a.get("archway.cost.usd")
+    assert cost is not None and cost > 0
+    assert cost == pytest.approx(expected_cost(resp.usage.prompt_tokens, resp.usage.completion_tokens), rel=1e-6)
+    assert "gen_ai.input.messages" not in a and "gen_ai.output.messages" not in a, "content capture is off"
+    assert genai.status_code != STATUS_ERROR
+    assert "error.type" not in a
+
+
+def test_unsent_sampling_params_are_not_recorded(client, otlp_sink):
+    trace_id, caller_span, tp = new_traceparent()
+    client.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "plain"}],
+                                   extra_headers={"traceparent": tp})
+    _, genai, _, _ = _chat_spans(otlp_sink, trace_id, caller_span, "sim-small-upstream")
+    a = genai.attrs
+    for key in ("gen_ai.request.temperature", "gen_ai.request.top_p", "gen_ai.request.max_tokens"):
+        assert key not in a, f"{key} recorded although the request did not set it"
+
+
+def test_stream_span_records_usage(client, otlp_sink):
+    trace_id, caller_span, tp = new_traceparent()
+    chunks = list(client.chat.completions.create(
+        model="sim-small", messages=[{"role": "user", "content": "stream telemetry"}], stream=True,
+        stream_options={"include_usage": True}, extra_headers={"traceparent": tp}))
+    usage = chunks[-1].usage
+    assert usage is not None
+    _, genai, _, _ = _chat_spans(otlp_sink, trace_id, caller_span, "sim-small-upstream")
+    a = genai.attrs
+    assert a.get("gen_ai.usage.input_tokens") == usage.prompt_tokens
+    assert a.get("gen_ai.usage.output_tokens") == usage.completion_tokens
+    assert a.get("gen_ai.response.finish_reasons") == ["stop"]
+    assert a.get("gen_ai.response.id") == chunks[0].id
+    assert a.get("archway.cost.usd") == pytest.approx(expected_cost(usage.prompt_tokens, usage.completion_tokens),
+                                                      rel=1e-6)
+
+
+def test_embeddings_span(client, otlp_sink):
+    trace_id, caller_span, tp = new_traceparent()
+    resp = client.embeddings.create(model="sim-small", input="embed me", extra_headers={"traceparent": tp})
+    _, genai, _, _ = _chat_spans(otlp_sink, trace_id, caller_span, "sim-small-upstream",
+                                 route="/v1/embeddings", op="embeddings")
+    a = genai.attrs
+    assert a["gen_ai.operation.name"] == "embeddings"
+    assert a["gen_ai.request.model"] == "sim-small-upstream"
+    assert a.get("gen_ai.usage.input_tokens") == resp.usage.prompt_tokens > 0
+
+
+def test_error_span_has_error_status_and_type(client, otlp_sink):
+    trace_id, caller_span, tp = new_traceparent()
+    with pytest.raises(openai.APIStatusError) as ei:
+        client.chat.completions.create(model="m-503", messages=[{"role": "user", "content": "fail"}],
+                                       extra_headers={"traceparent": tp})
+    assert ei.value.status_code == 503
+    _, genai, http_span, _ = _chat_spans(otlp_sink, trace_id, caller_span, "fail-upstream")
+    assert genai.status_code == STATUS_ERROR
+    assert isinstance(genai.attrs.get("error.type"), str) and genai.attrs["error.type"]
+
+
+def test_anthropic_messages_span(gw, otlp_sink):
+    trace_id, caller_span, tp = new_traceparent()
+    c = anthropic.Anthropic(api_key="sk-ant-client", base_url=gw.base_url, max_retries=0, timeout=20)
+    msg = c.messages.create(model="claude-sim", max_tokens=100, messages=[{"role": "user", "content": "hi"}],
+                            extra_headers={"traceparent": tp})
+    c.close()
+    _, genai, _, _ = _chat_spans(otlp_sink, trace_id, caller_span, "claude-sim", route="/v1/messages")
+    a = genai.attrs
+    assert a["gen_ai.operation.name"] == "chat"
+    assert isinstance(a.get("gen_ai.provider.name"), str) and a["gen_ai.provider.name"]
+    assert a["gen_ai.request.model"] == "claude-sim"
+    assert a.get("gen_ai.request.max_tokens") == 100
+    assert a.get("gen_ai.response.id") == msg.id
+    assert a.get("gen_ai.usage.input_tokens") == msg.usage.input_tokens
+    assert a.get("gen_ai.usage.output_tokens") == msg.usage.output_tokens
+    fr = a.get("gen_ai.response.finish_reasons")
+    assert isinstance(fr, list) and fr and all(isinstance(x, str) and x for x in fr)
+    assert "archway.cost.usd" not in a or a["archway.cost.usd"] == 0, "unpriced model must not report a cost"
+
+
+def test_traceparent_propagated_upstream(client, otlp_sink, simulator):
+    trace_id, caller_span, tp = new_traceparent()
+    client.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "propagate"}],
+                                   extra_headers={"traceparent": tp})
+    ups = simulator.requests_for_trace(trace_id)
+    assert len(ups) == 1, f"upstream request with trace id {trace_id} not found"
+    _, parent_id = parse_traceparent(ups[0]["traceparent"])
+    assert parent_id != caller_span, "the upstream traceparent must carry a gateway span, not the caller's"
+    _, genai, http_span, spans = _chat_spans(otlp_sink, trace_id, caller_span, "sim-small-upstream")
+    assert parent_id in {s.span_id for s in spans}, "upstream parent must be a span the gateway exported"
+
+
+def test_requests_without_traceparent_get_a_fresh_trace(client, otlp_sink, simulator):
+    client.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "fresh trace"}])
+    last = simulator.requests()[-1]
+    tp = parse_traceparent(last.get("traceparent"))
+    assert tp is not None, f"upstream request carried no valid traceparent: {last}"
+    trace_id = tp[0]
+    spans = _trace(otlp_sink, trace_id, {"chat sim-small-upstream": 1})
+    server = _one(spans, lambda s: s.kind == SPAN_KIND_SERVER, "SERVER span")
+    assert server.parent_span_id == "", "a request without traceparent starts a root span"
+
+
+# ------------------------------------------------------------------------------------ metrics
+
+
+def _metric(sink, name, timeout=10):
+    def has():
+        recs = [r for r in sink.metric_records() if r.name == name]
+        return recs or None
+    return sink.wait_for(has, timeout=timeout, message=lambda: f"metric {name}; sink: {sink.summary()}")
+
+
+def _assert_common_point_attrs(recs, model):
+    pts = [p for r in recs for p in r.points if kv_to_dict(p.attributes).get("gen_ai.request.model") == model]
+    assert pts, f"no data point with gen_ai.request.model={model}: " \
+                f"{[kv_to_dict(p.attributes) for r in recs for p in r.points]}"
+    for p in pts:
+        a = kv_to_dict(p.attributes)
+        assert a.get("gen_ai.operation.name") == "chat", a
+        assert isinstance(a.get("gen_ai.provider.name"), str) and a["gen_ai.provider.name"], a
+    return pts
+
+
+@pytest.fixture(scope="module")
+def metrics_call(client):
+    resp = client.chat.completions.create(model="metrics-model",
+                                          messages=[{"role": "user", "content": "metrics please"}])
+    return resp
+
+
+@pytest.fixture(scope="module")
+def metrics_stream_call(client):
+    chunks = list(client.chat.completions.create(
+        model="metrics-stream", messages=[{"role": "user", "content": "streamed metrics"}],
+        stream=True, stream_options={"include_usage": True}))
+    return chunks[-1].usage
+
+
+def test_operation_duration_histogram(metrics_call, otlp_sink):
+    def done():
+        agg = otlp_sink.aggregate("gen_ai.client.operation.duration", {"gen_ai.request.model": "metrics-upstream"})
+        return agg if agg and agg["count"] >= 1 else None
+    agg = otlp_sink.wait_for(done, timeout=10, message=lambda: otlp_sink.summary())
+    recs = _metric(otlp_sink, "gen_ai.client.operation.duration")
+    for r in recs:
+        assert r.unit == "s"
+        assert r.kind == "histogram"
+        for p in r.points:
+            assert list(p.explicit_bounds) == pytest.approx(DURATION_BOUNDS)
+    _assert_common_point_attrs(recs, "metrics-upstream")
+    assert agg["count"] == 1
+    assert 0 < agg["sum"] < 10
+
+
+def test_token_usage_histogram(metrics_call, otlp_sink):
+    usage = metrics_call.usage
+
+    def done():
+        i = otlp_sink.aggregate("gen_ai.client.token.usage",
+                                {"gen_ai.request.model": "metrics-upstream", "gen_ai.token.type": "input"})
+        o = otlp_sink.aggregate("gen_ai.client.token.usage",
+                                {"gen_ai.request.model": "metrics-upstream", "gen_ai.token.type": "output"})
+        return (i, o) if i and o else None
+    i, o = otlp_sink.wait_for(done, timeout=10, message=lambda: otlp_sink.summary())
+    recs = _metric(otlp_sink, "gen_ai.client.token.usage")
+    for r in recs:
+        assert r.unit == "{token}"
+        assert r.kind == "histogram"
+        for p in r.points:
+            assert list(p.explicit_bounds) == pytest.approx(TOKEN_BOUNDS)
+            assert kv_to_dict(p.attributes).get("gen_ai.token.type") in ("input", "output")
+    _assert_common_point_attrs(recs, "metrics-upstream")
+    assert i["count"] == 1 and i["sum"] == pytest.approx(usage.prompt_tokens)
+    assert o["count"] == 1 and o["sum"] == pytest.approx(usage.completion_tokens)
+
+
+def test_time_to_first_chunk_histogram_for_streams(metrics_stream_call, otlp_sink):
+    def done():
+        agg = otlp_sink.aggregate("gen_ai.client.operation.time_to_first_chunk",
+                                  {"gen_ai.request.model": "metrics-stream-upstream"})
+        return agg if agg and agg["count"] >= 1 else None
+    agg = otlp_sink.wait_for(done, timeout=10, message=lambda: otlp_sink.summary())
+    recs = _metric(otlp_sink, "gen_ai.client.operation.time_to_first_chunk")
+    for r in recs:
+        assert r.unit == "s"
+        assert r.kind == "histogram"
+    _assert_common_point_attrs(recs, "metrics-stream-upstream")
+    assert agg["count"] == 1
+    assert 0 < agg["sum"] < 10
+    # non-streaming calls must not produce time-to-first-chunk points
+    assert not otlp_sink.matching_points("gen_ai.client.operation.time_to_first_chunk",
+                                         {"gen_ai.request.model": "metrics-upstream"})
+
+
+def test_cost_counter(metrics_call, metrics_stream_call, otlp_sink):
+    usage = metrics_call.usage
+    want = expected_cost(usage.prompt_tokens, usage.completion_tokens)
+
+    def done():
+        agg = otlp_sink.aggregate("archway.cost", {"gen_ai.request.model": "metrics-upstream"})
+        return agg if agg and agg["value"] > 0 else None
+    agg = otlp_sink.wait_for(done, timeout=10, message=lambda: otlp_sink.summary())
+    recs = _metric(otlp_sink, "archway.cost")
+    for r in recs:
+        assert r.unit == "USD"
+        assert r.kind == "sum" and r.is_monotonic, "archway.cost must be a monotonic counter"
+    _assert_common_point_attrs(recs, "metrics-upstream")
+    assert agg["value"] == pytest.approx(want, rel=1e-6)
+
+
+# ------------------------------------------------------------------------- dedicated gateways
+
+
+SIM_SECRET = "sk-test-secret-123"
+CLIENT_SECRET = "sk-client-secret-456"
+
+
+def test_secrets_never_exported_or_logged(gateway, simulator, otlp_sink):
+    cfg = base_config(simulator)
+    cfg["providers"]["sim"]["api_key"] = "${SIM_KEY}"
+    gw = gateway(cfg, env={"SIM_KEY": SIM_SECRET})
+    oc = openai.OpenAI(api_key=CLIENT_SECRET, base_url=gw.v1, max_retries=0, timeout=20)
+    ac = anthropic.Anthropic(api_key=CLIENT_SECRET, base_url=gw.base_url, max_retries=0, timeout=20)
+    traces = []
+    for call in (
+        lambda h: oc.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "a"}],
+                                             extra_headers=h),
+        lambda h: list(oc.chat.completions.create(model="sim-small", stream=True, extra_headers=h,
+                                                  messages=[{"role": "user", "content": "b"}])),
+        lambda h: oc.embeddings.create(model="sim-small", input="c", extra_headers=h),
+        lambda h: ac.messages.create(model="sim-small", max_tokens=32, extra_headers=h,
+                                     messages=[{"role": "user", "content": "d"}]),
+    ):
+        trace_id, _, tp = new_traceparent()
+        call({"traceparent": tp})
+        traces.append(trace_id)
+    with pytest.raises(openai.NotFoundError):
+        oc.chat.completions.create(model="nope", messages=[{"role": "user", "content": "e"}])
+    oc.close()
+    ac.close()
+    # the upstream really received the key through the interpolated config
+    for t in traces:
+        _trace(otlp_sink, t, {"POST": 1})
+    time.sleep(1.2)  # let at least two metric exports happen
+    rc = gw.stop()
+    assert rc == 0, gw.describe()
+
+    dump = otlp_sink.dump_text()
+    raw = otlp_sink.raw_concat()
+    assert dump and raw
+    for secret in (SIM_SECRET, CLIENT_SECRET):
+        assert secret not in dump, f"{secret} found in exported telemetry"
+        assert secret.encode() not in raw, f"{secret} found in raw OTLP payloads"
+        out = gw.stdout + gw.stderr
+        assert secret not in out, f"{secret} found in gateway stdout/stderr"
+
+
+def test_content_capture_enabled(gateway, simulator, otlp_sink):
+    cfg = base_config(simulator, telemetry={"capture_content": True})
+    gw = gateway(cfg)
+    c = openai.OpenAI(api_key="x", base_url=gw.v1, max_retries=0, timeout=20)
+    trace_id, caller_span, tp = new_traceparent()
+    prompt = "Capture this prompt, please."
+    resp = c.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": prompt}],
+                                     extra_headers={"traceparent": tp})
+    c.close()
+    _, genai, _, _ = _chat_spans(otlp_sink, trace_id, caller_span, "sim-small-upstream")
+    a = genai.attrs
+    assert isinstance(a.get("gen_ai.input.messages"), str), a.keys()
+    assert json.loads(a["gen_ai.input.messages"]) == [
+        {"role": "user", "parts": [{"type": "text", "content": prompt}]}
+    ]
+    out = json.loads(a["gen_ai.output.messages"])
+    assert isinstance(out, list) and len(out) == 1
+    assert out[0]["role"] == "assistant"
+    assert out[0]["finish_reason"] == "stop"
+    texts = [p.get("content") for p in out[0]["parts"] if p.get("type") == "text"]
+    assert texts == [resp.choices[0].message.content]
+
+
+EXPORT_WARNING = re.compile(r"(export|exporter|otlp)", re.I)
+FAILURE_WORD = re.compile(r"(fail|error|unable|refused|unreachable|could not|cannot)", re.I)
+
+
+def test_unreachable_collector_does_not_break_serving(gateway, simulator):
+    dead = f"http://127.0.0.1:{closed_port()}"
+    gw = gateway(base_config(simulator), otlp_endpoint=dead)
+    c = openai.OpenAI(api_key="x", base_url=gw.v1, max_retries=0, timeout=10)
+    t_end = time.monotonic() + 5
+    n = 0
+    while time.monotonic() < t_end:
+        t0 = time.monotonic()
+        resp = c.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": f"req {n}"}])
+        assert resp.choices[0].message.content
+        assert time.monotonic() - t0 < 2, "a dead collector must not slow requests down"
+        n += 1
+        time.sleep(0.25)
+    c.close()
+    assert n >= 10
+    assert gw.alive()
+
+    def warnings():
+        return [ln for ln in gw.stderr.splitlines() if EXPORT_WARNING.search(ln) and FAILURE_WORD.search(ln)]
+
+    in_window = warnings()
+    assert len(in_window) <= 1, "export failure must be logged at most once, got:\n" + "\n".join(in_window[:20])
+    t0 = time.monotonic()
+    rc = gw.stop(timeout=20)
+    shutdown_secs = time.monotonic() - t0
+    # after shutdown (final flush) allow at most one warning per exporter (traces / metrics / logs)
+    total = warnings()
+    per_signal: dict[str, list[str]] = {}
+    for ln in total:
+        sig = "metrics" if re.search(r"metric", ln, re.I) else "logs" if re.search(r"log ?record|/v1/logs", ln, re.I) \
+            else "traces"
+        per_signal.setdefault(sig, []).append(ln)
+    for sig, lines in per_signal.items():
+        assert len(lines) <= 1, f"{sig} export failure logged {len(lines)} times:\n" + "\n".join(lines[:20])
+    assert rc == 0, "SIGTERM with an unreachable collector must still exit 0\n" + gw.describe()
+    assert shutdown_secs < 15, f"shutdown with an unreachable collector took {shutdown_secs:.1f}s"
