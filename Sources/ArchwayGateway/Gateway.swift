@@ -16,10 +16,13 @@ public enum Gateway {
     /// Builds the application. It is a ServiceLifecycle `Service`: run it in a `ServiceGroup` (with the
     /// OpenTelemetry service, in the executable) or under HummingbirdTesting.
     ///
-    /// - Parameter onServerRunning: called with the listening channel (tests use it to learn the port).
+    /// - Parameters:
+    ///   - prometheus: when given, `GET /metrics` serves it (the same metrics as OTLP, collector-style names).
+    ///   - onServerRunning: called with the listening channel (tests use it to learn the port).
     public static func makeApplication(
         configuration: GatewayConfiguration,
         telemetry: GenAITelemetry,
+        prometheus: PrometheusExposition? = nil,
         logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
@@ -61,6 +64,18 @@ public enum Gateway {
             router.add(middleware: MasterKeyMiddleware(key: key))
         }
         GatewayRoutes(executor: executor, catalog: catalog, maxBodyBytes: configuration.server.maxBodyBytes, state: state).register(on: router)
+        if let prometheus {
+            router.get("/metrics") { _, _ in
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(16 * 1024)
+                prometheus.render(into: &bytes)
+                return Response(
+                    status: .ok,
+                    headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes))
+                )
+            }
+        }
 
         var application = Application(
             router: router,

@@ -16,9 +16,19 @@ struct ServerSpanMiddleware: RouterMiddleware {
     let metrics: any MetricsFactory
 
     /// Route templates are a closed set, so span names and metric labels cannot be inflated by clients.
-    static let knownRoutes: Set<String> = ["/v1/chat/completions", "/v1/embeddings", "/v1/models", "/v1/messages", "/healthz", "/readyz"]
+    static let knownRoutes: Set<String> = ["/v1/chat/completions", "/v1/embeddings", "/v1/models", "/v1/messages"]
+
+    /// Probes and scrapes arrive every few seconds and say nothing about model traffic: no spans for them.
+    static let untracedRoutes: Set<String> = ["/metrics", "/healthz", "/readyz"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if Self.untracedRoutes.contains(request.uri.path) {
+            do {
+                return try await next(request, context)
+            } catch {
+                return GatewayError.from(error).response()
+            }
+        }
         let start = ContinuousClock.now
         var parent = ServiceContext.topLevel
         tracer.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())

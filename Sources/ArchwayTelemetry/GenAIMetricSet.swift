@@ -58,20 +58,23 @@ public struct GenAIMetricSet: Sendable, Hashable {
     public static let httpServerDuration = "http.server.request.duration"
     public static let telemetryDrops = "archway.telemetry.dropped"
 
-    /// Every histogram with its boundaries, for the exporter's configuration.
+    /// Every histogram Archway records, with its unit and bucket boundaries.
+    public static let histograms: [String: (unit: String, buckets: [Double])] = [
+        "gen_ai.client.operation.duration": ("s", durationBuckets),
+        "gen_ai.client.inference.duration": ("s", durationBuckets),
+        "gen_ai.client.operation.time_to_first_chunk": ("s", durationBuckets),
+        "gen_ai.client.inference.time_to_first_chunk": ("s", durationBuckets),
+        "gen_ai.client.operation.time_per_output_chunk": ("s", durationBuckets),
+        "gen_ai.client.inference.time_per_output_chunk": ("s", durationBuckets),
+        tokenUsage: ("{token}", tokenBuckets),
+        inputTokensHistogram: ("{token}", tokenBuckets),
+        outputTokensHistogram: ("{token}", tokenBuckets),
+        httpServerDuration: ("s", httpServerDurationBuckets),
+    ]
+
+    /// Bucket boundaries by metric name, for the OTLP exporter's configuration.
     public static var histogramBuckets: [String: [Double]] {
-        [
-            "gen_ai.client.operation.duration": durationBuckets,
-            "gen_ai.client.inference.duration": durationBuckets,
-            "gen_ai.client.operation.time_to_first_chunk": durationBuckets,
-            "gen_ai.client.inference.time_to_first_chunk": durationBuckets,
-            "gen_ai.client.operation.time_per_output_chunk": durationBuckets,
-            "gen_ai.client.inference.time_per_output_chunk": durationBuckets,
-            tokenUsage: tokenBuckets,
-            inputTokensHistogram: tokenBuckets,
-            outputTokensHistogram: tokenBuckets,
-            httpServerDuration: httpServerDurationBuckets,
-        ]
+        histograms.mapValues(\.buckets)
     }
 }
 

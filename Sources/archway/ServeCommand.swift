@@ -38,10 +38,14 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "archway")
 
         var services: [any Service] = []
-        let telemetry: GenAITelemetry
         let metricSet = GenAIMetricSet(environment: environment)
+        // `GET /metrics` is always served; OTLP export comes beside it unless the SDK is disabled.
+        let prometheus = PrometheusExposition()
+        let tracer: any Tracer
+        let metrics: any MetricsFactory
         if environment["OTEL_SDK_DISABLED"]?.lowercased() == "true" {
-            telemetry = GenAITelemetry(tracer: NoOpTracer(), metrics: NOOPMetricsHandler.instance, metricSet: metricSet, captureContent: configuration.telemetry.captureContent)
+            tracer = NoOpTracer()
+            metrics = prometheus
         } else {
             var otel = OTel.Configuration.default
             otel.serviceName = "archway"
@@ -50,19 +54,21 @@ struct ServeCommand: AsyncParsableCommand {
             otel.diagnosticLogLevel = .warning
             otel.metrics.valueHistogramBuckets = GenAIMetricSet.histogramBuckets
             otel.diagnosticLogger = .custom(Logger(label: "archway.otel") { label in
-                ThrottledLogHandler(label: label, interval: .seconds(60), metrics: MetricsSystem.factory)
+                ThrottledLogHandler(label: label, interval: .seconds(60))
             })
-            services.append(try OTel.bootstrap(configuration: otel))
-            telemetry = GenAITelemetry(
-                tracer: InstrumentationSystem.tracer,
-                metrics: MetricsSystem.factory,
-                metricSet: metricSet,
-                captureContent: configuration.telemetry.captureContent
-            )
+            let tracing = try OTel.makeTracingBackend(configuration: otel)
+            let otlpMetrics = try OTel.makeMetricsBackend(configuration: otel)
+            services.append(tracing.service)
+            services.append(otlpMetrics.service)
+            tracer = tracing.factory
+            metrics = MultiplexMetricsHandler(factories: [otlpMetrics.factory, prometheus])
         }
+        InstrumentationSystem.bootstrap(tracer)
+        MetricsSystem.bootstrap(metrics)
+        let telemetry = GenAITelemetry(tracer: tracer, metrics: metrics, metricSet: metricSet, captureContent: configuration.telemetry.captureContent)
 
         let listen = configuration.listen
-        let application = Gateway.makeApplication(configuration: configuration, telemetry: telemetry, logger: logger) { channel in
+        let application = Gateway.makeApplication(configuration: configuration, telemetry: telemetry, prometheus: prometheus, logger: logger) { channel in
             let port = channel.localAddress?.port ?? listen.port
             let host = listen.host.contains(":") ? "[\(listen.host)]" : listen.host
             logger.info("archway listening on http://\(host):\(port)")

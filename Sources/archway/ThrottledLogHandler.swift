@@ -10,14 +10,12 @@ struct ThrottledLogHandler: LogHandler {
     var logLevel: Logger.Level = .info
     let label: String
     let interval: Duration
-    let metrics: any MetricsFactory
     private let base: StreamLogHandler
     private static let lastPrinted = Mutex<[String: (at: ContinuousClock.Instant, suppressed: Int)]>([:])
 
-    init(label: String, interval: Duration, metrics: any MetricsFactory) {
+    init(label: String, interval: Duration) {
         self.label = label
         self.interval = interval
-        self.metrics = metrics
         self.base = StreamLogHandler.standardError(label: label)
     }
 
@@ -62,7 +60,8 @@ struct ThrottledLogHandler: LogHandler {
             dropped = nil
         }
         guard let dropped, dropped.count > 0 else { return }
-        Counter(label: "archway.telemetry.dropped", dimensions: [("unit", "{span}"), ("reason", dropped.reason)], factory: metrics)
+        // The global factory: bootstrapped (OTLP and /metrics) before the SDK exports anything.
+        Counter(label: "archway.telemetry.dropped", dimensions: [("unit", "{span}"), ("reason", dropped.reason)])
             .increment(by: dropped.count)
     }
 }

@@ -1,4 +1,5 @@
 import ArchwayCore
+import ArchwayTelemetry
 import ArchwayWire
 import Foundation
 import HTTPTypes
@@ -149,6 +150,22 @@ import Tracing
             let allowed = try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "Bearer archway-test-master-key"])
             #expect(allowed.status == .ok)
             #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
+        }
+    }
+}
+
+@Suite struct GatewayMetricsEndpointTests {
+    @Test func metricsEndpointServesCollectorStyleNames() async throws {
+        let harness = try GatewayTestHarness()
+        let exposition = PrometheusExposition()
+        try await harness.run(prometheus: exposition) { client in
+            _ = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: GatewayIntegrationTests.chatBody))
+            let response = try await client.execute(uri: "/metrics", method: .get)
+            #expect(response.status == .ok)
+            #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
+            let text = String(buffer: try #require(response.body))
+            #expect(text.contains("gen_ai_client_operation_duration_seconds_count{"))
+            #expect(text.contains(#"http_server_request_duration_seconds_count{http_request_method="POST",http_route="/v1/chat/completions",http_response_status_code="200"} 1"#))
         }
     }
 }

@@ -7,6 +7,7 @@ import InMemoryTracing
 import Logging
 import MetricsTestKit
 import NIOCore
+import CoreMetrics
 
 /// A gateway in front of an embedded simulator, with in-memory telemetry.
 struct GatewayTestHarness {
@@ -38,11 +39,11 @@ struct GatewayTestHarness {
         provider: broken
     """
 
-    func run(_ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let telemetry = GenAITelemetry(tracer: tracer, metrics: metrics, captureContent: configuration.telemetry.captureContent)
+    func run(prometheus: PrometheusExposition? = nil, _ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let telemetry = GenAITelemetry(tracer: tracer, metrics: prometheus.map { $0 as any MetricsFactory } ?? metrics, captureContent: configuration.telemetry.captureContent)
         var logger = Logger(label: "test")
         logger.logLevel = .warning
-        let application = Gateway.makeApplication(configuration: configuration, telemetry: telemetry, logger: logger)
+        let application = Gateway.makeApplication(configuration: configuration, telemetry: telemetry, prometheus: prometheus, logger: logger)
         try await application.test(.live) { client in try await test(client) }
     }
 
