@@ -59,7 +59,7 @@ public enum Gateway {
             logger: logger
         )
         let router = Router(context: GatewayRequestContext.self)
-        router.add(middleware: ServerSpanMiddleware(tracer: telemetry.tracer, metrics: telemetry.metrics))
+        router.add(middleware: ServerSpanMiddleware(tracer: telemetry.tracer, telemetry: telemetry))
         if let key = configuration.server.masterKey {
             router.add(middleware: MasterKeyMiddleware(key: key))
         }

@@ -13,7 +13,7 @@ struct ServerSpanMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
 
     let tracer: any Tracer
-    let metrics: any MetricsFactory
+    let telemetry: GenAITelemetry
 
     /// Route templates are a closed set, so span names and metric labels cannot be inflated by clients.
     static let knownRoutes: Set<String> = ["/v1/chat/completions", "/v1/embeddings", "/v1/models", "/v1/messages"]
@@ -61,23 +61,21 @@ struct ServerSpanMiddleware: RouterMiddleware {
             span.attributes[GenAIAttributes.errorType] = String(status)
             span.setStatus(SpanStatus(code: .error))
         }
-        let metrics = self.metrics
-        let dimensions: [(String, String)] = [
-            ("unit", "s"),
+        let duration = telemetry.histogram(GenAIMetricSet.httpServerDuration, unit: "s", [
             (GenAIAttributes.httpRequestMethod, method),
             (GenAIAttributes.httpRoute, route ?? "other"),
             (GenAIAttributes.httpResponseStatusCode, String(status)),
-        ]
+        ])
         guard response.body.contentLength == nil else {
             span.end()
-            Recorder(label: GenAIMetricSet.httpServerDuration, dimensions: dimensions, aggregate: true, factory: metrics).record(start.duration(to: .now).seconds)
+            duration.record(start.duration(to: .now).seconds)
             return response
         }
         let body = response.body
         response.body = ResponseBody { writer in
             defer {
                 span.end()
-                Recorder(label: GenAIMetricSet.httpServerDuration, dimensions: dimensions, aggregate: true, factory: metrics).record(start.duration(to: .now).seconds)
+                duration.record(start.duration(to: .now).seconds)
             }
             try await body.write(writer)
         }

@@ -19,12 +19,14 @@ public struct GenAITelemetry: Sendable {
     public let metricSet: GenAIMetricSet
     /// Export message content on spans (opt-in).
     public let captureContent: Bool
+    private let handles: MetricHandleCache
 
     public init(tracer: any Tracer, metrics: any MetricsFactory, metricSet: GenAIMetricSet = GenAIMetricSet(version: .stable), captureContent: Bool = false) {
         self.tracer = tracer
         self.metrics = metrics
         self.metricSet = metricSet
         self.captureContent = captureContent
+        self.handles = MetricHandleCache(factory: metrics)
     }
 
     /// Starts the CLIENT span of a model call, with the attributes known up front (they drive sampling).
@@ -148,17 +150,13 @@ public struct GenAITelemetry: Sendable {
         }
 
         if let cost = outcome.costUSD, cost > 0 {
-            FloatingPointCounter(
-                label: GenAIMetricSet.cost,
-                dimensions: [
-                    ("unit", "USD"),
-                    (GenAIAttributes.operationName, target.operation.rawValue),
-                    (GenAIAttributes.archwayModel, target.clientModel),
-                    (GenAIAttributes.providerName, target.providerName),
-                    (GenAIAttributes.requestModel, target.upstreamModel),
-                ],
-                factory: metrics
-            ).increment(by: cost)
+            handles.floatingPointCounter(GenAIMetricSet.cost, [
+                ("unit", "USD"),
+                (GenAIAttributes.operationName, target.operation.rawValue),
+                (GenAIAttributes.archwayModel, target.clientModel),
+                (GenAIAttributes.providerName, target.providerName),
+                (GenAIAttributes.requestModel, target.upstreamModel),
+            ]).increment(by: cost)
         }
         if outcome.httpAttempts > 1 {
             counter(GenAIMetricSet.upstreamRetries, unit: "{retry}", [
@@ -168,12 +166,13 @@ public struct GenAITelemetry: Sendable {
         }
     }
 
-    func histogram(_ label: String, unit: String, _ dimensions: [(String, String)]) -> Recorder {
-        Recorder(label: label, dimensions: [("unit", unit)] + dimensions, aggregate: true, factory: metrics)
+    /// A histogram (aggregating recorder) with the unit passed the way swift-otel reads it.
+    public func histogram(_ label: String, unit: String, _ dimensions: [(String, String)]) -> Recorder {
+        handles.recorder(label, [("unit", unit)] + dimensions)
     }
 
-    func counter(_ label: String, unit: String, _ dimensions: [(String, String)]) -> Counter {
-        Counter(label: label, dimensions: [("unit", unit)] + dimensions, factory: metrics)
+    public func counter(_ label: String, unit: String, _ dimensions: [(String, String)]) -> Counter {
+        handles.counter(label, [("unit", unit)] + dimensions)
     }
 }
 
