@@ -18,6 +18,8 @@ extension GatewayError {
         switch error {
         case let error as GatewayError:
             return error
+        case is CancellationError:
+            return GatewayError(status: .init(code: 499), type: "client_error", code: "client_closed", message: "The client closed the request.", shortDescription: "client_closed")
         case is NIOTooManyBytesError:
             return .payloadTooLarge(limit: 0)
         case let error as HTTPError:

@@ -79,6 +79,7 @@ public enum Gateway {
 
         var application = Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [ClientCloseHandler()])),
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "archway"),
             services: [HTTPClientService(client: httpClient, state: state)] + simulators,
             onServerRunning: onServerRunning,

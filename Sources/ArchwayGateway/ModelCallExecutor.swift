@@ -22,8 +22,9 @@ struct ModelCallExecutor: Sendable {
         var start: ContinuousClock.Instant
         var adapter: any ProviderAdapter
         var deadline: ContinuousClock.Instant
+        let attempts = AttemptCounter()
 
-        var upstreamCall: UpstreamCall { UpstreamCall(context: span.context, deadline: deadline) }
+        var upstreamCall: UpstreamCall { UpstreamCall(context: span.context, deadline: deadline, attempts: attempts) }
     }
 
     func chat(_ request: ChatRequest, context: ServiceContext) async throws -> ChatResponse {
@@ -122,9 +123,10 @@ struct ModelCallExecutor: Sendable {
                 return value
             } catch {
                 let failure = error is CancellationError
-                    ? GatewayError(status: .init(code: 499), type: "client_error", code: "client_closed", message: "The client closed the request.", shortDescription: "client_closed")
+                    ? GatewayError.from(CancellationError())
                     : GatewayError.from(error)
                 call.outcome.error = failure
+                call.outcome.httpAttempts = call.attempts.value
                 finish(call)
                 if error is CancellationError { throw error }
                 lastError = failure

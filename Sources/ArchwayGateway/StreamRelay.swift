@@ -24,13 +24,16 @@ struct StreamRelay: Sendable {
     let exchange: UpstreamExchange
     let clientModel: String
     let wire: Wire
+    let channel: (any Channel)?
 
     func response() -> Response {
         var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
         headers[HTTPField.Name("x-accel-buffering")!] = "no"
         let relay = self
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            try await relay.run(&writer)
+            try await ClientDisconnectWatch.run(channel: relay.channel) {
+                try await relay.run(&writer)
+            }
         })
     }
 
@@ -75,7 +78,7 @@ struct StreamRelay: Sendable {
             try await writer.finish(nil)
         } catch {
             if clientGone || error is CancellationError {
-                failure = GatewayError(status: .init(code: 499), type: "client_error", code: "client_closed", message: "The client closed the stream.", shortDescription: "client_closed")
+                failure = GatewayError.from(CancellationError())
             } else {
                 let gatewayError = GatewayError.from(error)
                 failure = gatewayError

@@ -29,6 +29,16 @@ extension SimulatorService {
         return Response(status: .noContent)
     }
 
+    /// `GET /_simulator/stats`: how the streams served so far ended. Not logged, so that a test
+    /// polling it does not push the requests it wants to check out of the log.
+    func stats(_ request: Request) -> Response {
+        (try? jsonResponse(StatsBody(streams: state.streamStats()))) ?? errorResponse(.internalError("could not encode the stats"), shape: .openAI)
+    }
+
+    struct StatsBody: Encodable {
+        var streams: SimulatorStreamStats
+    }
+
     struct RequestLogBody: Encodable {
         var requests: [RecordedRequest]
     }

@@ -1,8 +1,9 @@
 public import ArchwayConfig
 public import Hummingbird
 
-/// The simulated upstream: OpenAI chat and embeddings, Anthropic messages, a model list and a request
-/// log, sharing one state. Add it to any Hummingbird router, or use ``Simulator`` for a ready one.
+/// The simulated upstream: OpenAI chat and embeddings, Anthropic messages, a model list, a request log
+/// and stream statistics, sharing one state. Add it to any Hummingbird router, or use ``Simulator`` for
+/// a ready one.
 public struct SimulatorService: Sendable {
     /// The defaults; each request may override them with `x-simulator-*` headers.
     public let settings: SimulatorSettings
@@ -32,6 +33,9 @@ public struct SimulatorService: Sendable {
         router.delete("/_simulator/requests") { request, _ in
             self.clearRequestLog(request)
         }
+        router.get("/_simulator/stats") { request, _ in
+            self.stats(request)
+        }
     }
 
     /// The last requests received (at most 100), oldest first.
@@ -41,5 +45,10 @@ public struct SimulatorService: Sendable {
 
     public func clearRecordedRequests() {
         state.clearLog()
+    }
+
+    /// How the streams served so far ended (the `streams` object of `GET /_simulator/stats`).
+    public func streamStats() -> SimulatorStreamStats {
+        state.streamStats()
     }
 }

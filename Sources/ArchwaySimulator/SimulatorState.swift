@@ -1,7 +1,7 @@
 import Synchronization
 
-/// The mutable state one simulator shares across its requests: the request log and the counters
-/// behind failure injection and the rate-limit headers.
+/// The mutable state one simulator shares across its requests: the request log, the counters
+/// behind failure injection and the rate-limit headers, and how its streams ended.
 final class SimulatorState: Sendable {
     /// The simulated account's limits, reported in the `x-ratelimit-*` headers.
     struct RateLimits: Sendable {
@@ -21,6 +21,7 @@ final class SimulatorState: Sendable {
         var requestCount: UInt64 = 0
         var servedRequests = 0
         var servedTokens = 0
+        var streams = SimulatorStreamStats()
     }
 
     private let storage = Mutex(Storage())
@@ -70,5 +71,25 @@ final class SimulatorState: Sendable {
                 remainingTokens: RateLimits.tokenLimit - storage.servedTokens
             )
         }
+    }
+
+    /// Counts a stream whose body started being written.
+    func streamStarted() {
+        storage.withLock { $0.streams.started += 1 }
+    }
+
+    /// Counts how a started stream ended.
+    func streamEnded(_ outcome: SimulatorStreamStats.Outcome) {
+        storage.withLock { storage in
+            switch outcome {
+            case .completed: storage.streams.completed += 1
+            case .cancelled: storage.streams.cancelled += 1
+            case .broken: storage.streams.broken += 1
+            }
+        }
+    }
+
+    func streamStats() -> SimulatorStreamStats {
+        storage.withLock { $0.streams }
     }
 }

@@ -169,3 +169,26 @@ import Tracing
         }
     }
 }
+
+@Suite struct GatewayRetryTests {
+    @Test func failedCallAfterRetriesStillReportsItsAttempts() async throws {
+        var harness = try GatewayTestHarness()
+        harness.configuration.upstream.maxRetries = 1
+        try await harness.run { client in
+            let response = try await client.execute(
+                uri: "/v1/chat/completions",
+                method: .post,
+                headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"model":"broken-model","messages":[{"role":"user","content":"x"}]}"#)
+            )
+            #expect(response.status == .serviceUnavailable)
+        }
+        let spans = try await harness.finishedSpans(count: 4)
+        let genAI = try #require(spans.first { $0.operationName == "chat broken-model" })
+        let attempts = spans.filter { $0.operationName == "POST" && $0.parentSpanID == genAI.spanID }
+        #expect(attempts.count == 2)
+        #expect(attempts.contains { $0.attributes["http.request.resend_count"]?.toSpanAttribute() == .int64(1) })
+        #expect(genAI.attributes["archway.attempts"]?.toSpanAttribute() == .int64(2))
+        #expect(harness.metrics.counterTotal(label: "archway.upstream.retries") == 1)
+    }
+}
