@@ -1,6 +1,7 @@
 public import ArchwayConfig
 public import ArchwayCore
 public import Tracing
+import Synchronization
 
 /// Speaks one provider's wire: builds its requests, reads its answers and streams, maps its errors.
 /// Adapters only throw `GatewayError` (or `CancellationError` when the caller went away).
@@ -21,10 +22,26 @@ public struct UpstreamCall: Sendable {
     public var context: ServiceContext
     /// Absolute deadline of the whole call.
     public var deadline: ContinuousClock.Instant
+    /// Counts HTTP attempts as they are made, so a call that fails after retries still reports them.
+    public let attempts: AttemptCounter
 
-    public init(context: ServiceContext, deadline: ContinuousClock.Instant) {
+    public init(context: ServiceContext, deadline: ContinuousClock.Instant, attempts: AttemptCounter = AttemptCounter()) {
         self.context = context
         self.deadline = deadline
+        self.attempts = attempts
+    }
+}
+
+/// The number of HTTP attempts of one model call.
+public final class AttemptCounter: Sendable {
+    private let count = Atomic<Int>(0)
+
+    public init() {}
+
+    public var value: Int { count.load(ordering: .relaxed) }
+
+    func increment() {
+        count.add(1, ordering: .relaxed)
     }
 }
 

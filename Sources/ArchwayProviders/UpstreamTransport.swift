@@ -42,6 +42,7 @@ public struct UpstreamTransport: Sendable {
     ) async throws -> (response: HTTPClientResponse, attempts: Int, exchange: UpstreamExchange) {
         var attempt = 0
         while true {
+            call.attempts.increment()
             let span = tracer.startSpan("POST", context: call.context, ofKind: .client)
             span.updateAttributes { attributes in
                 attributes[GenAIAttributes.httpRequestMethod] = "POST"
