@@ -5,7 +5,7 @@ VENV := .venv
 BIN := .build/debug/archway
 CONFIG ?= examples/quickstart.yaml
 
-.PHONY: build run test test-swift test-e2e venv check clean
+.PHONY: build run test test-swift test-e2e test-observability tools venv check clean
 
 build:
 	$(SWIFT) build --build-tests
@@ -25,7 +25,7 @@ $(VENV)/.installed: Tests/e2e/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r Tests/e2e/requirements.txt
 	touch $@
 
-test: test-swift test-e2e
+test: test-swift test-e2e test-observability
 
 test-swift: build
 	$(SWIFT) test --skip-build
@@ -33,5 +33,30 @@ test-swift: build
 test-e2e: build venv
 	ARCHWAY_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest -q Tests/e2e
 
+# Debian's prometheus package gives the observability tests `prometheus` and `promtool`.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+tools:
+	@command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || \
+	  ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus)
+
+# Dashboards, SLO rules (promtool check/test), collector configs and the compose stack, checked against
+# a real Prometheus scraping a real Archway (Tests/observability).
+test-observability: build venv tools
+	ARCHWAY_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest -q Tests/observability
+
 clean:
 	rm -rf .build $(VENV)
+
+# Macro benchmarks (bench/README.md): release build in .build-release, canned nginx upstream on 127.0.0.1.
+# `make bench [BENCH_DURATION=10] [PEERS=litellm]`, `make bench-soak [SOAK_DURATION=600]`.
+BENCH_DURATION ?= 10
+SOAK_DURATION ?= 600
+PEERS ?=
+
+.PHONY: bench bench-soak
+
+bench:
+	SWIFT="$(SWIFT)" PYTHON="$(PYTHON)" BENCH_DURATION="$(BENCH_DURATION)" PEERS="$(PEERS)" bench/run.sh bench
+
+bench-soak:
+	SWIFT="$(SWIFT)" PYTHON="$(PYTHON)" SOAK_DURATION="$(SOAK_DURATION)" bench/run.sh soak

@@ -1,0 +1,97 @@
+"""Static checks of the Grafana dashboards (the real-backend test evaluates their queries)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from obs_helpers import GRAFANA_DIR, grafana_dashboards, iter_panels
+
+DASHBOARDS = grafana_dashboards()
+
+
+def test_expected_dashboards_exist():
+    assert {"archway-overview.json", "archway-model.json", "archway-slo.json"} <= set(DASHBOARDS)
+
+
+def test_dashboards_match_their_generator():
+    r = subprocess.run([sys.executable, str(GRAFANA_DIR / "generate.py"), "--check"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_grafana_10_11_model(name):
+    d = DASHBOARDS[name]
+    assert 36 <= d["schemaVersion"] <= 41, "Grafana 10/11 schema"
+    assert d["uid"] and len(d["uid"]) <= 40 and d["title"]
+    assert "id" not in d or d["id"] is None, "importable dashboards carry no database id"
+    variables = {v["name"]: v for v in d["templating"]["list"]}
+    ds = variables.get("datasource")
+    assert ds and ds["type"] == "datasource" and ds["query"] == "prometheus", "datasource must be a template variable"
+    for v in variables.values():
+        if v["type"] == "query":
+            assert v["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, v["name"]
+            assert v.get("allValue") == ".*" and v.get("includeAll"), f"{v['name']}: All must mean .*"
+    assert {"job", "provider", "model"} <= set(variables)
+    ids, panels = set(), list(iter_panels(d["panels"]))
+    for p in panels:
+        assert p["id"] not in ids, f"duplicate panel id {p['id']}"
+        ids.add(p["id"])
+        g = p["gridPos"]
+        assert 0 <= g["x"] and g["x"] + g["w"] <= 24 and g["h"] > 0, (p.get("title"), g)
+        if p["type"] in ("row", "text"):
+            continue
+        assert p["datasource"] in ({"type": "prometheus", "uid": "${datasource}"}, {"type": "tempo", "uid": "${tempo}"}), p["title"]
+        refs = [t["refId"] for t in p["targets"]]
+        assert len(refs) == len(set(refs)) and refs, p["title"]
+        for t in p["targets"]:
+            assert t["datasource"] == p["datasource"], p["title"]
+            if t["datasource"]["type"] == "prometheus":
+                assert t["expr"].strip()
+                if "histogram_quantile" in t["expr"] and p["type"] == "timeseries":
+                    assert t.get("exemplar") is True, f"{p['title']}: exemplars off"
+            else:
+                assert t.get("queryType") == "traceql" and t["query"].startswith("{"), p["title"]
+                assert "tempo" in variables
+
+
+def _all_exprs(d: dict) -> list[str]:
+    return [t["expr"] for p in iter_panels(d["panels"]) for t in p.get("targets", []) if "expr" in t]
+
+
+def test_overview_covers_the_issue():
+    d = DASHBOARDS["archway-overview.json"]
+    exprs = "\n".join(_all_exprs(d))
+    titles = " | ".join(p.get("title", "") for p in iter_panels(d["panels"]))
+    for q in ("0.5", "0.95", "0.99"):
+        assert f"histogram_quantile({q}, sum by (le, gen_ai_request_model) (rate(gen_ai_client_operation_duration_seconds_bucket" in exprs
+    assert "gen_ai_client_operation_time_to_first_chunk_seconds_bucket" in exprs            # time to first token
+    assert 'gen_ai_client_token_usage_sum{' in exprs and 'gen_ai_token_type="output"' in exprs   # tokens/s
+    assert re.search(r"sum by \(archway_model\) \(rate\(archway_cost_USD_total\{[^}]*\}\[\$__rate_interval\]\)\) \* 3600", exprs)
+    assert "archway_upstream_retries_total" in exprs and "archway_telemetry_dropped_total" in exprs
+    assert "sum by (http_response_status_code)" in exprs
+    assert 'error_type!=""' in exprs
+    assert re.search(r"requests/s", titles, re.I)
+    assert any(p["type"] == "table" and p["datasource"]["type"] == "tempo" for p in iter_panels(d["panels"]))
+
+
+def test_trace_links_point_at_the_tempo_variable():
+    links = [l for d in DASHBOARDS.values() for p in iter_panels(d["panels"]) for l in p.get("links", [])]
+    assert links and all("${tempo}" in l["url"] and l["url"].startswith("/explore?") for l in links)
+
+
+def test_no_routing_metrics_yet():
+    """Routing share, fallbacks and ejections are later issues: no panel may query them."""
+    for name, d in DASHBOARDS.items():
+        for e in _all_exprs(d):
+            assert not re.search(r"fallback|eject|routing|route_", e), f"{name}: {e}"
+
+
+def test_slo_view_uses_recording_rules_and_objectives():
+    exprs = "\n".join(_all_exprs(DASHBOARDS["archway-slo.json"]))
+    for key in ("http_availability", "http_latency", "model_availability", "model_latency", "stream_ttft"):
+        assert f"archway:{key}_error_ratio:rate1h" in exprs
+        assert f'archway:slo_objective:ratio{{slo="{key}"}}' in exprs

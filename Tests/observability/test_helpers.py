@@ -1,0 +1,44 @@
+"""The helpers the other tests rely on: OTel->Prometheus naming, Grafana variable substitution and the
+`bool` rewrite of alert expressions."""
+
+from __future__ import annotations
+
+from obs_helpers import (comparisons_to_bool, grafana_variable_query_to_promql, metric_names_in,
+                         prometheus_base_name, prometheus_label_names, prometheus_series_names,
+                         substitute_grafana_variables)
+
+
+def test_otel_to_prometheus_names():
+    # open-telemetry/opentelemetry-collector-contrib pkg/translator/prometheus normalize_name.go
+    assert prometheus_base_name("gen_ai.client.operation.duration", "s", "histogram") == "gen_ai_client_operation_duration_seconds"
+    assert prometheus_base_name("gen_ai.client.token.usage", "{token}", "histogram") == "gen_ai_client_token_usage"
+    assert prometheus_base_name("archway.cost", "USD", "counter") == "archway_cost_USD_total"
+    assert prometheus_base_name("archway.upstream.retries", "{retry}", "counter") == "archway_upstream_retries_total"
+    assert prometheus_base_name("http.server.request.duration", "s", "histogram") == "http_server_request_duration_seconds"
+    assert prometheus_base_name("system.memory.usage", "By", "gauge") == "system_memory_usage_bytes"
+    assert prometheus_base_name("x.requests.total", "1", "counter") == "x_requests_total"
+    names = prometheus_series_names()
+    assert names["gen_ai_client_operation_time_to_first_chunk_seconds_bucket"] == "gen_ai.client.operation.time_to_first_chunk"
+    assert names["archway_telemetry_dropped_total"] == "archway.telemetry.dropped"
+    assert len(names) == 5 * 3 + 3
+    assert {"gen_ai_request_model", "archway_model", "http_response_status_code", "error_type"} <= prometheus_label_names()
+
+
+def test_grafana_substitution():
+    e = 'sum(rate(x{a=~"$model", b=~"${provider}", c=~"${route:regex}"}[$__rate_interval])) / $__range_s'
+    assert substitute_grafana_variables(e) == 'sum(rate(x{a=~".*", b=~".*", c=~".*"}[1m])) / 3600'
+    assert substitute_grafana_variables("increase(x[$__range])") == "increase(x[1h])"
+    assert grafana_variable_query_to_promql('label_values(m{job=~"$job"}, gen_ai_request_model)') == \
+        'group by (gen_ai_request_model) (m{job=~"$job"})'
+
+
+def test_comparisons_to_bool():
+    assert comparisons_to_bool("a > 0.1 and b >= 2") == "a > bool 0.1 and b >= bool 2"
+    assert comparisons_to_bool('x{l!="v", m=~"a>b"} != 1') == 'x{l!="v", m=~"a>b"} != bool 1'
+    assert comparisons_to_bool("a == bool 1") == "a == bool 1"
+    assert comparisons_to_bool("rate(a[5m]) <2") == "rate(a[5m]) < bool 2"
+
+
+def test_metric_names_in():
+    e = 'sum by (archway_model) (rate(archway_cost_USD_total{gen_ai_request_model="x"}[1m])) / archway:slo_objective:ratio'
+    assert metric_names_in(e) == {"archway_cost_USD_total", "archway:slo_objective:ratio"}

@@ -1,0 +1,526 @@
+#!/usr/bin/env python3
+"""Generates alerts/archway-slo.rules.yml and alerts/tests/archway-slo.test.yml.
+
+The rule file is committed; this script is the single place where the SLIs, objectives, windows and
+burn-rate pairs are defined, so the recording rules, the alerts and their promtool unit tests can never
+drift apart. Tests/observability checks that the committed files equal this script's output.
+
+    .venv/bin/python alerts/generate.py          # rewrite both files
+    .venv/bin/python alerts/generate.py --check  # exit 1 if they are stale
+
+Only the standard library and PyYAML are used.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+RULES_PATH = HERE / "archway-slo.rules.yml"
+TESTS_PATH = HERE / "tests" / "archway-slo.test.yml"
+
+# Windows used by the multi-window, multi-burn-rate alerts (Google SRE workbook, chapter 5).
+WINDOWS = ["5m", "30m", "1h", "2h", "6h", "1d", "3d"]
+
+# (name suffix, severity, for, [(long window, short window, burn factor), ...])
+BURN_ALERTS = [
+    ("Fast", "page", "2m", [("1h", "5m", 14.4)]),
+    ("Slow", "page", "15m", [("6h", "30m", 6)]),
+    ("Ticket", "ticket", "30m", [("1d", "2h", 3), ("3d", "6h", 1)]),
+]
+
+API_ROUTES = 'http_route=~"/v1/.+"'
+# Failures the client caused are not the gateway's or the provider's fault.
+MODEL_ERRORS = 'error_type!="", error_type!~"client_closed|invalid_request|model_not_found"'
+
+# Every SLI is an error ratio ("bad events / all events") over a window.
+# `bad` and `total` are PromQL with a `{w}` placeholder for the range; `by` is the aggregation.
+SLIS = [
+    {
+        "key": "http_availability",
+        "alert": "ArchwayHttpAvailability",
+        "title": "HTTP availability",
+        "objective": 0.999,
+        "by": "job, http_route",
+        "kind": "ratio_or_zero",
+        "bad": 'http_server_request_duration_seconds_count{' + API_ROUTES + ', http_response_status_code=~"5.."}',
+        "total": 'http_server_request_duration_seconds_count{' + API_ROUTES + '}',
+        "what": "API requests on {{ $labels.http_route }} answered with a 5xx status",
+        "threshold": None,
+    },
+    {
+        "key": "http_latency",
+        "alert": "ArchwayHttpLatency",
+        "title": "HTTP latency",
+        "objective": 0.99,
+        "by": "job, http_route",
+        "kind": "total_minus_good",
+        "good": 'http_server_request_duration_seconds_bucket{' + API_ROUTES + ', le="2.5"}',
+        "total": 'http_server_request_duration_seconds_count{' + API_ROUTES + '}',
+        "what": "API requests on {{ $labels.http_route }} slower than 2.5s (streams count their full duration)",
+        "threshold": "2.5",
+    },
+    {
+        "key": "model_availability",
+        "alert": "ArchwayModelAvailability",
+        "title": "model availability",
+        "objective": 0.995,
+        "by": "job, gen_ai_provider_name, gen_ai_request_model",
+        "kind": "ratio_or_zero",
+        "bad": 'gen_ai_client_operation_duration_seconds_count{' + MODEL_ERRORS + '}',
+        "total": 'gen_ai_client_operation_duration_seconds_count',
+        "what": "calls to {{ $labels.gen_ai_provider_name }}/{{ $labels.gen_ai_request_model }} that failed",
+        "threshold": None,
+    },
+    {
+        "key": "model_latency",
+        "alert": "ArchwayModelLatency",
+        "title": "model latency",
+        "objective": 0.95,
+        "by": "job, gen_ai_provider_name, gen_ai_request_model",
+        "kind": "total_minus_good",
+        "good": 'gen_ai_client_operation_duration_seconds_bucket{error_type="", le="2.56"}',
+        "total": 'gen_ai_client_operation_duration_seconds_count{error_type=""}',
+        "what": "successful calls to {{ $labels.gen_ai_provider_name }}/{{ $labels.gen_ai_request_model }} slower than 2.56s",
+        "threshold": "2.56",
+    },
+    {
+        "key": "stream_ttft",
+        "alert": "ArchwayStreamTimeToFirstToken",
+        "title": "stream time to first token",
+        "objective": 0.95,
+        "by": "job, gen_ai_provider_name, gen_ai_request_model",
+        "kind": "total_minus_good",
+        "good": 'gen_ai_client_operation_time_to_first_chunk_seconds_bucket{le="1.28"}',
+        "total": 'gen_ai_client_operation_time_to_first_chunk_seconds_count',
+        "what": "streams from {{ $labels.gen_ai_provider_name }}/{{ $labels.gen_ai_request_model }} whose first chunk took longer than 1.28s",
+        "threshold": "1.28",
+    },
+]
+
+COST_BY = "job, archway_model, gen_ai_provider_name"
+SPEND_LIMIT_PER_HOUR = 50      # USD/h over the last hour: ArchwaySpendRateHigh
+SPIKE_FACTOR = 5               # 5m spend rate vs the 1-day average of the 1h rate: ArchwaySpendRateSpike
+# (avg_over_time of the recorded 1h rate, not rate(...[1d]): rate() divides by the full window, so on a
+# series younger than a day it would underestimate the baseline and report false spikes.)
+SPIKE_FLOOR_PER_HOUR = 10      # ...only when the 5m rate is above this many USD/h
+
+
+def record_name(sli: dict, window: str) -> str:
+    return f"archway:{sli['key']}_error_ratio:rate{window}"
+
+
+def budget(sli: dict) -> float:
+    return round(1 - sli["objective"], 6)
+
+
+def fmt(x: float) -> str:
+    return f"{round(x, 9):g}"
+
+
+def sli_expr(sli: dict, w: str) -> str:
+    by = sli["by"]
+    total = f"sum by ({by}) (rate({sli['total']}[{w}]))"
+    if sli["kind"] == "ratio_or_zero":
+        bad = f"sum by ({by}) (rate({sli['bad']}[{w}]))"
+        # `or 0 * total` gives every series with traffic a ratio (0 when it had no errors).
+        return f"(\n  {bad}\n  or\n  0 * {total}\n)\n/\n{total}\n"
+    good = f"sum by ({by}) (rate({sli['good']}[{w}]))"
+    return f"(\n  {total}\n  -\n  {good}\n)\n/\n{total}\n"
+
+
+def burn_condition(sli: dict, pairs) -> str:
+    parts = []
+    for long_w, short_w, factor in pairs:
+        thr = fmt(factor * budget(sli))
+        parts.append(
+            f"(\n  {record_name(sli, long_w)} > {thr}\n  and\n  {record_name(sli, short_w)} > {thr}\n)"
+        )
+    return "\nor\n".join(parts) + "\n"
+
+
+def build_rules() -> dict:
+    groups = []
+    groups.append({
+        "name": "archway-slo-objectives",
+        "rules": [
+            {
+                "record": "archway:slo_objective:ratio",
+                "expr": f"vector({sli['objective']})",
+                "labels": {"slo": sli["key"], **({"threshold_seconds": sli["threshold"]} if sli["threshold"] else {})},
+            }
+            for sli in SLIS
+        ],
+    })
+    for sli in SLIS:
+        groups.append({
+            "name": f"archway-sli-{sli['key'].replace('_', '-')}",
+            "rules": [{"record": record_name(sli, w), "expr": sli_expr(sli, w)} for w in WINDOWS],
+        })
+    groups.append({
+        "name": "archway-cost",
+        "rules": [
+            {
+                "record": f"archway:cost_usd_per_hour:rate{w}",
+                "expr": f"sum by ({COST_BY}) (rate(archway_cost_USD_total[{w}])) * 3600\n",
+            }
+            for w in ("5m", "1h", "1d")
+        ],
+    })
+    alerts = []
+    for sli in SLIS:
+        for suffix, severity, for_, pairs in BURN_ALERTS:
+            windows = " or ".join(f"{l}/{s} at {f}x" for l, s, f in pairs)
+            alerts.append({
+                "alert": f"{sli['alert']}BurnRate{suffix}",
+                "expr": burn_condition(sli, pairs),
+                "for": for_,
+                "labels": {"severity": severity, "slo": sli["key"]},
+                "annotations": {
+                    "summary": f"Archway {sli['title']} SLO ({sli['objective'] * 100:g}%) error budget is burning too fast",
+                    "description": (
+                        f"The share of {sli['what']} exceeds {windows} the error budget "
+                        f"({budget(sli) * 100:g}%) in both windows of a pair."
+                    ),
+                    "dashboard": "/d/archway-slo/archway-slo",
+                },
+            })
+    groups.append({"name": "archway-slo-alerts", "rules": alerts})
+    groups.append({
+        "name": "archway-operations-alerts",
+        "rules": [
+            {
+                "alert": "ArchwaySpendRateHigh",
+                "expr": f"sum by (job) (archway:cost_usd_per_hour:rate1h) > {SPEND_LIMIT_PER_HOUR}\n",
+                "for": "15m",
+                "labels": {"severity": "ticket"},
+                "annotations": {
+                    "summary": "Archway spend rate is above the configured limit",
+                    "description": f"Upstream spend of {{{{ $labels.job }}}} averaged more than {SPEND_LIMIT_PER_HOUR} USD/h over the last hour.",
+                    "dashboard": "/d/archway-overview/archway-overview",
+                },
+            },
+            {
+                "alert": "ArchwaySpendRateSpike",
+                "expr": (
+                    f"sum by (job) (archway:cost_usd_per_hour:rate5m) > {SPIKE_FLOOR_PER_HOUR}\n"
+                    f"and\n"
+                    f"sum by (job) (archway:cost_usd_per_hour:rate5m)\n"
+                    f"  > {SPIKE_FACTOR} * sum by (job) (avg_over_time(archway:cost_usd_per_hour:rate1h[1d]))\n"
+                ),
+                "for": "5m",
+                "labels": {"severity": "page"},
+                "annotations": {
+                    "summary": "Archway spend rate spiked",
+                    "description": (
+                        f"Upstream spend of {{{{ $labels.job }}}} over the last 5 minutes runs at more than "
+                        f"{SPIKE_FACTOR}x its average hourly rate of the last day and above {SPIKE_FLOOR_PER_HOUR} USD/h."
+                    ),
+                    "dashboard": "/d/archway-overview/archway-overview",
+                },
+            },
+            {
+                "alert": "ArchwayTelemetryDropped",
+                "expr": "sum by (job, reason) (rate(archway_telemetry_dropped_total[10m])) > 0\n",
+                "for": "10m",
+                "labels": {"severity": "ticket"},
+                "annotations": {
+                    "summary": "Archway is losing spans",
+                    "description": "{{ $labels.job }} dropped spans ({{ $labels.reason }}) for 10 minutes: check the OTLP endpoint and collector capacity.",
+                },
+            },
+        ],
+    })
+    return {"groups": groups}
+
+
+# ---------------------------------------------------------------------------------------------
+# promtool unit tests
+# ---------------------------------------------------------------------------------------------
+
+JOB = "archway"
+ROUTE = "/v1/chat/completions"
+PROVIDER, MODEL = "openai", "gpt-4o-mini"
+PER_MINUTE = 1000  # events per minute in the synthetic series (fine enough for a 0.1% budget)
+
+
+def _labels(d: dict) -> str:
+    return "{" + ", ".join(f'{k}="{v}"' for k, v in d.items()) + "}"
+
+
+def series_for(sli: dict, bad_per_min: int, minutes: int, extra_noise: bool = True) -> list[dict]:
+    """Synthetic raw series for one SLI where `bad_per_min` of PER_MINUTE events per minute are bad."""
+    good = PER_MINUTE - bad_per_min
+    n = minutes
+    out = []
+
+    def s(name, labels, inc):
+        out.append({"series": name + _labels(labels), "values": f"0+{inc}x{n}"})
+
+    key = sli["key"]
+    if key == "http_availability":
+        base = {"job": JOB, "http_request_method": "POST", "http_route": ROUTE}
+        s("http_server_request_duration_seconds_count", {**base, "http_response_status_code": "200"}, good)
+        s("http_server_request_duration_seconds_count", {**base, "http_response_status_code": "503"}, bad_per_min)
+        if extra_noise:  # health checks failing must not count against the API SLO
+            s("http_server_request_duration_seconds_count",
+              {"job": JOB, "http_request_method": "GET", "http_route": "/readyz", "http_response_status_code": "503"}, 50)
+            # client errors are not availability errors
+            s("http_server_request_duration_seconds_count", {**base, "http_response_status_code": "400"}, 30)
+    elif key == "http_latency":
+        base = {"job": JOB, "http_request_method": "POST", "http_route": ROUTE, "http_response_status_code": "200"}
+        s("http_server_request_duration_seconds_bucket", {**base, "le": "2.5"}, good)
+        s("http_server_request_duration_seconds_bucket", {**base, "le": "+Inf"}, PER_MINUTE)
+        s("http_server_request_duration_seconds_count", base, PER_MINUTE)
+        if extra_noise:  # slow health checks are not API requests
+            h = {"job": JOB, "http_request_method": "GET", "http_route": "/healthz", "http_response_status_code": "200"}
+            s("http_server_request_duration_seconds_bucket", {**h, "le": "2.5"}, 0)
+            s("http_server_request_duration_seconds_count", h, 40)
+    elif key == "model_availability":
+        base = {"job": JOB, "gen_ai_operation_name": "chat", "gen_ai_provider_name": PROVIDER,
+                "gen_ai_request_model": MODEL, "server_address": "api.openai.com", "server_port": "443"}
+        s("gen_ai_client_operation_duration_seconds_count", {**base, "gen_ai_response_model": MODEL}, good)
+        s("gen_ai_client_operation_duration_seconds_count", {**base, "error_type": "503"}, bad_per_min)
+        if extra_noise:  # errors caused by clients are excluded
+            s("gen_ai_client_operation_duration_seconds_count", {**base, "error_type": "client_closed"}, 40)
+    elif key == "model_latency":
+        base = {"job": JOB, "gen_ai_operation_name": "chat", "gen_ai_provider_name": PROVIDER,
+                "gen_ai_request_model": MODEL, "server_address": "api.openai.com", "server_port": "443",
+                "gen_ai_response_model": MODEL}
+        s("gen_ai_client_operation_duration_seconds_bucket", {**base, "le": "2.56"}, good)
+        s("gen_ai_client_operation_duration_seconds_count", base, PER_MINUTE)
+        if extra_noise:  # slow failures (timeouts) belong to the availability SLI, not this one
+            e = {**{k: v for k, v in base.items() if k != "gen_ai_response_model"}, "error_type": "timeout"}
+            s("gen_ai_client_operation_duration_seconds_bucket", {**e, "le": "2.56"}, 0)
+            s("gen_ai_client_operation_duration_seconds_count", e, 40)
+    elif key == "stream_ttft":
+        base = {"job": JOB, "gen_ai_operation_name": "chat", "gen_ai_provider_name": PROVIDER,
+                "gen_ai_request_model": MODEL, "server_address": "api.openai.com", "server_port": "443",
+                "gen_ai_response_model": MODEL}
+        s("gen_ai_client_operation_time_to_first_chunk_seconds_bucket", {**base, "le": "1.28"}, good)
+        s("gen_ai_client_operation_time_to_first_chunk_seconds_count", base, PER_MINUTE)
+    else:
+        raise ValueError(key)
+    return out
+
+
+def alert_labels(sli: dict, severity: str) -> dict:
+    labels = {"job": JOB, "severity": severity, "slo": sli["key"]}
+    if "http_route" in sli["by"]:
+        labels["http_route"] = ROUTE
+    else:
+        labels["gen_ai_provider_name"] = PROVIDER
+        labels["gen_ai_request_model"] = MODEL
+    return labels
+
+
+def rendered_annotations(alert: dict, labels: dict) -> dict:
+    out = {}
+    for k, v in alert["annotations"].items():
+        for lk, lv in labels.items():
+            v = v.replace("{{ $labels.%s }}" % lk, lv)
+        out[k] = v
+    return out
+
+
+def build_tests(rules: dict) -> dict:
+    alerts = {r["alert"]: r for g in rules["groups"] for r in g["rules"] if "alert" in r}
+    tests = []
+    for sli in SLIS:
+        b = budget(sli)
+        names = {suffix: f"{sli['alert']}BurnRate{suffix}" for suffix, *_ in BURN_ALERTS}
+        sev = {suffix: severity for suffix, severity, *_ in BURN_ALERTS}
+
+        def fired(suffix):
+            labels = alert_labels(sli, sev[suffix])
+            return [{"exp_labels": labels, "exp_annotations": rendered_annotations(alerts[names[suffix]], labels)}]
+
+        def per_min(ratio):
+            return max(1, min(PER_MINUTE, round(ratio * PER_MINUTE + 1e-9))) if ratio > 0 else 0
+
+        # Bad-event counts per PER_MINUTE events, chosen relative to the budget b.
+        fast = per_min(min(1.0, 16 * b))        # > 14.4 b
+        slow = per_min(8 * b)                   # between 6 b and 14.4 b
+        ticket = per_min(2 * b)                 # between 1 b and 3 b
+        tests.append({
+            "name": f"{sli['key']}: healthy traffic fires nothing",
+            "interval": "1m",
+            "input_series": series_for(sli, 0, 75),
+            "alert_rule_test": [
+                {"eval_time": t, "alertname": names[s], "exp_alerts": []}
+                for t in ("30m", "75m") for s in names
+            ],
+        })
+        tests.append({
+            "name": f"{sli['key']}: fast burn ({fast / PER_MINUTE:.1%} bad) pages within minutes",
+            "interval": "1m",
+            "input_series": series_for(sli, fast, 12),
+            "alert_rule_test": [
+                {"eval_time": "1m", "alertname": names["Fast"], "exp_alerts": []},   # still pending (for: 2m)
+                {"eval_time": "10m", "alertname": names["Fast"], "exp_alerts": fired("Fast")},
+            ],
+        })
+        tests.append({
+            "name": f"{sli['key']}: slow burn ({slow / PER_MINUTE:.1%} bad) pages via 6h/30m but not via 1h/5m",
+            "interval": "1m",
+            "input_series": series_for(sli, slow, 20),
+            "alert_rule_test": [
+                {"eval_time": "10m", "alertname": names["Slow"], "exp_alerts": []},  # pending (for: 15m)
+                {"eval_time": "20m", "alertname": names["Slow"], "exp_alerts": fired("Slow")},
+                {"eval_time": "20m", "alertname": names["Fast"], "exp_alerts": []},
+            ],
+        })
+        tests.append({
+            "name": f"{sli['key']}: low burn ({ticket / PER_MINUTE:.1%} bad) opens a ticket only",
+            "interval": "1m",
+            "input_series": series_for(sli, ticket, 35),
+            "alert_rule_test": [
+                {"eval_time": "20m", "alertname": names["Ticket"], "exp_alerts": []},  # pending (for: 30m)
+                {"eval_time": "35m", "alertname": names["Ticket"], "exp_alerts": fired("Ticket")},
+                {"eval_time": "35m", "alertname": names["Slow"], "exp_alerts": []},
+                {"eval_time": "35m", "alertname": names["Fast"], "exp_alerts": []},
+            ],
+        })
+    # Recording rules compute the expected ratio.
+    tests.append({
+        "name": "recording rules: error ratios and objectives",
+        "interval": "1m",
+        "input_series": series_for(SLIS[0], 250, 30, extra_noise=False) + series_for(SLIS[2], 500, 30, extra_noise=False),
+        "promql_expr_test": [
+            {"expr": record_name(SLIS[0], "5m"), "eval_time": "20m",
+             "exp_samples": [{"labels": record_name(SLIS[0], "5m") + _labels({"http_route": ROUTE, "job": JOB}),
+                              "value": 0.25}]},
+            {"expr": record_name(SLIS[2], "30m"), "eval_time": "20m",
+             "exp_samples": [{"labels": record_name(SLIS[2], "30m") + _labels(
+                 {"gen_ai_provider_name": PROVIDER, "gen_ai_request_model": MODEL, "job": JOB}), "value": 0.5}]},
+            {"expr": 'archway:slo_objective:ratio{slo="http_availability"}', "eval_time": "1m",
+             "exp_samples": [{"labels": 'archway:slo_objective:ratio{slo="http_availability"}', "value": 0.999}]},
+        ],
+    })
+    cost = {"job": JOB, "archway_model": "gpt-4o", "gen_ai_operation_name": "chat",
+            "gen_ai_provider_name": "openai", "gen_ai_request_model": "gpt-4o-2024-08-06"}
+    cost_series = "archway_cost_USD_total" + _labels(cost)
+    job_only = {"job": JOB}
+
+    def op_fired(name, labels):
+        return [{"exp_labels": {**labels, "severity": alerts[name]["labels"]["severity"]},
+                 "exp_annotations": rendered_annotations(alerts[name], labels)}]
+
+    tests.append({
+        "name": "spend: 120 USD/h for 50 minutes exceeds the hourly limit",
+        "interval": "1m",
+        "input_series": [{"series": cost_series, "values": "0+2x50"}],
+        "alert_rule_test": [
+            {"eval_time": "5m", "alertname": "ArchwaySpendRateHigh", "exp_alerts": []},
+            {"eval_time": "50m", "alertname": "ArchwaySpendRateHigh", "exp_alerts": op_fired("ArchwaySpendRateHigh", job_only)},
+        ],
+    })
+    tests.append({
+        "name": "spend: 30 USD/h stays under the hourly limit and is no spike",
+        "interval": "1m",
+        "input_series": [{"series": cost_series, "values": "0+0.5x75"}],
+        "alert_rule_test": [
+            {"eval_time": "75m", "alertname": "ArchwaySpendRateHigh", "exp_alerts": []},
+            {"eval_time": "75m", "alertname": "ArchwaySpendRateSpike", "exp_alerts": []},
+        ],
+    })
+    tests.append({
+        "name": "spend: a jump from 3 USD/h to 60 USD/h is a spike",
+        "interval": "1m",
+        "input_series": [{"series": cost_series, "values": "0+0.05x60 3+1x30"}],
+        "alert_rule_test": [
+            {"eval_time": "60m", "alertname": "ArchwaySpendRateSpike", "exp_alerts": []},
+            {"eval_time": "80m", "alertname": "ArchwaySpendRateSpike", "exp_alerts": op_fired("ArchwaySpendRateSpike", job_only)},
+        ],
+    })
+    tests.append({
+        "name": "spend: a jump to 6 USD/h stays below the spike floor",
+        "interval": "1m",
+        "input_series": [{"series": cost_series, "values": "0+0.001x60 0.06+0.1x30"}],
+        "alert_rule_test": [
+            {"eval_time": "80m", "alertname": "ArchwaySpendRateSpike", "exp_alerts": []},
+        ],
+    })
+    drop = {"job": JOB, "reason": "export_failed"}
+    tests.append({
+        "name": "telemetry: spans dropped for 10 minutes fire, a past drop does not",
+        "interval": "1m",
+        "input_series": [
+            {"series": "archway_telemetry_dropped_total" + _labels(drop), "values": "0+5x30 150x40"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "5m", "alertname": "ArchwayTelemetryDropped", "exp_alerts": []},
+            {"eval_time": "25m", "alertname": "ArchwayTelemetryDropped", "exp_alerts": op_fired("ArchwayTelemetryDropped", drop)},
+            {"eval_time": "65m", "alertname": "ArchwayTelemetryDropped", "exp_alerts": []},
+        ],
+    })
+    return {"rule_files": ["../" + RULES_PATH.name], "evaluation_interval": "1m", "tests": tests}
+
+
+# ---------------------------------------------------------------------------------------------
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str_presenter(dumper, data):
+    if "\n" in data:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+RULES_HEADER = """\
+# Archway SLO recording and alerting rules (Prometheus 2.x/3.x rule file).
+# GENERATED by alerts/generate.py: edit that script, then run `.venv/bin/python alerts/generate.py`.
+#
+# SLIs (error ratios = bad events / all events, per window 5m..3d):
+#   archway:http_availability_error_ratio:rate<W>   by job, http_route     5xx share of API requests (/v1/*)
+#   archway:http_latency_error_ratio:rate<W>        by job, http_route     share of API requests slower than 2.5s
+#   archway:model_availability_error_ratio:rate<W>  by job, provider, model share of failed model calls
+#                                                                           (client_closed/invalid_request/model_not_found excluded)
+#   archway:model_latency_error_ratio:rate<W>       by job, provider, model share of successful calls slower than 2.56s
+#   archway:stream_ttft_error_ratio:rate<W>         by job, provider, model share of streams with first chunk after 1.28s
+#   archway:slo_objective:ratio{slo=...}            the objectives (used by the SLO dashboard)
+#   archway:cost_usd_per_hour:rate<W>               spend rate in USD/h by job, archway_model, provider
+# Alerts: multi-window multi-burn-rate (SRE workbook): Fast = 1h & 5m > 14.4x budget (page),
+# Slow = 6h & 30m > 6x (page), Ticket = (1d & 2h > 3x) or (3d & 6h > 1x); plus spend rate and telemetry loss.
+# Thresholds use only non-integer `le` bounds (2.5, 2.56, 1.28) so they match whether an exporter
+# renders integer bounds as "1" or "1.0".
+"""
+
+TESTS_HEADER = """\
+# promtool unit tests for archway-slo.rules.yml: `promtool test rules alerts/tests/archway-slo.test.yml`.
+# GENERATED by alerts/generate.py. Every alert is shown to fire on a synthetic incident and not to fire
+# on healthy traffic (or on a smaller incident that belongs to a slower alert).
+"""
+
+
+def render() -> tuple[str, str]:
+    rules = build_rules()
+    rules_text = RULES_HEADER + yaml.dump(rules, Dumper=_Dumper, sort_keys=False, width=200)
+    tests_text = TESTS_HEADER + yaml.dump(build_tests(rules), Dumper=_Dumper, sort_keys=False, width=200)
+    return rules_text, tests_text
+
+
+def main(argv: list[str]) -> int:
+    rules_text, tests_text = render()
+    if "--check" in argv:
+        stale = [p for p, t in ((RULES_PATH, rules_text), (TESTS_PATH, tests_text))
+                 if not p.exists() or p.read_text() != t]
+        for p in stale:
+            print(f"stale: {p} (run alerts/generate.py)", file=sys.stderr)
+        return 1 if stale else 0
+    RULES_PATH.write_text(rules_text)
+    TESTS_PATH.parent.mkdir(parents=True, exist_ok=True)
+    TESTS_PATH.write_text(tests_text)
+    print(f"wrote {RULES_PATH.relative_to(HERE.parent)} and {TESTS_PATH.relative_to(HERE.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

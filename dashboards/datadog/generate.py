@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Generates dashboards/datadog/archway-overview.json: the Grafana overview as a Datadog dashboard
+over the OTLP-ingested metric names (see README.md in this directory for the assumed settings).
+
+    .venv/bin/python dashboards/datadog/generate.py          # rewrite the JSON
+    .venv/bin/python dashboards/datadog/generate.py --check  # exit 1 if it is stale
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "archway-overview.json"
+
+DUR = "gen_ai.client.operation.duration"
+TTFT = "gen_ai.client.operation.time_to_first_chunk"
+TPOC = "gen_ai.client.operation.time_per_output_chunk"
+TOK = "gen_ai.client.token.usage"
+HTTP = "http.server.request.duration"
+COST = "archway.cost"
+RETRIES = "archway.upstream.retries"
+DROPPED = "archway.telemetry.dropped"
+
+# Template-variable filters per metric family (a variable is only applied to metrics carrying its tag).
+F_GENAI = "$service,$env,$provider,$model"
+F_HTTP = "$service,$env,$route"
+F_COST = "$service,$env,$provider,$model,$archway_model"
+F_RETRY = "$service,$env,$model"
+F_SVC = "$service,$env"
+
+
+def q(name: str, query: str, aggregator: str | None = None) -> dict:
+    d = {"data_source": "metrics", "name": name, "query": query}
+    if aggregator:
+        d["aggregator"] = aggregator
+    return d
+
+
+def timeseries(title: str, queries: list[dict], formulas: list[dict], display: str = "line",
+               unit: str | None = None) -> dict:
+    for f in formulas:
+        if unit:
+            f.setdefault("number_format", {"unit": {"type": "canonical_unit", "unit_name": unit}})
+    return {"definition": {
+        "title": title, "title_size": "16", "title_align": "left", "type": "timeseries",
+        "show_legend": True, "legend_layout": "auto", "legend_columns": ["avg", "max", "value"],
+        "requests": [{"response_format": "timeseries", "queries": queries, "formulas": formulas,
+                      "display_type": display,
+                      "style": {"palette": "dog_classic", "line_type": "solid", "line_width": "normal"}}]}}
+
+
+def value(title: str, queries: list[dict], formula: str, unit: str | None = None, precision: int = 2,
+          autoscale: bool = True) -> dict:
+    f = {"formula": formula}
+    if unit:
+        f["number_format"] = {"unit": {"type": "canonical_unit", "unit_name": unit}}
+    return {"definition": {
+        "title": title, "title_size": "16", "title_align": "left", "type": "query_value",
+        "requests": [{"response_format": "scalar", "queries": queries, "formulas": [f]}],
+        "autoscale": autoscale, "precision": precision}}
+
+
+def toplist(title: str, queries: list[dict], formula: str) -> dict:
+    return {"definition": {
+        "title": title, "title_size": "16", "title_align": "left", "type": "toplist",
+        "requests": [{"response_format": "scalar", "queries": queries,
+                      "formulas": [{"formula": formula, "limit": {"count": 10, "order": "desc"}}]}]}}
+
+
+def group(title: str, widgets: list[dict]) -> dict:
+    return {"definition": {"title": title, "type": "group", "layout_type": "ordered", "show_title": True,
+                           "widgets": widgets}}
+
+
+def note(content: str) -> dict:
+    return {"definition": {"type": "note", "content": content, "background_color": "white", "font_size": "14",
+                           "text_align": "left", "show_tick": False, "tick_pos": "50%", "tick_edge": "left",
+                           "has_padding": True}}
+
+
+def percentiles(metric: str, filters: str, by: str) -> tuple[list[dict], list[dict]]:
+    qs = [q(f"p{p}", f"p{p}:{metric}{{{filters}}} by {{{by}}}") for p in (50, 95, 99)]
+    return qs, [{"formula": f"p{p}", "alias": f"p{p}"} for p in (50, 95, 99)]
+
+
+def build() -> dict:
+    widgets = []
+    widgets.append(group("At a glance", [
+        value("API requests/s", [q("q1", f"count:{HTTP}{{{F_HTTP},http.route:/v1/*}}", "avg")], "per_second(q1)", precision=1),
+        value("HTTP 5xx ratio (%)",
+              [q("q1", f"count:{HTTP}{{{F_HTTP},http.response.status_code:5*}}", "sum"),
+               q("q2", f"count:{HTTP}{{{F_HTTP}}}", "sum")], "100 * q1 / q2", "percent"),
+        value("Model call error ratio (%)",
+              [q("q1", f"count:{DUR}{{{F_GENAI},error.type:*}}", "sum"),
+               q("q2", f"count:{DUR}{{{F_GENAI}}}", "sum")], "100 * q1 / q2", "percent"),
+        value("p95 model call latency", [q("q1", f"p95:{DUR}{{{F_GENAI}}}", "avg")], "q1", "second"),
+        value("p95 time to first token", [q("q1", f"p95:{TTFT}{{{F_GENAI}}}", "avg")], "q1", "second"),
+        value("Spend (time frame)", [q("q1", f"sum:{COST}{{{F_COST}}}.as_count()", "sum")], "q1", "dollar"),
+    ]))
+    widgets.append(group("Traffic", [
+        timeseries("Requests/s by route and status",
+                   [q("q1", f"count:{HTTP}{{{F_HTTP}}} by {{http.route,http.response.status_code}}")],
+                   [{"formula": "per_second(q1)"}]),
+        timeseries("Model calls/s by model",
+                   [q("q1", f"count:{DUR}{{{F_GENAI}}} by {{gen_ai.provider.name,gen_ai.request.model,gen_ai.operation.name}}")],
+                   [{"formula": "per_second(q1)"}]),
+        toplist("HTTP status codes (time frame)",
+                [q("q1", f"count:{HTTP}{{{F_HTTP}}} by {{http.response.status_code}}", "sum")], "q1"),
+    ]))
+    widgets.append(group("Errors", [
+        timeseries("Model call error ratio by model (%)",
+                   [q("q1", f"count:{DUR}{{{F_GENAI},error.type:*}} by {{gen_ai.provider.name,gen_ai.request.model}}"),
+                    q("q2", f"count:{DUR}{{{F_GENAI}}} by {{gen_ai.provider.name,gen_ai.request.model}}")],
+                   [{"formula": "100 * q1 / q2"}], unit="percent"),
+        timeseries("Model errors/s by error.type",
+                   [q("q1", f"count:{DUR}{{{F_GENAI},error.type:*}} by {{gen_ai.provider.name,error.type}}")],
+                   [{"formula": "per_second(q1)"}], display="bars"),
+        timeseries("HTTP 5xx ratio by route (%)",
+                   [q("q1", f"count:{HTTP}{{{F_HTTP},http.response.status_code:5*}} by {{http.route}}"),
+                    q("q2", f"count:{HTTP}{{{F_HTTP}}} by {{http.route}}")],
+                   [{"formula": "100 * q1 / q2"}], unit="percent"),
+    ]))
+    lat_q, lat_f = percentiles(DUR, F_GENAI, "gen_ai.request.model")
+    ttft_q, ttft_f = percentiles(TTFT, F_GENAI, "gen_ai.request.model")
+    http_q, http_f = percentiles(HTTP, F_HTTP, "http.route")
+    widgets.append(group("Latency", [
+        timeseries("Model call latency p50 / p95 / p99", lat_q, lat_f, unit="second"),
+        timeseries("Time to first token p50 / p95 / p99 (streams)", ttft_q, ttft_f, unit="second"),
+        timeseries("HTTP request latency p50 / p95 / p99 by route", http_q, http_f, unit="second"),
+    ]))
+    widgets.append(group("Tokens", [
+        timeseries("Output tokens/s (throughput) by model",
+                   [q("q1", f"sum:{TOK}{{{F_GENAI},gen_ai.token.type:output}} by {{gen_ai.request.model}}")],
+                   [{"formula": "per_second(q1)"}]),
+        timeseries("Per-stream output speed (chunks/s ≈ tokens/s)",
+                   [q("q1", f"count:{TPOC}{{{F_GENAI}}} by {{gen_ai.request.model}}"),
+                    q("q2", f"sum:{TPOC}{{{F_GENAI}}} by {{gen_ai.request.model}}")],
+                   [{"formula": "q1 / q2"}]),
+        timeseries("Tokens/s by type",
+                   [q("q1", f"sum:{TOK}{{{F_GENAI}}} by {{gen_ai.request.model,gen_ai.token.type}}")],
+                   [{"formula": "per_second(q1)"}], display="area"),
+    ]))
+    widgets.append(group("Cost", [
+        timeseries("Cost per hour by model (USD/h)",
+                   [q("q1", f"sum:{COST}{{{F_COST}}} by {{archway.model}}.as_rate()")],
+                   [{"formula": "3600 * q1"}], display="area", unit="dollar"),
+        timeseries("Cost per hour by provider (USD/h)",
+                   [q("q1", f"sum:{COST}{{{F_COST}}} by {{gen_ai.provider.name}}.as_rate()")],
+                   [{"formula": "3600 * q1"}], display="area", unit="dollar"),
+        toplist("Spend by model (time frame)",
+                [q("q1", f"sum:{COST}{{{F_COST}}} by {{archway.model}}.as_count()", "sum")], "q1"),
+    ]))
+    widgets.append(group("Retries and telemetry", [
+        timeseries("Upstream retries/s",
+                   [q("q1", f"sum:{RETRIES}{{{F_RETRY}}} by {{archway.provider,gen_ai.request.model}}.as_rate()")],
+                   [{"formula": "q1"}], display="bars"),
+        timeseries("Telemetry spans dropped/s",
+                   [q("q1", f"sum:{DROPPED}{{{F_SVC}}} by {{reason}}.as_rate()")],
+                   [{"formula": "q1"}], display="bars"),
+        note("Histograms arrive as **distributions** (Datadog exporter / Agent default "
+             "`histograms.mode: distributions`); enable percentiles on `gen_ai.client.operation.duration`, "
+             "`gen_ai.client.operation.time_to_first_chunk` and `http.server.request.duration` for the p50/p95/p99 "
+             "widgets. Counters arrive as counts (cumulative monotonic sums → deltas). "
+             "Routing, fallback and ejection widgets come with those metrics."),
+    ]))
+    return {
+        "title": "Archway / Overview (OTLP)",
+        "description": "Archway gateway overview over OTLP-ingested metrics: traffic, errors, latency, tokens, "
+                       "cost, retries, telemetry loss. Generated by dashboards/datadog/generate.py.",
+        "layout_type": "ordered",
+        "reflow_type": "auto",
+        "notify_list": [],
+        "template_variables": [
+            {"name": "service", "prefix": "service", "available_values": [], "default": "archway"},
+            {"name": "env", "prefix": "env", "available_values": [], "default": "*"},
+            {"name": "provider", "prefix": "gen_ai.provider.name", "available_values": [], "default": "*"},
+            {"name": "model", "prefix": "gen_ai.request.model", "available_values": [], "default": "*"},
+            {"name": "archway_model", "prefix": "archway.model", "available_values": [], "default": "*"},
+            {"name": "route", "prefix": "http.route", "available_values": [], "default": "*"},
+        ],
+        "widgets": widgets,
+    }
+
+
+def render() -> str:
+    return json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    text = render()
+    if "--check" in argv:
+        if not OUT.exists() or OUT.read_text() != text:
+            print(f"stale: {OUT} (run dashboards/datadog/generate.py)", file=sys.stderr)
+            return 1
+        return 0
+    OUT.write_text(text)
+    print(f"wrote dashboards/datadog/{OUT.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
