@@ -138,7 +138,7 @@ public struct AnthropicMessagesRequest: Codable, Sendable {
             case .assistant:
                 var blocks = message.content.map(block(for:))
                 for call in message.toolCalls {
-                    let input = (try? WireJSON.decode(JSONValue.self, from: call.arguments)) ?? .object([:])
+                    let input = call.anthropicInput
                     blocks.append(.object(["type": .string("tool_use"), "id": .string(call.id), "name": .string(call.name), "input": input]))
                 }
                 append("assistant", blocks)
@@ -220,7 +220,7 @@ public struct AnthropicMessagesRequest: Codable, Sendable {
                     guard let id = block["id"]?.stringValue, let name = block["name"]?.stringValue else {
                         throw container.invalid(.content, "a tool_use block needs id and name")
                     }
-                    let arguments = (try? WireJSON.encodeData(block["input"] ?? .object([:]))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                    let arguments = ToolCall.arguments(fromAnthropicInput: block["input"])
                     message.toolCalls.append(ToolCall(id: id, name: name, arguments: arguments))
                 case "tool_result":
                     guard let id = block["tool_use_id"]?.stringValue else { throw container.invalid(.content, "a tool_result block needs tool_use_id") }

@@ -23,7 +23,7 @@ public struct AnthropicMessagesResponse: Codable, Sendable {
             case "text":
                 message.content.append(.text(block["text"]?.stringValue ?? ""))
             case "tool_use":
-                let arguments = (try? WireJSON.encodeData(block["input"] ?? .object([:]))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                let arguments = ToolCall.arguments(fromAnthropicInput: block["input"])
                 message.toolCalls.append(ToolCall(id: block["id"]?.stringValue ?? "", name: block["name"]?.stringValue ?? "", arguments: arguments))
             default:
                 continue
@@ -56,7 +56,7 @@ public struct AnthropicMessagesResponse: Codable, Sendable {
                 blocks.append(.object(["type": .string("text"), "text": .string(text)]))
             }
             for call in message.toolCalls {
-                let input = (try? WireJSON.decode(JSONValue.self, from: call.arguments)) ?? .object([:])
+                let input = call.anthropicInput
                 blocks.append(.object(["type": .string("tool_use"), "id": .string(call.id), "name": .string(call.name), "input": input]))
             }
         }
