@@ -10,6 +10,12 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "archway", targets: ["archway"]),
+        // Libraries for the micro benchmarks package in Benchmarks/ (and embedding).
+        .library(name: "ArchwayCore", targets: ["ArchwayCore"]),
+        .library(name: "ArchwayWire", targets: ["ArchwayWire"]),
+        .library(name: "ArchwayConfig", targets: ["ArchwayConfig"]),
+        .library(name: "ArchwayTelemetry", targets: ["ArchwayTelemetry"]),
+        .library(name: "ArchwayRouting", targets: ["ArchwayRouting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),

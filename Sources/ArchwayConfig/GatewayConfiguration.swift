@@ -73,17 +73,23 @@ public struct UpstreamSettings: Sendable {
     /// Extra attempts at the same provider after a retryable failure (429, 5xx, connection error),
     /// made only before any byte has reached the client.
     public var maxRetries: Int
+    /// Pooled HTTP/1.1 connections per upstream host. A stream holds its connection for its whole
+    /// length, so this bounds concurrent streams to one plain-HTTP upstream (HTTPS upstreams that
+    /// speak HTTP/2 multiplex instead).
+    public var maxConnectionsPerHost: Int
 
     public init(
         connectTimeout: Duration = .seconds(10),
         firstByteTimeout: Duration = .seconds(120),
         requestTimeout: Duration = .seconds(600),
-        maxRetries: Int = 1
+        maxRetries: Int = 1,
+        maxConnectionsPerHost: Int = 2_048
     ) {
         self.connectTimeout = connectTimeout
         self.firstByteTimeout = firstByteTimeout
         self.requestTimeout = requestTimeout
         self.maxRetries = maxRetries
+        self.maxConnectionsPerHost = maxConnectionsPerHost
     }
 }
 

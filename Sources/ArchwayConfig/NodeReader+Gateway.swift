@@ -98,7 +98,7 @@ extension NodeReader {
 
     mutating func upstream(_ node: Node, _ path: String) -> UpstreamSettings {
         var settings = UpstreamSettings()
-        let keys: Set<String> = ["connect_timeout", "first_byte_timeout", "request_timeout", "max_retries"]
+        let keys: Set<String> = ["connect_timeout", "first_byte_timeout", "request_timeout", "max_retries", "max_connections_per_host"]
         for entry in mapping(node, path, allowed: keys) ?? [] {
             let childPath = "\(path).\(entry.key)"
             switch entry.key {
@@ -106,6 +106,7 @@ extension NodeReader {
             case "first_byte_timeout": settings.firstByteTimeout = positiveDuration(entry.value, childPath) ?? settings.firstByteTimeout
             case "request_timeout": settings.requestTimeout = positiveDuration(entry.value, childPath) ?? settings.requestTimeout
             case "max_retries": settings.maxRetries = int(entry.value, childPath, range: 0...10) ?? settings.maxRetries
+            case "max_connections_per_host": settings.maxConnectionsPerHost = int(entry.value, childPath, range: 1...65_536) ?? settings.maxConnectionsPerHost
             default: break
             }
         }

@@ -41,12 +41,12 @@ struct GatewayRoutes: Sendable {
     func chatCompletions(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let chat = try WireJSON.decodeRequest(OpenAIChatRequest.self, from: try await body(of: request)).request
         if chat.stream {
-            let (call, stream, exchange) = try await ClientDisconnectWatch.run(channel: context.channel) {
+            let (call, stream, exchange) = try await ClientConnections.run(on: context.channel) {
                 try await executor.startStream(chat, context: context.serviceContext)
             }
             return StreamRelay(executor: executor, call: call, stream: stream, exchange: exchange, clientModel: chat.model, wire: .openAI(includeUsage: chat.includeUsage), channel: context.channel).response()
         }
-        let response = try await ClientDisconnectWatch.run(channel: context.channel) {
+        let response = try await ClientConnections.run(on: context.channel) {
             try await executor.chat(chat, context: context.serviceContext)
         }
         return Response.json(try WireJSON.encode(OpenAIChatResponse(response)))
@@ -55,12 +55,12 @@ struct GatewayRoutes: Sendable {
     func messages(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let chat = try WireJSON.decodeRequest(AnthropicMessagesRequest.self, from: try await body(of: request)).request
         if chat.stream {
-            let (call, stream, exchange) = try await ClientDisconnectWatch.run(channel: context.channel) {
+            let (call, stream, exchange) = try await ClientConnections.run(on: context.channel) {
                 try await executor.startStream(chat, context: context.serviceContext)
             }
             return StreamRelay(executor: executor, call: call, stream: stream, exchange: exchange, clientModel: chat.model, wire: .anthropic, channel: context.channel).response()
         }
-        var response = try await ClientDisconnectWatch.run(channel: context.channel) {
+        var response = try await ClientConnections.run(on: context.channel) {
             try await executor.chat(chat, context: context.serviceContext)
         }
         if !response.id.hasPrefix("msg_") { response.id = "msg_" + response.id }
@@ -69,7 +69,7 @@ struct GatewayRoutes: Sendable {
 
     func embeddings(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let embedding = try WireJSON.decodeRequest(OpenAIEmbeddingRequest.self, from: try await body(of: request)).request
-        let response = try await ClientDisconnectWatch.run(channel: context.channel) {
+        let response = try await ClientConnections.run(on: context.channel) {
             try await executor.embeddings(embedding, context: context.serviceContext)
         }
         return Response.json(try WireJSON.encode(OpenAIEmbeddingResponse(response)))

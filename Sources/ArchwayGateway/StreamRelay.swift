@@ -31,7 +31,7 @@ struct StreamRelay: Sendable {
         headers[HTTPField.Name("x-accel-buffering")!] = "no"
         let relay = self
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            try await ClientDisconnectWatch.run(channel: relay.channel) {
+            try await ClientConnections.run(on: relay.channel) {
                 try await relay.run(&writer)
             }
         })

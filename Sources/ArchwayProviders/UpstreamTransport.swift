@@ -26,7 +26,7 @@ public struct UpstreamTransport: Sendable {
             timeout: .init(connect: .nanoseconds(settings.connectTimeout.nanoseconds), read: .nanoseconds(settings.firstByteTimeout.nanoseconds))
         )
         configuration.tracing.tracer = nil
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: settings.maxConnectionsPerHost)
         configuration.decompression = .enabled(limit: .ratio(50))
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }

@@ -53,6 +53,12 @@ struct ServeCommand: AsyncParsableCommand {
             // The SDK's info lines (one per applied variable) are noise; OTEL_LOG_LEVEL still overrides.
             otel.diagnosticLogLevel = .warning
             otel.metrics.valueHistogramBuckets = GenAIMetricSet.histogramBuckets
+            // A gateway ends several spans per request: the SDK's defaults (2,048 queued, 512 per export
+            // every 5 s) drop spans from a few hundred requests per second on. Export everything buffered
+            // every second from a larger queue; OTEL_BSP_* variables still override these.
+            otel.traces.batchSpanProcessor.maxQueueSize = 16_384
+            otel.traces.batchSpanProcessor.maxExportBatchSize = 16_384
+            otel.traces.batchSpanProcessor.scheduleDelay = .seconds(1)
             otel.diagnosticLogger = .custom(Logger(label: "archway.otel") { label in
                 ThrottledLogHandler(label: label, interval: .seconds(60))
             })
