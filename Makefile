@@ -60,3 +60,17 @@ bench:
 
 bench-soak:
 	SWIFT="$(SWIFT)" PYTHON="$(PYTHON)" SOAK_DURATION="$(SOAK_DURATION)" bench/run.sh soak
+
+# Micro benchmarks of the hot path (Benchmarks/, package-benchmark): wall time, instructions (where the
+# CPU exposes them), malloc counts. `bench-micro-check` fails when a result leaves the committed
+# Benchmarks/Thresholds/ by more than the tolerances in Benchmarks/Benchmarks/HotPath/HotPath.swift;
+# `bench-micro-thresholds` records new ones after an intended change.
+.PHONY: bench-micro bench-micro-check bench-micro-thresholds
+bench-micro:
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
+
+bench-micro-check:
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark thresholds check
+
+bench-micro-thresholds:
+	cd Benchmarks && $(SWIFT) package --disable-sandbox --allow-writing-to-package-directory benchmark thresholds update
