@@ -103,3 +103,17 @@ struct SimulatedCompletion: Sendable {
         return first
     }
 }
+
+extension SimulatedCompletion {
+    /// The non-streamed answer in canonical form, which each wire's codec then writes.
+    func response(id: String, model: String, created: Int, systemFingerprint: String? = nil) -> ChatResponse {
+        ChatResponse(
+            id: id,
+            model: model,
+            created: created,
+            choices: [ChatResponse.Choice(index: 0, message: message, finishReason: finishReason)],
+            usage: usage,
+            systemFingerprint: systemFingerprint
+        )
+    }
+}

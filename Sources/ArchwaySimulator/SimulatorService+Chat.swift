@@ -23,14 +23,7 @@ extension SimulatorService {
                 return streamResponse(steps: steps, encoder: OpenAIStreamEncoding(), options: call.options, headers: headers)
             }
             try await Self.pause(call.options.latency)
-            let response = ChatResponse(
-                id: id,
-                model: chat.model,
-                created: created,
-                choices: [ChatResponse.Choice(index: 0, message: completion.message, finishReason: completion.finishReason)],
-                usage: completion.usage,
-                systemFingerprint: "fp_archway_sim"
-            )
+            let response = completion.response(id: id, model: chat.model, created: created, systemFingerprint: "fp_archway_sim")
             return try jsonResponse(OpenAIChatResponse(response), headers: headers)
         }
     }

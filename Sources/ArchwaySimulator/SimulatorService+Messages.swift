@@ -22,13 +22,7 @@ extension SimulatorService {
                 return streamResponse(steps: steps, encoder: AnthropicStreamEncoder(model: chat.model), options: call.options, headers: headers)
             }
             try await Self.pause(call.options.latency)
-            let response = ChatResponse(
-                id: id,
-                model: chat.model,
-                created: created,
-                choices: [ChatResponse.Choice(index: 0, message: completion.message, finishReason: completion.finishReason)],
-                usage: completion.usage
-            )
+            let response = completion.response(id: id, model: chat.model, created: created)
             return try jsonResponse(AnthropicMessagesResponse(response), headers: headers)
         }
     }
