@@ -107,6 +107,8 @@ let package = Package(
             dependencies: [
                 "ArchwayGateway", "ArchwaySimulator", "ArchwayConfig", "ArchwayTelemetry",
                 .product(name: "OTel", package: "swift-otel"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

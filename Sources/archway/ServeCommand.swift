@@ -6,6 +6,8 @@ import Foundation
 import Hummingbird
 import Logging
 import Metrics
+import NIOCore
+import NIOPosix
 import OTel
 import ServiceLifecycle
 import Tracing
@@ -20,6 +22,11 @@ struct ServeCommand: AsyncParsableCommand {
     var config: String
 
     func run() async throws {
+        // Swift Concurrency runs on NIO's event loops instead of its own thread pool. A request's task then
+        // resumes on the event loop whose socket woke it, so reading the request, calling the upstream and
+        // writing the answer stay on one thread instead of hopping between two pools at every read and
+        // write (each hop a thread wake-up). Installed first, before this command starts any task.
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         let environment = ProcessInfo.processInfo.environment
         let configuration: GatewayConfiguration
         do {
@@ -64,8 +71,11 @@ struct ServeCommand: AsyncParsableCommand {
             })
             let tracing = try OTel.makeTracingBackend(configuration: otel)
             let otlpMetrics = try OTel.makeMetricsBackend(configuration: otel)
-            services.append(tracing.service)
-            services.append(otlpMetrics.service)
+            // The exporters' batches are serialised off the event loops; their clean-up (which shuts an
+            // HTTP client down synchronously, a trap on an event loop) happens there too.
+            let exportExecutor = DispatchQueueExecutor(label: "archway.telemetry-export")
+            services.append(ServiceOnExecutor(service: tracing.service, executor: exportExecutor))
+            services.append(ServiceOnExecutor(service: otlpMetrics.service, executor: exportExecutor))
             tracer = tracing.factory
             metrics = MultiplexMetricsHandler(factories: [otlpMetrics.factory, prometheus])
         }
@@ -88,12 +98,21 @@ struct ServeCommand: AsyncParsableCommand {
         // In-flight requests and streams get this long after SIGTERM; then they are cancelled.
         groupConfiguration.maximumGracefulShutdownDuration = configuration.server.shutdownTimeout
         let group = ServiceGroup(configuration: groupConfiguration)
+        var failure: (any Error)?
         do {
             try await group.run()
         } catch is CancellationError {
             // The group cancels what is still running once shutdown_timeout has passed (typically a
             // telemetry flush to an unreachable collector). Requests are done by then: exit normally.
             logger.warning("shutdown_timeout reached; stopped the remaining work (telemetry not fully flushed)")
+        } catch {
+            failure = error
+        }
+        // swift-otel's OTLP/HTTP exporters shut their HTTP client down once more, synchronously, when they
+        // are released, which traps on an event loop thread, where this task runs. Their graceful shutdown
+        // has already run: end the process while the tracer and services still reference them.
+        withExtendedLifetime((services, group, tracer, metrics)) {
+            Self.exit(withError: failure)
         }
     }
 }
