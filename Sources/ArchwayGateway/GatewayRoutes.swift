@@ -39,7 +39,11 @@ struct GatewayRoutes: Sendable {
     }
 
     func chatCompletions(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        let chat = try WireJSON.decodeRequest(OpenAIChatRequest.self, from: try await body(of: request)).request
+        let body = try await body(of: request)
+        // Decoded to validate it and for telemetry; the bytes go upstream as they are to an OpenAI-wire
+        // provider, and its answer comes back as bytes. Content capture needs the answer decoded.
+        var chat = try WireJSON.decodeRequest(OpenAIChatRequest.self, from: body).request
+        if !executor.telemetry.captureContent { chat.openAIWire = OpenAIWireBytes(bytes: body) }
         if chat.stream {
             let (call, stream, exchange) = try await ClientConnections.run(on: context.channel) {
                 try await executor.startStream(chat, context: context.serviceContext)
@@ -48,6 +52,12 @@ struct GatewayRoutes: Sendable {
         }
         let response = try await ClientConnections.run(on: context.channel) {
             try await executor.chat(chat, context: context.serviceContext)
+        }
+        if let wire = response.openAIWire {
+            var out = ByteBuffer()
+            out.reserveCapacity(wire.bytes.readableBytes + chat.model.utf8.count)
+            OpenAIPassthrough.write(wire, model: chat.model, into: &out)
+            return Response.json(out)
         }
         return Response.json(try WireJSON.encode(OpenAIChatResponse(response)))
     }

@@ -52,6 +52,15 @@ struct StreamRelay: Sendable {
                 buffer.clear()
                 switch wire {
                 case .openAI(let includeUsage):
+                    if let wire = chunk.openAIWire {
+                        // Relayed as the upstream sent it, with the client's model name (and usage only if asked).
+                        let dropUsage = chunk.usage != nil && !includeUsage
+                        if dropUsage, chunk.choices.isEmpty { continue }
+                        buffer.writeStaticString("data: ")
+                        OpenAIPassthrough.write(wire, model: clientModel, droppingUsage: dropUsage, into: &buffer)
+                        buffer.writeStaticString("\n\n")
+                        break
+                    }
                     if chunk.usage != nil, !includeUsage {
                         if chunk.choices.isEmpty { continue }
                         chunk.usage = nil

@@ -12,6 +12,8 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
 
     enum Format: Sendable {
         case openAI
+        /// OpenAI events relayed as bytes to an OpenAI-wire client: read for telemetry, not decoded.
+        case openAIPassthrough
         case anthropic
     }
 
@@ -98,6 +100,18 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
                     throw GatewayError.upstreamInvalidResponse(provider: provider, reason: "undecodable stream chunk")
                 }
                 return value.chunk
+            case .openAIPassthrough:
+                if event.data == "[DONE]" {
+                    state = .done
+                    return nil
+                }
+                do {
+                    return try OpenAIPassthrough.chunk(ByteBuffer(string: event.data))
+                } catch let error as OpenAIPassthrough.ErrorEvent {
+                    throw GatewayError.upstreamStatus(500, provider: provider, excerpt: CredentialScrubber.scrub(String(error.message.prefix(300)), apiKey: nil))
+                } catch {
+                    throw GatewayError.upstreamInvalidResponse(provider: provider, reason: "undecodable stream chunk")
+                }
             case .anthropic:
                 do {
                     switch try anthropic.decode(event) {

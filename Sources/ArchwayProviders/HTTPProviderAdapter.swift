@@ -46,14 +46,20 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         let (response, attempts, exchange) = try await send(path: isAnthropic ? "/messages" : "/chat/completions", body: encode(request), stream: false, call: call)
         do {
             let body = try await response.body.collect(upTo: 64 * 1024 * 1024)
-            let value = isAnthropic
-                ? try WireJSON.decoder.decode(AnthropicMessagesResponse.self, from: body).response
-                : try WireJSON.decoder.decode(OpenAIChatResponse.self, from: body).response
+            let value = if isAnthropic {
+                try WireJSON.decoder.decode(AnthropicMessagesResponse.self, from: body).response
+            } else if request.openAIWire != nil {
+                // The client speaks this wire too: its answer is these bytes, read only for telemetry.
+                try OpenAIPassthrough.response(body)
+            } else {
+                try WireJSON.decoder.decode(OpenAIChatResponse.self, from: body).response
+            }
             exchange.end()
             return UpstreamReply(value: value, attempts: attempts, rateLimit: Self.rateLimit(response.headers), exchange: exchange)
         } catch {
-            let failure = (error as? DecodingError).map { _ in GatewayError.upstreamInvalidResponse(provider: provider.name, reason: "undecodable body") }
-                ?? UpstreamTransport.map(error, provider: provider.name)
+            let failure = error is DecodingError || error is JSONScanner.Failure
+                ? GatewayError.upstreamInvalidResponse(provider: provider.name, reason: "undecodable body")
+                : UpstreamTransport.map(error, provider: provider.name)
             exchange.end(error: failure)
             throw failure
         }
@@ -63,7 +69,8 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         var request = request
         request.stream = true
         let (response, attempts, exchange) = try await send(path: isAnthropic ? "/messages" : "/chat/completions", body: encode(request), stream: true, call: call)
-        let stream = ChatChunkStream(body: response.body, format: isAnthropic ? .anthropic : .openAI, provider: provider.name)
+        let format: ChatChunkStream.Format = isAnthropic ? .anthropic : (request.openAIWire != nil ? .openAIPassthrough : .openAI)
+        let stream = ChatChunkStream(body: response.body, format: format, provider: provider.name)
         return UpstreamReply(value: stream, attempts: attempts, rateLimit: Self.rateLimit(response.headers), exchange: exchange)
     }
 
@@ -92,7 +99,11 @@ public struct HTTPProviderAdapter: ProviderAdapter {
 
     func encode(_ request: ChatRequest) throws -> ByteBuffer {
         do {
-            return isAnthropic ? try WireJSON.encode(AnthropicMessagesRequest(request)) : try WireJSON.encode(OpenAIChatRequest(request))
+            if isAnthropic { return try WireJSON.encode(AnthropicMessagesRequest(request)) }
+            if let wire = request.openAIWire {
+                return try OpenAIPassthrough.upstreamBody(wire, model: request.model, stream: request.stream)
+            }
+            return try WireJSON.encode(OpenAIChatRequest(request))
         } catch {
             throw GatewayError.internalError("could not encode the upstream request")
         }

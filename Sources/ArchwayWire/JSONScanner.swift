@@ -1,0 +1,295 @@
+/// Reads a JSON document where it lies: finds an object's members, skips values and reads the few scalars
+/// a caller asks for, without building a value tree.
+///
+/// The hot path uses it to forward OpenAI-wire bodies as bytes: it reads what telemetry needs (ids, usage,
+/// finish reasons) and the byte ranges to rewrite (`model`), where `Codable` would decode and re-encode the
+/// whole document. Skipping checks only what it needs to stay in bounds and find the value's end; a body a
+/// client sent has already been validated by its decoder, and an upstream's body is relayed as it came.
+///
+/// Offsets are byte indices into `bytes`. Valid only while the memory it was made with is.
+public struct JSONScanner {
+    /// Malformed JSON at `offset`.
+    public struct Failure: Error, Sendable {
+        public let offset: Int
+    }
+
+    /// An object member: the key's bytes between its quotes and the value's bytes.
+    public struct Member {
+        public let key: Range<Int>
+        public let value: Range<Int>
+        /// The key contains a backslash escape, so its raw bytes are not its text.
+        let keyIsEscaped: Bool
+    }
+
+    public let bytes: UnsafeRawBufferPointer
+
+    public init(_ bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+    }
+
+    // MARK: Structure
+
+    /// The index of the first byte at or after `index` that is not JSON whitespace.
+    public func skipWhitespace(from index: Int) -> Int {
+        var index = index
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t"): index += 1
+            default: return index
+            }
+        }
+        return index
+    }
+
+    /// The bytes of the value that starts at `index` (after any whitespace).
+    public func value(at index: Int) throws -> Range<Int> {
+        let start = skipWhitespace(from: index)
+        guard start < bytes.count else { throw Failure(offset: start) }
+        switch bytes[start] {
+        case UInt8(ascii: "\""): return start..<(try stringEnd(from: start).end)
+        case UInt8(ascii: "{"), UInt8(ascii: "["): return start..<(try containerEnd(from: start))
+        case UInt8(ascii: "t"): return start..<(try literalEnd(from: start, "true"))
+        case UInt8(ascii: "f"): return start..<(try literalEnd(from: start, "false"))
+        case UInt8(ascii: "n"): return start..<(try literalEnd(from: start, "null"))
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return start..<numberEnd(from: start)
+        default: throw Failure(offset: start)
+        }
+    }
+
+    /// Calls `body` with each member of the object `range` holds (as `value(at:)` returned it).
+    /// Throws if `range` is not an object.
+    public func forEachMember(of range: Range<Int>, _ body: (Member) throws -> Void) throws {
+        var index = range.lowerBound
+        guard index < range.upperBound, bytes[index] == UInt8(ascii: "{") else { throw Failure(offset: index) }
+        index = skipWhitespace(from: index + 1)
+        if index < range.upperBound, bytes[index] == UInt8(ascii: "}") { return }
+        while true {
+            guard index < range.upperBound, bytes[index] == UInt8(ascii: "\"") else { throw Failure(offset: index) }
+            let key = try stringEnd(from: index)
+            index = skipWhitespace(from: key.end)
+            guard index < range.upperBound, bytes[index] == UInt8(ascii: ":") else { throw Failure(offset: index) }
+            let value = try self.value(at: index + 1)
+            try body(Member(key: (key.start + 1)..<(key.end - 1), value: value, keyIsEscaped: key.escaped))
+            index = skipWhitespace(from: value.upperBound)
+            guard index < range.upperBound else { throw Failure(offset: index) }
+            switch bytes[index] {
+            case UInt8(ascii: ","): index = skipWhitespace(from: index + 1)
+            case UInt8(ascii: "}"): return
+            default: throw Failure(offset: index)
+            }
+        }
+    }
+
+    /// Calls `body` with each element of the array `range` holds. Throws if `range` is not an array.
+    public func forEachElement(of range: Range<Int>, _ body: (Range<Int>) throws -> Void) throws {
+        var index = range.lowerBound
+        guard index < range.upperBound, bytes[index] == UInt8(ascii: "[") else { throw Failure(offset: index) }
+        index = skipWhitespace(from: index + 1)
+        if index < range.upperBound, bytes[index] == UInt8(ascii: "]") { return }
+        while true {
+            let element = try value(at: index)
+            try body(element)
+            index = skipWhitespace(from: element.upperBound)
+            guard index < range.upperBound else { throw Failure(offset: index) }
+            switch bytes[index] {
+            case UInt8(ascii: ","): index += 1
+            case UInt8(ascii: "]"): return
+            default: throw Failure(offset: index)
+            }
+        }
+    }
+
+    /// Whether the member's key is `name`.
+    public func key(of member: Member, is name: StaticString) -> Bool {
+        if member.keyIsEscaped {
+            return string(inQuoted: (member.key.lowerBound - 1)..<(member.key.upperBound + 1)) == name.description
+        }
+        return matches(name, at: member.key.lowerBound, length: member.key.count)
+    }
+
+    // MARK: Scalars
+
+    /// The text of a string value (`range` includes its quotes); nil if it is not a string.
+    public func string(_ range: Range<Int>) -> String? {
+        guard range.count >= 2, bytes[range.lowerBound] == UInt8(ascii: "\"") else { return nil }
+        return string(inQuoted: range)
+    }
+
+    /// An integer value; nil if it is not a number or not integral.
+    public func int(_ range: Range<Int>) -> Int? {
+        guard !range.isEmpty else { return nil }
+        var index = range.lowerBound
+        let negative = bytes[index] == UInt8(ascii: "-")
+        if negative { index += 1 }
+        guard index < range.upperBound else { return nil }
+        var value = 0
+        while index < range.upperBound {
+            let byte = bytes[index]
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else {
+                // `12.0` or `1e3`: accept when integral, as a decoder would.
+                return double(range).flatMap { $0.rounded() == $0 && abs($0) < 9e15 ? Int($0) : nil }
+            }
+            let (product, overflowA) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflowB) = product.addingReportingOverflow(Int(byte - UInt8(ascii: "0")))
+            if overflowA || overflowB { return nil }
+            value = sum
+            index += 1
+        }
+        return negative ? -value : value
+    }
+
+    /// A number value; nil if it is not a number.
+    public func double(_ range: Range<Int>) -> Double? {
+        guard !range.isEmpty else { return nil }
+        let first = bytes[range.lowerBound]
+        guard first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else { return nil }
+        return Double(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self))
+    }
+
+    /// A boolean value; nil if it is not `true` or `false`.
+    public func bool(_ range: Range<Int>) -> Bool? {
+        switch range.count {
+        case 4 where bytes[range.lowerBound] == UInt8(ascii: "t"): true
+        case 5 where bytes[range.lowerBound] == UInt8(ascii: "f"): false
+        default: nil
+        }
+    }
+
+    /// Whether the value is `null`.
+    public func isNull(_ range: Range<Int>) -> Bool {
+        range.count == 4 && bytes[range.lowerBound] == UInt8(ascii: "n")
+    }
+
+    // MARK: Skipping
+
+    /// From an opening quote: the index after the closing quote, and whether an escape came between.
+    private func stringEnd(from start: Int) throws -> (start: Int, end: Int, escaped: Bool) {
+        var index = start + 1
+        var escaped = false
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "\""): return (start, index + 1, escaped)
+            case UInt8(ascii: "\\"):
+                escaped = true
+                index += 2
+            default: index += 1
+            }
+        }
+        throw Failure(offset: start)
+    }
+
+    /// From an opening brace or bracket: the index after its matching close.
+    private func containerEnd(from start: Int) throws -> Int {
+        var depth = 0
+        var index = start
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "\""):
+                index = try stringEnd(from: index).end
+                continue
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+                if depth == 0 { return index + 1 }
+            default:
+                break
+            }
+            index += 1
+        }
+        throw Failure(offset: start)
+    }
+
+    private func literalEnd(from start: Int, _ literal: StaticString) throws -> Int {
+        let count = literal.utf8CodeUnitCount
+        guard start + count <= bytes.count, matches(literal, at: start, length: count) else { throw Failure(offset: start) }
+        return start + count
+    }
+
+    private func numberEnd(from start: Int) -> Int {
+        var index = start
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"):
+                index += 1
+            default:
+                return index
+            }
+        }
+        return index
+    }
+
+    // MARK: Unescaping
+
+    /// The text of the string whose bytes (quotes included) are `range`.
+    private func string(inQuoted range: Range<Int>) -> String? {
+        let inner = (range.lowerBound + 1)..<(range.upperBound - 1)
+        let raw = UnsafeRawBufferPointer(rebasing: bytes[inner])
+        guard raw.contains(UInt8(ascii: "\\")) else { return String(decoding: raw, as: UTF8.self) }
+        var utf8: [UInt8] = []
+        utf8.reserveCapacity(raw.count)
+        var index = 0
+        func hex4(_ at: Int) -> UInt32? {
+            guard at + 4 <= raw.count else { return nil }
+            var value: UInt32 = 0
+            for offset in 0..<4 {
+                guard let digit = Self.hexValue(raw[at + offset]) else { return nil }
+                value = value << 4 | UInt32(digit)
+            }
+            return value
+        }
+        while index < raw.count {
+            let byte = raw[index]
+            guard byte == UInt8(ascii: "\\") else {
+                utf8.append(byte)
+                index += 1
+                continue
+            }
+            guard index + 1 < raw.count else { return nil }
+            let escape = raw[index + 1]
+            index += 2
+            switch escape {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(escape)
+            case UInt8(ascii: "b"): utf8.append(0x08)
+            case UInt8(ascii: "f"): utf8.append(0x0C)
+            case UInt8(ascii: "n"): utf8.append(0x0A)
+            case UInt8(ascii: "r"): utf8.append(0x0D)
+            case UInt8(ascii: "t"): utf8.append(0x09)
+            case UInt8(ascii: "u"):
+                guard var code = hex4(index) else { return nil }
+                index += 4
+                if (0xD800..<0xDC00).contains(code) {
+                    // A high surrogate must be followed by `\u` and a low one.
+                    guard index + 6 <= raw.count, raw[index] == UInt8(ascii: "\\"), raw[index + 1] == UInt8(ascii: "u"),
+                          let low = hex4(index + 2), (0xDC00..<0xE000).contains(low) else { return nil }
+                    index += 6
+                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                }
+                guard let scalar = Unicode.Scalar(code) else { return nil }
+                utf8.append(contentsOf: String(scalar).utf8)
+            default:
+                return nil
+            }
+        }
+        return String(decoding: utf8, as: UTF8.self)
+    }
+
+    /// Whether the `length` bytes at `start` are exactly `text`.
+    private func matches(_ text: StaticString, at start: Int, length: Int) -> Bool {
+        guard length == text.utf8CodeUnitCount, start + length <= bytes.count else { return false }
+        let expected = text.utf8Start
+        for offset in 0..<length where bytes[start + offset] != expected[offset] {
+            return false
+        }
+        return true
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

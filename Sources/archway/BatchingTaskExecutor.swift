@@ -1,0 +1,44 @@
+import Foundation
+import Synchronization
+
+/// A task executor with a thread of its own that runs the jobs queued since its last pass about once a
+/// millisecond, instead of being woken for each one.
+///
+/// Every other task of `archway serve` runs on NIO's event loops (see `ServeCommand`). The OpenTelemetry
+/// SDK runs here: it hands each started and ended span to its own tasks through async streams, so on an
+/// ordinary executor every span would wake a sleeping thread (a futex call and a context switch, several
+/// per request). Here enqueueing is an append under an uncontended lock; the cost is that telemetry is
+/// processed up to a millisecond later, which its one-second export batches never notice. Serialising a
+/// batch for export also happens here, so it never holds up an event loop.
+final class BatchingTaskExecutor: TaskExecutor {
+    private let queue = Mutex<[UnownedJob]>([])
+    private let interval: UInt32
+
+    /// - Parameter intervalMicroseconds: how long the thread sleeps when it found nothing to run.
+    init(name: String, intervalMicroseconds: UInt32 = 1_000) {
+        self.interval = intervalMicroseconds
+        let thread = Thread { [self] in self.runLoop() }
+        thread.name = name
+        thread.start()
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.withLock { $0.append(job) }
+    }
+
+    private func runLoop() -> Never {
+        var batch: [UnownedJob] = []
+        while true {
+            queue.withLock { swap(&$0, &batch) }
+            if batch.isEmpty {
+                usleep(interval)
+                continue
+            }
+            for job in batch {
+                job.runSynchronously(on: asUnownedTaskExecutor())
+            }
+            batch.removeAll(keepingCapacity: true)
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import ArchwayWire
+import Testing
+
+@Suite struct JSONScannerTests {
+    /// Scans `text` and returns what `body` reads from it.
+    func scan<Value>(_ text: String, _ body: (JSONScanner) throws -> Value) throws -> Value {
+        var text = text
+        return try text.withUTF8 { try body(JSONScanner(UnsafeRawBufferPointer($0))) }
+    }
+
+    /// The members of the top-level object, as key text and raw value text.
+    func members(_ text: String) throws -> [(String, String)] {
+        try scan(text) { scanner in
+            var result: [(String, String)] = []
+            try scanner.forEachMember(of: try scanner.value(at: 0)) { member in
+                let key = String(decoding: UnsafeRawBufferPointer(rebasing: scanner.bytes[member.key]), as: UTF8.self)
+                let value = String(decoding: UnsafeRawBufferPointer(rebasing: scanner.bytes[member.value]), as: UTF8.self)
+                result.append((key, value))
+            }
+            return result
+        }
+    }
+
+    @Test func findsTopLevelMembersAndSkipsNestedValues() throws {
+        let text = #" { "a" : {"b":[1,{"c":"}]"}],"d":"x\"y"} , "model":"gpt" ,"n":-1.5e3,"t":true,"f":false,"z":null,"e":{},"l":[] } "#
+        let found = try members(text)
+        #expect(found.map(\.0) == ["a", "model", "n", "t", "f", "z", "e", "l"])
+        #expect(found[0].1 == #"{"b":[1,{"c":"}]"}],"d":"x\"y"}"#)
+        #expect(found[1].1 == #""gpt""#)
+        #expect(found[2].1 == "-1.5e3")
+        #expect(found[6].1 == "{}")
+        #expect(found[7].1 == "[]")
+    }
+
+    @Test func readsScalars() throws {
+        try scan(#"{"s":"a\n\u00e9\ud83d\ude00\"\\\/","i":42,"neg":-7,"big":99999999999999999999,"f":12.0,"d":0.25,"t":true,"no":false,"z":null}"#) { scanner in
+            var values: [String: Range<Int>] = [:]
+            try scanner.forEachMember(of: try scanner.value(at: 0)) { member in
+                values[String(decoding: UnsafeRawBufferPointer(rebasing: scanner.bytes[member.key]), as: UTF8.self)] = member.value
+            }
+            #expect(scanner.string(values["s"]!) == "a\né😀\"\\/")
+            #expect(scanner.int(values["i"]!) == 42)
+            #expect(scanner.int(values["neg"]!) == -7)
+            #expect(scanner.int(values["big"]!) == nil)
+            #expect(scanner.int(values["f"]!) == 12)
+            #expect(scanner.int(values["d"]!) == nil)
+            #expect(scanner.double(values["d"]!) == 0.25)
+            #expect(scanner.bool(values["t"]!) == true)
+            #expect(scanner.bool(values["no"]!) == false)
+            #expect(scanner.isNull(values["z"]!))
+            #expect(scanner.string(values["i"]!) == nil)
+            #expect(scanner.bool(values["s"]!) == nil)
+        }
+    }
+
+    @Test func matchesEscapedKeysByTheirText() throws {
+        try scan(#"{"mod\u0065l":"x","modelx":1}"#) { scanner in
+            var hits = 0
+            try scanner.forEachMember(of: try scanner.value(at: 0)) { member in
+                if scanner.key(of: member, is: "model") { hits += 1 }
+            }
+            #expect(hits == 1)
+        }
+    }
+
+    @Test func iteratesArrays() throws {
+        try scan(#"[ {"a":1} , "x" ,3 ,[ ] ]"#) { scanner in
+            var elements: [String] = []
+            try scanner.forEachElement(of: try scanner.value(at: 0)) { range in
+                elements.append(String(decoding: UnsafeRawBufferPointer(rebasing: scanner.bytes[range]), as: UTF8.self))
+            }
+            #expect(elements == [#"{"a":1}"#, #""x""#, "3", "[ ]"])
+        }
+    }
+
+    @Test(arguments: [
+        #"{"a":1"#, #"{"a" 1}"#, #"{"a":}"#, #"{"a":1,}"#, #"{"a":"x}"#, #"{a:1}"#, #"[1,2"#, #"{"a":tru}"#, "", "   ", #"{"a":[1,2}"#,
+    ])
+    func rejectsTruncatedOrMalformedDocuments(_ text: String) throws {
+        #expect(throws: JSONScanner.Failure.self) {
+            try scan(text) { scanner in
+                let value = try scanner.value(at: 0)
+                if scanner.bytes[value.lowerBound] == UInt8(ascii: "{") {
+                    try scanner.forEachMember(of: value) { _ in }
+                } else {
+                    try scanner.forEachElement(of: value) { _ in }
+                }
+            }
+        }
+    }
+
+    @Test func rejectsNonObjectsWhereAnObjectIsExpected() throws {
+        #expect(throws: JSONScanner.Failure.self) {
+            try scan(#"["model"]"#) { scanner in try scanner.forEachMember(of: try scanner.value(at: 0)) { _ in } }
+        }
+    }
+}
