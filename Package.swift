@@ -75,6 +75,8 @@ let package = Package(
             dependencies: [
                 "ArchwayCore", "ArchwayWire", "ArchwayConfig", "ArchwayTelemetry",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
             ],

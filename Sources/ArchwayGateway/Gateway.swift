@@ -26,8 +26,8 @@ public enum Gateway {
         logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let httpClient = UpstreamTransport.makeHTTPClient(settings: configuration.upstream)
-        let transport = UpstreamTransport(client: httpClient, settings: configuration.upstream, tracer: telemetry.tracer)
+        let clients = UpstreamClients(settings: configuration.upstream)
+        let transport = UpstreamTransport(clients: clients, settings: configuration.upstream, tracer: telemetry.tracer)
         var adapters: [String: any ProviderAdapter] = [:]
         var simulators: [any Service] = []
         let embedded = configuration.providers.values.filter { $0.kind == .simulator && $0.baseURL == nil }
@@ -81,7 +81,7 @@ public enum Gateway {
             router: router,
             server: .http1(configuration: .init(additionalChannelHandlers: [ClientCloseHandler()])),
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "archway"),
-            services: [HTTPClientService(client: httpClient, state: state)] + simulators,
+            services: [HTTPClientService(clients: clients, state: state)] + simulators,
             onServerRunning: onServerRunning,
             logger: logger
         )
@@ -93,15 +93,15 @@ public enum Gateway {
     }
 }
 
-/// Owns the shared `HTTPClient`: on graceful shutdown it marks the gateway as draining, waits for the
-/// server to finish in-flight requests (it is shut down after the server), then closes the client.
+/// Owns the upstream clients: on graceful shutdown it marks the gateway as draining, waits for the
+/// server to finish in-flight requests (it is shut down after the server), then closes the clients.
 struct HTTPClientService: Service {
-    let client: HTTPClient
+    let clients: UpstreamClients
     let state: GatewayState
 
     func run() async throws {
         try? await gracefulShutdown()
         state.startDraining()
-        try await client.shutdown()
+        try await clients.shutdown()
     }
 }

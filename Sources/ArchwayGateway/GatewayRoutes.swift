@@ -42,7 +42,7 @@ struct GatewayRoutes: Sendable {
         let body = try await body(of: request)
         // Decoded to validate it and for telemetry; the bytes go upstream as they are to an OpenAI-wire
         // provider, and its answer comes back as bytes. Content capture needs the answer decoded.
-        var chat = try WireJSON.decodeRequest(OpenAIChatRequest.self, from: body).request
+        var chat = try OpenAIChatRequest.decode(from: body)
         if !executor.telemetry.captureContent { chat.openAIWire = OpenAIWireBytes(bytes: body) }
         if chat.stream {
             let (call, stream, exchange) = try await ClientConnections.run(on: context.channel) {

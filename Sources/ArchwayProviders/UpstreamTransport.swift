@@ -10,25 +10,14 @@ import ArchwayTelemetry
 /// Sends requests to providers over the one shared `HTTPClient`: an HTTP CLIENT span per attempt
 /// with the W3C trace context injected, bounded retries on retryable failures, error mapping.
 public struct UpstreamTransport: Sendable {
-    public let client: HTTPClient
+    public let clients: UpstreamClients
     public let settings: UpstreamSettings
     public let tracer: any Tracer
 
-    public init(client: HTTPClient, settings: UpstreamSettings, tracer: any Tracer) {
-        self.client = client
+    public init(clients: UpstreamClients, settings: UpstreamSettings, tracer: any Tracer) {
+        self.clients = clients
         self.settings = settings
         self.tracer = tracer
-    }
-
-    /// A client configured from the upstream settings. Its own tracing is off: Archway makes the HTTP spans.
-    public static func makeHTTPClient(settings: UpstreamSettings) -> HTTPClient {
-        var configuration = HTTPClient.Configuration(
-            timeout: .init(connect: .nanoseconds(settings.connectTimeout.nanoseconds), read: .nanoseconds(settings.firstByteTimeout.nanoseconds))
-        )
-        configuration.tracing.tracer = nil
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: settings.maxConnectionsPerHost)
-        configuration.decompression = .enabled(limit: .ratio(50))
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
     /// Sends `body` to `url`, retrying retryable failures, and returns the first successful response.
@@ -59,7 +48,7 @@ public struct UpstreamTransport: Sendable {
             let failure: GatewayError
             var retryAfter: Duration?
             do {
-                let response = try await client.execute(request, deadline: Self.nioDeadline(call.deadline))
+                let response = try await clients.current.execute(request, deadline: Self.nioDeadline(call.deadline))
                 span.attributes[GenAIAttributes.httpResponseStatusCode] = Int(response.status.code)
                 if (200..<300).contains(response.status.code) {
                     return (response, attempt + 1, UpstreamExchange(span: span))

@@ -109,7 +109,7 @@ public struct JSONScanner {
 
     // MARK: Scalars
 
-    /// The text of a string value (`range` includes its quotes); nil if it is not a string.
+    /// The text of a string value (`range` includes its quotes); nil if it is not a string or not UTF-8.
     public func string(_ range: Range<Int>) -> String? {
         guard range.count >= 2, bytes[range.lowerBound] == UInt8(ascii: "\"") else { return nil }
         return string(inQuoted: range)
@@ -225,7 +225,7 @@ public struct JSONScanner {
     private func string(inQuoted range: Range<Int>) -> String? {
         let inner = (range.lowerBound + 1)..<(range.upperBound - 1)
         let raw = UnsafeRawBufferPointer(rebasing: bytes[inner])
-        guard raw.contains(UInt8(ascii: "\\")) else { return String(decoding: raw, as: UTF8.self) }
+        guard raw.contains(UInt8(ascii: "\\")) else { return String(validating: raw, as: UTF8.self) }
         var utf8: [UInt8] = []
         utf8.reserveCapacity(raw.count)
         var index = 0
@@ -271,7 +271,7 @@ public struct JSONScanner {
                 return nil
             }
         }
-        return String(decoding: utf8, as: UTF8.self)
+        return String(validating: utf8, as: UTF8.self)
     }
 
     /// Whether the `length` bytes at `start` are exactly `text`.
