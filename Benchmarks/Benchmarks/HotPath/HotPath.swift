@@ -28,6 +28,42 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    Benchmark("Decode a plain chat request") { benchmark in
+        let body = ByteBuffer(string: Fixtures.plainChatRequest)
+        for _ in benchmark.scaledIterations {
+            blackHole(try OpenAIChatRequest.decode(from: body))
+        }
+    }
+
+    Benchmark("Relay a chat completion OpenAI to OpenAI") { benchmark in
+        let request = OpenAIWireBytes(bytes: ByteBuffer(string: Fixtures.plainChatRequest))
+        let answer = ByteBuffer(string: Fixtures.chatCompletion)
+        for _ in benchmark.scaledIterations {
+            blackHole(try OpenAIPassthrough.upstreamBody(request, model: "gpt-4o-mini-2024-07-18", stream: false))
+            let response = try OpenAIPassthrough.response(answer)
+            var output = ByteBuffer()
+            OpenAIPassthrough.write(response.openAIWire!, model: "client-model", into: &output)
+            blackHole(output)
+        }
+    }
+
+    Benchmark("Relay a 500-chunk stream OpenAI to OpenAI") { benchmark in
+        let stream = ByteBuffer(string: Fixtures.openAIStream(chunks: 500))
+        for _ in benchmark.scaledIterations {
+            var parser = SSEParser()
+            parser.append(stream)
+            var output = ByteBuffer()
+            while let event = parser.nextEvent() {
+                guard event.data != "[DONE]" else { break }
+                let chunk = try OpenAIPassthrough.chunk(ByteBuffer(string: event.data))
+                output.writeStaticString("data: ")
+                OpenAIPassthrough.write(chunk.openAIWire!, model: "client-model", into: &output)
+                output.writeStaticString("\n\n")
+            }
+            blackHole(output)
+        }
+    }
+
     Benchmark("Translate a 500-chunk stream OpenAI to Anthropic") { benchmark in
         let stream = ByteBuffer(string: Fixtures.openAIStream(chunks: 500))
         for _ in benchmark.scaledIterations {
@@ -99,6 +135,15 @@ enum Fixtures {
      "tools":[{"type":"function","function":{"name":"get_weather","description":"Current weather for a city",
        "parameters":{"type":"object","properties":{"city":{"type":"string"},"unit":{"type":"string","enum":["celsius","fahrenheit"]}},"required":["city"]}}}],
      "user":"user-1234"}
+    """#
+
+    /// What most clients send: a system prompt, a question and two sampling parameters (`make bench`'s body).
+    static let plainChatRequest = #"""
+    {"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are a concise assistant. Answer in one sentence."},{"role":"user","content":"In one sentence, what does an API gateway in front of an LLM provider do?"}],"temperature":0.2,"max_tokens":64}
+    """#
+
+    static let chatCompletion = #"""
+    {"id":"chatcmpl-bench","object":"chat.completion","created":1732000000,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"An API gateway in front of an LLM provider routes, secures, meters and observes every model call.","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":38,"completion_tokens":21,"total_tokens":59,"prompt_tokens_details":{"cached_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}},"service_tier":"default","system_fingerprint":"fp_bench"}
     """#
 
     static func openAIStream(chunks: Int) -> String {
