@@ -7,8 +7,8 @@ import NIOHTTP1
 public import Tracing
 import ArchwayTelemetry
 
-/// Sends requests to providers over the one shared `HTTPClient`: an HTTP CLIENT span per attempt
-/// with the W3C trace context injected, bounded retries on retryable failures, error mapping.
+/// Sends requests to providers through the current event loop's `HTTPClient`: an HTTP CLIENT span per
+/// attempt with the W3C trace context injected, bounded retries on retryable failures, error mapping.
 public struct UpstreamTransport: Sendable {
     public let clients: UpstreamClients
     public let settings: UpstreamSettings

@@ -47,13 +47,8 @@ public enum OpenAIPassthrough {
         try body.withUnsafeReadableBytes { raw in
             let scanner = JSONScanner(raw)
             try scanner.forEachMember(of: try scanner.value(at: 0)) { member in
-                if scanner.key(of: member, is: "id") {
-                    response.id = scanner.string(member.value) ?? ""
-                } else if scanner.key(of: member, is: "model") {
-                    response.model = scanner.string(member.value) ?? ""
-                    wire.modelRanges.append(member.value)
-                } else if scanner.key(of: member, is: "created") {
-                    response.created = scanner.int(member.value) ?? 0
+                if scanner.readIdentity(member, id: &response.id, model: &response.model, created: &response.created, modelRanges: &wire.modelRanges) {
+                    return
                 } else if scanner.key(of: member, is: "system_fingerprint") {
                     response.systemFingerprint = scanner.string(member.value)
                 } else if scanner.key(of: member, is: "usage") {
@@ -97,13 +92,8 @@ public enum OpenAIPassthrough {
         try data.withUnsafeReadableBytes { raw in
             let scanner = JSONScanner(raw)
             try scanner.forEachMember(of: try scanner.value(at: 0)) { member in
-                if scanner.key(of: member, is: "id") {
-                    chunk.id = scanner.string(member.value) ?? ""
-                } else if scanner.key(of: member, is: "model") {
-                    chunk.model = scanner.string(member.value) ?? ""
-                    wire.modelRanges.append(member.value)
-                } else if scanner.key(of: member, is: "created") {
-                    chunk.created = scanner.int(member.value) ?? 0
+                if scanner.readIdentity(member, id: &chunk.id, model: &chunk.model, created: &chunk.created, modelRanges: &wire.modelRanges) {
+                    return
                 } else if scanner.key(of: member, is: "usage") {
                     if !scanner.isNull(member.value) {
                         chunk.usage = try scanner.usage(member.value)
@@ -156,6 +146,22 @@ public enum OpenAIPassthrough {
 }
 
 extension JSONScanner {
+    /// Reads `id`, `model` (noting its range, to rewrite) or `created`, which completions and chunks share;
+    /// false if the member is none of them.
+    func readIdentity(_ member: Member, id: inout String, model: inout String, created: inout Int, modelRanges: inout [Range<Int>]) -> Bool {
+        if key(of: member, is: "id") {
+            id = string(member.value) ?? ""
+        } else if key(of: member, is: "model") {
+            model = string(member.value) ?? ""
+            modelRanges.append(member.value)
+        } else if key(of: member, is: "created") {
+            created = int(member.value) ?? 0
+        } else {
+            return false
+        }
+        return true
+    }
+
     /// The OpenAI `usage` object.
     func usage(_ range: Range<Int>) throws -> Usage {
         var usage = Usage(inputTokens: 0, outputTokens: 0)
