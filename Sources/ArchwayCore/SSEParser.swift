@@ -5,11 +5,20 @@ public import NIOCore
 /// Follows the WHATWG rules that matter for LLM APIs: `\n`, `\r\n` and `\r` line ends, several `data:`
 /// lines joined by `\n`, comment lines ignored, one optional space after the colon removed, and an
 /// event dispatched at a blank line.
+///
+/// Works on bytes: an event's data is a slice of the buffer it arrived in whenever it is one line (as in
+/// every LLM API), so a relay can read and forward it without copying it into a `String` first.
 public struct SSEParser: Sendable {
+    /// One event with its data as bytes.
+    public struct RawEvent: Sendable {
+        public var event: String?
+        public var data: ByteBuffer
+        public var id: String?
+    }
+
     private var buffer: ByteBuffer
     private var event: String?
-    private var data: String = ""
-    private var hasData = false
+    private var data: ByteBuffer?
     private var id: String?
 
     public init() {
@@ -28,8 +37,13 @@ public struct SSEParser: Sendable {
 
     /// Returns the next complete event, or nil when more bytes are needed.
     public mutating func nextEvent() -> ServerSentEvent? {
+        nextRawEvent().map(ServerSentEvent.init)
+    }
+
+    /// Returns the next complete event with its data as bytes, or nil when more bytes are needed.
+    public mutating func nextRawEvent() -> RawEvent? {
         while let line = nextLine() {
-            if line.isEmpty {
+            if line.readableBytes == 0 {
                 if let dispatched = dispatch() { return dispatched }
                 continue
             }
@@ -40,51 +54,71 @@ public struct SSEParser: Sendable {
 
     /// Call once the stream has ended: returns an event left without its closing blank line.
     public mutating func finish() -> ServerSentEvent? {
-        if buffer.readableBytes > 0 {
-            let rest = buffer.readString(length: buffer.readableBytes) ?? ""
-            process(line: Substring(rest.hasSuffix("\r") ? String(rest.dropLast()) : rest))
+        finishRaw().map(ServerSentEvent.init)
+    }
+
+    /// `finish()` with the data as bytes.
+    public mutating func finishRaw() -> RawEvent? {
+        if buffer.readableBytes > 0, var rest = buffer.readSlice(length: buffer.readableBytes) {
+            if rest.getInteger(at: rest.writerIndex - 1, as: UInt8.self) == UInt8(ascii: "\r") {
+                rest.moveWriterIndex(to: rest.writerIndex - 1)
+            }
+            process(line: rest)
         }
         return dispatch()
     }
 
-    private mutating func dispatch() -> ServerSentEvent? {
+    private mutating func dispatch() -> RawEvent? {
         defer {
             event = nil
-            data = ""
-            hasData = false
+            data = nil
         }
-        guard hasData else { return nil }
-        return ServerSentEvent(event: event, data: data, id: id)
+        guard let data else { return nil }
+        return RawEvent(event: event, data: data, id: id)
     }
 
-    private mutating func process(line: Substring) {
-        if line.first == ":" { return }
-        let field: Substring
-        var value: Substring
-        if let colon = line.firstIndex(of: ":") {
-            field = line[..<colon]
-            value = line[line.index(after: colon)...]
-            if value.first == " " { value = value.dropFirst() }
+    private mutating func process(line: ByteBuffer) {
+        let view = line.readableBytesView
+        if view.first == UInt8(ascii: ":") { return }
+        var value = line
+        let fieldLength: Int
+        if let colon = view.firstIndex(of: UInt8(ascii: ":")) {
+            fieldLength = colon - view.startIndex
+            value.moveReaderIndex(forwardBy: fieldLength + 1)
+            if value.readableBytesView.first == UInt8(ascii: " ") { value.moveReaderIndex(forwardBy: 1) }
         } else {
-            field = line
-            value = ""
+            fieldLength = view.count
+            value.moveReaderIndex(forwardBy: fieldLength)
         }
-        switch field {
-        case "data":
-            if hasData { data += "\n" }
-            data += value
-            hasData = true
-        case "event":
-            event = String(value)
-        case "id":
-            id = String(value)
+        switch (fieldLength, view.first) {
+        case (4, UInt8(ascii: "d")) where Self.field(view, is: "data"):
+            if var joined = data {
+                joined.writeInteger(UInt8(ascii: "\n"))
+                joined.writeImmutableBuffer(value)
+                data = joined
+            } else {
+                data = value
+            }
+        case (5, UInt8(ascii: "e")) where Self.field(view, is: "event"):
+            event = String(buffer: value)
+        case (2, UInt8(ascii: "i")) where Self.field(view, is: "id"):
+            id = String(buffer: value)
         default:
             break
         }
     }
 
-    /// The next line without its terminator, or nil if no complete line is buffered.
-    private mutating func nextLine() -> Substring? {
+    private static func field(_ view: ByteBufferView, is name: StaticString) -> Bool {
+        var index = view.startIndex
+        for offset in 0..<name.utf8CodeUnitCount {
+            guard view[index] == name.utf8Start[offset] else { return false }
+            index = view.index(after: index)
+        }
+        return true
+    }
+
+    /// The next line without its terminator, as a slice of the buffer, or nil if no complete line is buffered.
+    private mutating func nextLine() -> ByteBuffer? {
         let readable = buffer.readableBytesView
         guard let end = readable.firstIndex(where: { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) else {
             return nil
@@ -98,10 +132,14 @@ public struct SSEParser: Sendable {
             }
             if readable[next] == UInt8(ascii: "\n") { terminatorLength = 2 }
         }
-        let length = end - readable.startIndex
-        let line = buffer.readString(length: length) ?? ""
+        let line = buffer.readSlice(length: end - readable.startIndex) ?? ByteBuffer()
         buffer.moveReaderIndex(forwardBy: terminatorLength)
-        if buffer.readableBytes == 0 { buffer.clear() }
-        return Substring(line)
+        return line
+    }
+}
+
+extension ServerSentEvent {
+    init(_ raw: SSEParser.RawEvent) {
+        self.init(event: raw.event, data: String(buffer: raw.data), id: raw.id)
     }
 }

@@ -62,7 +62,7 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
                 case .streaming:
                     break
                 }
-                if let event = parser.nextEvent() {
+                if let event = parser.nextRawEvent() {
                     if let chunk = try handle(event) { return chunk }
                     continue
                 }
@@ -75,7 +75,7 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
                     throw UpstreamTransport.map(error, provider: provider)
                 }
                 guard let buffer else {
-                    if let event = parser.finish(), let chunk = try handle(event) { return chunk }
+                    if let event = parser.finishRaw(), let chunk = try handle(event) { return chunk }
                     if state == .streaming { throw GatewayError.streamInterrupted(provider: provider) }
                     continue
                 }
@@ -83,38 +83,40 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
             }
         }
 
-        private mutating func handle(_ event: ServerSentEvent) throws -> ChatChunk? {
+        private mutating func handle(_ raw: SSEParser.RawEvent) throws -> ChatChunk? {
             switch format {
-            case .openAI:
-                if event.data == "[DONE]" {
-                    state = .done
-                    return nil
-                }
-                let value: OpenAIChatChunk
-                do {
-                    value = try WireJSON.decode(OpenAIChatChunk.self, from: event.data)
-                } catch {
-                    if let message = (try? WireJSON.decode(JSONValue.self, from: event.data))?["error"]?["message"]?.stringValue {
-                        throw GatewayError.upstreamStatus(500, provider: provider, excerpt: CredentialScrubber.scrub(String(message.prefix(300)), apiKey: nil))
-                    }
-                    throw GatewayError.upstreamInvalidResponse(provider: provider, reason: "undecodable stream chunk")
-                }
-                return value.chunk
             case .openAIPassthrough:
-                if event.data == "[DONE]" {
+                // Read in place: the chunk keeps a slice of the bytes the upstream sent, to be relayed as they are.
+                if raw.data.readableBytesView.elementsEqual("[DONE]".utf8) {
                     state = .done
                     return nil
                 }
                 do {
-                    return try OpenAIPassthrough.chunk(ByteBuffer(string: event.data))
+                    return try OpenAIPassthrough.chunk(raw.data)
                 } catch let error as OpenAIPassthrough.ErrorEvent {
                     throw GatewayError.upstreamStatus(500, provider: provider, excerpt: CredentialScrubber.scrub(String(error.message.prefix(300)), apiKey: nil))
                 } catch {
                     throw GatewayError.upstreamInvalidResponse(provider: provider, reason: "undecodable stream chunk")
                 }
+            case .openAI:
+                let data = String(buffer: raw.data)
+                if data == "[DONE]" {
+                    state = .done
+                    return nil
+                }
+                let value: OpenAIChatChunk
+                do {
+                    value = try WireJSON.decode(OpenAIChatChunk.self, from: data)
+                } catch {
+                    if let message = (try? WireJSON.decode(JSONValue.self, from: data))?["error"]?["message"]?.stringValue {
+                        throw GatewayError.upstreamStatus(500, provider: provider, excerpt: CredentialScrubber.scrub(String(message.prefix(300)), apiKey: nil))
+                    }
+                    throw GatewayError.upstreamInvalidResponse(provider: provider, reason: "undecodable stream chunk")
+                }
+                return value.chunk
             case .anthropic:
                 do {
-                    switch try anthropic.decode(event) {
+                    switch try anthropic.decode(ServerSentEvent(event: raw.event, data: String(buffer: raw.data), id: raw.id)) {
                     case .chunk(let chunk): return chunk
                     case .skip: return nil
                     case .finished:

@@ -13,10 +13,15 @@ import Synchronization
 final class BatchingTaskExecutor: TaskExecutor {
     private let queue = Mutex<[UnownedJob]>([])
     private let interval: UInt32
+    private let idleInterval: UInt32
 
-    /// - Parameter intervalMicroseconds: how long the thread sleeps when it found nothing to run.
-    init(name: String, intervalMicroseconds: UInt32 = 1_000) {
+    /// - Parameters:
+    ///   - intervalMicroseconds: how long the thread sleeps when it found nothing to run.
+    ///   - idleIntervalMicroseconds: how long it sleeps once it has found nothing for 50 passes in a row,
+    ///     so an idle gateway does not wake a thousand times a second.
+    init(name: String, intervalMicroseconds: UInt32 = 1_000, idleIntervalMicroseconds: UInt32 = 20_000) {
         self.interval = intervalMicroseconds
+        self.idleInterval = idleIntervalMicroseconds
         let thread = Thread { [self] in self.runLoop() }
         thread.name = name
         thread.start()
@@ -29,12 +34,15 @@ final class BatchingTaskExecutor: TaskExecutor {
 
     private func runLoop() -> Never {
         var batch: [UnownedJob] = []
+        var emptyPasses = 0
         while true {
             queue.withLock { swap(&$0, &batch) }
             if batch.isEmpty {
-                usleep(interval)
+                emptyPasses += 1
+                usleep(emptyPasses > 50 ? idleInterval : interval)
                 continue
             }
+            emptyPasses = 0
             for job in batch {
                 job.runSynchronously(on: asUnownedTaskExecutor())
             }

@@ -42,6 +42,15 @@ import Testing
         #expect(parse(pieces: ["data: tail"]) == [ServerSentEvent(data: "tail")])
     }
 
+    @Test func rawEventsCarryTheDataAsBytes() {
+        var parser = SSEParser()
+        parser.append(ByteBuffer(string: "event: delta\ndata: {\"a\":1}\r\n\ndata: one\ndata: two\n\ndata: [DONE]\n\n"))
+        var events: [(String?, String)] = []
+        while let event = parser.nextRawEvent() { events.append((event.event, String(buffer: event.data))) }
+        #expect(events.map(\.0) == ["delta", nil, nil])
+        #expect(events.map(\.1) == ["{\"a\":1}", "one\ntwo", "[DONE]"])
+    }
+
     @Test func multiByteCharactersSplitAcrossReads() {
         let text = "data: héllo wörld ✓\n\n"
         let bytes = Array(text.utf8)

@@ -53,9 +53,9 @@ let benchmarks: @Sendable () -> Void = {
             var parser = SSEParser()
             parser.append(stream)
             var output = ByteBuffer()
-            while let event = parser.nextEvent() {
-                guard event.data != "[DONE]" else { break }
-                let chunk = try OpenAIPassthrough.chunk(ByteBuffer(string: event.data))
+            while let event = parser.nextRawEvent() {
+                guard !event.data.readableBytesView.elementsEqual("[DONE]".utf8) else { break }
+                let chunk = try OpenAIPassthrough.chunk(event.data)
                 output.writeStaticString("data: ")
                 OpenAIPassthrough.write(chunk.openAIWire!, model: "client-model", into: &output)
                 output.writeStaticString("\n\n")
