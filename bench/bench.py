@@ -190,12 +190,16 @@ def measure_target(target: Target, work: Path, upstream: bl.Upstream, connection
 
     if warmup > 0:
         bl.run_wrk(work, target.port, target.json_path, json_body_file, 16, warmup, auth=target.auth, label="warmup")
+        # Work a proxy defers (an exporter's backlog of spans) must not spill into the next measurement.
+        result["warmup_settle_s"] = bl.wait_quiet(pids()) if target.proc else 0
 
     headers = dict(SSE_HEADERS)
     if target.auth:
         headers["Authorization"] = f"Bearer {target.auth}"
     bl.log(f"{target.name}: time to first chunk over {ttfc_requests} sequential streams")
     result["ttfc"] = time_to_first_chunk(target.port, target.sse_path, sse_body_file.read_bytes(), headers, ttfc_requests)
+    if target.proc:
+        bl.wait_quiet(pids())
 
     result["points"] = []
     upstream_pids = bl.process_tree(upstream.proc.pid)
@@ -207,6 +211,9 @@ def measure_target(target: Target, work: Path, upstream: bl.Upstream, connection
         run = bl.run_wrk(work, target.port, target.json_path, json_body_file, count, duration,
                          auth=target.auth, label=target.name)
         own = pids()
+        # CPU is read once the proxy is quiet again, so work it deferred past the run (telemetry export)
+        # is counted against the requests that caused it, and does not disturb the next point.
+        settle = bl.wait_quiet(own) if target.proc else 0
         cpu = bl.cpu_seconds(own) - cpu_before if target.proc else None
         upstream_cpu = bl.cpu_seconds(upstream_pids) - upstream_before
         requests = max(run["requests"], 1)
@@ -221,6 +228,7 @@ def measure_target(target: Target, work: Path, upstream: bl.Upstream, connection
             "non_2xx": errors["status"],
             "socket_errors": errors["connect"] + errors["read"] + errors["write"] + errors["timeout"],
             "cpu_s": round(cpu, 3) if cpu is not None else None,
+            "settle_s": settle,
             "cpu_s_per_1k": round(cpu / requests * 1000, 4) if cpu is not None else None,
             "upstream_cpu_s_per_1k": round(upstream_cpu / requests * 1000, 4),
             "rss_mb": bl.rss_mb(own) if target.proc else None,

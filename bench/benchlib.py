@@ -223,6 +223,20 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLK_TCK
 
 
+def wait_quiet(pids: list[int], limit_s: float = 15.0, interval_s: float = 0.5, busy_share: float = 0.1) -> float:
+    """Waits until the processes use less than `busy_share` of a core over `interval_s` (work deferred from a
+    run, such as a telemetry exporter's backlog, is done), at most `limit_s`. Returns the seconds waited."""
+    start = time.monotonic()
+    last = cpu_seconds(pids)
+    while time.monotonic() - start < limit_s:
+        time.sleep(interval_s)
+        now = cpu_seconds(pids)
+        if now - last < busy_share * interval_s:
+            break
+        last = now
+    return round(time.monotonic() - start, 2)
+
+
 def status_kb(pids: list[int], key: str) -> int:
     total = 0
     for pid in pids:
