@@ -22,6 +22,7 @@ struct ServeCommand: AsyncParsableCommand {
     var config: String
 
     func run() async throws {
+        HeapTrimService.limitArenas()
         // Swift Concurrency runs on NIO's event loops instead of its own thread pool. A request's task then
         // resumes on the event loop whose socket woke it, so reading the request, calling the upstream and
         // writing the answer stay on one thread instead of hopping between two pools at every read and
@@ -64,13 +65,13 @@ struct ServeCommand: AsyncParsableCommand {
             otel.metrics.valueHistogramBuckets = GenAIMetricSet.histogramBuckets
             // A gateway ends three spans per request: the SDK's defaults (2,048 queued, 512 per export
             // every 5 s) drop spans from a few hundred requests per second on. The processor exports one
-            // batch per tick and drops what arrives while its queue is full, so: up to 16,384 spans twice
-            // a second (about 10k requests/s) from a queue that holds two seconds of that. Each export
-            // also writes its body on an event loop, so fewer, larger batches disturb fewer requests.
-            // OTEL_BSP_* variables still override these.
-            otel.traces.batchSpanProcessor.maxQueueSize = 65_536
-            otel.traces.batchSpanProcessor.maxExportBatchSize = 16_384
-            otel.traces.batchSpanProcessor.scheduleDelay = .milliseconds(500)
+            // batch per tick and drops what arrives while its queue is full, so: up to 8,192 spans four
+            // times a second (about 10k requests/s) from a queue that holds half a second of that. The
+            // queue is a ring buffer whose every slot ends up resident (about 200 bytes each), so it is
+            // no larger than that. OTEL_BSP_* variables still override these.
+            otel.traces.batchSpanProcessor.maxQueueSize = 16_384
+            otel.traces.batchSpanProcessor.maxExportBatchSize = 8_192
+            otel.traces.batchSpanProcessor.scheduleDelay = .milliseconds(250)
             otel.diagnosticLogger = .custom(Logger(label: "archway.otel") { label in
                 ThrottledLogHandler(label: label, interval: .seconds(60))
             })

@@ -35,6 +35,13 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    Benchmark("Decode a plain chat request with Codable") { benchmark in
+        let body = ByteBuffer(string: Fixtures.plainChatRequest)
+        for _ in benchmark.scaledIterations {
+            blackHole(try WireJSON.decodeRequest(OpenAIChatRequest.self, from: body))
+        }
+    }
+
     Benchmark("Relay a chat completion OpenAI to OpenAI") { benchmark in
         let request = OpenAIWireBytes(bytes: ByteBuffer(string: Fixtures.plainChatRequest))
         let answer = ByteBuffer(string: Fixtures.chatCompletion)
