@@ -1,6 +1,6 @@
 public import ArchwayConfig
 import ArchwayCore
-public import AsyncHTTPClient
+import AsyncHTTPClient
 import Logging
 import NIOCore
 import NIOHTTP1
