@@ -146,6 +146,34 @@ public struct JSONScanner {
         return Double(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self))
     }
 
+    /// Whether `range` is a number as JSON's grammar has it (`-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`).
+    /// Skipping is lenient about numbers; a reader that must reject what a strict decoder rejects checks this.
+    public func isStrictNumber(_ range: Range<Int>) -> Bool {
+        var index = range.lowerBound
+        func digits() -> Int {
+            let start = index
+            while index < range.upperBound, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") { index += 1 }
+            return index - start
+        }
+        if index < range.upperBound, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard index < range.upperBound else { return false }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+        } else if digits() == 0 {
+            return false
+        }
+        if index < range.upperBound, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard digits() > 0 else { return false }
+        }
+        if index < range.upperBound, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < range.upperBound, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard digits() > 0 else { return false }
+        }
+        return index == range.upperBound
+    }
+
     /// A boolean value; nil if it is not `true` or `false`.
     public func bool(_ range: Range<Int>) -> Bool? {
         switch range.count {

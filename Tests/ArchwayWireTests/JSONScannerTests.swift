@@ -53,6 +53,16 @@ import Testing
         }
     }
 
+    @Test func checksNumbersAgainstJSONsGrammar() throws {
+        let valid = ["0", "-0", "7", "-12", "0.5", "10.25", "1e3", "1E-3", "2.5e+10"]
+        let invalid = ["", "-", "01", "1.", ".5", "1e", "1e+", "+1", "1-2", "--1", "0x1"]
+        for text in valid + invalid {
+            try scan(text) { scanner in
+                #expect(scanner.isStrictNumber(0..<scanner.bytes.count) == valid.contains(text), "\(text)")
+            }
+        }
+    }
+
     @Test func matchesEscapedKeysByTheirText() throws {
         try scan(#"{"mod\u0065l":"x","modelx":1}"#) { scanner in
             var hits = 0

@@ -30,6 +30,13 @@ import Testing
         #"{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":null}"#,
         #"{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":64.0}"#,
         #"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":true,"x":1}}"#,
+        // Numbers JSON does not allow: the decoder rejects them, so the scanner must not accept them.
+        #"{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":1.}"#,
+        #"{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":.5}"#,
+        #"{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":010}"#,
+        #"{"model":"m","messages":[{"role":"user","content":"hi"}],"seed":-}"#,
+        #"{"model":"m","messages":[{"role":"user","content":"hi"}],"top_p":1e}"#,
+        #"{"model":"m","messages":[{"role":"user","content":"hi"}],"top_p":+1}"#,
         // Invalid: the Codable decoder words the error.
         #"{"model":"","messages":[{"role":"user","content":"hi"}]}"#,
         #"{"model":"m","messages":[]}"#,

@@ -43,11 +43,11 @@ extension OpenAIChatRequest {
                             request.includeUsage = try scanner.bool(option.value).orThrow()
                         }
                     case .temperature:
-                        let temperature = try scanner.double(value).orThrow()
+                        let temperature = try scanner.plainDouble(value)
                         guard (0...2).contains(temperature) else { throw NotPlain() }
                         request.temperature = temperature
                     case .topP:
-                        request.topP = try scanner.double(value).orThrow()
+                        request.topP = try scanner.plainDouble(value)
                     case .topK:
                         request.topK = try scanner.plainInt(value)
                     case .maxTokens:
@@ -65,9 +65,9 @@ extension OpenAIChatRequest {
                     case .seed:
                         request.seed = try scanner.plainInt(value)
                     case .frequencyPenalty:
-                        request.frequencyPenalty = try scanner.double(value).orThrow()
+                        request.frequencyPenalty = try scanner.plainDouble(value)
                     case .presencePenalty:
-                        request.presencePenalty = try scanner.double(value).orThrow()
+                        request.presencePenalty = try scanner.plainDouble(value)
                     case .n:
                         let count = try scanner.plainInt(value)
                         guard count >= 1 else { throw NotPlain() }
@@ -138,12 +138,19 @@ extension JSONScanner {
         return ChatMessage(role: role, content: [.text(text)], contentIsText: true, name: name)
     }
 
-    /// An integer written as digits only (no fraction or exponent, which the decoder judges itself).
+    /// An integer written as JSON digits only (a fraction or exponent is left to the decoder to judge).
     fileprivate func plainInt(_ range: Range<Int>) throws -> Int {
+        guard isStrictNumber(range) else { throw NotPlain() }
         for index in range where !(bytes[index] >= UInt8(ascii: "0") && bytes[index] <= UInt8(ascii: "9")) {
             guard index == range.lowerBound, bytes[index] == UInt8(ascii: "-") else { throw NotPlain() }
         }
         return try int(range).orThrow()
+    }
+
+    /// A number as JSON writes it.
+    fileprivate func plainDouble(_ range: Range<Int>) throws -> Double {
+        guard isStrictNumber(range) else { throw NotPlain() }
+        return try double(range).orThrow()
     }
 }
 
