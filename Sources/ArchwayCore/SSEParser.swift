@@ -139,7 +139,8 @@ public struct SSEParser: Sendable {
 }
 
 extension ServerSentEvent {
-    init(_ raw: SSEParser.RawEvent) {
+    /// The event with its data as text.
+    public init(_ raw: SSEParser.RawEvent) {
         self.init(event: raw.event, data: String(buffer: raw.data), id: raw.id)
     }
 }

@@ -116,7 +116,7 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
                 return value.chunk
             case .anthropic:
                 do {
-                    switch try anthropic.decode(ServerSentEvent(event: raw.event, data: String(buffer: raw.data), id: raw.id)) {
+                    switch try anthropic.decode(ServerSentEvent(raw)) {
                     case .chunk(let chunk): return chunk
                     case .skip: return nil
                     case .finished:
