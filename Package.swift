@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "ArchwayConfig", targets: ["ArchwayConfig"]),
         .library(name: "ArchwayTelemetry", targets: ["ArchwayTelemetry"]),
         .library(name: "ArchwayRouting", targets: ["ArchwayRouting"]),
+        .library(name: "ArchwayProviders", targets: ["ArchwayProviders"]),
+        .library(name: "ArchwayExecution", targets: ["ArchwayExecution"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -32,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
+        // The module picture (README "Architecture"): each target depends only on what it imports.
         .target(
             name: "ArchwayCore",
             dependencies: [
@@ -54,20 +57,29 @@ let package = Package(
             dependencies: ["ArchwayCore", .product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings
         ),
+        // API packages only: never swift-otel, never a metrics backend.
         .target(
             name: "ArchwayTelemetry",
             dependencies: [
                 "ArchwayCore",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // `GET /metrics`: the OTLP metrics under an OpenTelemetry Collector's Prometheus names.
+        .target(
+            name: "ArchwayPrometheus",
+            dependencies: [
+                "ArchwayTelemetry",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictSettings
         ),
         .target(
             name: "ArchwayRouting",
-            dependencies: ["ArchwayCore", "ArchwayConfig", "ArchwayTelemetry"],
+            dependencies: ["ArchwayCore", "ArchwayConfig"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -76,7 +88,18 @@ let package = Package(
                 "ArchwayCore", "ArchwayWire", "ArchwayConfig", "ArchwayTelemetry",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The one way to call a model: call scope, stages, executor, model streams, outcome sink. No HTTP server.
+        .target(
+            name: "ArchwayExecution",
+            dependencies: [
+                "ArchwayCore", "ArchwayConfig", "ArchwayProviders", "ArchwayRouting", "ArchwayTelemetry",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -93,10 +116,11 @@ let package = Package(
         .target(
             name: "ArchwayGateway",
             dependencies: [
-                "ArchwayCore", "ArchwayWire", "ArchwayConfig", "ArchwayTelemetry", "ArchwayRouting", "ArchwayProviders", "ArchwaySimulator",
+                "ArchwayCore", "ArchwayWire", "ArchwayConfig", "ArchwayTelemetry", "ArchwayPrometheus",
+                "ArchwayRouting", "ArchwayProviders", "ArchwayExecution",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -104,10 +128,11 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Composes the gateway with the embedded simulator and bootstraps swift-otel.
         .executableTarget(
             name: "archway",
             dependencies: [
-                "ArchwayGateway", "ArchwaySimulator", "ArchwayConfig", "ArchwayTelemetry",
+                "ArchwayGateway", "ArchwaySimulator", "ArchwayConfig", "ArchwayTelemetry", "ArchwayPrometheus",
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -118,6 +143,18 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // Test support shared by the test targets: a scripted OpenAI-compatible upstream on loopback.
+        .target(
+            name: "ArchwayTestSupport",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/Support",
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -145,6 +182,39 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "ArchwayPrometheusTests",
+            dependencies: ["ArchwayPrometheus", "ArchwayTelemetry", "ArchwayCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ArchwayRoutingTests",
+            dependencies: ["ArchwayRouting", "ArchwayConfig", "ArchwayCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ArchwayProvidersTests",
+            dependencies: [
+                "ArchwayProviders", "ArchwayConfig", "ArchwayCore", "ArchwayTelemetry", "ArchwayTestSupport",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ArchwayExecutionTests",
+            dependencies: [
+                "ArchwayExecution", "ArchwayProviders", "ArchwayRouting", "ArchwayConfig", "ArchwayCore", "ArchwayTelemetry",
+                "ArchwayTestSupport",
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "ArchwaySimulatorTests",
             dependencies: ["ArchwaySimulator", "ArchwayWire", "ArchwayCore", .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: strictSettings
@@ -152,11 +222,11 @@ let package = Package(
         .testTarget(
             name: "ArchwayGatewayTests",
             dependencies: [
-                "ArchwayGateway", "ArchwaySimulator", "ArchwayConfig", "ArchwayTelemetry",
+                "ArchwayGateway", "ArchwaySimulator", "ArchwayConfig", "ArchwayTelemetry", "ArchwayPrometheus", "ArchwayCore", "ArchwayWire",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "ArchwayTestSupport",
             ],
             swiftSettings: strictSettings
         ),

@@ -133,6 +133,18 @@ public struct ProviderConfiguration: Sendable {
         self.simulator = simulator
     }
 
+    /// The API root a `base_url` names. Both forms SDKs and other gateways use are accepted: the root
+    /// (`https://api.anthropic.com`, as `ANTHROPIC_BASE_URL` has it) and the versioned root
+    /// (`https://api.openai.com/v1`). A URL without a path means `/v1`; one with a path is kept as it is
+    /// (`https://api.groq.com/openai/v1`, an Azure deployment).
+    public static func apiRoot(_ url: String) -> String {
+        guard let schemeEnd = url.range(of: "://")?.upperBound else { return url }
+        let rest = url[schemeEnd...]
+        let path = rest.drop { $0 != "/" }
+        let trimmed = path.reversed().drop { $0 == "/" }
+        return trimmed.isEmpty ? String(url[..<path.startIndex]) + "/v1" : url
+    }
+
     /// The GenAI conventions' well-known provider names, recognised from the API host.
     static func defaultProviderName(kind: Kind, baseURL: String?) -> String {
         switch kind {
@@ -207,8 +219,12 @@ public struct ModelConfiguration: Sendable {
 public struct TelemetrySettings: Sendable {
     /// Export message content (`gen_ai.input.messages`, …) on spans. Off by default: prompts are user data.
     public var captureContent: Bool
+    /// How long the final export of buffered spans and metrics may take at shutdown. Bounded on its own,
+    /// so an unreachable collector cannot hold the exit past an orchestrator's kill (10 s for `docker stop`).
+    public var flushTimeout: Duration
 
-    public init(captureContent: Bool = false) {
+    public init(captureContent: Bool = false, flushTimeout: Duration = .milliseconds(1500)) {
         self.captureContent = captureContent
+        self.flushTimeout = flushTimeout
     }
 }

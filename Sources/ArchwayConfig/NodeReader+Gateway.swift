@@ -144,7 +144,7 @@ extension NodeReader {
                     valid = false
                 }
             case "base_url":
-                baseURL = url(entry.value, childPath)
+                baseURL = url(entry.value, childPath).map(ProviderConfiguration.apiRoot)
                 if baseURL == nil { valid = false }
             case "api_key":
                 apiKey = string(entry.value, childPath)
@@ -263,8 +263,12 @@ extension NodeReader {
 
     mutating func telemetry(_ node: Node, _ path: String) -> TelemetrySettings {
         var settings = TelemetrySettings()
-        for entry in mapping(node, path, allowed: ["capture_content"]) ?? [] {
-            settings.captureContent = bool(entry.value, "\(path).\(entry.key)") ?? settings.captureContent
+        for entry in mapping(node, path, allowed: ["capture_content", "flush_timeout"]) ?? [] {
+            let childPath = "\(path).\(entry.key)"
+            switch entry.key {
+            case "flush_timeout": settings.flushTimeout = duration(entry.value, childPath) ?? settings.flushTimeout
+            default: settings.captureContent = bool(entry.value, childPath) ?? settings.captureContent
+            }
         }
         return settings
     }

@@ -25,10 +25,6 @@ public struct ChatRequest: Sendable, Hashable {
     public var user: String?
     /// OpenAI request fields Archway does not model, passed through to OpenAI-compatible upstreams.
     public var extra: [String: JSONValue]
-    /// The body as the client sent it on the OpenAI wire: OpenAI-compatible upstreams get these bytes
-    /// with only `model` (and, for streams, `stream_options`) rewritten. Set only when the answer may be
-    /// relayed as bytes too; cleared by anything that changes the request's content.
-    public var openAIWire: OpenAIWireBytes?
 
     public init(
         model: String,
@@ -70,7 +66,6 @@ public struct ChatRequest: Sendable, Hashable {
         self.responseFormat = responseFormat
         self.user = user
         self.extra = extra
-        self.openAIWire = nil
     }
 
     /// The kind of output asked for, as the GenAI conventions name it (`text`, `json`).

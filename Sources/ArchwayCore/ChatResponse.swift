@@ -56,9 +56,6 @@ public struct ChatResponse: Sendable, Hashable {
     public var choices: [Choice]
     public var usage: Usage?
     public var systemFingerprint: String?
-    /// The upstream's OpenAI-wire body, relayed as it came (model rewritten) to an OpenAI-wire client.
-    /// When set, `choices` carry only their index and finish reason: the text stays in these bytes.
-    public var openAIWire: OpenAIWireBytes?
 
     public init(id: String, model: String, created: Int, choices: [Choice], usage: Usage?, systemFingerprint: String? = nil) {
         self.id = id
@@ -67,7 +64,6 @@ public struct ChatResponse: Sendable, Hashable {
         self.choices = choices
         self.usage = usage
         self.systemFingerprint = systemFingerprint
-        self.openAIWire = nil
     }
 
     public var finishReasons: [FinishReason] { choices.compactMap(\.finishReason) }
@@ -121,8 +117,6 @@ public struct ChatChunk: Sendable, Hashable {
     /// Present on the final usage chunk (OpenAI) or the message delta (Anthropic).
     public var usage: Usage?
     public var systemFingerprint: String?
-    /// The upstream's OpenAI-wire event data, relayed as it came (model rewritten) to an OpenAI-wire client.
-    public var openAIWire: OpenAIWireBytes?
 
     public init(id: String, model: String, created: Int, choices: [Choice], usage: Usage? = nil, systemFingerprint: String? = nil) {
         self.id = id
@@ -131,6 +125,5 @@ public struct ChatChunk: Sendable, Hashable {
         self.choices = choices
         self.usage = usage
         self.systemFingerprint = systemFingerprint
-        self.openAIWire = nil
     }
 }

@@ -2,7 +2,37 @@ public import HTTPTypes
 
 /// An error a client can see. It carries everything needed to answer in the OpenAI error shape
 /// and a bounded `shortDescription` that is safe to use as a metric label or `error.type`.
+///
+/// What the gateway does with an error (retry it, try another model) is decided by its private
+/// `Kind`, never by its label strings, as AsyncHTTPClient's `HTTPClientError` does with its code.
 public struct GatewayError: Error, Sendable, Hashable, CustomStringConvertible {
+    private enum Kind: Sendable, Hashable {
+        case invalidRequest
+        case invalidJSON
+        case invalidBody
+        case modelNotFound
+        case payloadTooLarge
+        case unsupported
+        case unknownURL
+        case methodNotAllowed
+        case unauthorized
+        case internalError
+        case shuttingDown
+        case clientClosed
+        case deadlineExceeded
+        case providerNotReady
+        case stageFailed
+        case upstreamStatus(Int)
+        case upstreamNotFound
+        case upstreamTimeout
+        case upstreamUnreachable
+        case upstreamInvalidResponse
+        case streamInterrupted
+        /// Made with the public initialiser (simulated errors, wire-level relays): never retried.
+        case custom
+    }
+
+    private var kind: Kind
     /// The HTTP status the client receives.
     public var status: HTTPResponse.Status
     /// The OpenAI error `type` (`invalid_request_error`, `upstream_error`, …).
@@ -24,6 +54,19 @@ public struct GatewayError: Error, Sendable, Hashable, CustomStringConvertible {
         message: String,
         shortDescription: String? = nil
     ) {
+        self.init(.custom, status: status, type: type, code: code, param: param, message: message, shortDescription: shortDescription)
+    }
+
+    private init(
+        _ kind: Kind,
+        status: HTTPResponse.Status,
+        type: String,
+        code: String? = nil,
+        param: String? = nil,
+        message: String,
+        shortDescription: String? = nil
+    ) {
+        self.kind = kind
         self.status = status
         self.type = type
         self.code = code
@@ -43,15 +86,42 @@ public struct GatewayError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+// MARK: - What the gateway does with an error
+
+extension GatewayError {
+    /// Whether trying the same model again can help: rate limits, server errors, timeouts, connection errors.
+    public var isRetryable: Bool {
+        switch kind {
+        case .upstreamStatus(let status): status == 429 || status >= 500
+        case .upstreamTimeout, .upstreamUnreachable: true
+        default: false
+        }
+    }
+
+    /// Whether another model could answer instead: everything retryable, plus failures of this provider
+    /// alone (an unreadable answer, a broken stream, a wrong base URL or model id, a provider not up yet).
+    /// A client's own mistake (4xx) never moves on: every model would refuse it the same way.
+    public var allowsFallback: Bool {
+        switch kind {
+        case .upstreamInvalidResponse, .streamInterrupted, .upstreamNotFound, .providerNotReady: true
+        default: isRetryable
+        }
+    }
+
+    /// The client went away (or its request was cancelled): not a failure of any model.
+    public var isClientClosed: Bool { kind == .clientClosed }
+}
+
 // MARK: - Client errors
 
 extension GatewayError {
     public static func invalidRequest(_ message: String, param: String? = nil, code: String? = nil) -> GatewayError {
-        GatewayError(status: .badRequest, type: "invalid_request_error", code: code, param: param, message: message, shortDescription: "invalid_request")
+        GatewayError(.invalidRequest, status: .badRequest, type: "invalid_request_error", code: code, param: param, message: message, shortDescription: "invalid_request")
     }
 
     public static func invalidJSON(_ detail: String) -> GatewayError {
         GatewayError(
+            .invalidJSON,
             status: .badRequest,
             type: "invalid_request_error",
             code: "invalid_json",
@@ -60,8 +130,21 @@ extension GatewayError {
         )
     }
 
+    /// The request body could not be read (a malformed chunked encoding, a connection error mid-body).
+    public static func invalidBody(_ detail: String) -> GatewayError {
+        GatewayError(
+            .invalidBody,
+            status: .badRequest,
+            type: "invalid_request_error",
+            code: "invalid_body",
+            message: "The request body could not be read: \(bounded(detail, to: 200))",
+            shortDescription: "invalid_body"
+        )
+    }
+
     public static func modelNotFound(_ model: String) -> GatewayError {
         GatewayError(
+            .modelNotFound,
             status: .notFound,
             type: "invalid_request_error",
             code: "model_not_found",
@@ -73,20 +156,22 @@ extension GatewayError {
 
     public static func payloadTooLarge(limit: Int) -> GatewayError {
         GatewayError(
+            .payloadTooLarge,
             status: .contentTooLarge,
             type: "invalid_request_error",
             code: "request_too_large",
-            message: "The request body exceeds the limit of \(limit) bytes.",
+            message: limit > 0 ? "The request body exceeds the limit of \(limit) bytes." : "The request body is too large.",
             shortDescription: "request_too_large"
         )
     }
 
     public static func unsupported(_ message: String, param: String? = nil) -> GatewayError {
-        GatewayError(status: .badRequest, type: "invalid_request_error", code: "unsupported", param: param, message: message, shortDescription: "unsupported")
+        GatewayError(.unsupported, status: .badRequest, type: "invalid_request_error", code: "unsupported", param: param, message: message, shortDescription: "unsupported")
     }
 
     public static func notFound(path: String) -> GatewayError {
         GatewayError(
+            .unknownURL,
             status: .notFound,
             type: "invalid_request_error",
             code: "unknown_url",
@@ -95,20 +180,50 @@ extension GatewayError {
         )
     }
 
+    public static let methodNotAllowed = GatewayError(
+        .methodNotAllowed,
+        status: .methodNotAllowed,
+        type: "invalid_request_error",
+        code: "method_not_allowed",
+        message: "Method not allowed.",
+        shortDescription: "method_not_allowed"
+    )
+
     public static func unauthorized(_ message: String) -> GatewayError {
-        GatewayError(status: .unauthorized, type: "authentication_error", code: "invalid_api_key", message: message, shortDescription: "unauthorized")
+        GatewayError(.unauthorized, status: .unauthorized, type: "authentication_error", code: "invalid_api_key", message: message, shortDescription: "unauthorized")
     }
 
     public static func internalError(_ message: String) -> GatewayError {
-        GatewayError(status: .internalServerError, type: "server_error", code: "internal_error", message: message, shortDescription: "internal")
+        GatewayError(.internalError, status: .internalServerError, type: "server_error", code: "internal_error", message: message, shortDescription: "internal")
     }
 
     public static let shuttingDown = GatewayError(
+        .shuttingDown,
         status: .serviceUnavailable,
         type: "server_error",
         code: "shutting_down",
         message: "The gateway is shutting down.",
         shortDescription: "shutting_down"
+    )
+
+    /// The client closed the connection, or the call was cancelled on its behalf (499, as nginx logs it).
+    public static let clientClosed = GatewayError(
+        .clientClosed,
+        status: .init(code: 499),
+        type: "client_error",
+        code: "client_closed",
+        message: "The client closed the request.",
+        shortDescription: "client_closed"
+    )
+
+    /// The caller's deadline (a workflow's remaining budget, the route's timeout) passed before an answer.
+    public static let deadlineExceeded = GatewayError(
+        .deadlineExceeded,
+        status: .gatewayTimeout,
+        type: "upstream_error",
+        code: "deadline_exceeded",
+        message: "The call's deadline passed before a model answered.",
+        shortDescription: "timeout"
     )
 }
 
@@ -121,27 +236,42 @@ extension GatewayError {
         let message = "Upstream provider '\(provider)' answered HTTP \(status)\(detail)"
         switch status {
         case 429:
-            return GatewayError(status: .tooManyRequests, type: "rate_limit_error", code: "rate_limit_exceeded", message: message, shortDescription: "429")
+            return GatewayError(.upstreamStatus(status), status: .tooManyRequests, type: "rate_limit_error", code: "rate_limit_exceeded", message: message, shortDescription: "429")
         case 503:
-            return GatewayError(status: .serviceUnavailable, type: "upstream_error", code: "upstream_unavailable", message: message, shortDescription: "503")
+            return GatewayError(.upstreamStatus(status), status: .serviceUnavailable, type: "upstream_error", code: "upstream_unavailable", message: message, shortDescription: "503")
         case 504:
-            return GatewayError(status: .gatewayTimeout, type: "upstream_error", code: "upstream_timeout", message: message, shortDescription: "504")
-        case 400, 404, 413, 422:
+            return GatewayError(.upstreamStatus(status), status: .gatewayTimeout, type: "upstream_error", code: "upstream_timeout", message: message, shortDescription: "504")
+        case 400, 413, 422:
             // The request itself was refused: the client can fix it, so it keeps the client-error class.
             return GatewayError(
-                status: HTTPResponse.Status(code: status == 404 || status == 422 ? 400 : status),
+                .upstreamStatus(status),
+                status: HTTPResponse.Status(code: status == 422 ? 400 : status),
                 type: "invalid_request_error",
                 code: "upstream_rejected",
                 message: message,
                 shortDescription: String(status)
             )
         default:
-            return GatewayError(status: .badGateway, type: "upstream_error", code: "upstream_error", message: message, shortDescription: String(status))
+            return GatewayError(.upstreamStatus(status), status: .badGateway, type: "upstream_error", code: "upstream_error", message: message, shortDescription: String(status))
         }
+    }
+
+    /// The upstream answered 404: a wrong base URL or model id in the gateway's configuration, not the
+    /// client's fault. Names the provider, the path and the upstream model (never the key).
+    public static func upstreamNotFound(provider: String, path: String, model: String) -> GatewayError {
+        GatewayError(
+            .upstreamNotFound,
+            status: .badGateway,
+            type: "upstream_error",
+            code: "upstream_not_found",
+            message: "Upstream provider '\(provider)' answered HTTP 404 for \(bounded(path, to: 200)) (upstream model '\(bounded(model, to: 200))'): check the provider's base_url and the model's upstream id in the gateway's configuration.",
+            shortDescription: "404"
+        )
     }
 
     public static func upstreamTimeout(provider: String, phase: String) -> GatewayError {
         GatewayError(
+            .upstreamTimeout,
             status: .gatewayTimeout,
             type: "upstream_error",
             code: "upstream_timeout",
@@ -152,6 +282,7 @@ extension GatewayError {
 
     public static func upstreamUnreachable(provider: String, reason: String) -> GatewayError {
         GatewayError(
+            .upstreamUnreachable,
             status: .badGateway,
             type: "upstream_error",
             code: "upstream_unreachable",
@@ -162,6 +293,7 @@ extension GatewayError {
 
     public static func upstreamInvalidResponse(provider: String, reason: String) -> GatewayError {
         GatewayError(
+            .upstreamInvalidResponse,
             status: .badGateway,
             type: "upstream_error",
             code: "upstream_invalid_response",
@@ -172,6 +304,7 @@ extension GatewayError {
 
     public static func streamInterrupted(provider: String) -> GatewayError {
         GatewayError(
+            .streamInterrupted,
             status: .badGateway,
             type: "upstream_error",
             code: "stream_interrupted",
@@ -180,11 +313,39 @@ extension GatewayError {
         )
     }
 
-    /// Whether trying the same call again (or another model) can help.
-    public var isRetryable: Bool {
-        switch shortDescription {
-        case "429", "500", "502", "503", "504", "timeout", "connection_error": true
-        default: false
+    /// A stage around the call (policy, cache, budget) failed: the call is refused, never sent unchecked.
+    public static func stageFailed(_ stage: String) -> GatewayError {
+        GatewayError(
+            .stageFailed,
+            status: .serviceUnavailable,
+            type: "server_error",
+            code: "stage_failed",
+            message: "The gateway's '\(bounded(stage, to: 64))' check failed, so the request was not sent.",
+            shortDescription: "stage_failed"
+        )
+    }
+
+    /// A configured provider that cannot take calls yet (an embedded simulator still starting).
+    public static func providerNotReady(_ provider: String) -> GatewayError {
+        GatewayError(
+            .providerNotReady,
+            status: .serviceUnavailable,
+            type: "upstream_error",
+            code: "provider_not_ready",
+            message: "Provider '\(bounded(provider, to: 200))' is not ready.",
+            shortDescription: "provider_not_ready"
+        )
+    }
+}
+
+extension GatewayError {
+    /// The client-facing error for anything a call threw: itself when it is one, `client_closed` for
+    /// cancellation, otherwise an internal error (whose details stay out of the answer).
+    public init(_ error: any Error) {
+        switch error {
+        case let error as GatewayError: self = error
+        case is CancellationError: self = .clientClosed
+        default: self = .internalError("The gateway failed to handle the request.")
         }
     }
 }

@@ -2,8 +2,7 @@ public import NIOCore
 
 /// The OpenAI-wire bytes a canonical value was read from, kept so an OpenAI-wire peer gets them as they
 /// came instead of a re-encoding: fields Archway does not model survive, and no JSON is written.
-///
-/// Whatever changes the value's content (beyond its model name) must drop these bytes.
+/// They only ever travel inside a `Relayable`, which drops them when the value's content changes.
 public struct OpenAIWireBytes: Sendable, Hashable {
     public var bytes: ByteBuffer
     /// Byte ranges of the top-level `model` values, relative to the readable bytes: the model name is

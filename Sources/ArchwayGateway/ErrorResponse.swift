@@ -3,6 +3,14 @@ import ArchwayWire
 import Hummingbird
 import NIOCore
 
+/// Every error a client sees has the OpenAI error shape (Anthropic's envelope on the Anthropic route),
+/// whether the gateway threw it or Hummingbird did.
+extension GatewayError: HTTPResponseError {
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        response(anthropicEnvelope: request.uri.path == "/v1/messages")
+    }
+}
+
 extension GatewayError {
     /// The OpenAI-shaped error response (with Anthropic's envelope on the Anthropic route).
     func response(anthropicEnvelope: Bool = false) -> Response {
@@ -14,25 +22,38 @@ extension GatewayError {
     }
 
     /// Maps anything thrown while handling a request to a client-facing error.
-    static func from(_ error: any Error) -> GatewayError {
+    static func from(_ error: any Error, path: String) -> GatewayError {
         switch error {
         case let error as GatewayError:
             return error
-        case is CancellationError:
-            return GatewayError(status: .init(code: 499), type: "client_error", code: "client_closed", message: "The client closed the request.", shortDescription: "client_closed")
         case is NIOTooManyBytesError:
             return .payloadTooLarge(limit: 0)
         case let error as HTTPError:
             switch error.status {
-            case .notFound: return .notFound(path: "")
-            case .methodNotAllowed:
-                return GatewayError(status: .methodNotAllowed, type: "invalid_request_error", code: "method_not_allowed", message: "Method not allowed.", shortDescription: "method_not_allowed")
+            case .notFound: return .notFound(path: path)
+            case .methodNotAllowed: return .methodNotAllowed
             case .contentTooLarge: return .payloadTooLarge(limit: 0)
+            case let status where (400..<500).contains(status.code):
+                return .invalidRequest(error.body ?? "The request could not be handled.")
             default:
-                return GatewayError(status: error.status, type: "invalid_request_error", message: error.body ?? "Request failed.", shortDescription: String(error.status.code))
+                return GatewayError(error)
             }
         default:
-            return .internalError("The gateway failed to handle the request.")
+            return GatewayError(error)
+        }
+    }
+}
+
+/// Turns every error thrown by the routes (and by Hummingbird's router) into the OpenAI error shape.
+struct OpenAIErrorMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let path = request.uri.path
+            return GatewayError.from(error, path: path).response(anthropicEnvelope: path == "/v1/messages")
         }
     }
 }

@@ -1,65 +1,75 @@
 public import ArchwayConfig
 import ArchwayCore
+import ArchwayExecution
+public import ArchwayPrometheus
 import ArchwayProviders
 import ArchwayRouting
-import ArchwaySimulator
 public import ArchwayTelemetry
-import AsyncHTTPClient
 public import Hummingbird
 public import Logging
-import NIOCore
-import ServiceLifecycle
+public import NIOCore
+public import ServiceLifecycle
 
-/// Composes the gateway from a validated configuration: the shared upstream client, provider adapters,
-/// embedded simulators, routing, telemetry and the HTTP routes, as one Hummingbird application.
+/// Starts a provider the gateway embeds (a `kind: simulator` provider without `base_url`) and reports
+/// the loopback port it listens on. The executable passes the built-in simulator; the gateway itself
+/// links no provider server.
+public typealias EmbeddedProviderFactory = @Sendable (
+    _ provider: ProviderConfiguration,
+    _ onListening: @escaping @Sendable (_ port: Int) async -> Void
+) -> any Service
+
+/// Composes the gateway from a validated configuration: the upstream clients, provider adapters,
+/// routing, the execution layer, telemetry and the HTTP routes, as one Hummingbird application.
 public enum Gateway {
     /// Builds the application. It is a ServiceLifecycle `Service`: run it in a `ServiceGroup` (with the
     /// OpenTelemetry service, in the executable) or under HummingbirdTesting.
     ///
     /// - Parameters:
     ///   - prometheus: when given, `GET /metrics` serves it (the same metrics as OTLP, collector-style names).
+    ///   - embeddedProviders: starts each embedded provider; required when the configuration has one.
     ///   - onServerRunning: called with the listening channel (tests use it to learn the port).
     public static func makeApplication(
         configuration: GatewayConfiguration,
         telemetry: GenAITelemetry,
         prometheus: PrometheusExposition? = nil,
+        embeddedProviders: EmbeddedProviderFactory? = nil,
         logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let clients = UpstreamClients(settings: configuration.upstream)
         let transport = UpstreamTransport(clients: clients, settings: configuration.upstream, tracer: telemetry.tracer)
-        var adapters: [String: any ProviderAdapter] = [:]
-        var simulators: [any Service] = []
-        let embedded = configuration.providers.values.filter { $0.kind == .simulator && $0.baseURL == nil }
+        let embedded = configuration.providers.values.filter(\.isEmbedded)
         let state = GatewayState(pendingProviders: embedded.count, startedAt: currentUnixSeconds())
-        for provider in configuration.providers.values where !(provider.kind == .simulator && provider.baseURL == nil) {
-            adapters[provider.name] = HTTPProviderAdapter(provider: provider, transport: transport)
+        let registry = ProviderRegistry()
+        for provider in configuration.providers.values where !provider.isEmbedded {
+            registry.register(HTTPProviderAdapter(provider: provider, transport: transport), for: provider.name)
         }
-        let registry = ProviderRegistry(adapters)
+        var services: [any Service] = [HTTPClientService(clients: clients, state: state)]
         for provider in embedded {
-            // An embedded simulator listens on an ephemeral loopback port; its adapter is registered once it does.
-            let simulator = Simulator.makeApplication(
-                host: "127.0.0.1",
-                port: 0,
-                settings: provider.simulator,
-                logger: Logger(label: "archway.simulator")
-            ) { channel in
-                let port = channel.localAddress?.port ?? 0
+            guard let embeddedProviders else {
+                logger.error("provider '\(provider.name)' is an embedded simulator, but this gateway was built without one; its models answer 503")
+                continue
+            }
+            // An embedded provider listens on an ephemeral loopback port; its adapter is registered once it does.
+            services.append(embeddedProviders(provider) { port in
                 registry.register(HTTPProviderAdapter(provider: provider, transport: transport, baseURL: "http://127.0.0.1:\(port)/v1"), for: provider.name)
                 state.providerReady()
-            }
-            simulators.append(simulator)
+            })
+        }
+        if embeddedProviders == nil {
+            for _ in embedded { state.providerReady() }
         }
 
         let catalog = ModelCatalog(configuration: configuration)
         let executor = ModelCallExecutor(
             routing: DirectRoutingPolicy(catalog: catalog, requestTimeout: configuration.upstream.requestTimeout),
             providers: registry,
-            telemetry: telemetry,
+            sink: OutcomeSink(telemetry: telemetry),
             logger: logger
         )
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: ServerSpanMiddleware(tracer: telemetry.tracer, telemetry: telemetry))
+        router.add(middleware: OpenAIErrorMiddleware())
         if let key = configuration.server.masterKey {
             router.add(middleware: MasterKeyMiddleware(key: key))
         }
@@ -81,7 +91,7 @@ public enum Gateway {
             router: router,
             server: .http1(configuration: .init(additionalChannelHandlers: [ClientCloseHandler()])),
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "archway"),
-            services: [HTTPClientService(clients: clients, state: state)] + simulators,
+            services: services,
             onServerRunning: onServerRunning,
             logger: logger
         )
@@ -91,6 +101,11 @@ public enum Gateway {
         }
         return application
     }
+}
+
+extension ProviderConfiguration {
+    /// A simulator without a base URL runs inside the process.
+    var isEmbedded: Bool { kind == .simulator && baseURL == nil }
 }
 
 /// Owns the upstream clients: on graceful shutdown it marks the gateway as draining, waits for the

@@ -1,12 +1,14 @@
 import ArchwayConfig
 import ArchwayCore
-import ArchwayProviders
+import ArchwayExecution
 import ArchwayRouting
 import ArchwayWire
 import Hummingbird
 import NIOCore
 
 /// The client-facing API: OpenAI's chat completions, embeddings and models, and Anthropic's messages.
+/// Each handler turns HTTP into a call (request + `CallScope`), hands it to the execution layer, and
+/// turns the answer back into HTTP. Nothing here runs a model call itself.
 struct GatewayRoutes: Sendable {
     let executor: ModelCallExecutor
     let catalog: ModelCatalog
@@ -26,53 +28,64 @@ struct GatewayRoutes: Sendable {
         }
     }
 
-    /// Collects the body within the configured limit.
+    /// Collects the body within the configured limit. A body that cannot be read (a malformed chunked
+    /// encoding, a connection reset mid-body) is the client's: 400, never 500.
     func body(of request: Request) async throws -> ByteBuffer {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBodyBytes {
             throw GatewayError.payloadTooLarge(limit: maxBodyBytes)
         }
         do {
-            return try await request.body.collect(upTo: maxBodyBytes)
+            return WireJSON.strippingByteOrderMark(try await request.body.collect(upTo: maxBodyBytes))
         } catch is NIOTooManyBytesError {
             throw GatewayError.payloadTooLarge(limit: maxBodyBytes)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch let error as GatewayError {
+            throw error
+        } catch {
+            throw GatewayError.invalidBody(String(describing: type(of: error)))
         }
+    }
+
+    func scope(model: String, context: GatewayRequestContext) -> CallScope {
+        CallScope(model: model, context: context.serviceContext)
     }
 
     func chatCompletions(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let body = try await body(of: request)
-        // Decoded to validate it and for telemetry; the bytes go upstream as they are to an OpenAI-wire
-        // provider, and its answer comes back as bytes. Content capture needs the answer decoded.
-        var chat = try OpenAIChatRequest.decode(from: body)
-        if !executor.telemetry.captureContent { chat.openAIWire = OpenAIWireBytes(bytes: body) }
+        let chat = try OpenAIChatRequest.decode(from: body)
+        let envelope = executor.envelope(chat, openAIBytes: body)
+        let scope = scope(model: chat.model, context: context)
         if chat.stream {
-            let (call, stream, exchange) = try await ClientConnections.run(on: context.channel) {
-                try await executor.startStream(chat, context: context.serviceContext)
+            let stream = try await ClientConnections.run(on: context.channel) {
+                try await executor.stream(envelope, scope: scope)
             }
-            return StreamRelay(executor: executor, call: call, stream: stream, exchange: exchange, clientModel: chat.model, wire: .openAI(includeUsage: chat.includeUsage), channel: context.channel).response()
+            return StreamRelay(stream: stream, wire: .openAI(includeUsage: chat.includeUsage), channel: context.channel).response()
         }
-        let response = try await ClientConnections.run(on: context.channel) {
-            try await executor.chat(chat, context: context.serviceContext)
+        let answer = try await ClientConnections.run(on: context.channel) {
+            try await executor.chat(envelope, scope: scope)
         }
-        if let wire = response.openAIWire {
+        if let wire = answer.wire {
             var out = ByteBuffer()
-            out.reserveCapacity(wire.bytes.readableBytes + chat.model.utf8.count)
-            OpenAIPassthrough.write(wire, model: chat.model, into: &out)
+            out.reserveCapacity(wire.bytes.readableBytes + answer.value.model.utf8.count)
+            OpenAIPassthrough.write(wire, model: answer.value.model, into: &out)
             return Response.json(out)
         }
-        return Response.json(try WireJSON.encode(OpenAIChatResponse(response)))
+        return Response.json(try WireJSON.encode(OpenAIChatResponse(answer.value)))
     }
 
     func messages(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let chat = try WireJSON.decodeRequest(AnthropicMessagesRequest.self, from: try await body(of: request)).request
+        let scope = scope(model: chat.model, context: context)
         if chat.stream {
-            let (call, stream, exchange) = try await ClientConnections.run(on: context.channel) {
-                try await executor.startStream(chat, context: context.serviceContext)
+            let stream = try await ClientConnections.run(on: context.channel) {
+                try await executor.stream(Relayable(chat), scope: scope)
             }
-            return StreamRelay(executor: executor, call: call, stream: stream, exchange: exchange, clientModel: chat.model, wire: .anthropic, channel: context.channel).response()
+            return StreamRelay(stream: stream, wire: .anthropic, channel: context.channel).response()
         }
         var response = try await ClientConnections.run(on: context.channel) {
-            try await executor.chat(chat, context: context.serviceContext)
-        }
+            try await executor.chat(Relayable(chat), scope: scope)
+        }.value
         if !response.id.hasPrefix("msg_") { response.id = "msg_" + response.id }
         return Response.json(try WireJSON.encode(AnthropicMessagesResponse(response)))
     }
@@ -80,7 +93,7 @@ struct GatewayRoutes: Sendable {
     func embeddings(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let embedding = try WireJSON.decodeRequest(OpenAIEmbeddingRequest.self, from: try await body(of: request)).request
         let response = try await ClientConnections.run(on: context.channel) {
-            try await executor.embeddings(embedding, context: context.serviceContext)
+            try await executor.embeddings(embedding, scope: scope(model: embedding.model, context: context))
         }
         return Response.json(try WireJSON.encode(OpenAIEmbeddingResponse(response)))
     }

@@ -3,43 +3,39 @@ import ArchwayTelemetry
 import HTTPTypes
 import Hummingbird
 import Metrics
+import Synchronization
 import Tracing
 import NIOCore
 
-/// Opens the SERVER span of each request (continuing a caller's `traceparent`), turns every error into
-/// the OpenAI error shape, and records `http.server.request.duration`. A streamed response keeps its
-/// span open until the last byte is written.
+/// Opens the SERVER span of each request (continuing a caller's `traceparent`) and records
+/// `http.server.request.duration`. It only traces: errors have become responses further in
+/// (`OpenAIErrorMiddleware`). A streamed response keeps its span open until its last byte is written,
+/// and the span ends even when the body never runs (a client that hung up first).
 struct ServerSpanMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
 
     let tracer: any Tracer
     let telemetry: GenAITelemetry
 
-    /// Route templates are a closed set, so span names and metric labels cannot be inflated by clients.
-    static let knownRoutes: Set<String> = ["/v1/chat/completions", "/v1/embeddings", "/v1/models", "/v1/messages"]
-
     /// Probes and scrapes arrive every few seconds and say nothing about model traffic: no spans for them.
     static let untracedRoutes: Set<String> = ["/metrics", "/healthz", "/readyz"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if Self.untracedRoutes.contains(request.uri.path) {
-            do {
-                return try await next(request, context)
-            } catch {
-                return GatewayError.from(error).response()
-            }
+        // The router matched the request before any middleware ran: its endpoint is the route template
+        // (a closed set, so span names and metric labels cannot be inflated by clients); nil when nothing matched.
+        let route = context.endpointPath
+        if let route, Self.untracedRoutes.contains(route) {
+            return try await next(request, context)
         }
         let start = ContinuousClock.now
         var parent = ServiceContext.topLevel
         tracer.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
-        let path = request.uri.path
-        let route = Self.knownRoutes.contains(path) ? path : nil
         let method = request.method.rawValue
         let span = tracer.startSpan(route.map { "\(method) \($0)" } ?? method, context: parent, ofKind: .server)
         if span.isRecording {
             span.updateAttributes { attributes in
                 attributes[GenAIAttributes.httpRequestMethod] = method
-                attributes[GenAIAttributes.urlPath] = path
+                attributes[GenAIAttributes.urlPath] = request.uri.path
                 attributes[GenAIAttributes.urlScheme] = "http"
                 if let route { attributes[GenAIAttributes.httpRoute] = route }
                 if let agent = request.headers[.userAgent] { attributes[GenAIAttributes.userAgentOriginal] = String(agent.prefix(256)) }
@@ -47,39 +43,71 @@ struct ServerSpanMiddleware: RouterMiddleware {
         }
         var context = context
         context.serviceContext = span.context
-        var response: Response
+        let response: Response
         do {
             response = try await next(request, context)
         } catch {
-            var gatewayError = GatewayError.from(error)
-            if gatewayError.code == "unknown_url" { gatewayError = .notFound(path: path) }
-            response = gatewayError.response(anthropicEnvelope: path == "/v1/messages")
+            // Errors are answered further in; anything that still arrives here is answered by Hummingbird.
+            let status = (error as? any HTTPResponseError)?.status ?? .internalServerError
+            let end = ServerSpanEnd(span: span, start: start, duration: duration(method: method, route: route, status: status))
+            end.end(status: status)
+            throw error
         }
-        let status = Int(response.status.code)
-        span.attributes[GenAIAttributes.httpResponseStatusCode] = status
-        if status >= 500 {
-            span.attributes[GenAIAttributes.errorType] = String(status)
-            span.setStatus(SpanStatus(code: .error))
-        }
-        let duration = telemetry.histogram(GenAIMetricSet.httpServerDuration, unit: "s", [
-            (GenAIAttributes.httpRequestMethod, method),
-            (GenAIAttributes.httpRoute, route ?? "other"),
-            (GenAIAttributes.httpResponseStatusCode, String(status)),
-        ])
+        let status = response.status
+        let end = ServerSpanEnd(span: span, start: start, duration: duration(method: method, route: route, status: status))
         guard response.body.contentLength == nil else {
-            span.end()
-            duration.record(start.duration(to: .now).seconds)
+            end.end(status: status)
             return response
         }
+        var streamed = response
         let body = response.body
-        response.body = ResponseBody { writer in
-            defer {
-                span.end()
-                duration.record(start.duration(to: .now).seconds)
-            }
+        streamed.body = ResponseBody { writer in
+            defer { end.end(status: status) }
             try await body.write(writer)
         }
-        return response
+        return streamed
+    }
+
+    private func duration(method: String, route: String?, status: HTTPResponse.Status) -> Recorder {
+        telemetry.histogram(GenAIMetricSet.httpServerDuration, unit: "s", [
+            (GenAIAttributes.httpRequestMethod, method),
+            (GenAIAttributes.httpRoute, route ?? "other"),
+            (GenAIAttributes.httpResponseStatusCode, String(status.code)),
+        ])
+    }
+}
+
+/// Ends a SERVER span and records its duration exactly once: after the last byte of a streamed body,
+/// or, when the server drops a response whose body never ran, when the last reference goes.
+final class ServerSpanEnd: Sendable {
+    private let span: Mutex<(any Span)?>
+    private let start: ContinuousClock.Instant
+    private let duration: Recorder
+
+    init(span: any Span, start: ContinuousClock.Instant, duration: Recorder) {
+        self.span = Mutex(span)
+        self.start = start
+        self.duration = duration
+    }
+
+    func end(status: HTTPResponse.Status) {
+        guard let span = span.withLock({ span in defer { span = nil }; return span }) else { return }
+        let code = Int(status.code)
+        span.attributes[GenAIAttributes.httpResponseStatusCode] = code
+        if code >= 500 {
+            span.attributes[GenAIAttributes.errorType] = String(code)
+            span.setStatus(SpanStatus(code: .error))
+        }
+        duration.record(start.duration(to: .now).seconds)
+        span.end()
+    }
+
+    deinit {
+        // The body never ran: the client went away before its response started.
+        guard let span = span.withLock({ span in defer { span = nil }; return span }) else { return }
+        span.attributes[GenAIAttributes.errorType] = "client_closed"
+        duration.record(start.duration(to: .now).seconds)
+        span.end()
     }
 }
 

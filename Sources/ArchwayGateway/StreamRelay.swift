@@ -1,14 +1,13 @@
 import ArchwayCore
-import ArchwayProviders
-import ArchwayTelemetry
+import ArchwayExecution
 import ArchwayWire
+import Foundation
 import HTTPTypes
 import Hummingbird
-import Foundation
 import NIOCore
 
-/// Relays an upstream chunk stream to the client in its wire format as the chunks arrive, and records
-/// the call's outcome (time to first chunk, usage, finish reasons) as it goes.
+/// Writes a model stream to the client in its wire format as the chunks arrive. It only encodes: the
+/// stream itself records the call and ends its spans, however the relay ends.
 ///
 /// A stream that fails after it started ends with the wire's error event (OpenAI: a final
 /// `data: {"error":…}` and no `[DONE]`; Anthropic: `event: error`), so the client's SDK raises.
@@ -18,11 +17,7 @@ struct StreamRelay: Sendable {
         case anthropic
     }
 
-    let executor: ModelCallExecutor
-    let call: ModelCallExecutor.Call
-    let stream: ChatChunkStream
-    let exchange: UpstreamExchange
-    let clientModel: String
+    let stream: ModelStream
     let wire: Wire
     let channel: (any Channel)?
 
@@ -31,6 +26,9 @@ struct StreamRelay: Sendable {
         headers[HTTPField.Name("x-accel-buffering")!] = "no"
         let relay = self
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            // Whatever ends the relay (the client gone, a cancelled task), the call ends with it; a
+            // stream that already ended keeps its own outcome.
+            defer { relay.stream.abandon() }
             try await ClientConnections.run(on: relay.channel) {
                 try await relay.run(&writer)
             }
@@ -38,45 +36,14 @@ struct StreamRelay: Sendable {
     }
 
     private func run(_ writer: inout any ResponseBodyWriter) async throws {
-        var call = self.call
-        let captureContent = executor.telemetry.captureContent
-        var anthropic = AnthropicStreamEncoder(model: clientModel)
-        var output = ChatResponse(id: "", model: clientModel, created: 0, choices: [], usage: nil)
-        var failure: GatewayError?
-        var clientGone = false
+        let model = stream.model
+        var anthropic = AnthropicStreamEncoder(model: model)
         var buffer = ByteBuffer()
         do {
-            for try await var chunk in stream {
-                call.observe(chunk, into: &output, assembleOutput: captureContent)
-                chunk.model = clientModel
+            for try await relayed in stream {
                 buffer.clear()
-                switch wire {
-                case .openAI(let includeUsage):
-                    if let wire = chunk.openAIWire {
-                        // Relayed as the upstream sent it, with the client's model name (and usage only if asked).
-                        let dropUsage = chunk.usage != nil && !includeUsage
-                        if dropUsage, chunk.choices.isEmpty { continue }
-                        buffer.writeStaticString("data: ")
-                        OpenAIPassthrough.write(wire, model: clientModel, droppingUsage: dropUsage, into: &buffer)
-                        buffer.writeStaticString("\n\n")
-                        break
-                    }
-                    if chunk.usage != nil, !includeUsage {
-                        if chunk.choices.isEmpty { continue }
-                        chunk.usage = nil
-                    }
-                    ServerSentEvent.writeData(try WireJSON.encodeData(OpenAIChatChunk(chunk)), to: &buffer)
-                case .anthropic:
-                    try anthropic.encode(chunk, into: &buffer)
-                }
-                if buffer.readableBytes > 0 {
-                    do {
-                        try await writer.write(buffer)
-                    } catch {
-                        clientGone = true
-                        throw error
-                    }
-                }
+                try encode(relayed, model: model, anthropic: &anthropic, into: &buffer)
+                if buffer.readableBytes > 0 { try await writer.write(buffer) }
             }
             buffer.clear()
             switch wire {
@@ -85,72 +52,39 @@ struct StreamRelay: Sendable {
             }
             try await writer.write(buffer)
             try await writer.finish(nil)
-        } catch {
-            if clientGone || error is CancellationError {
-                failure = GatewayError.from(CancellationError())
-            } else {
-                let gatewayError = GatewayError.from(error)
-                failure = gatewayError
-                buffer.clear()
-                switch wire {
-                case .openAI:
-                    ServerSentEvent.writeData((try? WireJSON.encodeData(OpenAIErrorBody(gatewayError))) ?? Data(), to: &buffer)
-                case .anthropic:
-                    try? AnthropicStreamEncoder.writeError(gatewayError, into: &buffer)
-                }
-                // The client may be gone too; the span records the upstream failure either way.
-                try? await writer.write(buffer)
-                try? await writer.finish(nil)
+        } catch let error as GatewayError where !error.isClientClosed {
+            // The upstream failed mid-stream (the stream has recorded it): tell the client's SDK. The
+            // client may be gone too, so a failed write here changes nothing.
+            buffer.clear()
+            switch wire {
+            case .openAI:
+                ServerSentEvent.writeData((try? WireJSON.encodeData(OpenAIErrorBody(error))) ?? Data(), to: &buffer)
+            case .anthropic:
+                try? AnthropicStreamEncoder.writeError(error, into: &buffer)
             }
+            try? await writer.write(buffer)
+            try? await writer.finish(nil)
         }
-        if let failure {
-            call.outcome.error = failure
-            call.outcome.finishReasons = [.error]
-        }
-        exchange.end(error: failure)
-        executor.finish(call, output: captureContent ? output : nil)
     }
-}
 
-extension ModelCallExecutor.Call {
-    /// Folds a chunk into the outcome (and, for content capture, the assembled output).
-    mutating func observe(_ chunk: ChatChunk, into output: inout ChatResponse, assembleOutput: Bool) {
-        if outcome.responseID == nil, !chunk.id.isEmpty { outcome.responseID = chunk.id }
-        if outcome.responseModel == nil, !chunk.model.isEmpty { outcome.responseModel = chunk.model }
-        if let usage = chunk.usage { record(usage: usage) }
-        for choice in chunk.choices {
-            if let reason = choice.finishReason, !assembleOutput {
-                outcome.finishReasons.append(reason)
+    private func encode(_ relayed: Relayable<ChatChunk>, model: String, anthropic: inout AnthropicStreamEncoder, into buffer: inout ByteBuffer) throws {
+        var chunk = relayed.value
+        switch wire {
+        case .openAI(let includeUsage):
+            // Usage is always asked of the upstream (telemetry needs it); the client gets it only if it asked.
+            let dropUsage = chunk.usage != nil && !includeUsage
+            if dropUsage, chunk.choices.isEmpty { return }
+            if let bytes = relayed.wire {
+                // Relayed as the upstream sent it, with the client's model name.
+                buffer.writeStaticString("data: ")
+                OpenAIPassthrough.write(bytes, model: model, droppingUsage: dropUsage, into: &buffer)
+                buffer.writeStaticString("\n\n")
+                return
             }
-            let carriesOutput = !(choice.content ?? "").isEmpty || !choice.toolCalls.isEmpty
-            if carriesOutput {
-                outcome.outputChunks += 1
-                if outcome.timeToFirstChunk == nil { outcome.timeToFirstChunk = start.duration(to: .now) }
-            }
-            // The full answer is assembled only for content capture; otherwise the relay stays copy-free.
-            guard assembleOutput else { continue }
-            while output.choices.count <= choice.index {
-                output.choices.append(.init(index: output.choices.count, message: ChatMessage(role: .assistant), finishReason: nil))
-            }
-            if let content = choice.content, !content.isEmpty {
-                if case .text(let existing)? = output.choices[choice.index].message.content.last {
-                    output.choices[choice.index].message.content[output.choices[choice.index].message.content.count - 1] = .text(existing + content)
-                } else {
-                    output.choices[choice.index].message.content.append(.text(content))
-                }
-            }
-            for delta in choice.toolCalls {
-                var calls = output.choices[choice.index].message.toolCalls
-                while calls.count <= delta.index { calls.append(ToolCall(id: "", name: "", arguments: "")) }
-                if let id = delta.id { calls[delta.index].id = id }
-                if let name = delta.name { calls[delta.index].name = name }
-                calls[delta.index].arguments += delta.arguments ?? ""
-                output.choices[choice.index].message.toolCalls = calls
-            }
-            if let reason = choice.finishReason {
-                output.choices[choice.index].finishReason = reason
-                outcome.finishReasons = output.choices.compactMap(\.finishReason)
-            }
+            if dropUsage { chunk.usage = nil }
+            ServerSentEvent.writeData(try WireJSON.encodeData(OpenAIChatChunk(chunk)), to: &buffer)
+        case .anthropic:
+            try anthropic.encode(chunk, into: &buffer)
         }
     }
 }

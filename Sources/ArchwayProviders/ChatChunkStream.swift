@@ -8,7 +8,8 @@ import NIOCore
 /// Ends normally only after the provider's own end marker (`[DONE]` or `message_stop`); a body that
 /// ends without it throws `stream_interrupted`, so a broken stream never looks like a clean finish.
 public struct ChatChunkStream: AsyncSequence, Sendable {
-    public typealias Element = ChatChunk
+    /// A chunk, with the upstream's bytes when they are to be relayed to an OpenAI-wire client.
+    public typealias Element = Relayable<ChatChunk>
 
     enum Format: Sendable {
         case openAI
@@ -51,14 +52,14 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
             self.provider = provider
         }
 
-        public mutating func next() async throws -> ChatChunk? {
+        public mutating func next() async throws -> Relayable<ChatChunk>? {
             while true {
                 switch state {
                 case .done:
                     return nil
                 case .sendUsage:
                     state = .done
-                    return anthropic.usageChunk
+                    return Relayable(anthropic.usageChunk)
                 case .streaming:
                     break
                 }
@@ -83,7 +84,7 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
             }
         }
 
-        private mutating func handle(_ raw: SSEParser.RawEvent) throws -> ChatChunk? {
+        private mutating func handle(_ raw: SSEParser.RawEvent) throws -> Relayable<ChatChunk>? {
             switch format {
             case .openAIPassthrough:
                 // Read in place: the chunk keeps a slice of the bytes the upstream sent, to be relayed as they are.
@@ -113,11 +114,11 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
                     }
                     throw GatewayError.upstreamInvalidResponse(provider: provider, reason: "undecodable stream chunk")
                 }
-                return value.chunk
+                return Relayable(value.chunk)
             case .anthropic:
                 do {
                     switch try anthropic.decode(ServerSentEvent(raw)) {
-                    case .chunk(let chunk): return chunk
+                    case .chunk(let chunk): return Relayable(chunk)
                     case .skip: return nil
                     case .finished:
                         state = .sendUsage

@@ -1,5 +1,6 @@
 public import ArchwayConfig
 public import ArchwayCore
+import ArchwayTelemetry
 import ArchwayWire
 import AsyncHTTPClient
 import NIOCore
@@ -42,20 +43,20 @@ public struct HTTPProviderAdapter: ProviderAdapter {
 
     var isAnthropic: Bool { provider.kind == .anthropic }
 
-    public func chat(_ request: ChatRequest, call: UpstreamCall) async throws -> UpstreamReply<ChatResponse> {
-        let (response, attempts, exchange) = try await send(path: isAnthropic ? "/messages" : "/chat/completions", body: encode(request), stream: false, call: call)
+    public func chat(_ request: Relayable<ChatRequest>, call: UpstreamCall) async throws -> UpstreamReply<Relayable<ChatResponse>> {
+        let (response, exchange) = try await send(path: chatPath, body: encode(request, model: call.model, stream: false), stream: false, call: call)
         do {
             let body = try await response.body.collect(upTo: 64 * 1024 * 1024)
             let value = if isAnthropic {
-                try WireJSON.decoder.decode(AnthropicMessagesResponse.self, from: body).response
-            } else if request.openAIWire != nil {
+                Relayable(try WireJSON.decoder.decode(AnthropicMessagesResponse.self, from: body).response)
+            } else if request.wire != nil {
                 // The client speaks this wire too: its answer is these bytes, read only for telemetry.
                 try OpenAIPassthrough.response(body)
             } else {
-                try WireJSON.decoder.decode(OpenAIChatResponse.self, from: body).response
+                Relayable(try WireJSON.decoder.decode(OpenAIChatResponse.self, from: body).response)
             }
             exchange.end()
-            return UpstreamReply(value: value, attempts: attempts, rateLimit: Self.rateLimit(response.headers), exchange: exchange)
+            return UpstreamReply(value: value, rateLimit: Self.rateLimit(response.headers), exchange: exchange)
         } catch {
             let failure = error is DecodingError || error is JSONScanner.Failure
                 ? GatewayError.upstreamInvalidResponse(provider: provider.name, reason: "undecodable body")
@@ -65,31 +66,31 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         }
     }
 
-    public func streamChat(_ request: ChatRequest, call: UpstreamCall) async throws -> UpstreamReply<ChatChunkStream> {
-        var request = request
-        request.stream = true
-        let (response, attempts, exchange) = try await send(path: isAnthropic ? "/messages" : "/chat/completions", body: encode(request), stream: true, call: call)
-        let format: ChatChunkStream.Format = isAnthropic ? .anthropic : (request.openAIWire != nil ? .openAIPassthrough : .openAI)
+    public func streamChat(_ request: Relayable<ChatRequest>, call: UpstreamCall) async throws -> UpstreamReply<ChatChunkStream> {
+        let (response, exchange) = try await send(path: chatPath, body: encode(request, model: call.model, stream: true), stream: true, call: call)
+        let format: ChatChunkStream.Format = isAnthropic ? .anthropic : (request.wire != nil ? .openAIPassthrough : .openAI)
         let stream = ChatChunkStream(body: response.body, format: format, provider: provider.name)
-        return UpstreamReply(value: stream, attempts: attempts, rateLimit: Self.rateLimit(response.headers), exchange: exchange)
+        return UpstreamReply(value: stream, rateLimit: Self.rateLimit(response.headers), exchange: exchange)
     }
 
     public func embeddings(_ request: EmbeddingRequest, call: UpstreamCall) async throws -> UpstreamReply<EmbeddingResponse> {
         guard !isAnthropic else {
             throw GatewayError.unsupported("The model '\(request.model)' is served by an Anthropic provider, which has no embeddings API.", param: "model")
         }
+        var upstreamRequest = request
+        upstreamRequest.model = call.model
         let body: ByteBuffer
         do {
-            body = try WireJSON.encode(OpenAIEmbeddingRequest(request))
+            body = try WireJSON.encode(OpenAIEmbeddingRequest(upstreamRequest))
         } catch {
-            throw GatewayError.internalError("could not encode the upstream request")
+            throw Self.unencodable
         }
-        let (response, attempts, exchange) = try await send(path: "/embeddings", body: body, stream: false, call: call)
+        let (response, exchange) = try await send(path: "/embeddings", body: body, stream: false, call: call)
         do {
             let buffer = try await response.body.collect(upTo: 256 * 1024 * 1024)
             let value = try WireJSON.decoder.decode(OpenAIEmbeddingResponse.self, from: buffer).response
             exchange.end()
-            return UpstreamReply(value: value, attempts: attempts, rateLimit: Self.rateLimit(response.headers), exchange: exchange)
+            return UpstreamReply(value: value, rateLimit: Self.rateLimit(response.headers), exchange: exchange)
         } catch {
             let failure = GatewayError.upstreamInvalidResponse(provider: provider.name, reason: "undecodable embeddings body")
             exchange.end(error: failure)
@@ -97,19 +98,31 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         }
     }
 
-    func encode(_ request: ChatRequest) throws -> ByteBuffer {
+    var chatPath: String { isAnthropic ? "/messages" : "/chat/completions" }
+
+    /// A request the client's wire accepted but this provider's wire cannot carry (a number JSON cannot
+    /// write, say): the client's to fix, so a 400, never a 500.
+    static let unencodable = GatewayError.invalidRequest("The request holds a value that cannot be sent to the provider.", code: "unencodable_request")
+
+    /// The upstream body. The client's own bytes go to an OpenAI-wire provider when the request still
+    /// carries them and they can be rewritten; anything the byte scanner cannot rewrite (what the decoder
+    /// accepted but the scanner does not) is encoded from the decoded request instead.
+    func encode(_ request: Relayable<ChatRequest>, model: String, stream: Bool) throws -> ByteBuffer {
+        if !isAnthropic, let wire = request.wire, let body = try? OpenAIPassthrough.upstreamBody(wire, model: model, stream: stream) {
+            return body
+        }
+        var value = request.value
+        value.model = model
+        value.stream = stream
         do {
-            if isAnthropic { return try WireJSON.encode(AnthropicMessagesRequest(request)) }
-            if let wire = request.openAIWire {
-                return try OpenAIPassthrough.upstreamBody(wire, model: request.model, stream: request.stream)
-            }
-            return try WireJSON.encode(OpenAIChatRequest(request))
+            if isAnthropic { return try WireJSON.encode(AnthropicMessagesRequest(value)) }
+            return try WireJSON.encode(OpenAIChatRequest(value))
         } catch {
-            throw GatewayError.internalError("could not encode the upstream request")
+            throw Self.unencodable
         }
     }
 
-    func send(path: String, body: ByteBuffer, stream: Bool, call: UpstreamCall) async throws -> (HTTPClientResponse, Int, UpstreamExchange) {
+    func send(path: String, body: ByteBuffer, stream: Bool, call: UpstreamCall) async throws -> (HTTPClientResponse, UpstreamExchange) {
         var headers = baseHeaders
         if stream { headers.add(name: "accept", value: "text/event-stream") }
         return try await transport.send(
@@ -123,10 +136,10 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     }
 
     /// OpenAI-style (`x-ratelimit-remaining-*`) and Anthropic-style (`anthropic-ratelimit-*-remaining`) headroom.
-    static func rateLimit(_ headers: HTTPHeaders) -> (remainingRequests: Int?, remainingTokens: Int?) {
+    static func rateLimit(_ headers: HTTPHeaders) -> RateLimitHeadroom {
         let requests = headers.first(name: "x-ratelimit-remaining-requests") ?? headers.first(name: "anthropic-ratelimit-requests-remaining")
         let tokens = headers.first(name: "x-ratelimit-remaining-tokens") ?? headers.first(name: "anthropic-ratelimit-tokens-remaining")
-        return (requests.flatMap { Int($0) }, tokens.flatMap { Int($0) })
+        return RateLimitHeadroom(remainingRequests: requests.flatMap { Int($0) }, remainingTokens: tokens.flatMap { Int($0) })
     }
 
     static func hostAndPort(of url: String) -> (host: String, port: Int) {

@@ -1,18 +1,22 @@
 public import ArchwayConfig
 public import ArchwayCore
+public import ArchwayTelemetry
 public import Tracing
 import Synchronization
 
 /// Speaks one provider's wire: builds its requests, reads its answers and streams, maps its errors.
 /// Adapters only throw `GatewayError` (or `CancellationError` when the caller went away).
+///
+/// Requests and answers are `Relayable`: when the request still carries the client's OpenAI-wire bytes,
+/// an OpenAI-wire provider gets those bytes and its answer comes back as bytes too.
 public protocol ProviderAdapter: Sendable {
     var provider: ProviderConfiguration { get }
     /// `server.address` and `server.port` of the upstream, for telemetry.
     var serverAddress: (host: String, port: Int) { get }
 
-    func chat(_ request: ChatRequest, call: UpstreamCall) async throws -> UpstreamReply<ChatResponse>
+    func chat(_ request: Relayable<ChatRequest>, call: UpstreamCall) async throws -> UpstreamReply<Relayable<ChatResponse>>
     /// Returns once the upstream has answered with a success status; the chunks arrive through the stream.
-    func streamChat(_ request: ChatRequest, call: UpstreamCall) async throws -> UpstreamReply<ChatChunkStream>
+    func streamChat(_ request: Relayable<ChatRequest>, call: UpstreamCall) async throws -> UpstreamReply<ChatChunkStream>
     func embeddings(_ request: EmbeddingRequest, call: UpstreamCall) async throws -> UpstreamReply<EmbeddingResponse>
 }
 
@@ -22,12 +26,16 @@ public struct UpstreamCall: Sendable {
     public var context: ServiceContext
     /// Absolute deadline of the whole call.
     public var deadline: ContinuousClock.Instant
-    /// Counts HTTP attempts as they are made, so a call that fails after retries still reports them.
+    /// The model id sent upstream (the request carries the client-facing name).
+    public var model: String
+    /// Counts HTTP attempts as they are made: the one count of a call's attempts, so a call that fails
+    /// after retries reports them as well as one that succeeds.
     public let attempts: AttemptCounter
 
-    public init(context: ServiceContext, deadline: ContinuousClock.Instant, attempts: AttemptCounter = AttemptCounter()) {
+    public init(context: ServiceContext, deadline: ContinuousClock.Instant, model: String, attempts: AttemptCounter = AttemptCounter()) {
         self.context = context
         self.deadline = deadline
+        self.model = model
         self.attempts = attempts
     }
 }
@@ -48,15 +56,12 @@ public final class AttemptCounter: Sendable {
 /// An upstream's answer plus what the transport learned about it.
 public struct UpstreamReply<Value: Sendable>: Sendable {
     public var value: Value
-    /// HTTP attempts made (1 + retries).
-    public var attempts: Int
-    public var rateLimit: (remainingRequests: Int?, remainingTokens: Int?)
-    /// The HTTP span of the successful attempt; ended by `finish` when the body has been read.
+    public var rateLimit: RateLimitHeadroom
+    /// The HTTP span of the successful attempt; ended when the body has been read.
     public var exchange: UpstreamExchange
 
-    public init(value: Value, attempts: Int, rateLimit: (remainingRequests: Int?, remainingTokens: Int?), exchange: UpstreamExchange) {
+    public init(value: Value, rateLimit: RateLimitHeadroom, exchange: UpstreamExchange) {
         self.value = value
-        self.attempts = attempts
         self.rateLimit = rateLimit
         self.exchange = exchange
     }

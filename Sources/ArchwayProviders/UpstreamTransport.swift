@@ -1,7 +1,6 @@
 public import ArchwayConfig
 import ArchwayCore
 import AsyncHTTPClient
-import Logging
 import NIOCore
 import NIOHTTP1
 public import Tracing
@@ -28,7 +27,7 @@ public struct UpstreamTransport: Sendable {
         provider: ProviderConfiguration,
         server: (host: String, port: Int),
         call: UpstreamCall
-    ) async throws -> (response: HTTPClientResponse, attempts: Int, exchange: UpstreamExchange) {
+    ) async throws -> (response: HTTPClientResponse, exchange: UpstreamExchange) {
         var attempt = 0
         while true {
             call.attempts.increment()
@@ -51,10 +50,12 @@ public struct UpstreamTransport: Sendable {
                 let response = try await clients.current.execute(request, deadline: Self.nioDeadline(call.deadline))
                 span.attributes[GenAIAttributes.httpResponseStatusCode] = Int(response.status.code)
                 if (200..<300).contains(response.status.code) {
-                    return (response, attempt + 1, UpstreamExchange(span: span))
+                    return (response, UpstreamExchange(span: span))
                 }
                 let excerpt = await Self.errorExcerpt(response, apiKey: provider.apiKey)
-                failure = GatewayError.upstreamStatus(Int(response.status.code), provider: provider.name, excerpt: excerpt)
+                failure = response.status.code == 404
+                    ? GatewayError.upstreamNotFound(provider: provider.name, path: Self.path(of: url), model: call.model)
+                    : GatewayError.upstreamStatus(Int(response.status.code), provider: provider.name, excerpt: excerpt)
                 retryAfter = response.headers.first(name: "retry-after").flatMap(Double.init).map { .milliseconds(Int64($0 * 1000)) }
             } catch is CancellationError {
                 span.end()
@@ -72,6 +73,13 @@ public struct UpstreamTransport: Sendable {
             try await Task.sleep(for: backoff)
             attempt += 1
         }
+    }
+
+    /// The path of a URL (what a 404 names; the host is in the configuration, the key never shown).
+    static func path(of url: String) -> String {
+        guard let schemeEnd = url.range(of: "://")?.upperBound else { return url }
+        let path = url[schemeEnd...].drop { $0 != "/" }
+        return path.isEmpty ? "/" : String(path)
     }
 
     static func nioDeadline(_ deadline: ContinuousClock.Instant) -> NIODeadline {

@@ -18,6 +18,20 @@ public enum WireJSON {
 
     public static let decoder = JSONDecoder()
 
+    /// The body without a leading UTF-8 byte-order mark, which some clients (and Windows editors) put
+    /// before JSON: the decoders would accept it, the byte relay's scanner would not, and the upstream
+    /// might not either, so it goes before anything reads the body.
+    public static func strippingByteOrderMark(_ buffer: ByteBuffer) -> ByteBuffer {
+        guard buffer.readableBytes >= 3,
+              buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == 0xEF,
+              buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self) == 0xBB,
+              buffer.getInteger(at: buffer.readerIndex + 2, as: UInt8.self) == 0xBF
+        else { return buffer }
+        var trimmed = buffer
+        trimmed.moveReaderIndex(forwardBy: 3)
+        return trimmed
+    }
+
     /// Decodes a client body, turning decoding failures into a 400 that names the offending field.
     public static func decodeRequest<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws(GatewayError) -> T {
         do {

@@ -1,5 +1,7 @@
 import ArchwayConfig
 import ArchwayGateway
+import ArchwayPrometheus
+import ArchwaySimulator
 import ArchwayTelemetry
 import ArgumentParser
 import Foundation
@@ -79,8 +81,10 @@ struct ServeCommand: AsyncParsableCommand {
             let otlpMetrics = try OTel.makeMetricsBackend(configuration: otel)
             // The exporters' batches are serialised off the event loops; their clean-up (which shuts an
             // HTTP client down synchronously, a trap on an event loop) happens there too.
-            services.append(ServiceOnExecutor(service: tracing.service, executor: backgroundExecutor))
-            services.append(ServiceOnExecutor(service: otlpMetrics.service, executor: backgroundExecutor))
+            // Their final flush at shutdown is bounded on its own (`telemetry.flush_timeout`).
+            let flush = configuration.telemetry.flushTimeout
+            services.append(BoundedShutdownService(service: ServiceOnExecutor(service: tracing.service, executor: backgroundExecutor), budget: flush))
+            services.append(BoundedShutdownService(service: ServiceOnExecutor(service: otlpMetrics.service, executor: backgroundExecutor), budget: flush))
             tracer = tracing.factory
             metrics = MultiplexMetricsHandler(factories: [otlpMetrics.factory, prometheus])
         }
@@ -89,14 +93,25 @@ struct ServeCommand: AsyncParsableCommand {
         let telemetry = GenAITelemetry(tracer: tracer, metrics: metrics, metricSet: metricSet, captureContent: configuration.telemetry.captureContent)
 
         let listen = configuration.listen
-        let application = Gateway.makeApplication(configuration: configuration, telemetry: telemetry, prometheus: prometheus, logger: logger) { channel in
+        let application = Gateway.makeApplication(
+            configuration: configuration,
+            telemetry: telemetry,
+            prometheus: prometheus,
+            embeddedProviders: Self.embeddedSimulator,
+            logger: logger
+        ) { channel in
             let port = channel.localAddress?.port ?? listen.port
             let host = listen.host.contains(":") ? "[\(listen.host)]" : listen.host
             logger.info("archway listening on http://\(host):\(port)")
         }
         services.append(application)
+        var configured = services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) }
+        if let endpoint = CollectorProbe.endpoint(environment: environment) {
+            // Runs once and ends; its end shuts nothing down.
+            configured.append(.init(service: CollectorProbe(endpoint: endpoint, logger: logger), successTerminationBehavior: .ignore))
+        }
         var groupConfiguration = ServiceGroupConfiguration(
-            services: services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) },
+            services: configured,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
@@ -118,6 +133,15 @@ struct ServeCommand: AsyncParsableCommand {
         // has already run: end the process while the tracer and services still reference them.
         withExtendedLifetime((services, group, tracer, metrics)) {
             Self.exit(withError: failure)
+        }
+    }
+}
+
+extension ServeCommand {
+    /// The built-in simulator, embedded for each `kind: simulator` provider without a `base_url`.
+    static let embeddedSimulator: EmbeddedProviderFactory = { provider, onListening in
+        Simulator.makeApplication(host: "127.0.0.1", port: 0, settings: provider.simulator, logger: Logger(label: "archway.simulator")) { channel in
+            await onListening(channel.localAddress?.port ?? 0)
         }
     }
 }

@@ -99,6 +99,30 @@ import Testing
         #expect(configuration.providers["s"]?.simulator.errorRate == 0.5)
     }
 
+    @Test(arguments: [
+        ("https://api.anthropic.com", "https://api.anthropic.com/v1"),
+        ("https://api.anthropic.com/", "https://api.anthropic.com/v1"),
+        ("https://api.anthropic.com/v1", "https://api.anthropic.com/v1"),
+        ("https://api.openai.com/v1/", "https://api.openai.com/v1"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000/v1"),
+        ("https://api.groq.com/openai/v1", "https://api.groq.com/openai/v1"),
+    ])
+    func baseURLsMayNameTheRootOrTheVersionedRoot(given: String, used: String) throws {
+        let configuration = try loader.load(yaml: """
+        providers:
+          p: {kind: anthropic, base_url: "\(given)"}
+        models:
+          m: {provider: p}
+        """)
+        #expect(configuration.providers["p"]?.baseURL == used)
+    }
+
+    @Test func flushTimeoutIsADuration() throws {
+        let base = "providers: {p: {kind: simulator}}\nmodels: {m: {provider: p}}\n"
+        #expect(try loader.load(yaml: base + "telemetry: {flush_timeout: 250ms}").telemetry.flushTimeout == .milliseconds(250))
+        #expect(try loader.load(yaml: base).telemetry.flushTimeout == .milliseconds(1500))
+    }
+
     @Test func invalidYAMLIsLocated() {
         do {
             _ = try loader.load(yaml: "listen: [unclosed\n", file: "bad.yaml")

@@ -4,7 +4,7 @@ import Testing
 @Suite struct GatewayErrorTests {
     @Test(arguments: [
         (500, 502, "500"), (502, 502, "502"), (503, 503, "503"), (504, 504, "504"), (429, 429, "429"),
-        (401, 502, "401"), (400, 400, "400"), (404, 400, "404"),
+        (401, 502, "401"), (400, 400, "400"), (422, 400, "422"),
     ])
     func upstreamStatusMapping(upstream: Int, client: Int, errorType: String) {
         let error = GatewayError.upstreamStatus(upstream, provider: "p", excerpt: "boom")
@@ -26,6 +26,22 @@ import Testing
         #expect(GatewayError.upstreamTimeout(provider: "p", phase: "x").isRetryable)
         #expect(!GatewayError.upstreamStatus(400, provider: "p", excerpt: nil).isRetryable)
         #expect(!GatewayError.modelNotFound("m").isRetryable)
+    }
+
+    @Test func anUpstream404IsABadGatewayNamingWhatWasAsked() {
+        let error = GatewayError.upstreamNotFound(provider: "claude", path: "/v1/messages", model: "claude-x")
+        #expect(error.status == .badGateway)
+        #expect(error.code == "upstream_not_found")
+        #expect(error.message.contains("'claude'") && error.message.contains("/v1/messages") && error.message.contains("claude-x"))
+        #expect(!error.isRetryable)
+        #expect(error.allowsFallback)
+    }
+
+    @Test func anyErrorBecomesAClientFacingOne() {
+        struct Opaque: Error {}
+        #expect(GatewayError(CancellationError()).isClientClosed)
+        #expect(GatewayError(Opaque()).status == .internalServerError)
+        #expect(GatewayError(GatewayError.invalidJSON("x")).code == "invalid_json")
     }
 
     @Test func priceComputesCostWithCachedTokens() {

@@ -1,4 +1,5 @@
 import ArchwayCore
+import ArchwayPrometheus
 import ArchwayTelemetry
 import ArchwayWire
 import Foundation

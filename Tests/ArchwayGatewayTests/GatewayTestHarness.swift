@@ -1,5 +1,7 @@
 import ArchwayConfig
 import ArchwayGateway
+import ArchwayPrometheus
+import ArchwaySimulator
 import ArchwayTelemetry
 import Hummingbird
 import HummingbirdTesting
@@ -41,9 +43,20 @@ struct GatewayTestHarness {
 
     func run(prometheus: PrometheusExposition? = nil, _ test: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let telemetry = GenAITelemetry(tracer: tracer, metrics: prometheus.map { $0 as any MetricsFactory } ?? metrics, captureContent: configuration.telemetry.captureContent)
-        var logger = Logger(label: "test")
-        logger.logLevel = .warning
-        let application = Gateway.makeApplication(configuration: configuration, telemetry: telemetry, prometheus: prometheus, logger: logger)
+        var testLogger = Logger(label: "test")
+        testLogger.logLevel = .warning
+        let logger = testLogger
+        let application = Gateway.makeApplication(
+            configuration: configuration,
+            telemetry: telemetry,
+            prometheus: prometheus,
+            embeddedProviders: { provider, onListening in
+                Simulator.makeApplication(host: "127.0.0.1", port: 0, settings: provider.simulator, logger: logger) { channel in
+                    await onListening(channel.localAddress?.port ?? 0)
+                }
+            },
+            logger: logger
+        )
         try await application.test(.live) { client in try await test(client) }
     }
 

@@ -48,7 +48,7 @@ import Testing
         #expect(response.systemFingerprint == "fp_1")
 
         var out = ByteBuffer()
-        OpenAIPassthrough.write(try #require(response.openAIWire), model: "my-alias", into: &out)
+        OpenAIPassthrough.write(try #require(response.wire), model: "my-alias", into: &out)
         guard case .object(var expected) = try decode(ByteBuffer(string: body)) else {
             Issue.record("the fixture is not an object")
             return
@@ -91,10 +91,10 @@ import Testing
         let data = #"{"id":"c1","model":"up","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":7}}"#
         let chunk = try OpenAIPassthrough.chunk(ByteBuffer(string: data))
         var kept = ByteBuffer()
-        OpenAIPassthrough.write(try #require(chunk.openAIWire), model: "alias", into: &kept)
+        OpenAIPassthrough.write(try #require(chunk.wire), model: "alias", into: &kept)
         #expect(String(buffer: kept) == #"{"id":"c1","model":"alias","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":7}}"#)
         var dropped = ByteBuffer()
-        OpenAIPassthrough.write(try #require(chunk.openAIWire), model: "alias", droppingUsage: true, into: &dropped)
+        OpenAIPassthrough.write(try #require(chunk.wire), model: "alias", droppingUsage: true, into: &dropped)
         #expect(String(buffer: dropped) == #"{"id":"c1","model":"alias","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}],"usage":null}"#)
     }
 

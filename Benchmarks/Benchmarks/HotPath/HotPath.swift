@@ -49,7 +49,7 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(try OpenAIPassthrough.upstreamBody(request, model: "gpt-4o-mini-2024-07-18", stream: false))
             let response = try OpenAIPassthrough.response(answer)
             var output = ByteBuffer()
-            OpenAIPassthrough.write(response.openAIWire!, model: "client-model", into: &output)
+            OpenAIPassthrough.write(response.wire!, model: "client-model", into: &output)
             blackHole(output)
         }
     }
@@ -64,7 +64,7 @@ let benchmarks: @Sendable () -> Void = {
                 guard !event.data.readableBytesView.elementsEqual("[DONE]".utf8) else { break }
                 let chunk = try OpenAIPassthrough.chunk(event.data)
                 output.writeStaticString("data: ")
-                OpenAIPassthrough.write(chunk.openAIWire!, model: "client-model", into: &output)
+                OpenAIPassthrough.write(chunk.wire!, model: "client-model", into: &output)
                 output.writeStaticString("\n\n")
             }
             blackHole(output)

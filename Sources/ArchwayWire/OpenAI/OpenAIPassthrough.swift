@@ -38,9 +38,9 @@ public enum OpenAIPassthrough {
         return out
     }
 
-    /// Reads a non-streamed chat completion: id, model, usage and finish reasons, with the body kept as
-    /// the response's `openAIWire`. Throws if it is not a chat completion.
-    public static func response(_ body: ByteBuffer) throws -> ChatResponse {
+    /// Reads a non-streamed chat completion: id, model, usage and finish reasons, with the body kept to
+    /// be relayed. Throws if it is not a chat completion.
+    public static func response(_ body: ByteBuffer) throws -> Relayable<ChatResponse> {
         var response = ChatResponse(id: "", model: "", created: 0, choices: [], usage: nil)
         var wire = OpenAIWireBytes(bytes: body)
         var sawChoices = false
@@ -74,8 +74,7 @@ public enum OpenAIPassthrough {
             }
         }
         guard sawChoices else { throw JSONScanner.Failure(offset: 0) }
-        response.openAIWire = wire
-        return response
+        return Relayable(response, wire: wire)
     }
 
     /// An `{"error": …}` event in an upstream's stream.
@@ -83,9 +82,9 @@ public enum OpenAIPassthrough {
         public let message: String
     }
 
-    /// Reads one stream event's data (a `chat.completion.chunk`), keeping its bytes as the chunk's
-    /// `openAIWire`. An `{"error": …}` event throws `ErrorEvent`.
-    public static func chunk(_ data: ByteBuffer) throws -> ChatChunk {
+    /// Reads one stream event's data (a `chat.completion.chunk`), keeping its bytes to be relayed.
+    /// An `{"error": …}` event throws `ErrorEvent`.
+    public static func chunk(_ data: ByteBuffer) throws -> Relayable<ChatChunk> {
         var chunk = ChatChunk(id: "", model: "", created: 0, choices: [])
         var wire = OpenAIWireBytes(bytes: data)
         var errorMessage: String?
@@ -111,8 +110,7 @@ public enum OpenAIPassthrough {
         if let errorMessage, chunk.choices.isEmpty {
             throw ErrorEvent(message: errorMessage)
         }
-        chunk.openAIWire = wire
-        return chunk
+        return Relayable(chunk, wire: wire)
     }
 
     /// Writes `wire`'s bytes with its model name replaced by `model` and, with `droppingUsage`, its usage

@@ -1,5 +1,6 @@
 public import CoreMetrics
 import Prometheus
+public import ArchwayTelemetry
 
 /// Metrics for `GET /metrics`: a swift-metrics factory that writes into a Prometheus registry under the
 /// names an OpenTelemetry Collector's Prometheus exporter would give the same OTLP metrics.

@@ -1,5 +1,6 @@
 import ArchwayCore
 import ArchwayTelemetry
+import ArchwayPrometheus
 import InMemoryTracing
 import Testing
 

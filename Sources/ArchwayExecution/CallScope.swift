@@ -1,0 +1,19 @@
+public import Tracing
+
+/// Who asks for a model call and under what limits: what the execution layer needs besides the request.
+/// HTTP routes, workflow steps, shadow samples and probes all make one.
+public struct CallScope: Sendable {
+    /// The client-facing model (or, with routing, route) name the caller asked for.
+    public var model: String
+    /// The caller's trace context (the SERVER span, a workflow step): the GenAI spans are its children.
+    public var context: ServiceContext
+    /// The caller's absolute deadline (a workflow's remaining budget). The call never runs past it nor
+    /// past the route's own timeout; without it, the route's timeout alone bounds the call.
+    public var deadline: ContinuousClock.Instant?
+
+    public init(model: String, context: ServiceContext = .topLevel, deadline: ContinuousClock.Instant? = nil) {
+        self.model = model
+        self.context = context
+        self.deadline = deadline
+    }
+}

@@ -1,0 +1,41 @@
+public import ArchwayCore
+
+/// What a stage decides before the model is called.
+public enum BeforeCallDecision: Sendable {
+    /// Go on with the request as it is.
+    case proceed
+    /// Go on with this request instead (a redacted prompt, say). The client's bytes are dropped.
+    case rewrite(ChatRequest)
+    /// Answer now, without calling any model (a cache hit, a refusal).
+    case respond(ChatResponse)
+}
+
+/// What a stage decides once the model answered.
+public enum AfterCallDecision: Sendable {
+    case proceed
+    /// Answer with this instead (restored placeholders, say). The upstream's bytes are dropped.
+    case rewrite(ChatResponse)
+}
+
+/// A step around every chat call: policy, cache and budget checks plug in here, for every ingress,
+/// without touching the HTTP routes (the shape of Envoy's filters and Bifrost's plugins).
+///
+/// A stage that throws fails the call closed: the request is not sent.
+public protocol CallStage: Sendable {
+    /// A bounded name, for logs and spans.
+    var name: String { get }
+    /// Whether the stage reads or changes message content. Any such stage turns the byte relay off for
+    /// every call, so the stage always sees decoded content (never bytes it cannot read).
+    var readsContent: Bool { get }
+
+    func beforeCall(_ request: ChatRequest, scope: CallScope) async throws -> BeforeCallDecision
+    func afterCall(_ response: ChatResponse, request: ChatRequest, scope: CallScope) async throws -> AfterCallDecision
+}
+
+extension CallStage {
+    public var readsContent: Bool { true }
+
+    public func beforeCall(_ request: ChatRequest, scope: CallScope) async throws -> BeforeCallDecision { .proceed }
+
+    public func afterCall(_ response: ChatResponse, request: ChatRequest, scope: CallScope) async throws -> AfterCallDecision { .proceed }
+}

@@ -1,0 +1,58 @@
+public import ArchwayCore
+
+/// The stages around a call, in order: before-call stages run first to last, after-call stages last to
+/// first (the first stage sees the request first and the answer last, as in Envoy's filter chain).
+public struct StageChain: Sendable {
+    public let stages: [any CallStage]
+    /// Whether any stage reads content, decided once.
+    public let readsContent: Bool
+
+    public init(_ stages: [any CallStage] = []) {
+        self.stages = stages
+        self.readsContent = stages.contains { $0.readsContent }
+    }
+
+    public var isEmpty: Bool { stages.isEmpty }
+
+    /// Runs the before-call stages. Returns the answer when a stage answered instead of the model (the
+    /// stages after it and the after-call stages do not run then).
+    func before(_ request: inout Relayable<ChatRequest>, scope: CallScope) async throws -> ChatResponse? {
+        for stage in stages {
+            switch try await Self.failClosed(stage) { try await stage.beforeCall(request.value, scope: scope) } {
+            case .proceed:
+                continue
+            case .rewrite(let rewritten):
+                request.rewrite { $0 = rewritten }
+            case .respond(let response):
+                return response
+            }
+        }
+        return nil
+    }
+
+    /// Runs the after-call stages on a non-streamed answer.
+    func after(_ answer: inout Relayable<ChatResponse>, request: ChatRequest, scope: CallScope) async throws {
+        for stage in stages.reversed() {
+            switch try await Self.failClosed(stage) { try await stage.afterCall(answer.value, request: request, scope: scope) } {
+            case .proceed:
+                continue
+            case .rewrite(let rewritten):
+                answer.rewrite { $0 = rewritten }
+            }
+        }
+    }
+
+    /// A stage's own failure refuses the call (503 `stage_failed`); its deliberate answers (a
+    /// `GatewayError` such as a policy block) and cancellation pass as they are.
+    private static func failClosed<Decision>(_ stage: any CallStage, _ body: () async throws -> Decision) async throws -> Decision {
+        do {
+            return try await body()
+        } catch let error as GatewayError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw GatewayError.stageFailed(stage.name)
+        }
+    }
+}

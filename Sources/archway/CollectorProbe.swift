@@ -1,0 +1,51 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// Says once at start-up when no OpenTelemetry collector answers at the configured OTLP endpoint, and
+/// how to point Archway at one or switch export off. Without it, a new user sees nothing (the
+/// exporter's own errors are throttled) and wonders where the spans went.
+struct CollectorProbe: Service {
+    let endpoint: String
+    let logger: Logger
+
+    /// The OTLP/HTTP endpoint export goes to, from the standard variables; nil when export is off.
+    static func endpoint(environment: [String: String]) -> String? {
+        if environment["OTEL_SDK_DISABLED"]?.lowercased() == "true" { return nil }
+        if environment["OTEL_TRACES_EXPORTER"]?.lowercased() == "none", environment["OTEL_METRICS_EXPORTER"]?.lowercased() == "none" { return nil }
+        if let traces = environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"], !traces.isEmpty { return traces }
+        if let base = environment["OTEL_EXPORTER_OTLP_ENDPOINT"], !base.isEmpty { return base }
+        let grpc = (environment["OTEL_EXPORTER_OTLP_PROTOCOL"] ?? "").lowercased() == "grpc"
+        return grpc ? "http://localhost:4317" : "http://localhost:4318"
+    }
+
+    /// Host and port of an endpoint URL.
+    static func hostAndPort(_ url: String) -> (host: String, port: Int)? {
+        let https = url.lowercased().hasPrefix("https://")
+        guard let schemeEnd = url.range(of: "://")?.upperBound else { return nil }
+        let authority = url[schemeEnd...].prefix { $0 != "/" && $0 != "?" }
+        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
+            let host = String(authority[authority.index(after: authority.startIndex)..<close])
+            let port = Int(authority[close...].dropFirst(2)) ?? (https ? 443 : 80)
+            return (host, port)
+        }
+        let parts = authority.split(separator: ":", maxSplits: 1)
+        guard let host = parts.first, !host.isEmpty else { return nil }
+        return (String(host), parts.count > 1 ? Int(parts[1]) ?? (https ? 443 : 80) : (https ? 443 : 80))
+    }
+
+    func run() async throws {
+        guard let (host, port) = Self.hostAndPort(endpoint) else { return }
+        let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(2))
+        do {
+            let channel = try await bootstrap.connect(host: host, port: port).get()
+            try? await channel.close()
+        } catch {
+            logger.warning(
+                "No OpenTelemetry collector answers at \(endpoint): spans and OTLP metrics are dropped until one does (GET /metrics still serves the metrics). Point Archway at a collector with OTEL_EXPORTER_OTLP_ENDPOINT, or switch export off with OTEL_SDK_DISABLED=true."
+            )
+        }
+    }
+}

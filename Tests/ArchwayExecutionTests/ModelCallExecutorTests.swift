@@ -1,0 +1,129 @@
+import ArchwayCore
+import ArchwayExecution
+import ArchwayTestSupport
+import Hummingbird
+import NIOCore
+import Testing
+import Tracing
+
+@Suite struct ModelCallExecutorTests {
+    // MARK: - Fallback
+
+    @Test func aModelThatFailsForItselfFallsBackToTheNext() async throws {
+        let failing = ScriptedUpstream { _, _ in .scriptedJSON(#"{"error":{"message":"overloaded"}}"#, status: .serviceUnavailable) }
+        let healthy = ScriptedUpstream { _, _ in .scriptedJSON(Canned.completion) }
+        try await failing.run { first in
+            try await healthy.run { second in
+                let harness = try ExecutionHarness(primary: first, secondary: second)
+                let answer = try await harness.run(fallback: true) { executor in
+                    try await executor.chat(Relayable(Canned.request()), scope: CallScope(model: "a"))
+                }
+                #expect(answer.model == "a")
+                #expect(answer.choices.first?.message.content == [.text("Hi there")])
+                let outcomes = harness.recorder.all
+                #expect(outcomes.map(\.target.upstreamModel) == ["a-upstream", "b-upstream"])
+                #expect(outcomes.map { $0.error?.shortDescription } == ["503", nil])
+                // Each model tried is its own GenAI span; the abandoned one is an error.
+                #expect(harness.genAISpans.map(\.operationName) == ["chat a-upstream", "chat b-upstream"])
+                #expect(harness.genAISpans.first?.status?.code == .error)
+            }
+        }
+    }
+
+    @Test func aClientsOwnMistakeNeverFallsBack() async throws {
+        let refusing = ScriptedUpstream { _, _ in .scriptedJSON(#"{"error":{"message":"bad max_tokens"}}"#, status: .badRequest) }
+        let healthy = ScriptedUpstream { _, _ in .scriptedJSON(Canned.completion) }
+        try await refusing.run { first in
+            try await healthy.run { second in
+                let harness = try ExecutionHarness(primary: first, secondary: second)
+                let error = await #expect(throws: GatewayError.self) {
+                    try await harness.run(fallback: true) { executor in
+                        try await executor.chat(Relayable(Canned.request()), scope: CallScope(model: "a"))
+                    }
+                }
+                #expect(error?.status == .badRequest)
+                #expect(healthy.received.isEmpty)
+                #expect(harness.recorder.all.count == 1)
+            }
+        }
+    }
+
+    @Test(arguments: [
+        (GatewayError.upstreamStatus(500, provider: "p", excerpt: nil), true, true),
+        (GatewayError.upstreamStatus(429, provider: "p", excerpt: nil), true, true),
+        (GatewayError.upstreamTimeout(provider: "p", phase: "x"), true, true),
+        (GatewayError.upstreamUnreachable(provider: "p", reason: "x"), true, true),
+        (GatewayError.upstreamInvalidResponse(provider: "p", reason: "x"), false, true),
+        (GatewayError.streamInterrupted(provider: "p"), false, true),
+        (GatewayError.upstreamNotFound(provider: "p", path: "/v1/x", model: "m"), false, true),
+        (GatewayError.upstreamStatus(400, provider: "p", excerpt: nil), false, false),
+        (GatewayError.upstreamStatus(401, provider: "p", excerpt: nil), false, false),
+        (GatewayError.invalidRequest("x"), false, false),
+        (GatewayError.clientClosed, false, false),
+        // Labels do not decide: a made-up error with a retryable-looking label is neither.
+        (GatewayError(status: .serviceUnavailable, type: "upstream_error", message: "m", shortDescription: "503"), false, false),
+    ])
+    func whatMovesOn(error: GatewayError, retryable: Bool, fallback: Bool) {
+        #expect(error.isRetryable == retryable)
+        #expect(error.allowsFallback == fallback)
+    }
+
+    // MARK: - Deadlines
+
+    @Test func aDeadlineThatHasPassedCallsNoModel() async throws {
+        let upstream = ScriptedUpstream { _, _ in .scriptedJSON(Canned.completion) }
+        try await upstream.run { base in
+            let harness = try ExecutionHarness(primary: base)
+            let error = await #expect(throws: GatewayError.self) {
+                try await harness.run { executor in
+                    try await executor.chat(Relayable(Canned.request()), scope: CallScope(model: "a", deadline: harness.clock.now - .milliseconds(1)))
+                }
+            }
+            #expect(error?.code == "deadline_exceeded")
+            #expect(upstream.received.isEmpty)
+        }
+    }
+
+    @Test func theCallersDeadlineBoundsTheUpstreamCall() async throws {
+        let slow = ScriptedUpstream { _, _ in
+            try await Task.sleep(for: .seconds(2))
+            return .scriptedJSON(Canned.completion)
+        }
+        try await slow.run { base in
+            let harness = try ExecutionHarness(primary: base)
+            let started = ContinuousClock.now
+            let error = await #expect(throws: GatewayError.self) {
+                try await harness.run { executor in
+                    try await executor.chat(Relayable(Canned.request()), scope: CallScope(model: "a", deadline: harness.clock.now + .milliseconds(200)))
+                }
+            }
+            #expect(error?.shortDescription == "timeout")
+            #expect(started.duration(to: .now) < .milliseconds(1500))
+        }
+    }
+
+    // MARK: - The byte relay
+
+    @Test func theClientsBytesTravelOnlyWhileNothingReadsContent() async throws {
+        let upstream = ScriptedUpstream { _, _ in .scriptedJSON(Canned.completion) }
+        try await upstream.run { base in
+            let body = #"{"model":"a","messages":[{"role":"user","content":"hi"}],"unmodelled_field":{"k":1}}"#
+            let relayed = try ExecutionHarness(primary: base)
+            let answer = try await relayed.run { executor in
+                #expect(executor.relaysClientBytes)
+                return try await executor.chat(executor.envelope(Canned.request(), openAIBytes: ByteBuffer(string: body)), scope: CallScope(model: "a"))
+            }
+            #expect(answer.wire != nil)
+            #expect(upstream.received.last?.body.contains("unmodelled_field") == true)
+
+            // Content capture needs the answer decoded: no bytes either way.
+            let captured = try ExecutionHarness(primary: base, captureContent: true)
+            let decoded = try await captured.run { executor in
+                #expect(!executor.relaysClientBytes)
+                return try await executor.chat(executor.envelope(Canned.request(), openAIBytes: ByteBuffer(string: body)), scope: CallScope(model: "a"))
+            }
+            #expect(decoded.wire == nil)
+            #expect(upstream.received.last?.body.contains("unmodelled_field") == false)
+        }
+    }
+}

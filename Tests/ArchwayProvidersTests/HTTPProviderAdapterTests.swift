@@ -1,0 +1,216 @@
+import ArchwayConfig
+import ArchwayCore
+@testable import ArchwayProviders
+import ArchwayTelemetry
+import ArchwayTestSupport
+import HTTPTypes
+import Hummingbird
+import InMemoryTracing
+import NIOCore
+import Testing
+import Tracing
+
+/// An adapter over a scripted upstream, with its HTTP spans in memory.
+struct AdapterHarness {
+    let tracer = InMemoryTracer()
+    let provider: ProviderConfiguration
+    let settings: UpstreamSettings
+
+    init(base: String, kind: String = "openai", maxRetries: Int = 0) throws {
+        let configuration = try ConfigurationLoader(environment: [:]).load(yaml: """
+        upstream: {max_retries: \(maxRetries), first_byte_timeout: 2s}
+        providers:
+          up: {kind: \(kind), base_url: "\(base)", api_key: sk-live-abcdef123456}
+        models:
+          m: {provider: up, model: m-upstream}
+        """)
+        provider = try #require(configuration.providers["up"])
+        settings = configuration.upstream
+    }
+
+    func run<Value: Sendable>(_ body: @Sendable (HTTPProviderAdapter) async throws -> Value) async throws -> Value {
+        let clients = UpstreamClients(settings: settings)
+        let adapter = HTTPProviderAdapter(provider: provider, transport: UpstreamTransport(clients: clients, settings: settings, tracer: tracer))
+        do {
+            let value = try await body(adapter)
+            try await clients.shutdown()
+            return value
+        } catch {
+            try? await clients.shutdown()
+            throw error
+        }
+    }
+
+    static func call(deadline: Duration = .seconds(5)) -> UpstreamCall {
+        UpstreamCall(context: .topLevel, deadline: .now + deadline, model: "m-upstream")
+    }
+
+    static let request = Relayable(ChatRequest(model: "m", messages: [ChatMessage(role: .user, content: [.text("hi")])]))
+    static let completion = #"{"id":"c","object":"chat.completion","created":1,"model":"m-upstream","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}"#
+}
+
+@Suite struct HTTPProviderAdapterTests {
+    @Test func retryableFailuresAreRetriedWithOneSpanPerAttempt() async throws {
+        let upstream = ScriptedUpstream { _, index in
+            index < 2 ? .scriptedJSON(#"{"error":{"message":"busy"}}"#, status: .serviceUnavailable) : .scriptedJSON(AdapterHarness.completion)
+        }
+        try await upstream.run { base in
+            let harness = try AdapterHarness(base: base + "/v1", maxRetries: 2)
+            let call = AdapterHarness.call()
+            let reply = try await harness.run { adapter in try await adapter.chat(AdapterHarness.request, call: call) }
+            #expect(reply.value.id == "c")
+            #expect(call.attempts.value == 3)
+            let spans = harness.tracer.finishedSpans.filter { $0.operationName == "POST" }
+            #expect(spans.count == 3)
+            #expect(spans.map { $0.attributes["http.request.resend_count"]?.toSpanAttribute() } == [nil, .int64(1), .int64(2)])
+            #expect(spans.prefix(2).allSatisfy { $0.status?.code == .error })
+        }
+    }
+
+    @Test func attemptsAreCountedWhenTheCallFailsAfterRetries() async throws {
+        let upstream = ScriptedUpstream { _, _ in .scriptedJSON(#"{"error":{"message":"busy"}}"#, status: .tooManyRequests, headers: [.retryAfter: "0"]) }
+        try await upstream.run { base in
+            let harness = try AdapterHarness(base: base + "/v1", maxRetries: 1)
+            let call = AdapterHarness.call()
+            let error = await #expect(throws: GatewayError.self) {
+                try await harness.run { adapter in try await adapter.chat(AdapterHarness.request, call: call) }
+            }
+            #expect(error?.status == .tooManyRequests)
+            #expect(call.attempts.value == 2)
+        }
+    }
+
+    @Test func aClientErrorIsNotRetried() async throws {
+        let upstream = ScriptedUpstream { _, _ in .scriptedJSON(#"{"error":{"message":"bad"}}"#, status: .badRequest) }
+        try await upstream.run { base in
+            let harness = try AdapterHarness(base: base + "/v1", maxRetries: 3)
+            let call = AdapterHarness.call()
+            await #expect(throws: GatewayError.self) {
+                try await harness.run { adapter in try await adapter.chat(AdapterHarness.request, call: call) }
+            }
+            #expect(call.attempts.value == 1)
+        }
+    }
+
+    @Test func anUpstream404IsTheGatewaysConfigurationProblem() async throws {
+        let upstream = ScriptedUpstream { _, _ in .scriptedJSON(#"{"error":{"message":"no such model"}}"#, status: .notFound) }
+        try await upstream.run { base in
+            let harness = try AdapterHarness(base: base + "/v1")
+            let error = await #expect(throws: GatewayError.self) {
+                try await harness.run { adapter in try await adapter.chat(AdapterHarness.request, call: AdapterHarness.call()) }
+            }
+            #expect(error?.status == .badGateway)
+            #expect(error?.code == "upstream_not_found")
+            #expect(error?.message.contains("'up'") == true)
+            #expect(error?.message.contains("/v1/chat/completions") == true)
+            #expect(error?.message.contains("m-upstream") == true)
+            #expect(error?.message.contains("sk-live") == false)
+        }
+    }
+
+    @Test func theDeadlineBecomesATimeout() async throws {
+        let upstream = ScriptedUpstream { _, _ in
+            try await Task.sleep(for: .seconds(2))
+            return .scriptedJSON(AdapterHarness.completion)
+        }
+        try await upstream.run { base in
+            let harness = try AdapterHarness(base: base + "/v1")
+            let error = await #expect(throws: GatewayError.self) {
+                try await harness.run { adapter in try await adapter.chat(AdapterHarness.request, call: AdapterHarness.call(deadline: .milliseconds(150))) }
+            }
+            #expect(error?.shortDescription == "timeout")
+            #expect(error?.isRetryable == true)
+        }
+    }
+
+    @Test(arguments: [
+        (["x-ratelimit-remaining-requests": "41", "x-ratelimit-remaining-tokens": "9000"], 41, 9000),
+        (["anthropic-ratelimit-requests-remaining": "7", "anthropic-ratelimit-tokens-remaining": "120"], 7, 120),
+        (["x-ratelimit-remaining-requests": "n/a"], nil, nil),
+    ] as [([String: String], Int?, Int?)])
+    func rateLimitHeadroomIsReadFromHeaders(headers: [String: String], requests: Int?, tokens: Int?) async throws {
+        var fields = HTTPFields()
+        for (name, value) in headers { fields[HTTPField.Name(name)!] = value }
+        let upstream = ScriptedUpstream { [fields] _, _ in .scriptedJSON(AdapterHarness.completion, headers: fields) }
+        try await upstream.run { base in
+            let harness = try AdapterHarness(base: base + "/v1")
+            let reply = try await harness.run { adapter in try await adapter.chat(AdapterHarness.request, call: AdapterHarness.call()) }
+            #expect(reply.rateLimit.remainingRequests == requests)
+            #expect(reply.rateLimit.remainingTokens == tokens)
+        }
+    }
+
+    @Test func aStreamThatEndsWithoutItsEndMarkerIsInterrupted() async throws {
+        let chunk = #"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"par"},"finish_reason":null}]}"#
+        let upstream = ScriptedUpstream { _, _ in .scriptedEvents([chunk], done: false) }
+        try await upstream.run { base in
+            let harness = try AdapterHarness(base: base + "/v1")
+            let (received, error) = try await harness.run { adapter in
+                let reply = try await adapter.streamChat(AdapterHarness.request, call: AdapterHarness.call())
+                var received = 0
+                do {
+                    for try await _ in reply.value { received += 1 }
+                    return (received, nil as GatewayError?)
+                } catch {
+                    return (received, error as? GatewayError)
+                }
+            }
+            #expect(received == 1)
+            #expect(error?.code == "stream_interrupted")
+            #expect(error?.allowsFallback == true)
+        }
+    }
+
+    @Test func bytesTheScannerCannotRewriteAreSentEncodedInstead() async throws {
+        let upstream = ScriptedUpstream { _, _ in .scriptedJSON(AdapterHarness.completion) }
+        try await upstream.run { base in
+            let harness = try AdapterHarness(base: base + "/v1")
+            // A byte-order mark before the JSON: a decoder accepts it, the byte scanner does not.
+            var bytes = ByteBuffer(bytes: [0xEF, 0xBB, 0xBF])
+            bytes.writeString(#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#)
+            let request = Relayable(AdapterHarness.request.value, wire: OpenAIWireBytes(bytes: bytes))
+            let reply = try await harness.run { adapter in try await adapter.chat(request, call: AdapterHarness.call()) }
+            #expect(reply.value.id == "c")
+            let sent = try #require(upstream.received.first?.body)
+            #expect(sent.hasPrefix("{"))
+            #expect(sent.contains(#""model":"m-upstream""#))
+        }
+    }
+
+    @Test func theUpstreamGetsTheUpstreamModelAndTheAuthHeaderOfItsKind() async throws {
+        let upstream = ScriptedUpstream { received, _ in
+            received.path.hasSuffix("/messages")
+                ? .scriptedJSON(#"{"id":"msg_1","type":"message","role":"assistant","model":"m-upstream","content":[{"type":"text","text":"ok"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":1}}"#)
+                : .scriptedJSON(AdapterHarness.completion)
+        }
+        try await upstream.run { base in
+            // The root form of an Anthropic base URL (as ANTHROPIC_BASE_URL has it) means /v1.
+            let anthropic = try AdapterHarness(base: base, kind: "anthropic")
+            _ = try await anthropic.run { adapter in try await adapter.chat(AdapterHarness.request, call: AdapterHarness.call()) }
+            let sent = try #require(upstream.received.last)
+            #expect(sent.path == "/v1/messages")
+            #expect(sent.headers[HTTPField.Name("x-api-key")!] == "sk-live-abcdef123456")
+            #expect(sent.body.contains(#""model":"m-upstream""#))
+
+            let openAI = try AdapterHarness(base: base, kind: "openai")
+            _ = try await openAI.run { adapter in try await adapter.chat(AdapterHarness.request, call: AdapterHarness.call()) }
+            #expect(upstream.received.last?.path == "/v1/chat/completions")
+            #expect(upstream.received.last?.headers[.authorization] == "Bearer sk-live-abcdef123456")
+        }
+    }
+}
+
+@Suite struct CredentialScrubberTests {
+    @Test func keysAndKeyShapedTextAreMasked() {
+        let text = "Incorrect API key provided: sk-proj-abc123*****xyz. Also sk_live_999 and my-key-1234567."
+        let scrubbed = CredentialScrubber.scrub(text, apiKey: "my-key-1234567")
+        #expect(!scrubbed.contains("sk-proj"))
+        #expect(!scrubbed.contains("sk_live"))
+        #expect(!scrubbed.contains("my-key-1234567"))
+        #expect(scrubbed.contains("Incorrect API key provided: [redacted]"))
+    }
+
+    @Test func ordinaryTextIsLeftAlone() {
+        #expect(CredentialScrubber.scrub("The model is overloaded; ask again.", apiKey: "abc") == "The model is overloaded; ask again.")
+    }
+}
