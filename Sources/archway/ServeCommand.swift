@@ -82,9 +82,14 @@ struct ServeCommand: AsyncParsableCommand {
             // The exporters' batches are serialised off the event loops; their clean-up (which shuts an
             // HTTP client down synchronously, a trap on an event loop) happens there too.
             // Their final flush at shutdown is bounded on its own (`telemetry.flush_timeout`).
-            let flush = configuration.telemetry.flushTimeout
-            services.append(BoundedShutdownService(service: ServiceOnExecutor(service: tracing.service, executor: backgroundExecutor), budget: flush))
-            services.append(BoundedShutdownService(service: ServiceOnExecutor(service: otlpMetrics.service, executor: backgroundExecutor), budget: flush))
+            services.append(BoundedShutdownService(
+                services: [
+                    ServiceOnExecutor(service: tracing.service, executor: backgroundExecutor),
+                    ServiceOnExecutor(service: otlpMetrics.service, executor: backgroundExecutor),
+                ],
+                budget: configuration.telemetry.flushTimeout,
+                logger: logger
+            ))
             tracer = tracing.factory
             metrics = MultiplexMetricsHandler(factories: [otlpMetrics.factory, prometheus])
         }

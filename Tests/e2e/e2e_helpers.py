@@ -9,19 +9,16 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import os
 import re
 import secrets
-import signal
-import socket
 import subprocess
+import sys
 import threading
-import time
 import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import httpx
 import yaml
@@ -33,6 +30,10 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+sys.path.insert(0, str(REPO_ROOT / "Tests" / "pylib"))
+from archway_testkit import ManagedProcess, clean_env, closed_port, free_port, wait_for  # noqa: E402,F401
+
 DEFAULT_BIN = REPO_ROOT / ".build" / "debug" / "archway"
 
 SPAN_KIND_SERVER = trace_pb2.Span.SpanKind.SPAN_KIND_SERVER
@@ -54,17 +55,6 @@ TOKEN_BOUNDS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 41
 # --------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (best effort)."""
-    return free_port()
-
-
 def new_traceparent() -> tuple[str, str, str]:
     """Returns (trace_id_hex, span_id_hex, traceparent header value)."""
     trace_id = secrets.token_hex(16)
@@ -79,27 +69,6 @@ def parse_traceparent(value: str | None) -> tuple[str, str] | None:
     if not m:
         return None
     return m.group(2), m.group(3)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05,
-             message: str | Callable[[], str] | None = None) -> Any:
-    """Polls ``predicate`` until it returns something truthy and returns that value."""
-    deadline = time.monotonic() + timeout
-    last_exc: BaseException | None = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-            last_exc = None
-        except AssertionError as exc:  # allow predicates that assert
-            last_exc = exc
-        if time.monotonic() >= deadline:
-            desc = message() if callable(message) else message
-            desc = desc or getattr(predicate, "__name__", repr(predicate))
-            extra = f" (last assertion: {last_exc})" if last_exc else ""
-            raise AssertionError(f"timed out after {timeout}s waiting for: {desc}{extra}")
-        time.sleep(interval)
 
 
 def any_value_to_py(v) -> Any:
@@ -461,96 +430,6 @@ def _accumulate(total: dict[str, float], kind: str, p) -> None:
 # --------------------------------------------------------------------------------------------
 # processes
 # --------------------------------------------------------------------------------------------
-
-
-def _tail(path: Path, limit: int = 4000) -> str:
-    try:
-        data = path.read_text(errors="replace")
-    except FileNotFoundError:
-        return "<no output file>"
-    return data[-limit:]
-
-
-class ManagedProcess:
-    """A subprocess whose stdout/stderr go to files so they can be asserted on later."""
-
-    def __init__(self, argv: list[str], workdir: Path, name: str, env: dict[str, str]):
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.argv = argv
-        self.name = name
-        self.stdout_path = workdir / f"{name}.stdout.log"
-        self.stderr_path = workdir / f"{name}.stderr.log"
-        self._out = open(self.stdout_path, "wb")
-        self._err = open(self.stderr_path, "wb")
-        self.process = subprocess.Popen(argv, stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL,
-                                        env=env, cwd=str(workdir))
-        self.returncode: int | None = None
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def stdout(self) -> str:
-        return self.stdout_path.read_text(errors="replace")
-
-    @property
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
-
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def describe(self) -> str:
-        return (f"{self.name} argv={self.argv} rc={self.process.poll()}\n--- stdout (tail) ---\n"
-                f"{_tail(self.stdout_path)}\n--- stderr (tail) ---\n{_tail(self.stderr_path)}")
-
-    def signal(self, sig: int) -> None:
-        if self.alive():
-            self.process.send_signal(sig)
-
-    def stop(self, timeout: float = 15.0) -> int:
-        """SIGTERM, wait up to ``timeout`` (then SIGKILL). Returns the exit code."""
-        if self.alive():
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.returncode = self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=5)
-            self.returncode = None  # signals "did not exit on SIGTERM"
-        finally:
-            self._close_files()
-        return self.returncode if self.returncode is not None else -999
-
-    def kill(self) -> None:
-        if self.alive():
-            self.process.kill()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # pragma: no cover
-                pass
-        self._close_files()
-
-    def _close_files(self) -> None:
-        for f in (self._out, self._err):
-            try:
-                f.close()
-            except Exception:
-                pass
-
-
-def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    for k in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        env.pop(k, None)
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    if extra:
-        env.update(extra)
-    return env
 
 
 class SimulatorURL(str):

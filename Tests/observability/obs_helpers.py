@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import time
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+sys.path.insert(0, str(REPO_ROOT / "Tests" / "pylib"))
+from archway_testkit import ManagedProcess, clean_env, closed_port, free_port, wait_for  # noqa: E402,F401
+
 GRAFANA_DIR = REPO_ROOT / "dashboards" / "grafana"
 DATADOG_DIR = REPO_ROOT / "dashboards" / "datadog"
 ALERTS_DIR = REPO_ROOT / "alerts"
@@ -274,80 +274,11 @@ def metric_names_in(expr: str) -> set[str]:
 # processes
 # ---------------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def closed_port() -> int:
-    return free_port()
-
-
-def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    for k in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        env.pop(k, None)
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    if extra:
-        env.update(extra)
-    return env
-
-
-class Proc:
-    """A child process with its output in files; stopped by its own pid only."""
+class Proc(ManagedProcess):
+    """A child process of the observability tests: `Proc(name, argv, workdir, env)`."""
 
     def __init__(self, name: str, argv: list[str], workdir: Path, env: dict[str, str] | None = None):
-        self.name = name
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.out_path = workdir / f"{name}.out"
-        self.err_path = workdir / f"{name}.err"
-        self._out = open(self.out_path, "wb")
-        self._err = open(self.err_path, "wb")
-        self.argv = argv
-        self.p = subprocess.Popen(argv, stdout=self._out, stderr=self._err, stdin=subprocess.DEVNULL,
-                                  cwd=workdir, env=env or clean_env(), start_new_session=True)
-
-    def alive(self) -> bool:
-        return self.p.poll() is None
-
-    def output(self, limit: int = 4000) -> str:
-        parts = []
-        for path in (self.out_path, self.err_path):
-            try:
-                data = path.read_bytes()[-limit:].decode("utf-8", "replace")
-            except OSError:
-                data = ""
-            parts.append(f"--- {path.name} ---\n{data}")
-        return "\n".join(parts)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.alive():
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait(5)
-        for f in (self._out, self._err):
-            try:
-                f.close()
-            except Exception:
-                pass
-
-
-def wait_for(pred: Callable[[], Any], timeout: float, interval: float = 0.2, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    last_exc = None
-    while time.monotonic() < deadline:
-        try:
-            v = pred()
-            if v:
-                return v
-        except Exception as exc:  # noqa: BLE001
-            last_exc = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_exc})" if last_exc else ""))
+        super().__init__(argv, workdir, name, env)
 
 
 def tool(name: str) -> str:
