@@ -1,0 +1,73 @@
+"""Start-up and shutdown as a new user meets them, and base URLs in the forms SDKs use."""
+
+from __future__ import annotations
+
+import time
+
+import anthropic
+import httpx
+import openai
+
+from e2e_helpers import base_config, closed_port
+
+
+def test_idle_gateway_without_a_collector_exits_within_two_seconds(gateway, simulator):
+    # Nothing listens at the OTLP endpoint, as in a quickstart without a collector.
+    gw = gateway(base_config(simulator), otlp_endpoint=f"http://127.0.0.1:{closed_port()}")
+    client = openai.OpenAI(api_key="k", base_url=gw.v1, max_retries=0, timeout=10)
+    client.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "hi"}])
+    client.close()
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    assert gw.stop(timeout=10) == 0, gw.describe()
+    assert time.monotonic() - t0 < 2.0, gw.describe()
+
+
+def test_says_once_when_no_collector_answers_and_how_to_fix_it(gateway, simulator):
+    port = closed_port()
+    gw = gateway(base_config(simulator), otlp_endpoint=f"http://127.0.0.1:{port}")
+    time.sleep(1.0)
+    gw.stop(timeout=10)
+    lines = [line for line in gw.output().splitlines() if "No OpenTelemetry collector answers" in line]
+    assert len(lines) == 1, gw.describe()
+    assert f"127.0.0.1:{port}" in lines[0]
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" in lines[0] and "OTEL_SDK_DISABLED=true" in lines[0]
+
+
+def test_no_collector_warning_when_one_answers(gateway, simulator):
+    gw = gateway(base_config(simulator))
+    time.sleep(1.0)
+    gw.stop(timeout=10)
+    assert "No OpenTelemetry collector answers" not in gw.output(), gw.describe()
+
+
+def test_base_urls_may_be_the_root_or_the_versioned_root(gateway, simulator):
+    # The root form is what Anthropic's SDKs and ANTHROPIC_BASE_URL use; both mean <root>/v1.
+    cfg = base_config(simulator, providers={
+        "claude-root": {"kind": "anthropic", "base_url": str(simulator), "api_key": "k"},
+        "openai-root": {"kind": "openai", "base_url": f"{simulator}/", "api_key": "k"},
+    }, models={"claude-root": {"provider": "claude-root"}, "openai-root": {"provider": "openai-root"}})
+    gw = gateway(cfg)
+    with anthropic.Anthropic(api_key="k", base_url=gw.base_url, max_retries=0, timeout=10) as client:
+        message = client.messages.create(model="claude-root", max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+        assert message.content[0].text
+    with openai.OpenAI(api_key="k", base_url=gw.v1, max_retries=0, timeout=10) as client:
+        answer = client.chat.completions.create(model="openai-root", messages=[{"role": "user", "content": "hi"}])
+        assert answer.choices[0].message.content
+    paths = {r["path"] for r in simulator.requests()[-2:]}
+    assert paths == {"/v1/messages", "/v1/chat/completions"}, paths
+
+
+def test_an_upstream_404_is_a_502_naming_provider_path_and_model(gateway, simulator):
+    cfg = base_config(simulator, providers={
+        "misrouted": {"kind": "openai", "base_url": f"{simulator}/wrong/v1", "api_key": "sk-secret-upstream-key"},
+    }, models={"lost": {"provider": "misrouted", "model": "lost-upstream-id"}})
+    gw = gateway(cfg)
+    r = httpx.post(f"{gw.v1}/chat/completions", json={"model": "lost", "messages": [{"role": "user", "content": "hi"}]},
+                   timeout=10)
+    assert r.status_code == 502, r.text
+    error = r.json()["error"]
+    assert error["code"] == "upstream_not_found"
+    for part in ("misrouted", "/wrong/v1/chat/completions", "lost-upstream-id"):
+        assert part in error["message"], error
+    assert "sk-secret" not in r.text
