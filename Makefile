@@ -5,9 +5,14 @@ VENV := .venv
 BIN := .build/debug/archway
 CONFIG ?= examples/quickstart.yaml
 
-.PHONY: build run test test-swift test-e2e test-observability tools venv check clean
+.PHONY: build build-tests run test test-swift test-e2e test-observability tools venv check clean
 
+# `make run` builds only the executable; `make test` builds the tests beside it in the same .build/debug,
+# so either one after the other reuses what the first compiled.
 build:
+	$(SWIFT) build --product archway
+
+build-tests:
 	$(SWIFT) build --build-tests
 
 run: build
@@ -27,10 +32,10 @@ $(VENV)/.installed: Tests/e2e/requirements.txt
 
 test: test-swift test-e2e test-observability
 
-test-swift: build
+test-swift: build-tests
 	$(SWIFT) test --skip-build
 
-test-e2e: build venv
+test-e2e: build-tests venv
 	ARCHWAY_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest -q Tests/e2e
 
 # Debian's prometheus package gives the observability tests `prometheus` and `promtool`.
@@ -41,7 +46,7 @@ tools:
 
 # Dashboards, SLO rules (promtool check/test), collector configs and the compose stack, checked against
 # a real Prometheus scraping a real Archway (Tests/observability).
-test-observability: build venv tools
+test-observability: build-tests venv tools
 	ARCHWAY_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest -q Tests/observability
 
 clean:
@@ -74,3 +79,12 @@ bench-micro-check:
 
 bench-micro-thresholds:
 	cd Benchmarks && $(SWIFT) package --disable-sandbox --allow-writing-to-package-directory benchmark thresholds update
+
+# libFuzzer over everything that reads client and provider bytes (Fuzz/): `make fuzz [FUZZ_SECONDS=120]`.
+# Findings are written as crash-* files in Fuzz/; the seed corpus is Fuzz/corpus/wire.
+FUZZ_SECONDS ?= 120
+.PHONY: fuzz
+fuzz:
+	cd Fuzz && $(SWIFT) build -c release --sanitize=fuzzer
+	mkdir -p Fuzz/.build/corpus && cp Fuzz/corpus/wire/* Fuzz/.build/corpus/
+	cd Fuzz && SWIFT_BACKTRACE=enable=no ./.build/release/FuzzWire .build/corpus corpus/wire -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1

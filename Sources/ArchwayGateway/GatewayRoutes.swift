@@ -34,8 +34,9 @@ struct GatewayRoutes: Sendable {
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBodyBytes {
             throw GatewayError.payloadTooLarge(limit: maxBodyBytes)
         }
+        let body: ByteBuffer
         do {
-            return WireJSON.strippingByteOrderMark(try await request.body.collect(upTo: maxBodyBytes))
+            body = try await request.body.collect(upTo: maxBodyBytes)
         } catch is NIOTooManyBytesError {
             throw GatewayError.payloadTooLarge(limit: maxBodyBytes)
         } catch is CancellationError {
@@ -45,6 +46,7 @@ struct GatewayRoutes: Sendable {
         } catch {
             throw GatewayError.invalidBody(String(describing: type(of: error)))
         }
+        return try WireJSON.clientBody(body)
     }
 
     func scope(model: String, context: GatewayRequestContext) -> CallScope {

@@ -18,18 +18,23 @@ public enum WireJSON {
 
     public static let decoder = JSONDecoder()
 
-    /// The body without a leading UTF-8 byte-order mark, which some clients (and Windows editors) put
-    /// before JSON: the decoders would accept it, the byte relay's scanner would not, and the upstream
-    /// might not either, so it goes before anything reads the body.
-    public static func strippingByteOrderMark(_ buffer: ByteBuffer) -> ByteBuffer {
-        guard buffer.readableBytes >= 3,
-              buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == 0xEF,
-              buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self) == 0xBB,
-              buffer.getInteger(at: buffer.readerIndex + 2, as: UInt8.self) == 0xBF
-        else { return buffer }
-        var trimmed = buffer
-        trimmed.moveReaderIndex(forwardBy: 3)
-        return trimmed
+    /// A client's JSON body as the decoders and the byte relay may read it: without a leading UTF-8
+    /// byte-order mark (some clients and Windows editors write one; the decoders would accept it, the
+    /// relay's scanner and the upstream might not), and refused unless it is UTF-8 (RFC 8259), which
+    /// the `Codable` decoder does not check in values it skips and the relay would forward as they are.
+    public static func clientBody(_ buffer: ByteBuffer) throws(GatewayError) -> ByteBuffer {
+        var body = buffer
+        if body.readableBytes >= 3,
+           body.getInteger(at: body.readerIndex, as: UInt8.self) == 0xEF,
+           body.getInteger(at: body.readerIndex + 1, as: UInt8.self) == 0xBB,
+           body.getInteger(at: body.readerIndex + 2, as: UInt8.self) == 0xBF {
+            body.moveReaderIndex(forwardBy: 3)
+        }
+        let valid = body.withUnsafeReadableBytes { raw in
+            (try? UTF8Span(validating: raw.assumingMemoryBound(to: UInt8.self).span)) != nil
+        }
+        guard valid else { throw GatewayError.invalidJSON("the body is not UTF-8") }
+        return body
     }
 
     /// Decodes a client body, turning decoding failures into a 400 that names the offending field.

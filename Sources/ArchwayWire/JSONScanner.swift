@@ -3,8 +3,10 @@
 ///
 /// The hot path uses it to forward OpenAI-wire bodies as bytes: it reads what telemetry needs (ids, usage,
 /// finish reasons) and the byte ranges to rewrite (`model`), where `Codable` would decode and re-encode the
-/// whole document. Skipping checks only what it needs to stay in bounds and find the value's end; a body a
-/// client sent has already been validated by its decoder, and an upstream's body is relayed as it came.
+/// whole document. Skipping a value validates it against JSON's grammar (strings without raw control
+/// characters and with valid escapes, numbers as JSON writes them, balanced and well-formed containers,
+/// at most `maxDepth` deep): the relay forwards only bytes that are JSON, whatever a lazier decoder let
+/// through, and a hostile nesting cannot exhaust the stack.
 ///
 /// Offsets are byte indices into `bytes`. Valid only while the memory it was made with is.
 public struct JSONScanner {
@@ -44,16 +46,7 @@ public struct JSONScanner {
     /// The bytes of the value that starts at `index` (after any whitespace).
     public func value(at index: Int) throws -> Range<Int> {
         let start = skipWhitespace(from: index)
-        guard start < bytes.count else { throw Failure(offset: start) }
-        switch bytes[start] {
-        case UInt8(ascii: "\""): return start..<(try stringEnd(from: start).end)
-        case UInt8(ascii: "{"), UInt8(ascii: "["): return start..<(try containerEnd(from: start))
-        case UInt8(ascii: "t"): return start..<(try literalEnd(from: start, "true"))
-        case UInt8(ascii: "f"): return start..<(try literalEnd(from: start, "false"))
-        case UInt8(ascii: "n"): return start..<(try literalEnd(from: start, "null"))
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return start..<numberEnd(from: start)
-        default: throw Failure(offset: start)
-        }
+        return start..<(try valueEnd(from: start, depth: 0))
     }
 
     /// Calls `body` with each member of the object `range` holds (as `value(at:)` returned it).
@@ -190,40 +183,81 @@ public struct JSONScanner {
 
     // MARK: Skipping
 
+    /// Deepest nesting a scanned document may have (the `Codable` decoder's own limit is similar).
+    public static let maxDepth = 512
+
     /// From an opening quote: the index after the closing quote, and whether an escape came between.
+    /// Throws on a raw control character or an invalid escape.
     private func stringEnd(from start: Int) throws -> (start: Int, end: Int, escaped: Bool) {
         var index = start + 1
         var escaped = false
         while index < bytes.count {
-            switch bytes[index] {
-            case UInt8(ascii: "\""): return (start, index + 1, escaped)
-            case UInt8(ascii: "\\"):
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") { return (start, index + 1, escaped) }
+            if byte == UInt8(ascii: "\\") {
                 escaped = true
-                index += 2
-            default: index += 1
+                guard index + 1 < bytes.count else { break }
+                switch bytes[index + 1] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    index += 2
+                case UInt8(ascii: "u"):
+                    guard index + 6 <= bytes.count, (index + 2..<index + 6).allSatisfy({ Self.isHexDigit(bytes[$0]) }) else {
+                        throw Failure(offset: index)
+                    }
+                    index += 6
+                default:
+                    throw Failure(offset: index)
+                }
+                continue
             }
+            guard byte >= 0x20 else { throw Failure(offset: index) }
+            index += 1
         }
         throw Failure(offset: start)
     }
 
-    /// From an opening brace or bracket: the index after its matching close.
-    private func containerEnd(from start: Int) throws -> Int {
-        var depth = 0
-        var index = start
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"): true
+        default: false
+        }
+    }
+
+    /// The end of the value starting at `index` (no whitespace before it), validated, `depth` deep.
+    private func valueEnd(from index: Int, depth: Int) throws -> Int {
+        guard index < bytes.count else { throw Failure(offset: index) }
+        switch bytes[index] {
+        case UInt8(ascii: "\""): return try stringEnd(from: index).end
+        case UInt8(ascii: "{"), UInt8(ascii: "["): return try containerEnd(from: index, depth: depth + 1)
+        case UInt8(ascii: "t"): return try literalEnd(from: index, "true")
+        case UInt8(ascii: "f"): return try literalEnd(from: index, "false")
+        case UInt8(ascii: "n"): return try literalEnd(from: index, "null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try numberEnd(from: index)
+        default: throw Failure(offset: index)
+        }
+    }
+
+    /// From an opening brace or bracket: the index after its matching close, every member or element
+    /// validated on the way.
+    private func containerEnd(from start: Int, depth: Int = 1) throws -> Int {
+        guard depth <= Self.maxDepth else { throw Failure(offset: start) }
+        let isObject = bytes[start] == UInt8(ascii: "{")
+        let close = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
+        var index = skipWhitespace(from: start + 1)
+        if index < bytes.count, bytes[index] == close { return index + 1 }
         while index < bytes.count {
-            switch bytes[index] {
-            case UInt8(ascii: "\""):
-                index = try stringEnd(from: index).end
-                continue
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                depth += 1
-            case UInt8(ascii: "}"), UInt8(ascii: "]"):
-                depth -= 1
-                if depth == 0 { return index + 1 }
-            default:
-                break
+            if isObject {
+                guard bytes[index] == UInt8(ascii: "\"") else { throw Failure(offset: index) }
+                index = skipWhitespace(from: try stringEnd(from: index).end)
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw Failure(offset: index) }
+                index = skipWhitespace(from: index + 1)
             }
-            index += 1
+            index = skipWhitespace(from: try valueEnd(from: index, depth: depth))
+            guard index < bytes.count else { break }
+            if bytes[index] == close { return index + 1 }
+            guard bytes[index] == UInt8(ascii: ",") else { throw Failure(offset: index) }
+            index = skipWhitespace(from: index + 1)
         }
         throw Failure(offset: start)
     }
@@ -234,15 +268,29 @@ public struct JSONScanner {
         return start + count
     }
 
-    private func numberEnd(from start: Int) -> Int {
+    /// The end of a number as JSON's grammar writes it: `-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    private func numberEnd(from start: Int) throws -> Int {
         var index = start
-        while index < bytes.count {
-            switch bytes[index] {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"):
-                index += 1
-            default:
-                return index
-            }
+        func digits() -> Int {
+            let first = index
+            while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") { index += 1 }
+            return index - first
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        guard index < bytes.count else { throw Failure(offset: start) }
+        if bytes[index] == UInt8(ascii: "0") {
+            index += 1
+        } else if digits() == 0 {
+            throw Failure(offset: start)
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard digits() > 0 else { throw Failure(offset: start) }
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard digits() > 0 else { throw Failure(offset: start) }
         }
         return index
     }

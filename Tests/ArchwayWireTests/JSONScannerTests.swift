@@ -1,4 +1,6 @@
+import ArchwayCore
 import ArchwayWire
+import NIOCore
 import Testing
 
 @Suite struct JSONScannerTests {
@@ -103,5 +105,46 @@ import Testing
         #expect(throws: JSONScanner.Failure.self) {
             try scan(#"["model"]"#) { scanner in try scanner.forEachMember(of: try scanner.value(at: 0)) { _ in } }
         }
+    }
+
+    /// Skipping a value validates it: the byte relay forwards only JSON, whatever a lazier decoder let
+    /// through in values it never read (found by the fuzzer in Fuzz/).
+    @Test(arguments: [
+        "{\"a\":{\"b\":\"raw \u{01} control\"}}", #"{"a":{"b":"bad \q escape"}}"#, #"{"a":{"b":"\u12G4"}}"#,
+        #"{"a":[1.2.3]}"#, #"{"a":[01]}"#, #"{"a":[1.]}"#, #"{"a":[-]}"#, #"{"a":[1e]}"#, #"{"a":[+1]}"#,
+        #"{"a":[}"#, #"{"a":{"b":1]}"#, #"{"a":{"b" 1}}"#, #"{"a":[1 2]}"#, #"{"a":{"b":1,}}"#,
+    ])
+    func validatesWhatItSkips(_ text: String) throws {
+        #expect(throws: JSONScanner.Failure.self) {
+            try scan(text) { scanner in _ = try scanner.value(at: 0) }
+        }
+    }
+
+    @Test func acceptsWhatJSONAllowsInSkippedValues() throws {
+        let text = #"{"a":{"b":[0,-0.5,1e10,2E-3,"\u00e9\n\"",true,false,null,{},[]]},"c":"é"}"#
+        #expect(try members(text).map(\.0) == ["a", "c"])
+    }
+
+    @Test func boundsNesting() throws {
+        let deep = String(repeating: "[", count: JSONScanner.maxDepth + 1) + String(repeating: "]", count: JSONScanner.maxDepth + 1)
+        #expect(throws: JSONScanner.Failure.self) { try scan(deep) { scanner in _ = try scanner.value(at: 0) } }
+        let fine = String(repeating: "[", count: JSONScanner.maxDepth) + String(repeating: "]", count: JSONScanner.maxDepth)
+        #expect(try scan(fine) { scanner in try scanner.value(at: 0).count } == fine.utf8.count)
+    }
+}
+
+@Suite struct ClientBodyTests {
+    @Test func aByteOrderMarkIsDropped() throws {
+        var bytes = ByteBuffer(bytes: [0xEF, 0xBB, 0xBF])
+        bytes.writeString(#"{"model":"m"}"#)
+        #expect(String(buffer: try WireJSON.clientBody(bytes)) == #"{"model":"m"}"#)
+    }
+
+    @Test func aBodyThatIsNotUTF8IsInvalidJSON() {
+        // Invalid UTF-8 in a value the decoder skips (found by the fuzzer): never relayed.
+        var bytes = ByteBuffer(string: #"{"model":"m","x":""#)
+        bytes.writeBytes([0x81])
+        bytes.writeString(#""}"#)
+        #expect(throws: GatewayError.invalidJSON("the body is not UTF-8")) { try WireJSON.clientBody(bytes) }
     }
 }

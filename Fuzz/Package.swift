@@ -1,0 +1,25 @@
+// swift-tools-version:6.2
+// libFuzzer targets for what reads client and provider bytes. Not part of `make test` (a fuzz run is
+// open-ended); `make fuzz [FUZZ_SECONDS=60]` builds them with coverage instrumentation and runs each.
+import PackageDescription
+
+let package = Package(
+    name: "archway-fuzz",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "archway", path: ".."),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "FuzzWire",
+            dependencies: [
+                .product(name: "ArchwayWire", package: "archway"),
+                .product(name: "ArchwayCore", package: "archway"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

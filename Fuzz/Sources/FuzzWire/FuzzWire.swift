@@ -1,0 +1,63 @@
+import ArchwayCore
+import ArchwayWire
+import Foundation
+import NIOCore
+
+/// One libFuzzer input through everything that reads client or provider bytes: the request decoders,
+/// the byte relay's rewriter, the answer and chunk scanners, the SSE parser and the Anthropic stream
+/// decoder. A crash or a broken invariant (a trap) is a finding.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzWire(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
+    let bytes = ByteBuffer(bytes: UnsafeBufferPointer(start: start, count: count))
+    if let body = try? WireJSON.clientBody(bytes) {
+        clientRequests(body)
+    }
+    providerAnswers(bytes)
+    streams(bytes)
+    return 0
+}
+
+/// What a client sends: decoding fails only with a `GatewayError`; what decodes can be sent on.
+func clientRequests(_ body: ByteBuffer) {
+    if let chat = try? OpenAIChatRequest.decode(from: body) {
+        // The relay either rewrites the bytes into JSON naming the upstream model, or refuses (and the
+        // adapter then encodes the decoded request).
+        if let upstream = try? OpenAIPassthrough.upstreamBody(OpenAIWireBytes(bytes: body), model: "fuzz-model", stream: chat.stream) {
+            let object = try? JSONSerialization.jsonObject(with: Data(buffer: upstream)) as? [String: Any]
+            precondition(object?["model"] as? String == "fuzz-model", "relay rewrote into something else")
+        }
+        _ = try? WireJSON.encode(OpenAIChatRequest(chat))
+        _ = try? WireJSON.encode(AnthropicMessagesRequest(chat))
+    }
+    if let anthropic = try? WireJSON.decodeRequest(AnthropicMessagesRequest.self, from: body) {
+        _ = try? WireJSON.encode(OpenAIChatRequest(anthropic.request))
+    }
+}
+
+/// What a provider answers: the scanners keep the bytes and find every `model` to rename.
+func providerAnswers(_ body: ByteBuffer) {
+    if let answer = try? OpenAIPassthrough.response(body), let wire = answer.wire {
+        var out = ByteBuffer()
+        OpenAIPassthrough.write(wire, model: "m", into: &out)
+        precondition(out.readableBytes >= wire.bytes.readableBytes - wire.modelRanges.reduce(0) { $0 + $1.count }, "lost bytes")
+    }
+    if let chunk = try? OpenAIPassthrough.chunk(body), let wire = chunk.wire {
+        var out = ByteBuffer()
+        OpenAIPassthrough.write(wire, model: "m", droppingUsage: true, into: &out)
+    }
+}
+
+/// A provider's stream, split at an arbitrary point.
+func streams(_ bytes: ByteBuffer) {
+    var parser = SSEParser()
+    let cut = bytes.readableBytes / 2
+    parser.append(bytes.getSlice(at: bytes.readerIndex, length: cut) ?? ByteBuffer())
+    parser.append(bytes.getSlice(at: bytes.readerIndex + cut, length: bytes.readableBytes - cut) ?? ByteBuffer())
+    var anthropic = AnthropicStreamDecoder()
+    var events = 0
+    while let event = parser.nextEvent(), events < 10_000 {
+        events += 1
+        _ = try? anthropic.decode(event)
+        _ = try? OpenAIPassthrough.chunk(ByteBuffer(string: event.data))
+    }
+}
