@@ -183,7 +183,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ArchwayPrometheusTests",
-            dependencies: ["ArchwayPrometheus", "ArchwayTelemetry", "ArchwayCore"],
+            dependencies: [
+                "ArchwayPrometheus", "ArchwayTelemetry", "ArchwayCore",
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -196,9 +199,10 @@ let package = Package(
             dependencies: [
                 "ArchwayProviders", "ArchwayConfig", "ArchwayCore", "ArchwayTelemetry", "ArchwayTestSupport",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: strictSettings
         ),
@@ -207,10 +211,12 @@ let package = Package(
             dependencies: [
                 "ArchwayExecution", "ArchwayProviders", "ArchwayRouting", "ArchwayConfig", "ArchwayCore", "ArchwayTelemetry",
                 "ArchwayTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: strictSettings
         ),

@@ -132,6 +132,23 @@ import Tracing
         #expect(failed.attributes["error.type"]?.toSpanAttribute() == .string("503"))
     }
 
+    @Test func serverSpansTakeTheirRouteFromTheMatchedEndpoint() async throws {
+        let harness = try GatewayTestHarness()
+        try await harness.run { client in
+            _ = try await client.execute(uri: "/v1/nothing-here/\(UInt64.random(in: 0...UInt64.max))", method: .post, body: ByteBuffer(string: "{}"))
+            _ = try await client.execute(uri: "/v1/models", method: .get)
+            _ = try await client.execute(uri: "/healthz", method: .get)
+        }
+        let servers = try await harness.finishedSpans(count: 2).filter { $0.kind == .server }
+        #expect(servers.map(\.operationName).sorted() == ["GET /v1/models", "POST"])
+        let unmatched = try #require(servers.first { $0.operationName == "POST" })
+        // A path nothing matched never becomes a route label: clients cannot inflate span names or series.
+        #expect(unmatched.attributes["http.route"] == nil)
+        #expect(unmatched.attributes["http.response.status_code"]?.toSpanAttribute() == .int64(404))
+        let models = try #require(servers.first { $0.operationName == "GET /v1/models" })
+        #expect(models.attributes["http.route"]?.toSpanAttribute() == .string("/v1/models"))
+    }
+
     @Test func modelsAndProbes() async throws {
         let harness = try GatewayTestHarness()
         try await harness.run { client in
