@@ -44,6 +44,23 @@ public final class UpstreamClients: Sendable {
         return clients[next.wrappingAdd(1, ordering: .relaxed).oldValue % clients.count]
     }
 
+    /// Clients for the duration of `body`, shut down after it however it ends (as `HTTPClient.withHTTPClient`).
+    public static func with<Value: Sendable>(
+        settings: UpstreamSettings,
+        _ body: (UpstreamClients) async throws -> Value
+    ) async throws -> Value {
+        let clients = UpstreamClients(settings: settings)
+        let value: Value
+        do {
+            value = try await body(clients)
+        } catch {
+            try? await clients.shutdown()
+            throw error
+        }
+        try await clients.shutdown()
+        return value
+    }
+
     public func shutdown() async throws {
         for client in clients {
             try await client.shutdown()

@@ -77,32 +77,25 @@ struct ExecutionHarness {
         fallback: Bool = false,
         _ body: @Sendable (ModelCallExecutor) async throws -> Value
     ) async throws -> Value {
-        let clients = UpstreamClients(settings: configuration.upstream)
-        let transport = UpstreamTransport(clients: clients, settings: configuration.upstream, tracer: tracer)
-        let registry = ProviderRegistry()
-        for provider in configuration.providers.values {
-            registry.register(HTTPProviderAdapter(provider: provider, transport: transport), for: provider.name)
-        }
-        let catalog = ModelCatalog(configuration: configuration)
-        let routing: any RoutingPolicy = fallback
-            ? OrderedPolicy(catalog: catalog, order: ["a", "b"])
-            : DirectRoutingPolicy(catalog: catalog, requestTimeout: .seconds(5))
-        let telemetry = GenAITelemetry(tracer: tracer, metrics: metrics, captureContent: configuration.telemetry.captureContent)
-        let executor = ModelCallExecutor(
-            routing: routing,
-            providers: registry,
-            sink: OutcomeSink(telemetry: telemetry, observers: [recorder]),
-            stages: StageChain(stages),
-            clock: clock,
-            logger: Logger(label: "test")
-        )
-        do {
-            let value = try await body(executor)
-            try await clients.shutdown()
-            return value
-        } catch {
-            try? await clients.shutdown()
-            throw error
+        try await UpstreamClients.with(settings: configuration.upstream) { clients in
+            let transport = UpstreamTransport(clients: clients, settings: configuration.upstream, tracer: tracer)
+            let registry = ProviderRegistry()
+            for provider in configuration.providers.values {
+                registry.register(HTTPProviderAdapter(provider: provider, transport: transport), for: provider.name)
+            }
+            let catalog = ModelCatalog(configuration: configuration)
+            let routing: any RoutingPolicy = fallback
+                ? OrderedPolicy(catalog: catalog, order: ["a", "b"])
+                : DirectRoutingPolicy(catalog: catalog, requestTimeout: .seconds(5))
+            let telemetry = GenAITelemetry(tracer: tracer, metrics: metrics, captureContent: configuration.telemetry.captureContent)
+            return try await body(ModelCallExecutor(
+                routing: routing,
+                providers: registry,
+                sink: OutcomeSink(telemetry: telemetry, observers: [recorder]),
+                stages: StageChain(stages),
+                clock: clock,
+                logger: Logger(label: "test")
+            ))
         }
     }
 

@@ -29,15 +29,8 @@ struct AdapterHarness {
     }
 
     func run<Value: Sendable>(_ body: @Sendable (HTTPProviderAdapter) async throws -> Value) async throws -> Value {
-        let clients = UpstreamClients(settings: settings)
-        let adapter = HTTPProviderAdapter(provider: provider, transport: UpstreamTransport(clients: clients, settings: settings, tracer: tracer))
-        do {
-            let value = try await body(adapter)
-            try await clients.shutdown()
-            return value
-        } catch {
-            try? await clients.shutdown()
-            throw error
+        try await UpstreamClients.with(settings: settings) { clients in
+            try await body(HTTPProviderAdapter(provider: provider, transport: UpstreamTransport(clients: clients, settings: settings, tracer: tracer)))
         }
     }
 
