@@ -154,10 +154,13 @@ public struct ModelCallExecutor: Sendable {
                 if !keepOpen { finish(call, output: output) }
                 return value
             } catch {
-                let failure = GatewayError(error)
+                // A cancelled caller may surface as the client library's own error: it is still the caller
+                // that left, not a failure another model could fix.
+                let cancelled = error is CancellationError || Task.isCancelled
+                let failure = cancelled ? GatewayError.clientClosed : GatewayError(error)
                 call.outcome.error = failure
                 finish(call, output: nil)
-                if error is CancellationError { throw error }
+                if cancelled { throw CancellationError() }
                 lastError = failure
                 logger.debug("model call failed", metadata: ["model": "\(scope.model)", "provider": "\(entry.provider.name)", "error.type": "\(failure.shortDescription)"])
                 guard failure.allowsFallback else { break }

@@ -72,9 +72,13 @@ public struct ModelStream: AsyncSequence, Sendable {
                 return chunk
             } catch {
                 upstream = nil
+                if error is CancellationError || Task.isCancelled {
+                    call.finish(error: .clientClosed)
+                    throw CancellationError()
+                }
                 let failure = GatewayError(error)
                 call.finish(error: failure)
-                throw error is CancellationError ? error : failure
+                throw failure
             }
         }
     }

@@ -61,6 +61,10 @@ public struct UpstreamTransport: Sendable {
                 span.end()
                 throw CancellationError()
             } catch {
+                if Task.isCancelled {
+                    span.end()
+                    throw CancellationError()
+                }
                 failure = Self.map(error, provider: provider.name)
             }
             span.attributes[GenAIAttributes.errorType] = failure.shortDescription

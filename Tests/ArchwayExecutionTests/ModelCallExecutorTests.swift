@@ -48,6 +48,29 @@ import Tracing
         }
     }
 
+    @Test func aCallerThatLeavesIsNeitherRetriedNorSentToAnotherModel() async throws {
+        let slow = ScriptedUpstream { _, _ in
+            try await Task.sleep(for: .seconds(1))
+            return .scriptedJSON(Canned.completion)
+        }
+        let healthy = ScriptedUpstream { _, _ in .scriptedJSON(Canned.completion) }
+        try await slow.run { first in
+            try await healthy.run { second in
+                let harness = try ExecutionHarness(primary: first, secondary: second)
+                try await harness.run(fallback: true) { executor in
+                    let call = Task { try await executor.chat(Relayable(Canned.request()), scope: CallScope(model: "a")) }
+                    try await Task.sleep(for: .milliseconds(200))
+                    call.cancel()
+                    await #expect(throws: CancellationError.self) { try await call.value }
+                }
+                #expect(healthy.received.isEmpty)
+                let outcome = try #require(harness.recorder.all.only)
+                #expect(outcome.error?.isClientClosed == true)
+                #expect(outcome.httpAttempts == 1)
+            }
+        }
+    }
+
     @Test(arguments: [
         (GatewayError.upstreamStatus(500, provider: "p", excerpt: nil), true, true),
         (GatewayError.upstreamStatus(429, provider: "p", excerpt: nil), true, true),
