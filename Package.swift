@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // The module picture (README "Architecture"): each target depends only on what it imports.
@@ -79,7 +80,11 @@ let package = Package(
         ),
         .target(
             name: "ArchwayRouting",
-            dependencies: ["ArchwayCore", "ArchwayConfig"],
+            dependencies: [
+                "ArchwayCore", "ArchwayConfig", "ArchwayTelemetry",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
@@ -191,7 +196,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ArchwayRoutingTests",
-            dependencies: ["ArchwayRouting", "ArchwayConfig", "ArchwayCore"],
+            dependencies: [
+                "ArchwayRouting", "ArchwayConfig", "ArchwayCore", "ArchwayTelemetry",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

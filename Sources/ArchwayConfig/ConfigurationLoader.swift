@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+public import ArchwayCore
 import Yams
 
 /// Reads a YAML configuration into a validated `GatewayConfiguration`, reporting every problem
@@ -37,6 +38,23 @@ public struct ConfigurationLoader: Sendable {
         let configuration = reader.gateway(root)
         if !reader.problems.isEmpty { throw ConfigurationError(problems: reader.problems) }
         return configuration
+    }
+
+    /// Reads a pricing document (the body of `PUT /admin/pricing`, or `pricing.file`; JSON is YAML too):
+    /// `{models: {NAME: {input, output, cached_input?, schedule?}}}`, for models in `knownModels`.
+    public func loadPricing(yaml: String, file: String = "<pricing>", knownModels: Set<String>) throws(ConfigurationError) -> [String: PriceSchedule] {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw ConfigurationError(problems: [Self.problem(from: error, file: file)])
+        } catch {
+            throw ConfigurationError(problems: [.init(file: file, line: 1, column: 1, keyPath: "", message: "not valid YAML or JSON")])
+        }
+        var reader = NodeReader(file: file, environment: environment)
+        let prices = reader.pricingDocument(root, knownModels: knownModels)
+        if !reader.problems.isEmpty { throw ConfigurationError(problems: reader.problems) }
+        return prices
     }
 
     private static func problem(from error: YamlError, file: String) -> ConfigurationProblem {

@@ -9,6 +9,9 @@ public struct GatewayConfiguration: Sendable {
     public var providers: [String: ProviderConfiguration]
     /// The model names clients send, in file order.
     public var models: [ModelConfiguration]
+    /// Route names clients send, in file order.
+    public var routes: [RouteConfiguration]
+    public var pricing: PricingSettings
     public var telemetry: TelemetrySettings
 
     public init(
@@ -17,6 +20,8 @@ public struct GatewayConfiguration: Sendable {
         upstream: UpstreamSettings = UpstreamSettings(),
         providers: [String: ProviderConfiguration] = [:],
         models: [ModelConfiguration] = [],
+        routes: [RouteConfiguration] = [],
+        pricing: PricingSettings = PricingSettings(),
         telemetry: TelemetrySettings = TelemetrySettings()
     ) {
         self.listen = listen
@@ -24,6 +29,8 @@ public struct GatewayConfiguration: Sendable {
         self.upstream = upstream
         self.providers = providers
         self.models = models
+        self.routes = routes
+        self.pricing = pricing
         self.telemetry = telemetry
     }
 }
@@ -206,13 +213,127 @@ public struct ModelConfiguration: Sendable {
     public var provider: String
     /// The id sent upstream.
     public var upstreamModel: String
+    /// The base price (USD per million tokens).
     public var price: ModelPrice?
+    /// Time-of-day prices (UTC) that replace the base price inside their windows; first match wins.
+    public var priceSchedule: [PriceSchedule.Entry]
+    /// Declared answer quality in 0...1, for routes' `min_quality`; nil when not declared.
+    public var quality: Double?
 
-    public init(name: String, provider: String, upstreamModel: String? = nil, price: ModelPrice? = nil) {
+    public init(
+        name: String,
+        provider: String,
+        upstreamModel: String? = nil,
+        price: ModelPrice? = nil,
+        priceSchedule: [PriceSchedule.Entry] = [],
+        quality: Double? = nil
+    ) {
         self.name = name
         self.provider = provider
         self.upstreamModel = upstreamModel ?? name
         self.price = price
+        self.priceSchedule = priceSchedule
+        self.quality = quality
+    }
+
+    /// The configured prices, when the model has a base price.
+    public var schedule: PriceSchedule? {
+        price.map { PriceSchedule(base: $0, entries: priceSchedule) }
+    }
+}
+
+/// A name clients send that the gateway resolves, per request, to one of several configured models.
+public struct RouteConfiguration: Sendable {
+    public enum Strategy: String, Sendable, CaseIterable {
+        /// The candidates in order: the first eligible one, then the next on failure.
+        case fallback
+        /// At random in proportion to `weights` (1 for a candidate without one).
+        case weighted
+        /// The lowest recent latency (time to first token for streams), power of two choices.
+        case latency
+        /// The lowest expected cost plus `value_of_time` × expected latency, among eligible candidates.
+        case cost
+    }
+
+    /// Failures a route moves on after (to the next candidate).
+    public enum RetryCondition: String, Sendable, CaseIterable {
+        case rateLimited = "429"
+        case serverError = "5xx"
+        case timeout
+    }
+
+    public struct Retries: Sendable, Hashable {
+        /// Further attempts after the first, each at the next-best candidate.
+        public var max: Int
+        /// Base pause before a further attempt (jittered, doubling); a provider's `retry-after` is honoured.
+        public var backoff: Duration
+        public var on: Set<RetryCondition>
+
+        public init(max: Int = 2, backoff: Duration = .milliseconds(100), on: Set<RetryCondition> = Set(RetryCondition.allCases)) {
+            self.max = max
+            self.backoff = backoff
+            self.on = on
+        }
+    }
+
+    /// Envoy-style outlier ejection: after `consecutiveFailures` a candidate is left out for `base`,
+    /// doubling with each further ejection, and probed until it answers again.
+    public struct Ejection: Sendable, Hashable {
+        public var consecutiveFailures: Int
+        public var base: Duration
+
+        public init(consecutiveFailures: Int = 3, base: Duration = .seconds(5)) {
+            self.consecutiveFailures = consecutiveFailures
+            self.base = base
+        }
+    }
+
+    public var name: String
+    public var strategy: Strategy
+    /// Configured model names, in the order `fallback` tries them.
+    public var candidates: [String]
+    /// `weighted` only.
+    public var weights: [String: Double]
+    /// Candidates whose declared quality is below it are never chosen.
+    public var minQuality: Double?
+    /// Candidates whose predicted p95 latency exceeds it are not chosen while another fits.
+    public var latencyBudget: Duration?
+    /// USD one second of expected latency is worth (`cost` strategy; 0 = cost alone).
+    public var valueOfTime: Double
+    public var retries: Retries
+    public var ejection: Ejection
+
+    public init(
+        name: String,
+        strategy: Strategy,
+        candidates: [String],
+        weights: [String: Double] = [:],
+        minQuality: Double? = nil,
+        latencyBudget: Duration? = nil,
+        valueOfTime: Double = 0,
+        retries: Retries = Retries(),
+        ejection: Ejection = Ejection()
+    ) {
+        self.name = name
+        self.strategy = strategy
+        self.candidates = candidates
+        self.weights = weights
+        self.minQuality = minQuality
+        self.latencyBudget = latencyBudget
+        self.valueOfTime = valueOfTime
+        self.retries = retries
+        self.ejection = ejection
+    }
+}
+
+/// Where live prices come from besides the models' own.
+public struct PricingSettings: Sendable {
+    /// A YAML or JSON file with the schema of `PUT /admin/pricing`, reloaded when it changes
+    /// (resolved against the configuration file's folder).
+    public var file: String?
+
+    public init(file: String? = nil) {
+        self.file = file
     }
 }
 

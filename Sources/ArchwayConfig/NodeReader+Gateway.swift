@@ -8,8 +8,9 @@ extension NodeReader {
             report(nil, "", "the configuration is empty")
             return configuration
         }
-        let sections: Set<String> = ["listen", "server", "upstream", "providers", "models", "telemetry"]
+        let sections: Set<String> = ["listen", "server", "upstream", "providers", "models", "routes", "pricing", "telemetry"]
         var modelsNode: Node?
+        var routesNode: Node?
         var providersSeen = false
         // Every declared provider name, valid or not, so a model naming a provider that has its own
         // problem is not reported a second time as "not defined".
@@ -32,6 +33,10 @@ extension NodeReader {
                 }
             case "models":
                 modelsNode = entry.value
+            case "routes":
+                routesNode = entry.value
+            case "pricing":
+                configuration.pricing = pricing(entry.value, "pricing")
             case "telemetry":
                 configuration.telemetry = telemetry(entry.value, "telemetry")
             default:
@@ -47,6 +52,9 @@ extension NodeReader {
             }
         } else {
             report(root, "models", "at least one model is required")
+        }
+        if let routesNode {
+            configuration.routes = routes(routesNode, "routes", models: configuration.models, declaredModels: declaredModels(modelsNode))
         }
         if !configuration.listen.isLoopback, configuration.server.masterKey == nil {
             report(root, "server.master_key", "listening on \(configuration.listen) (beyond loopback) requires server.master_key, so the gateway is never open to the network by accident")
@@ -209,10 +217,12 @@ extension NodeReader {
     }
 
     mutating func model(_ name: String, _ node: Node, _ path: String, providers: [String: ProviderConfiguration], declared: Set<String>) -> ModelConfiguration? {
-        guard let entries = mapping(node, path, allowed: ["provider", "model", "price"]) else { return nil }
+        guard let entries = mapping(node, path, allowed: ["provider", "model", "price", "quality"]) else { return nil }
         var provider: String?
         var upstreamModel: String?
         var price: ModelPrice?
+        var schedule: [PriceSchedule.Entry] = []
+        var quality: Double?
         var providerNode: Node?
         for entry in entries {
             let childPath = "\(path).\(entry.key)"
@@ -223,7 +233,9 @@ extension NodeReader {
             case "model":
                 upstreamModel = string(entry.value, childPath)
             case "price":
-                price = self.price(entry.value, childPath)
+                (price, schedule) = self.pricedSchedule(entry.value, childPath)
+            case "quality":
+                quality = double(entry.value, childPath, range: 0...1)
             default:
                 break
             }
@@ -238,11 +250,48 @@ extension NodeReader {
             }
             return nil
         }
-        return ModelConfiguration(name: name, provider: provider, upstreamModel: upstreamModel, price: price)
+        return ModelConfiguration(name: name, provider: provider, upstreamModel: upstreamModel, price: price, priceSchedule: schedule, quality: quality)
+    }
+
+    /// A model's `price`: the base price and its `schedule`.
+    mutating func pricedSchedule(_ node: Node, _ path: String) -> (ModelPrice?, [PriceSchedule.Entry]) {
+        guard let entries = mapping(node, path, allowed: ["input", "output", "cached_input", "schedule"]) else { return (nil, []) }
+        let base = price(node, path, entries: entries.filter { $0.key != "schedule" })
+        guard let scheduleNode = entries.first(where: { $0.key == "schedule" })?.value else { return (base, []) }
+        return (base, schedule(scheduleNode, "\(path).schedule"))
+    }
+
+    /// `[{hours: "HH:MM-HH:MM", input, output, cached_input?}, …]`; windows may not overlap.
+    mutating func schedule(_ node: Node, _ path: String) -> [PriceSchedule.Entry] {
+        var result: [PriceSchedule.Entry] = []
+        for (index, item) in (sequence(node, path) ?? []).enumerated() {
+            let itemPath = "\(path)[\(index)]"
+            guard let entries = mapping(item, itemPath, allowed: ["hours", "input", "output", "cached_input"]) else { continue }
+            guard let hoursNode = entries.first(where: { $0.key == "hours" })?.value else {
+                report(item, "\(itemPath).hours", "missing required key 'hours' (\"HH:MM-HH:MM\", UTC)")
+                continue
+            }
+            guard let text = string(hoursNode, "\(itemPath).hours") else { continue }
+            guard let window = DailyWindow(parsing: text) else {
+                report(hoursNode, "\(itemPath).hours", "'\(text)' is not a time window: expected \"HH:MM-HH:MM\" (UTC; 16:30-00:30 runs across midnight)")
+                continue
+            }
+            if let clash = result.first(where: { $0.window.overlaps(window) }) {
+                report(hoursNode, "\(itemPath).hours", "window \(window) overlaps \(clash.window), which is listed before it")
+                continue
+            }
+            guard let price = price(item, itemPath, entries: entries.filter { $0.key != "hours" }) else { continue }
+            result.append(PriceSchedule.Entry(window: window, price: price))
+        }
+        return result
     }
 
     mutating func price(_ node: Node, _ path: String) -> ModelPrice? {
         guard let entries = mapping(node, path, allowed: ["input", "output", "cached_input"]) else { return nil }
+        return price(node, path, entries: entries)
+    }
+
+    mutating func price(_ node: Node, _ path: String, entries: [(key: String, keyNode: Node, value: Node)]) -> ModelPrice? {
         var input: Double?
         var output: Double?
         var cached: Double?

@@ -40,6 +40,15 @@ struct NodeReader {
         return entries
     }
 
+    /// The items of a sequence. Returns nil (and reports) if `node` is not a sequence.
+    mutating func sequence(_ node: Node, _ path: String) -> [Node]? {
+        guard case .sequence(let sequence) = node else {
+            report(node, path, "expected a list")
+            return nil
+        }
+        return Array(sequence)
+    }
+
     /// A scalar with `${NAME}` (and `${NAME:-default}`) replaced from the environment.
     mutating func string(_ node: Node, _ path: String) -> String? {
         guard case .scalar(let scalar) = node else {

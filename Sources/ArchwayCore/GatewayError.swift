@@ -45,6 +45,8 @@ public struct GatewayError: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String
     /// Low-cardinality class of the error, used as `error.type` on spans and metrics.
     public var shortDescription: String
+    /// How long the upstream asked to wait before trying again (its `retry-after`), when it said.
+    public var retryAfter: Duration?
 
     public init(
         status: HTTPResponse.Status,

@@ -10,10 +10,22 @@ public struct CallScope: Sendable {
     /// The caller's absolute deadline (a workflow's remaining budget). The call never runs past it nor
     /// past the route's own timeout; without it, the route's timeout alone bounds the call.
     public var deadline: ContinuousClock.Instant?
+    /// Why the call is made when not for a client (`probe`); on the GenAI span as `archway.call.purpose`.
+    public var purpose: String?
+    /// Receives the routing decision and the model that answered, when the caller wants to report them.
+    public var decisions: CallDecisions?
 
-    public init(model: String, context: ServiceContext = .topLevel, deadline: ContinuousClock.Instant? = nil) {
+    public init(
+        model: String,
+        context: ServiceContext = .topLevel,
+        deadline: ContinuousClock.Instant? = nil,
+        purpose: String? = nil,
+        decisions: CallDecisions? = nil
+    ) {
         self.model = model
         self.context = context
         self.deadline = deadline
+        self.purpose = purpose
+        self.decisions = decisions
     }
 }

@@ -1,5 +1,5 @@
 public import ArchwayCore
-import ArchwayConfig
+public import ArchwayConfig
 public import ArchwayProviders
 public import ArchwayRouting
 public import ArchwayTelemetry
@@ -16,6 +16,8 @@ public struct ModelCallExecutor: Sendable {
     let providers: ProviderRegistry
     public let sink: OutcomeSink
     let stages: StageChain
+    /// Prices in force when a call is made; without it, each model's configured base price.
+    let pricing: PricingIndex?
     let clock: any GatewayClock
     let logger: Logger
 
@@ -24,6 +26,7 @@ public struct ModelCallExecutor: Sendable {
         providers: ProviderRegistry,
         sink: OutcomeSink,
         stages: StageChain = StageChain(),
+        pricing: PricingIndex? = nil,
         clock: any GatewayClock = SystemClock(),
         logger: Logger
     ) {
@@ -31,6 +34,7 @@ public struct ModelCallExecutor: Sendable {
         self.providers = providers
         self.sink = sink
         self.stages = stages
+        self.pricing = pricing
         self.clock = clock
         self.logger = logger
         self.relaysClientBytes = !sink.telemetry.captureContent && !stages.readsContent
@@ -108,7 +112,8 @@ public struct ModelCallExecutor: Sendable {
     // MARK: - Running the plan
 
     /// Tries the plan's models in order until one answers. Each model tried is one span and one outcome.
-    /// Moves on only after failures another model could fix, and never past the deadline.
+    /// Moves on only after failures another model could fix (and, for a route, that its `retries.on`
+    /// names, within its `retries.max` and retry budget, after a jittered backoff), never past the deadline.
     private func run<Value>(
         _ scope: CallScope,
         operation: GenAIOperation,
@@ -118,10 +123,28 @@ public struct ModelCallExecutor: Sendable {
         _ body: (inout ModelCall) async throws -> (Value, output: ChatResponse?)
     ) async throws -> Value {
         let now = clock.now
-        let plan = try routing.plan(forModel: scope.model, now: now)
+        let routingRequest = RoutingRequest(
+            model: scope.model,
+            stream: streamed,
+            estimatedInputTokens: request.map(Self.estimatedInputTokens) ?? 0,
+            maxOutputTokens: request?.maxTokens
+        )
+        let plan = try routing.plan(for: routingRequest, now: now)
+        scope.decisions?.decided(plan.decision)
         let deadline = scope.deadline.map { min($0, plan.deadline) } ?? plan.deadline
+        let maxAttempts = plan.retries.map { 1 + $0.max } ?? plan.attempts.count
         var lastError = GatewayError.modelNotFound(scope.model)
+        var tried = 0
+        var lastTried = "none"
         for entry in plan.attempts {
+            guard tried < maxAttempts else { break }
+            if tried > 0, let retries = plan.retries {
+                guard plan.retryBudget?.withdraw(at: clock.now) ?? true else { break }
+                // Jittered exponential backoff (0.5–1.5 × base × 2^(n-1)), never past the deadline.
+                let pause = retries.backoff * (Double(1 << min(tried - 1, 6)) * Double.random(in: 0.5...1.5))
+                guard clock.now + pause < deadline else { break }
+                if pause > .zero { try await Task.sleep(for: pause) }
+            }
             guard clock.now < deadline else {
                 lastError = .deadlineExceeded
                 break
@@ -130,28 +153,37 @@ public struct ModelCallExecutor: Sendable {
                 lastError = .providerNotReady(entry.provider.name)
                 continue
             }
+            tried += 1
+            lastTried = entry.model.name
+            scope.decisions?.tried(entry.model.name, fallback: tried > 1)
             let server = adapter.serverAddress
             let target = ModelCallTarget(
                 operation: operation,
                 providerName: entry.provider.providerName,
                 providerKey: entry.provider.name,
                 clientModel: scope.model,
+                model: entry.model.name,
+                purpose: scope.purpose,
                 upstreamModel: entry.model.upstreamModel,
                 serverAddress: server.host,
                 serverPort: server.port
             )
             let span = telemetry.startModelCall(target, chat: request, context: scope.context)
+            sink.callStarted(target)
             var call = ModelCall(
                 entry: entry,
                 adapter: adapter,
                 span: span,
                 start: clock.now,
+                price: pricing?.price(for: entry.model.name) ?? entry.model.price,
                 outcome: AttemptOutcome(target: target, streamed: streamed),
-                upstream: UpstreamCall(context: span.context, deadline: deadline, model: entry.model.upstreamModel)
+                // A route moves on to its other candidates itself: no retries at the same provider.
+                upstream: UpstreamCall(context: span.context, deadline: deadline, model: entry.model.upstreamModel, maxRetries: plan.retries.map { _ in 0 })
             )
             do {
                 let (value, output) = try await body(&call)
                 if !keepOpen { finish(call, output: output) }
+                recordDecision(plan.decision, chosen: entry.model.name, movedOn: tried > 1)
                 return value
             } catch {
                 // A cancelled caller may surface as the client library's own error: it is still the caller
@@ -162,11 +194,49 @@ public struct ModelCallExecutor: Sendable {
                 finish(call, output: nil)
                 if cancelled { throw CancellationError() }
                 lastError = failure
-                logger.debug("model call failed", metadata: ["model": "\(scope.model)", "provider": "\(entry.provider.name)", "error.type": "\(failure.shortDescription)"])
-                guard failure.allowsFallback else { break }
+                logger.debug("model call failed", metadata: ["model": "\(entry.model.name)", "provider": "\(entry.provider.name)", "error.type": "\(failure.shortDescription)"])
+                guard failure.allowsFallback, plan.retries.map({ Self.movesOn(failure, on: $0.on) }) ?? true else { break }
+                if let decision = plan.decision {
+                    telemetry.counter(GenAIMetricSet.routeFallbacks, unit: "{fallback}", [
+                        (GenAIAttributes.archwayRouteName, decision.route),
+                        (GenAIAttributes.archwayModel, entry.model.name),
+                        (GenAIAttributes.errorType, failure.shortDescription),
+                    ]).increment()
+                }
             }
         }
+        recordDecision(plan.decision, chosen: lastTried, movedOn: tried > 1)
         throw lastError
+    }
+
+    /// Whether a route's `retries.on` covers the failure (by its status: 429, 504, other 5xx).
+    static func movesOn(_ failure: GatewayError, on conditions: Set<RouteConfiguration.RetryCondition>) -> Bool {
+        switch failure.status.code {
+        case 429: conditions.contains(.rateLimited)
+        case 504: conditions.contains(.timeout)
+        case 500...: conditions.contains(.serverError)
+        default: false
+        }
+    }
+
+    private func recordDecision(_ decision: RoutingDecision?, chosen: String, movedOn: Bool) {
+        guard let decision else { return }
+        telemetry.counter(GenAIMetricSet.routeDecisions, unit: "{decision}", [
+            (GenAIAttributes.archwayRouteName, decision.route),
+            (GenAIAttributes.archwayRouteChosen, chosen),
+            (GenAIAttributes.archwayRouteReason, movedOn ? "fallback" : decision.reason.rawValue),
+        ]).increment()
+    }
+
+    /// About four characters a token: enough to compare candidates' expected cost.
+    static func estimatedInputTokens(_ request: ChatRequest) -> Int {
+        var characters = 0
+        for message in request.messages {
+            for part in message.content {
+                if case .text(let text) = part { characters += text.utf8.count }
+            }
+        }
+        return characters / 4 + 4 * request.messages.count
     }
 
     func finish(_ call: ModelCall, output: ChatResponse?) {
@@ -183,12 +253,14 @@ struct ModelCall: Sendable {
     let adapter: any ProviderAdapter
     let span: any Span
     let start: ContinuousClock.Instant
+    /// The price in force when the call was made.
+    let price: ModelPrice?
     var outcome: AttemptOutcome
     let upstream: UpstreamCall
 
     mutating func record(usage: Usage?) {
         outcome.usage = usage
-        if let usage, let price = entry.model.price {
+        if let usage, let price {
             outcome.costUSD = price.cost(of: usage)
         }
     }

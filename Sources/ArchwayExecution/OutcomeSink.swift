@@ -2,11 +2,6 @@ public import ArchwayCore
 public import ArchwayTelemetry
 public import Tracing
 
-/// Something that learns from every model call's outcome: routing statistics, the spend ledger.
-public protocol OutcomeObserver: Sendable {
-    func observe(_ outcome: AttemptOutcome)
-}
-
 /// Where every model call's `AttemptOutcome` goes, once: it becomes the GenAI span's attributes and
 /// status, the metrics, and then each observer's sample. Nothing about a call is recorded another way.
 public struct OutcomeSink: Sendable {
@@ -16,6 +11,13 @@ public struct OutcomeSink: Sendable {
     public init(telemetry: GenAITelemetry, observers: [any OutcomeObserver] = []) {
         self.telemetry = telemetry
         self.observers = observers
+    }
+
+    /// Tells the observers a call starts (routing counts calls in flight).
+    func callStarted(_ target: ModelCallTarget) {
+        for observer in observers {
+            observer.callStarted(target)
+        }
     }
 
     /// Records the outcome and ends the call's span.

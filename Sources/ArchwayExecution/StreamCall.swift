@@ -32,7 +32,7 @@ final class StreamCall: Sendable {
     /// Folds a chunk into the outcome (and the assembled output when content is captured).
     func observe(_ chunk: ChatChunk) {
         let elapsed = call.start.duration(to: clock.now)
-        let price = call.entry.model.price
+        let price = call.price
         state.withLock { state in
             state.outcome.fold(chunk, elapsed: elapsed, price: price)
             state.output?.fold(chunk)

@@ -61,12 +61,29 @@ public enum Gateway {
         }
 
         let catalog = ModelCatalog(configuration: configuration)
+        let pricing = PricingIndex(models: configuration.models)
+        let statistics = RoutingStatistics(configuration: configuration, telemetry: telemetry)
+        let policy = AdaptiveRoutingPolicy(
+            catalog: catalog,
+            pricing: pricing,
+            statistics: statistics,
+            requestTimeout: configuration.upstream.requestTimeout
+        )
         let executor = ModelCallExecutor(
-            routing: DirectRoutingPolicy(catalog: catalog, requestTimeout: configuration.upstream.requestTimeout),
+            routing: policy,
             providers: registry,
-            sink: OutcomeSink(telemetry: telemetry),
+            sink: OutcomeSink(telemetry: telemetry, observers: [statistics]),
+            pricing: pricing,
             logger: logger
         )
+        let loader = ConfigurationLoader(environment: [:])
+        if !configuration.routes.isEmpty {
+            services.append(ProbeService(statistics: statistics, executor: executor))
+        }
+        services.append(EndpointGaugePublisher(models: catalog.names, statistics: statistics, pricing: pricing, telemetry: telemetry))
+        if let file = configuration.pricing.file {
+            services.append(PricingFileWatcher(path: file, pricing: pricing, knownModels: Set(catalog.names), loader: loader, logger: logger))
+        }
         let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: ServerSpanMiddleware(tracer: telemetry.tracer, telemetry: telemetry))
         router.add(middleware: OpenAIErrorMiddleware())
@@ -74,6 +91,15 @@ public enum Gateway {
             router.add(middleware: MasterKeyMiddleware(key: key))
         }
         GatewayRoutes(executor: executor, catalog: catalog, maxBodyBytes: configuration.server.maxBodyBytes, state: state).register(on: router)
+        AdminRoutes(
+            catalog: catalog,
+            pricing: pricing,
+            statistics: statistics,
+            policy: policy,
+            loader: loader,
+            maxBodyBytes: configuration.server.maxBodyBytes,
+            logger: logger
+        ).register(on: router)
         if let prometheus {
             router.get("/metrics") { _, _ in
                 var bytes: [UInt8] = []

@@ -7,12 +7,15 @@ public struct GatewayRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// Context of the SERVER span; model-call spans are its children.
     public var serviceContext: ServiceContext
+    /// The SERVER span itself, for the facts a handler learns (`archway.route.*`).
+    public var serverSpan: (any Span)?
     /// The client's connection, watched so a disconnect cancels the upstream call.
     public let channel: (any Channel)?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.serviceContext = .topLevel
+        self.serverSpan = nil
         self.channel = source.channel
     }
 

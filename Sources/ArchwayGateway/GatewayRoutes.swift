@@ -3,6 +3,7 @@ import ArchwayCore
 import ArchwayExecution
 import ArchwayRouting
 import ArchwayWire
+import HTTPTypes
 import Hummingbird
 import NIOCore
 
@@ -49,61 +50,74 @@ struct GatewayRoutes: Sendable {
         return try WireJSON.clientBody(body)
     }
 
-    func scope(model: String, context: GatewayRequestContext) -> CallScope {
-        CallScope(model: model, context: context.serviceContext)
+    /// Runs a call for this request: cancelled when the client leaves, its routing decision reported on
+    /// the SERVER span (and, through `headers`, on the answer) whether it succeeds or fails.
+    func call<Value>(
+        model: String,
+        context: GatewayRequestContext,
+        headers: inout HTTPFields,
+        _ body: (CallScope) async throws -> Value
+    ) async throws -> Value {
+        let decisions = CallDecisions()
+        let scope = CallScope(model: model, context: context.serviceContext, decisions: decisions)
+        defer { decisions.report(on: context.serverSpan, headers: &headers) }
+        return try await ClientConnections.run(on: context.channel) { try await body(scope) }
     }
 
     func chatCompletions(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let body = try await body(of: request)
         let chat = try OpenAIChatRequest.decode(from: body)
         let envelope = executor.envelope(chat, openAIBytes: body)
-        let scope = scope(model: chat.model, context: context)
+        var headers = HTTPFields()
         if chat.stream {
-            let stream = try await ClientConnections.run(on: context.channel) {
+            let stream = try await call(model: chat.model, context: context, headers: &headers) { scope in
                 try await executor.stream(envelope, scope: scope)
             }
-            return StreamRelay(stream: stream, wire: .openAI(includeUsage: chat.includeUsage), channel: context.channel).response()
+            return StreamRelay(stream: stream, wire: .openAI(includeUsage: chat.includeUsage), channel: context.channel).response(headers: headers)
         }
-        let answer = try await ClientConnections.run(on: context.channel) {
+        let answer = try await call(model: chat.model, context: context, headers: &headers) { scope in
             try await executor.chat(envelope, scope: scope)
         }
         if let wire = answer.wire {
             var out = ByteBuffer()
             out.reserveCapacity(wire.bytes.readableBytes + answer.value.model.utf8.count)
             OpenAIPassthrough.write(wire, model: answer.value.model, into: &out)
-            return Response.json(out)
+            return Response.json(out, headers: headers)
         }
-        return Response.json(try WireJSON.encode(OpenAIChatResponse(answer.value)))
+        return Response.json(try WireJSON.encode(OpenAIChatResponse(answer.value)), headers: headers)
     }
 
     func messages(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let chat = try WireJSON.decodeRequest(AnthropicMessagesRequest.self, from: try await body(of: request)).request
-        let scope = scope(model: chat.model, context: context)
+        var headers = HTTPFields()
         if chat.stream {
-            let stream = try await ClientConnections.run(on: context.channel) {
+            let stream = try await call(model: chat.model, context: context, headers: &headers) { scope in
                 try await executor.stream(Relayable(chat), scope: scope)
             }
-            return StreamRelay(stream: stream, wire: .anthropic, channel: context.channel).response()
+            return StreamRelay(stream: stream, wire: .anthropic, channel: context.channel).response(headers: headers)
         }
-        var response = try await ClientConnections.run(on: context.channel) {
+        var response = try await call(model: chat.model, context: context, headers: &headers) { scope in
             try await executor.chat(Relayable(chat), scope: scope)
         }.value
         if !response.id.hasPrefix("msg_") { response.id = "msg_" + response.id }
-        return Response.json(try WireJSON.encode(AnthropicMessagesResponse(response)))
+        return Response.json(try WireJSON.encode(AnthropicMessagesResponse(response)), headers: headers)
     }
 
     func embeddings(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let embedding = try WireJSON.decodeRequest(OpenAIEmbeddingRequest.self, from: try await body(of: request)).request
-        let response = try await ClientConnections.run(on: context.channel) {
-            try await executor.embeddings(embedding, scope: scope(model: embedding.model, context: context))
+        var headers = HTTPFields()
+        let response = try await call(model: embedding.model, context: context, headers: &headers) { scope in
+            try await executor.embeddings(embedding, scope: scope)
         }
-        return Response.json(try WireJSON.encode(OpenAIEmbeddingResponse(response)))
+        return Response.json(try WireJSON.encode(OpenAIEmbeddingResponse(response)), headers: headers)
     }
 
     func models() throws -> Response {
-        let list = OpenAIModelList(data: catalog.names.map { name in
+        let models = catalog.names.map { name in
             OpenAIModelList.Model(id: name, created: state.startedAt, ownedBy: catalog.entry(named: name)?.provider.name ?? "archway")
-        })
+        }
+        let routes = catalog.routeNames.map { OpenAIModelList.Model(id: $0, created: state.startedAt, ownedBy: "archway") }
+        let list = OpenAIModelList(data: models + routes)
         return Response.json(try WireJSON.encode(list))
     }
 }

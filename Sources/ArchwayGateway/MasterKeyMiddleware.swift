@@ -2,7 +2,7 @@ import ArchwayCore
 import HTTPTypes
 import Hummingbird
 
-/// Requires the configured master key on `/v1/*` (as `Authorization: Bearer …` or `x-api-key`).
+/// Requires the configured master key on `/v1/*` and `/admin/*` (as `Authorization: Bearer …` or `x-api-key`).
 struct MasterKeyMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
 
@@ -13,7 +13,7 @@ struct MasterKeyMiddleware: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.uri.path.hasPrefix("/v1/") else { return try await next(request, context) }
+        guard request.uri.path.hasPrefix("/v1/") || request.uri.path.hasPrefix("/admin/") else { return try await next(request, context) }
         var presented: Substring?
         if let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer ") {
             presented = authorization.dropFirst(7)

@@ -43,6 +43,7 @@ struct ServerSpanMiddleware: RouterMiddleware {
         }
         var context = context
         context.serviceContext = span.context
+        context.serverSpan = span
         let response: Response
         do {
             response = try await next(request, context)

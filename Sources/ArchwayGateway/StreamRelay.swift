@@ -21,8 +21,9 @@ struct StreamRelay: Sendable {
     let wire: Wire
     let channel: (any Channel)?
 
-    func response() -> Response {
+    func response(headers extra: HTTPFields = [:]) -> Response {
         var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
+        headers.append(contentsOf: extra)
         headers[HTTPField.Name("x-accel-buffering")!] = "no"
         let relay = self
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in

@@ -31,12 +31,16 @@ public struct UpstreamCall: Sendable {
     /// Counts HTTP attempts as they are made: the one count of a call's attempts, so a call that fails
     /// after retries reports them as well as one that succeeds.
     public let attempts: AttemptCounter
+    /// Retries of this call at the same provider; nil means `upstream.max_retries`. A route that moves
+    /// on to other candidates itself sets 0.
+    public var maxRetries: Int?
 
-    public init(context: ServiceContext, deadline: ContinuousClock.Instant, model: String, attempts: AttemptCounter = AttemptCounter()) {
+    public init(context: ServiceContext, deadline: ContinuousClock.Instant, model: String, attempts: AttemptCounter = AttemptCounter(), maxRetries: Int? = nil) {
         self.context = context
         self.deadline = deadline
         self.model = model
         self.attempts = attempts
+        self.maxRetries = maxRetries
     }
 }
 

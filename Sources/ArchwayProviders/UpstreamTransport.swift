@@ -44,7 +44,7 @@ public struct UpstreamTransport: Sendable {
             request.headers = headers
             tracer.inject(span.context, into: &request.headers, using: HTTPHeadersInjector())
             request.body = .bytes(body)
-            let failure: GatewayError
+            let failed: GatewayError
             var retryAfter: Duration?
             do {
                 let response = try await clients.current.execute(request, deadline: Self.nioDeadline(call.deadline))
@@ -53,10 +53,10 @@ public struct UpstreamTransport: Sendable {
                     return (response, UpstreamExchange(span: span))
                 }
                 let excerpt = await Self.errorExcerpt(response, apiKey: provider.apiKey)
-                failure = response.status.code == 404
+                failed = response.status.code == 404
                     ? GatewayError.upstreamNotFound(provider: provider.name, path: Self.path(of: url), model: call.model)
                     : GatewayError.upstreamStatus(Int(response.status.code), provider: provider.name, excerpt: excerpt)
-                retryAfter = response.headers.first(name: "retry-after").flatMap(Double.init).map { .milliseconds(Int64($0 * 1000)) }
+                retryAfter = Self.retryAfter(response.headers.first(name: "retry-after"))
             } catch is CancellationError {
                 span.end()
                 throw CancellationError()
@@ -65,18 +65,27 @@ public struct UpstreamTransport: Sendable {
                     span.end()
                     throw CancellationError()
                 }
-                failure = Self.map(error, provider: provider.name)
+                failed = Self.map(error, provider: provider.name)
             }
+            var failure = failed
+            failure.retryAfter = retryAfter
             span.attributes[GenAIAttributes.errorType] = failure.shortDescription
             span.setStatus(SpanStatus(code: .error))
             span.end()
-            guard failure.isRetryable, attempt < settings.maxRetries else { throw failure }
+            guard failure.isRetryable, attempt < (call.maxRetries ?? settings.maxRetries) else { throw failure }
             // Back off briefly (honouring a short retry-after), but never past the call's deadline.
             let backoff = min(retryAfter ?? .milliseconds(50 << attempt), .seconds(2))
             guard ContinuousClock.now + backoff < call.deadline else { throw failure }
             try await Task.sleep(for: backoff)
             attempt += 1
         }
+    }
+
+    /// A `retry-after` in seconds (the HTTP-date form is not used by model providers), within an hour;
+    /// nil for anything else, so a provider's odd value can never trap a conversion.
+    static func retryAfter(_ value: String?) -> Duration? {
+        guard let value, let seconds = Double(value.filter { $0 != " " }), seconds.isFinite, seconds >= 0 else { return nil }
+        return .milliseconds(Int64(min(seconds, 3600) * 1000))
     }
 
     /// The path of a URL (what a 404 names; the host is in the configuration, the key never shown).

@@ -1,7 +1,7 @@
 public import ArchwayConfig
 import ArchwayCore
 
-/// The model names clients may send, each with the configured model and the provider that serves it.
+/// The names clients may send: configured models, each with the provider that serves it, and routes.
 public struct ModelCatalog: Sendable {
     public struct Entry: Sendable {
         public var model: ModelConfiguration
@@ -9,8 +9,11 @@ public struct ModelCatalog: Sendable {
     }
 
     private let entries: [String: Entry]
-    /// Client-facing names in configuration order.
+    private let routes: [String: RouteConfiguration]
+    /// Configured model names in configuration order.
     public let names: [String]
+    /// Route names in configuration order.
+    public let routeNames: [String]
 
     public init(configuration: GatewayConfiguration) {
         var entries: [String: Entry] = [:]
@@ -22,6 +25,12 @@ public struct ModelCatalog: Sendable {
         }
         self.entries = entries
         self.names = names
+        self.routes = Dictionary(configuration.routes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.routeNames = configuration.routes.map(\.name)
+    }
+
+    public func route(named name: String) -> RouteConfiguration? {
+        routes[name]
     }
 
     public func entry(named name: String) -> Entry? {

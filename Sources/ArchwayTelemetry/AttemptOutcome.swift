@@ -7,8 +7,13 @@ public struct ModelCallTarget: Sendable, Hashable {
     public var providerName: String
     /// The configured provider account.
     public var providerKey: String
-    /// The model name the client sent (a configured name).
+    /// The model or route name the client sent.
     public var clientModel: String
+    /// The configured model this call went to (the client's name unless a route chose it).
+    public var model: String
+    /// Why the call was made, when not for a client: `probe` (an ejected model's health check), later
+    /// `shadow` and workflow steps.
+    public var purpose: String?
     /// The id sent upstream (`gen_ai.request.model`).
     public var upstreamModel: String
     public var serverAddress: String
@@ -19,6 +24,8 @@ public struct ModelCallTarget: Sendable, Hashable {
         providerName: String,
         providerKey: String,
         clientModel: String,
+        model: String? = nil,
+        purpose: String? = nil,
         upstreamModel: String,
         serverAddress: String,
         serverPort: Int
@@ -27,6 +34,8 @@ public struct ModelCallTarget: Sendable, Hashable {
         self.providerName = providerName
         self.providerKey = providerKey
         self.clientModel = clientModel
+        self.model = model ?? clientModel
+        self.purpose = purpose
         self.upstreamModel = upstreamModel
         self.serverAddress = serverAddress
         self.serverPort = serverPort

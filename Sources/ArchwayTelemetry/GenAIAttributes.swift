@@ -57,6 +57,15 @@ public enum GenAIAttributes {
     public static let archwayCostUSD = "archway.cost.usd"
     public static let archwayAttempts = "archway.attempts"
     public static let archwayRouteName = "archway.route.name"
+    public static let archwayRouteStrategy = "archway.route.strategy"
+    public static let archwayRouteChosen = "archway.route.chosen"
+    public static let archwayRouteReason = "archway.route.reason"
+    public static let archwayRouteMinQuality = "archway.route.min_quality"
+    public static let archwayRouteCandidates = "archway.route.candidates"
+    public static let archwayRouteEstimatedCostUSD = "archway.route.estimated_cost_usd"
+    public static let archwayRouteFallbacks = "archway.route.fallbacks"
+    /// Why a call was made when not for a client (`probe`).
+    public static let archwayCallPurpose = "archway.call.purpose"
     public static let archwayWire = "archway.wire"
 }
 

@@ -57,6 +57,17 @@ public struct GenAIMetricSet: Sendable, Hashable {
     public static let upstreamRetries = "archway.upstream.retries"
     public static let httpServerDuration = "http.server.request.duration"
     public static let telemetryDrops = "archway.telemetry.dropped"
+    /// Routing: decisions by route, chosen model and reason; moves to another candidate; ejections and
+    /// probes by model; live endpoint figures (gauges, refreshed every second).
+    public static let routeDecisions = "archway.route.decisions"
+    public static let routeFallbacks = "archway.route.fallbacks"
+    public static let endpointEjections = "archway.endpoint.ejections"
+    public static let endpointProbes = "archway.endpoint.probes"
+    public static let endpointLatency = "archway.endpoint.latency"
+    public static let endpointInFlight = "archway.endpoint.in_flight"
+    public static let endpointEjected = "archway.endpoint.ejected"
+    public static let endpointErrorRate = "archway.endpoint.error_rate"
+    public static let endpointPrice = "archway.endpoint.price"
 
     /// Every histogram Archway records, with its unit and bucket boundaries.
     public static let histograms: [String: (unit: String, buckets: [Double])] = [

@@ -39,8 +39,10 @@ public struct GenAITelemetry: Sendable {
             attributes[GenAIAttributes.requestModel] = target.upstreamModel
             attributes[GenAIAttributes.serverAddress] = target.serverAddress
             attributes[GenAIAttributes.serverPort] = target.serverPort
-            attributes[GenAIAttributes.archwayModel] = target.clientModel
+            attributes[GenAIAttributes.archwayModel] = target.model
             attributes[GenAIAttributes.archwayProvider] = target.providerKey
+            if target.clientModel != target.model { attributes[GenAIAttributes.archwayRouteName] = target.clientModel }
+            if let purpose = target.purpose { attributes[GenAIAttributes.archwayCallPurpose] = purpose }
             guard let request else { return }
             attributes[GenAIAttributes.requestTemperature] = request.temperature
             attributes[GenAIAttributes.requestTopP] = request.topP
@@ -153,7 +155,7 @@ public struct GenAITelemetry: Sendable {
             handles.floatingPointCounter(GenAIMetricSet.cost, [
                 ("unit", "USD"),
                 (GenAIAttributes.operationName, target.operation.rawValue),
-                (GenAIAttributes.archwayModel, target.clientModel),
+                (GenAIAttributes.archwayModel, target.model),
                 (GenAIAttributes.providerName, target.providerName),
                 (GenAIAttributes.requestModel, target.upstreamModel),
             ]).increment(by: cost)
@@ -173,6 +175,11 @@ public struct GenAITelemetry: Sendable {
 
     public func counter(_ label: String, unit: String, _ dimensions: [(String, String)]) -> Counter {
         handles.counter(label, [("unit", unit)] + dimensions)
+    }
+
+    /// A gauge (last value wins), created through the metrics factory.
+    public func gauge(_ label: String, unit: String, _ dimensions: [(String, String)]) -> Gauge {
+        Gauge(label: label, dimensions: [("unit", unit)] + dimensions, factory: metrics)
     }
 }
 

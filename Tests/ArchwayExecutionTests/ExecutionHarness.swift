@@ -39,8 +39,8 @@ struct OrderedPolicy: RoutingPolicy {
     let catalog: ModelCatalog
     let order: [String]
 
-    func plan(forModel name: String, now: ContinuousClock.Instant) throws(GatewayError) -> RoutingPlan {
-        guard catalog.entry(named: name) != nil else { throw GatewayError.modelNotFound(name) }
+    func plan(for request: RoutingRequest, now: ContinuousClock.Instant) throws(GatewayError) -> RoutingPlan {
+        guard catalog.entry(named: request.model) != nil else { throw GatewayError.modelNotFound(request.model) }
         return RoutingPlan(attempts: order.compactMap(catalog.entry(named:)), deadline: now + .seconds(5))
     }
 }

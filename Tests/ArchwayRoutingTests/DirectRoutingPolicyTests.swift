@@ -19,15 +19,15 @@ import Testing
     @Test func aConfiguredNameIsServedByThatModelUnderTheTimeout() throws {
         let policy = DirectRoutingPolicy(catalog: ModelCatalog(configuration: configuration), requestTimeout: .seconds(30))
         let now = ContinuousClock.now
-        let plan = try policy.plan(forModel: "first", now: now)
+        let plan = try policy.plan(for: RoutingRequest(model: "first"), now: now)
         #expect(plan.attempts.map(\.model.upstreamModel) == ["first-upstream"])
         #expect(plan.deadline == now + .seconds(30))
-        #expect(plan.routeName == nil)
+        #expect(plan.decision == nil)
     }
 
     @Test func anUnknownNameIsModelNotFound() {
         let policy = DirectRoutingPolicy(catalog: ModelCatalog(configuration: configuration), requestTimeout: .seconds(30))
-        #expect(throws: GatewayError.modelNotFound("nope")) { try policy.plan(forModel: "nope", now: .now) }
+        #expect(throws: GatewayError.modelNotFound("nope")) { try policy.plan(for: RoutingRequest(model: "nope"), now: .now) }
     }
 
     @Test func theCatalogKeepsConfigurationOrder() {

@@ -1,0 +1,32 @@
+public import ArchwayRouting
+import Synchronization
+
+/// What the execution layer decided for one call, for its caller to report: the route's decision, the
+/// model that answered and how many times the call moved on. The HTTP layer puts it on the SERVER span
+/// and in a response header; a workflow step on its own span.
+public final class CallDecisions: Sendable {
+    public struct Record: Sendable {
+        public var decision: RoutingDecision?
+        /// The configured model whose answer the caller got (or that was tried last).
+        public var model: String?
+        /// Moves to another candidate after a failure.
+        public var fallbacks = 0
+    }
+
+    private let state = Mutex(Record())
+
+    public init() {}
+
+    public var record: Record { state.withLock { $0 } }
+
+    func decided(_ decision: RoutingDecision?) {
+        state.withLock { $0.decision = decision }
+    }
+
+    func tried(_ model: String, fallback: Bool) {
+        state.withLock { record in
+            record.model = model
+            if fallback { record.fallbacks += 1 }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import ArchwayRouting
+import ArchwayTelemetry
+import ServiceLifecycle
+
+/// Publishes each configured model's live figures as gauges every `interval`: latency p50/p95, calls
+/// in flight, error rate, ejection, and the price in force (what the routing dashboard plots).
+struct EndpointGaugePublisher: Service {
+    let models: [String]
+    let statistics: RoutingStatistics
+    let pricing: PricingIndex
+    let telemetry: GenAITelemetry
+    var interval: Duration = .seconds(1)
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            publish()
+            do {
+                try await Task.sleep(for: interval)
+            } catch {
+                return
+            }
+        }
+    }
+
+    func publish() {
+        let now = statistics.now
+        for model in models {
+            guard let snapshot = statistics.stats(for: model)?.snapshot(at: now) else { continue }
+            let labels = [(GenAIAttributes.archwayModel, model)]
+            if let p50 = snapshot.latencyP50, let p95 = snapshot.latencyP95 {
+                telemetry.gauge(GenAIMetricSet.endpointLatency, unit: "s", labels + [("quantile", "0.5")]).record(p50.seconds)
+                telemetry.gauge(GenAIMetricSet.endpointLatency, unit: "s", labels + [("quantile", "0.95")]).record(p95.seconds)
+            }
+            telemetry.gauge(GenAIMetricSet.endpointInFlight, unit: "{call}", labels).record(snapshot.inFlight)
+            telemetry.gauge(GenAIMetricSet.endpointErrorRate, unit: "1", labels).record(snapshot.errorRate)
+            telemetry.gauge(GenAIMetricSet.endpointEjected, unit: "1", labels).record(snapshot.ejected ? 1 : 0)
+            if let price = pricing.price(for: model) {
+                telemetry.gauge(GenAIMetricSet.endpointPrice, unit: "USD", labels + [(GenAIAttributes.tokenType, "input")]).record(price.input)
+                telemetry.gauge(GenAIMetricSet.endpointPrice, unit: "USD", labels + [(GenAIAttributes.tokenType, "output")]).record(price.output)
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import ArchwayCore
+import ArchwayExecution
+import ArchwayRouting
+import ServiceLifecycle
+import Synchronization
+
+/// Active probing of ejected models: a cheap request (one output token), through the execution layer
+/// like any call, every `interval` while a model is ejected. One answer brings the model back at once,
+/// so a recovered model serves again within a second instead of waiting out its ejection.
+struct ProbeService: Service {
+    let statistics: RoutingStatistics
+    let executor: ModelCallExecutor
+    var interval: Duration = .milliseconds(500)
+    var timeout: Duration = .seconds(5)
+
+    func run() async throws {
+        await withDiscardingTaskGroup { group in
+            let inFlight = ProbesInFlight()
+            while !Task.isShuttingDownGracefully, !Task.isCancelled {
+                let now = statistics.now
+                for model in statistics.routedModels where statistics.stats(for: model)?.isEjected(at: now) == true {
+                    // One probe at a time per model.
+                    guard inFlight.start(model) else { continue }
+                    group.addTask {
+                        defer { inFlight.end(model) }
+                        let ping = ChatRequest(model: model, messages: [ChatMessage(role: .user, content: [.text("ping")])], maxTokens: 1)
+                        let scope = CallScope(model: model, deadline: .now + timeout, purpose: "probe")
+                        _ = try? await executor.chat(Relayable(ping), scope: scope)
+                    }
+                }
+                do {
+                    try await Task.sleep(for: interval)
+                } catch {
+                    break
+                }
+            }
+        }
+    }
+}
+
+/// The models with a probe under way.
+final class ProbesInFlight: Sendable {
+    private let models = Mutex<Set<String>>([])
+
+    func start(_ model: String) -> Bool {
+        models.withLock { $0.insert(model).inserted }
+    }
+
+    func end(_ model: String) {
+        _ = models.withLock { $0.remove(model) }
+    }
+}

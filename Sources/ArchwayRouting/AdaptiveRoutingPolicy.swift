@@ -1,0 +1,194 @@
+public import ArchwayConfig
+public import ArchwayCore
+import Synchronization
+
+/// Routes requests: a configured model name is served by that model; a route name by its candidates,
+/// ordered per request by the route's strategy from live prices and the models' own statistics.
+///
+/// Eligible are the candidates whose declared quality meets the bar, that are not ejected nor holding
+/// off after a `retry-after`, and whose predicted p95 fits the latency budget. The eligible ones come
+/// first, in the strategy's order; then those over the budget; then ejected ones (never no candidate
+/// while one meets the bar). Candidates below the bar never come.
+public final class AdaptiveRoutingPolicy: RoutingPolicy {
+    public let catalog: ModelCatalog
+    public let pricing: PricingIndex
+    public let statistics: RoutingStatistics
+    public let requestTimeout: Duration
+    /// Probability of trying an untried or recently recovered candidate first (latency and cost strategies).
+    public let exploration: Double
+    private let budgets: [String: RetryBudget]
+    private let random: Mutex<SplitMix64>
+
+    public init(
+        catalog: ModelCatalog,
+        pricing: PricingIndex,
+        statistics: RoutingStatistics,
+        requestTimeout: Duration,
+        exploration: Double = 0.05,
+        seed: UInt64 = UInt64.random(in: 0...UInt64.max)
+    ) {
+        self.catalog = catalog
+        self.pricing = pricing
+        self.statistics = statistics
+        self.requestTimeout = requestTimeout
+        self.exploration = exploration
+        self.budgets = Dictionary(uniqueKeysWithValues: catalog.routeNames.map { ($0, RetryBudget()) })
+        self.random = Mutex(SplitMix64(seed: seed))
+    }
+
+    public func plan(for request: RoutingRequest, now: ContinuousClock.Instant) throws(GatewayError) -> RoutingPlan {
+        if let entry = catalog.entry(named: request.model) {
+            return RoutingPlan(attempts: [entry], deadline: now + requestTimeout)
+        }
+        guard let route = catalog.route(named: request.model) else { throw GatewayError.modelNotFound(request.model) }
+        let (order, reason) = rank(route, request: request, now: now)
+        let attempts = order.compactMap { catalog.entry(named: $0.model) }
+        let decision = RoutingDecision(
+            route: route.name,
+            strategy: route.strategy,
+            reason: reason,
+            minQuality: route.minQuality,
+            candidates: attempts.map(\.model.name),
+            estimatedCostUSD: order.first?.expectedCost
+        )
+        let budget = budgets[route.name]
+        budget?.recordRequest(at: now)
+        return RoutingPlan(attempts: attempts, deadline: now + requestTimeout, decision: decision, retries: route.retries, retryBudget: budget)
+    }
+
+    /// Why a candidate would not be chosen first now (nil: it is eligible), as `GET /admin/routing` shows.
+    public func ineligibility(of model: String, in route: RouteConfiguration) -> String? {
+        guard let entry = catalog.entry(named: model), let stats = statistics.stats(for: model) else { return "unknown" }
+        if let bar = route.minQuality, (entry.model.quality ?? 0) < bar { return "below_quality_bar" }
+        let now = statistics.now
+        if stats.isEjected(at: now) { return "ejected" }
+        if stats.isCoolingDown(at: now) { return "retry_after" }
+        if let budget = route.latencyBudget, let p95 = stats.snapshot(at: now).latencyP95, p95 > budget { return "over_latency_budget" }
+        return nil
+    }
+
+    /// One candidate as this request sees it.
+    struct Candidate {
+        var model: String
+        var snapshot: EndpointSnapshot
+        var ejected: Bool
+        var coolingDown: Bool
+        var expectedCost: Double?
+        /// Seconds: the whole call, or the first chunk for a stream.
+        var expectedLatency: Double?
+        var predictedP95: Duration?
+    }
+
+    func rank(_ route: RouteConfiguration, request: RoutingRequest, now: ContinuousClock.Instant) -> (order: [Candidate], reason: RoutingReason) {
+        let statisticsNow = statistics.now
+        var meetingBar: [Candidate] = []
+        for name in route.candidates {
+            guard let entry = catalog.entry(named: name), let stats = statistics.stats(for: name) else { continue }
+            if let bar = route.minQuality, (entry.model.quality ?? 0) < bar { continue }
+            let snapshot = stats.snapshot(at: statisticsNow)
+            let price = pricing.price(for: name)
+            let outputTokens = snapshot.meanOutputTokens ?? Double(request.maxOutputTokens ?? 256)
+            let cost = price.map { (Double(request.estimatedInputTokens) * $0.input + outputTokens * $0.output) / 1_000_000 }
+            let latency = request.stream ? snapshot.peakTimeToFirstChunk ?? snapshot.peakLatency : snapshot.peakLatency
+            let p95 = request.stream ? snapshot.timeToFirstChunkP95 ?? snapshot.latencyP95 : snapshot.latencyP95
+            meetingBar.append(Candidate(
+                model: name,
+                snapshot: snapshot,
+                ejected: snapshot.ejected,
+                coolingDown: stats.isCoolingDown(at: statisticsNow),
+                expectedCost: cost,
+                expectedLatency: latency,
+                predictedP95: p95
+            ))
+        }
+        let healthy = meetingBar.filter { !$0.ejected && !$0.coolingDown }
+        let fits = healthy.filter { candidate in
+            guard let budget = route.latencyBudget, let p95 = candidate.predictedP95 else { return true }
+            return p95 <= budget
+        }
+        let overBudget = healthy.filter { candidate in !fits.contains { $0.model == candidate.model } }
+        let sidelined = meetingBar.filter { $0.ejected || $0.coolingDown }
+            .sorted { ($0.snapshot.ejectedFor ?? .zero) < ($1.snapshot.ejectedFor ?? .zero) }
+
+        var (ordered, reason) = order(fits, route: route)
+        if let explored = explore(fits, route: route, now: statisticsNow) {
+            ordered.removeAll { $0.model == explored.model }
+            ordered.insert(explored, at: 0)
+            reason = .exploration
+        }
+        let rest = order(overBudget, route: route).order + sidelined
+        if ordered.isEmpty {
+            reason = overBudget.isEmpty ? .allEjected : .overBudget
+        }
+        return (ordered + rest, reason)
+    }
+
+    /// The strategy's order of the eligible candidates.
+    func order(_ candidates: [Candidate], route: RouteConfiguration) -> (order: [Candidate], reason: RoutingReason) {
+        guard candidates.count > 1 else { return (candidates, reasonOfStrategy(route.strategy)) }
+        switch route.strategy {
+        case .fallback:
+            return (candidates, .firstEligible)
+        case .weighted:
+            var remaining = candidates
+            var ordered: [Candidate] = []
+            // Drawn one after another without replacement, so the fallbacks follow the weights too.
+            while !remaining.isEmpty {
+                let weights = remaining.map { max(route.weights[$0.model] ?? 1, 0) }
+                let total = weights.reduce(0, +)
+                var pick = 0
+                if total > 0 {
+                    var draw = random.withLock { $0.nextUnit() } * total
+                    for (index, weight) in weights.enumerated() {
+                        draw -= weight
+                        if draw < 0 { pick = index; break }
+                        pick = index
+                    }
+                }
+                ordered.append(remaining.remove(at: pick))
+            }
+            return (ordered, .weighted)
+        case .latency:
+            // Power of two choices over peak-EWMA latency: not always the fastest, so a herd does not
+            // pile onto one candidate; an unmeasured one counts as fast, so it gets measured.
+            var sorted = candidates.sorted { ($0.expectedLatency ?? 0) < ($1.expectedLatency ?? 0) }
+            let (first, second) = random.withLock { random -> (Int, Int) in
+                let a = random.nextIndex(below: candidates.count)
+                var b = random.nextIndex(below: candidates.count - 1)
+                if b >= a { b += 1 }
+                return (a, b)
+            }
+            let pair = [candidates[first], candidates[second]]
+            let winner = pair.min { ($0.expectedLatency ?? 0) < ($1.expectedLatency ?? 0) }!
+            sorted.removeAll { $0.model == winner.model }
+            return ([winner] + sorted, .lowestLatency)
+        case .cost:
+            let score = { (candidate: Candidate) -> Double in
+                (candidate.expectedCost ?? 0) + route.valueOfTime * (candidate.expectedLatency ?? 0)
+            }
+            return (candidates.sorted { score($0) < score($1) }, .lowestCost)
+        }
+    }
+
+    private func reasonOfStrategy(_ strategy: RouteConfiguration.Strategy) -> RoutingReason {
+        switch strategy {
+        case .fallback: .firstEligible
+        case .weighted: .weighted
+        case .latency: .lowestLatency
+        case .cost: .lowestCost
+        }
+    }
+
+    /// Now and then, an eligible candidate with too few recent samples (untried, or back from an
+    /// ejection in the last half minute), so its statistics never go stale.
+    private func explore(_ candidates: [Candidate], route: RouteConfiguration, now: ContinuousClock.Instant) -> Candidate? {
+        guard route.strategy == .cost || route.strategy == .latency, candidates.count > 1, exploration > 0 else { return nil }
+        let stale = candidates.filter { candidate in
+            candidate.snapshot.samples < 5 || (candidate.snapshot.recoveredAt.map { $0.duration(to: now) < .seconds(30) } ?? false)
+        }
+        guard !stale.isEmpty else { return nil }
+        return random.withLock { random in
+            random.nextUnit() < exploration ? stale[random.nextIndex(below: stale.count)] : nil
+        }
+    }
+}

@@ -1,0 +1,174 @@
+public import ArchwayCore
+public import ArchwayTelemetry
+import Synchronization
+
+/// What the gateway has learned about one configured model from its own calls: sliding-window latency,
+/// time to first token, output rate and length, error and 429 rates, calls in flight, rate-limit
+/// headroom, consecutive failures and ejection. Fed only by call starts and `AttemptOutcome`s.
+public final class EndpointStats: Sendable {
+    public let model: String
+    private let origin: ContinuousClock.Instant
+    private let state: Mutex<State>
+
+    struct State: Sendable {
+        var latency = SlidingHistogram()
+        var timeToFirstChunk = SlidingHistogram()
+        var calls = SlidingCounter()
+        var errors = SlidingCounter()
+        var rateLimited = SlidingCounter()
+        /// Peak-EWMA of the whole call's duration (seconds), for the latency strategy and expected latency.
+        var peakLatency = DecayingAverage()
+        var peakTimeToFirstChunk = DecayingAverage()
+        var outputTokens = DecayingAverage(tau: .seconds(60))
+        var outputTokensPerSecond = DecayingAverage()
+        var inFlight = 0
+        var consecutiveFailures = 0
+        var ejectedUntil: ContinuousClock.Instant?
+        var ejections = 0
+        var lastEjection: ContinuousClock.Instant?
+        var recoveredAt: ContinuousClock.Instant?
+        var rateLimit: RateLimitHeadroom?
+        var successes = 0
+        /// Not before this moment, as a provider's `retry-after` asked.
+        var notBefore: ContinuousClock.Instant?
+    }
+
+    public init(model: String, origin: ContinuousClock.Instant = .now) {
+        self.model = model
+        self.origin = origin
+        self.state = Mutex(State())
+    }
+
+    func callStarted() {
+        state.withLock { $0.inFlight += 1 }
+    }
+
+    /// Folds an outcome in. Returns whether the model has now failed `ejectAfter` times in a row and is
+    /// not ejected already: the caller decides whether to `eject` it (never the last healthy candidate).
+    func record(_ outcome: AttemptOutcome, at now: ContinuousClock.Instant, ejectAfter: Int?) -> Bool {
+        state.withLock { state in
+            state.inFlight = max(0, state.inFlight - 1)
+            if let headroom = outcome.rateLimit, headroom.remainingRequests != nil || headroom.remainingTokens != nil {
+                state.rateLimit = headroom
+            }
+            guard let error = outcome.error else {
+                state.calls.add(at: now, origin: origin)
+                state.successes += 1
+                state.consecutiveFailures = 0
+                if state.ejectedUntil != nil {
+                    // An answer while ejected (a probe's, usually): back at once.
+                    state.ejectedUntil = nil
+                    state.recoveredAt = now
+                }
+                state.latency.record(outcome.duration, at: now, origin: origin)
+                state.peakLatency.addPeak(outcome.duration.seconds, at: now)
+                if let ttfc = outcome.timeToFirstChunk {
+                    state.timeToFirstChunk.record(ttfc, at: now, origin: origin)
+                    state.peakTimeToFirstChunk.addPeak(ttfc.seconds, at: now)
+                }
+                if let usage = outcome.usage, outcome.target.operation == .chat {
+                    state.outputTokens.add(Double(usage.outputTokens), at: now)
+                    let generating = (outcome.duration - (outcome.timeToFirstChunk ?? .zero)).seconds
+                    if generating > 0.001, usage.outputTokens > 1 {
+                        state.outputTokensPerSecond.add(Double(usage.outputTokens) / generating, at: now)
+                    }
+                }
+                return false
+            }
+            // The caller leaving or its own mistake says nothing about the model.
+            guard error.allowsFallback else { return false }
+            state.calls.add(at: now, origin: origin)
+            state.errors.add(at: now, origin: origin)
+            if error.status == .tooManyRequests { state.rateLimited.add(at: now, origin: origin) }
+            state.consecutiveFailures += 1
+            if let retryAfter = error.retryAfter, retryAfter > .zero {
+                // The provider said when to come back: not before then.
+                state.notBefore = max(state.notBefore ?? now, now + min(retryAfter, .seconds(60)))
+            }
+            guard let ejectAfter, state.consecutiveFailures >= ejectAfter else { return false }
+            return !(state.ejectedUntil.map { $0 > now } ?? false)
+        }
+    }
+
+    /// Leaves the model out of routing: `base` × 2^(n-1) for its n-th ejection in a row (Envoy's rule),
+    /// at most five minutes; the count starts again once it has stayed healthy for five minutes.
+    func eject(at now: ContinuousClock.Instant, base: Duration) {
+        state.withLock { state in
+            if let last = state.lastEjection, last.duration(to: now) > .seconds(300) { state.ejections = 0 }
+            state.ejections += 1
+            state.lastEjection = now
+            let factor = 1 << min(state.ejections - 1, 6)
+            state.ejectedUntil = now + min(base * factor, .seconds(300))
+            state.consecutiveFailures = 0
+        }
+    }
+
+    /// Whether the model is left out of routing at `now`.
+    public func isEjected(at now: ContinuousClock.Instant) -> Bool {
+        state.withLock { state in state.ejectedUntil.map { $0 > now } ?? false }
+    }
+
+    /// Whether a provider's `retry-after` still holds the model back at `now`.
+    public func isCoolingDown(at now: ContinuousClock.Instant) -> Bool {
+        state.withLock { state in state.notBefore.map { $0 > now } ?? false }
+    }
+
+    public func snapshot(at now: ContinuousClock.Instant) -> EndpointSnapshot {
+        state.withLock { state in
+            let latency = state.latency.merged(at: now)
+            let ttfc = state.timeToFirstChunk.merged(at: now)
+            let calls = state.calls.total(at: now)
+            return EndpointSnapshot(
+                model: model,
+                samples: Int(latency?.totalCount ?? 0),
+                latencyP50: latency.map { .microseconds(Int64($0.valueAtPercentile(50))) },
+                latencyP95: latency.map { .microseconds(Int64($0.valueAtPercentile(95))) },
+                timeToFirstChunkP50: ttfc.map { .microseconds(Int64($0.valueAtPercentile(50))) },
+                timeToFirstChunkP95: ttfc.map { .microseconds(Int64($0.valueAtPercentile(95))) },
+                peakLatency: state.peakLatency.value,
+                peakTimeToFirstChunk: state.peakTimeToFirstChunk.value,
+                meanOutputTokens: state.outputTokens.value,
+                outputTokensPerSecond: state.outputTokensPerSecond.value,
+                calls: calls,
+                errorRate: calls > 0 ? Double(state.errors.total(at: now)) / Double(calls) : 0,
+                rateLimitedRate: calls > 0 ? Double(state.rateLimited.total(at: now)) / Double(calls) : 0,
+                inFlight: state.inFlight,
+                consecutiveFailures: state.consecutiveFailures,
+                ejected: state.ejectedUntil.map { $0 > now } ?? false,
+                ejectedFor: state.ejectedUntil.flatMap { $0 > now ? now.duration(to: $0) : nil },
+                ejections: state.ejections,
+                recoveredAt: state.recoveredAt,
+                rateLimit: state.rateLimit,
+                everSucceeded: state.successes > 0
+            )
+        }
+    }
+}
+
+/// A model's statistics at one moment, as routing and `GET /admin/routing` read them.
+public struct EndpointSnapshot: Sendable {
+    public var model: String
+    /// Successful calls in the latency window.
+    public var samples: Int
+    public var latencyP50: Duration?
+    public var latencyP95: Duration?
+    public var timeToFirstChunkP50: Duration?
+    public var timeToFirstChunkP95: Duration?
+    /// Peak-EWMA of call duration, seconds.
+    public var peakLatency: Double?
+    public var peakTimeToFirstChunk: Double?
+    public var meanOutputTokens: Double?
+    public var outputTokensPerSecond: Double?
+    /// Calls that ended in the window (successes and the model's own failures).
+    public var calls: Int
+    public var errorRate: Double
+    public var rateLimitedRate: Double
+    public var inFlight: Int
+    public var consecutiveFailures: Int
+    public var ejected: Bool
+    public var ejectedFor: Duration?
+    public var ejections: Int
+    public var recoveredAt: ContinuousClock.Instant?
+    public var rateLimit: RateLimitHeadroom?
+    public var everSucceeded: Bool
+}
