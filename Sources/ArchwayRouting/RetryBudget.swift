@@ -20,7 +20,8 @@ public final class RetryBudget: Sendable {
         self.origin = origin
     }
 
-    func recordRequest(at now: ContinuousClock.Instant) {
+    /// Counts a request of the route (each plan does).
+    public func recordRequest(at now: ContinuousClock.Instant) {
         state.withLock { $0.requests.add(at: now, origin: origin) }
     }
 

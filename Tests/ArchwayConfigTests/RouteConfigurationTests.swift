@@ -1,0 +1,115 @@
+import ArchwayConfig
+import ArchwayCore
+import Testing
+
+@Suite struct RouteConfigurationTests {
+    let loader = ConfigurationLoader(environment: [:])
+
+    static let models = """
+    providers:
+      p: {kind: openai, base_url: "http://127.0.0.1:9/v1"}
+    models:
+      deepseek-chat:
+        provider: p
+        price:
+          input: 0.27
+          output: 1.10
+          cached_input: 0.07
+          schedule:
+            - {hours: "16:30-00:30", input: 0.135, output: 0.55}
+        quality: 0.78
+      gpt-4o: {provider: p, price: {input: 2.5, output: 10}, quality: 0.90}
+      claude-sonnet: {provider: p, price: {input: 3, output: 15}, quality: 0.93}
+
+    """
+
+    @Test func loadsTheContractShape() throws {
+        let configuration = try loader.load(yaml: Self.models + """
+        pricing:
+          file: prices.yaml
+        routes:
+          smart:
+            strategy: cost
+            candidates: [deepseek-chat, gpt-4o, claude-sonnet]
+            min_quality: 0.85
+            latency_budget_ms: 4000
+            value_of_time: 0.002
+            retries: {max: 2, backoff_ms: 100, on: [429, 5xx, timeout]}
+            ejection: {consecutive_failures: 3, base_ms: 5000}
+          spread:
+            strategy: weighted
+            candidates: [gpt-4o, claude-sonnet]
+            weights: {gpt-4o: 3, claude-sonnet: 1}
+        """, file: "/etc/archway/archway.yaml")
+        let smart = try #require(configuration.routes.first)
+        #expect(smart.name == "smart")
+        #expect(smart.strategy == .cost)
+        #expect(smart.candidates == ["deepseek-chat", "gpt-4o", "claude-sonnet"])
+        #expect(smart.minQuality == 0.85)
+        #expect(smart.latencyBudget == .milliseconds(4000))
+        #expect(smart.valueOfTime == 0.002)
+        #expect(smart.retries == .init(max: 2, backoff: .milliseconds(100), on: [.rateLimited, .serverError, .timeout]))
+        #expect(smart.ejection == .init(consecutiveFailures: 3, base: .seconds(5)))
+        #expect(configuration.routes.last?.weights == ["gpt-4o": 3, "claude-sonnet": 1])
+        #expect(configuration.pricing.file == "/etc/archway/prices.yaml")
+        let deepseek = try #require(configuration.models.first)
+        #expect(deepseek.quality == 0.78)
+        #expect(deepseek.priceSchedule.first?.window == DailyWindow(start: 16 * 60 + 30, end: 30))
+        #expect(deepseek.priceSchedule.first?.price == ModelPrice(input: 0.135, output: 0.55))
+    }
+
+    @Test(arguments: [
+        ("routes: {smart: {strategy: fallback, candidates: [gpt-4o, gpt-5]}}", "routes.smart.candidates[1]", "unknown candidate 'gpt-5'"),
+        ("routes: {gpt-4o: {strategy: fallback, candidates: [claude-sonnet]}}", "routes.gpt-4o", "has the name of a model"),
+        ("routes: {smart: {strategy: fallback, candidates: [deepseek-chat, gpt-4o], min_quality: 0.95}}", "routes.smart.min_quality", "no candidate meets min_quality 0.95"),
+        ("routes: {smart: {strategy: cost, candidates: [gpt-4o], weights: {gpt-4o: 2}}}", "routes.smart.weights", "weights apply only to strategy: weighted"),
+        ("routes: {smart: {strategy: cheapest, candidates: [gpt-4o]}}", "routes.smart.strategy", "unknown strategy 'cheapest'"),
+        ("routes: {smart: {strategy: weighted, candidates: [gpt-4o], weights: {claude-sonnet: 1}}}", "routes.smart.weights.claude-sonnet", "is not a candidate"),
+        ("routes: {smart: {strategy: fallback, retries: {on: [404]}, candidates: [gpt-4o]}}", "routes.smart.retries.on[0]", "unknown condition '404'"),
+        ("routes: {smart: {strategy: fallback}}", "routes.smart.candidates", "missing required key 'candidates'"),
+    ])
+    func routeProblemsAreLocated(yaml: String, keyPath: String, message: String) {
+        do {
+            _ = try loader.load(yaml: Self.models + yaml)
+            Issue.record("accepted: \(yaml)")
+        } catch {
+            let problem = error.problems.first { $0.keyPath == keyPath }
+            #expect(problem?.message.contains(message) == true, "\(error.description)")
+            #expect(problem?.line == 15, "the route's own line")
+        }
+    }
+
+    @Test func overlappingScheduleWindowsAreRejected() {
+        let yaml = """
+        providers: {p: {kind: openai, base_url: "http://127.0.0.1:9/v1"}}
+        models:
+          m:
+            provider: p
+            price:
+              input: 1
+              output: 2
+              schedule:
+                - {hours: "22:00-02:00", input: 0.5, output: 1}
+                - {hours: "01:00-03:00", input: 0.4, output: 1}
+        """
+        #expect {
+            try loader.load(yaml: yaml)
+        } throws: { error in
+            let problem = (error as? ConfigurationError)?.problems.first
+            return problem?.keyPath == "models.m.price.schedule[1].hours" && problem?.line == 10 && problem?.message.contains("overlaps 22:00-02:00") == true
+        }
+    }
+
+    @Test func aCostRouteNeedsPricesAndAPricingDocumentIsChecked() throws {
+        let unpriced = Self.models.replacingOccurrences(of: "gpt-4o: {provider: p, price: {input: 2.5, output: 10}, quality: 0.90}", with: "gpt-4o: {provider: p, quality: 0.90}")
+        #expect(throws: ConfigurationError.self) {
+            try loader.load(yaml: unpriced + "routes: {smart: {strategy: cost, candidates: [gpt-4o]}}")
+        }
+        let prices = try loader.loadPricing(yaml: #"{"models": {"gpt-4o": {"input": 1.25, "output": 5, "schedule": [{"hours": "00:00-06:00", "input": 1, "output": 4}]}}}"#, knownModels: ["gpt-4o"])
+        #expect(prices["gpt-4o"]?.base == ModelPrice(input: 1.25, output: 5))
+        #expect(prices["gpt-4o"]?.entries.count == 1)
+        #expect(throws: ConfigurationError.self) {
+            try loader.loadPricing(yaml: #"{"models": {"gpt-5": {"input": 1, "output": 2}}}"#, knownModels: ["gpt-4o"])
+        }
+    }
+}

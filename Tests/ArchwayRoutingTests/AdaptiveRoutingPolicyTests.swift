@@ -1,0 +1,157 @@
+import ArchwayConfig
+import ArchwayCore
+import ArchwayRouting
+import Testing
+
+@Suite struct AdaptiveRoutingPolicyTests {
+    @Test func fallbackKeepsTheConfiguredOrderAndSkipsCandidatesBelowTheBar() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: fallback, candidates: [cheap, mid, top], min_quality: 0.85}")
+        let (models, decision) = try fixture.order("smart")
+        #expect(models == ["mid", "top"])
+        #expect(decision?.reason == .firstEligible)
+        #expect(decision?.minQuality == 0.85)
+        #expect(decision?.candidates == ["mid", "top"])
+    }
+
+    @Test func costPicksTheCheapestEligibleAndAPriceChangeFlipsIt() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: cost, candidates: [cheap, mid, top]}")
+        #expect(try fixture.order("smart").models == ["cheap", "mid", "top"])
+        // The top model becomes much cheaper: it now comes first.
+        fixture.pricing.replace(["top": PriceSchedule(base: ModelPrice(input: 0.01, output: 0.02))])
+        let (models, decision) = try fixture.order("smart")
+        #expect(models.first == "top")
+        #expect(decision?.reason == .lowestCost)
+        let expected = (1_000 * 0.01 + 256 * 0.02) / 1_000_000
+        #expect(abs((decision?.estimatedCostUSD ?? 0) - expected) < 1e-12)
+    }
+
+    @Test func costUsesThePriceInForceAtTheTimeOfDay() throws {
+        // 2026-12-01T17:00Z is inside cheap's 16:30-00:30 window.
+        let offPeak = try RoutingFixture(routes: "  smart: {strategy: cost, candidates: [cheap]}", unixSeconds: 1_796_144_400)
+        #expect(offPeak.pricing.price(for: "cheap") == ModelPrice(input: 0.135, output: 0.55))
+        let peak = try RoutingFixture(routes: "  smart: {strategy: cost, candidates: [cheap]}", unixSeconds: 1_796_126_400)
+        #expect(peak.pricing.price(for: "cheap") == ModelPrice(input: 0.27, output: 1.10))
+    }
+
+    @Test func valueOfTimeTradesCostForSpeed() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: cost, candidates: [cheap, mid], value_of_time: 1.0}")
+        for _ in 0..<10 {
+            fixture.call("cheap", duration: .seconds(3))
+            fixture.call("mid", duration: .milliseconds(200))
+        }
+        // A second is worth a dollar here: the fast model wins despite its price.
+        #expect(try fixture.order("smart").models == ["mid", "cheap"])
+    }
+
+    @Test func latencyPrefersTheFasterOfTwoAndLearnsFromSlowdowns() throws {
+        let fixture = try RoutingFixture(routes: "  fast: {strategy: latency, candidates: [cheap, mid]}")
+        for _ in 0..<20 {
+            fixture.call("cheap", duration: .milliseconds(900))
+            fixture.call("mid", duration: .milliseconds(100))
+        }
+        #expect(try fixture.order("fast").models == ["mid", "cheap"])
+        // One slow answer is seen at once (peak-EWMA).
+        fixture.call("mid", duration: .seconds(3))
+        #expect(try fixture.order("fast").models.first == "cheap")
+    }
+
+    @Test func weightedFollowsTheWeights() throws {
+        let fixture = try RoutingFixture(routes: "  spread: {strategy: weighted, candidates: [mid, top], weights: {mid: 3, top: 1}}", seed: 42)
+        var firsts: [String: Int] = [:]
+        for _ in 0..<4_000 {
+            firsts[try fixture.order("spread").models[0], default: 0] += 1
+        }
+        let share = Double(firsts["mid", default: 0]) / 4_000
+        #expect(abs(share - 0.75) < 0.03, "mid first \(share)")
+    }
+
+    @Test func theLatencyBudgetSetsSlowCandidatesAside() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: cost, candidates: [cheap, mid], latency_budget_ms: 1000}")
+        for _ in 0..<10 { fixture.call("cheap", duration: .seconds(2)) }
+        let (models, decision) = try fixture.order("smart")
+        #expect(models == ["mid", "cheap"])
+        #expect(decision?.reason == .lowestCost)
+        for _ in 0..<10 { fixture.call("mid", duration: .seconds(2)) }
+        #expect(try fixture.order("smart").decision?.reason == .overBudget)
+    }
+
+    @Test func ejectionDoublesAndTheLastHealthyCandidateIsNeverEjected() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: fallback, candidates: [cheap, mid], ejection: {consecutive_failures: 3, base_ms: 1000}}")
+        let cheap = try #require(fixture.statistics.stats(for: "cheap"))
+        for _ in 0..<2 { fixture.call("cheap", error: RoutingFixture.unavailable) }
+        #expect(!cheap.isEjected(at: fixture.clock.now))
+        fixture.call("cheap", error: RoutingFixture.unavailable)
+        #expect(cheap.isEjected(at: fixture.clock.now))
+        #expect(try fixture.order("smart").models == ["mid", "cheap"])
+        // mid is now the last healthy candidate: however often it fails, it stays in.
+        for _ in 0..<10 { fixture.call("mid", error: RoutingFixture.unavailable) }
+        #expect(!(fixture.statistics.stats(for: "mid")?.isEjected(at: fixture.clock.now) ?? true))
+        // The first ejection lasts the base; the second twice as long.
+        fixture.clock.advance(by: .milliseconds(1001))
+        #expect(!cheap.isEjected(at: fixture.clock.now))
+        for _ in 0..<3 { fixture.call("cheap", error: RoutingFixture.unavailable) }
+        #expect(cheap.snapshot(at: fixture.clock.now).ejectedFor == .seconds(2))
+        // One answer (a probe's) brings it back at once.
+        fixture.call("cheap")
+        #expect(!cheap.isEjected(at: fixture.clock.now))
+    }
+
+    @Test func clientMistakesAndHangUpsDoNotCountAgainstAModel() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: fallback, candidates: [cheap, mid], ejection: {consecutive_failures: 2, base_ms: 1000}}")
+        for _ in 0..<5 {
+            fixture.call("cheap", error: .upstreamStatus(400, provider: "p", excerpt: nil))
+            fixture.call("cheap", error: .clientClosed)
+        }
+        let snapshot = try #require(fixture.statistics.stats(for: "cheap")).snapshot(at: fixture.clock.now)
+        #expect(!snapshot.ejected)
+        #expect(snapshot.consecutiveFailures == 0)
+        #expect(snapshot.inFlight == 0)
+    }
+
+    @Test func whenEveryCandidateIsEjectedTheOneReturningFirstIsTried() throws {
+        let fixture = try RoutingFixture(routes: """
+          a: {strategy: fallback, candidates: [cheap, mid], ejection: {consecutive_failures: 1, base_ms: 1000}}
+          b: {strategy: fallback, candidates: [cheap, top], ejection: {consecutive_failures: 1, base_ms: 1000}}
+        """)
+        fixture.call("top", error: RoutingFixture.unavailable)
+        // cheap may go: route b still has... no, top is out, so cheap is b's last healthy candidate.
+        fixture.call("cheap", error: RoutingFixture.unavailable)
+        #expect(!(fixture.statistics.stats(for: "cheap")?.isEjected(at: fixture.clock.now) ?? true))
+        #expect(try fixture.order("b").models == ["cheap", "top"])
+        // A retry-after holds a model back without ejecting it.
+        var limited = GatewayError.upstreamStatus(429, provider: "p", excerpt: nil)
+        limited.retryAfter = .seconds(2)
+        fixture.call("cheap", error: limited)
+        let (models, decision) = try fixture.order("b")
+        #expect(Set(models) == ["cheap", "top"])
+        #expect(decision?.reason == .allEjected)
+    }
+
+    @Test func explorationTriesUnmeasuredCandidatesNowAndThen() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: cost, candidates: [cheap, mid]}", exploration: 0.2, seed: 7)
+        for _ in 0..<10 { fixture.call("cheap") }
+        var explored = 0
+        for _ in 0..<1_000 where try fixture.order("smart").decision?.reason == .exploration { explored += 1 }
+        // mid has no samples: explored in about a fifth of the decisions (half of which pick it).
+        #expect((150...250).contains(explored), "explored \(explored)")
+    }
+
+    @Test func aModelNameIsServedByThatModelWithoutADecision() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: fallback, candidates: [cheap, mid]}")
+        let (models, decision) = try fixture.order("top")
+        #expect(models == ["top"])
+        #expect(decision == nil)
+        #expect(throws: GatewayError.modelNotFound("nope")) { try fixture.order("nope") }
+    }
+
+    @Test func theRetryBudgetCapsMovesToOtherCandidates() {
+        let now = ContinuousClock.now
+        let budget = RetryBudget(ratio: 0.2, minimum: 3, origin: now)
+        for _ in 0..<10 { budget.recordRequest(at: now) }
+        #expect((0..<5).map { _ in budget.withdraw(at: now) } == [true, true, true, false, false])
+        for _ in 0..<90 { budget.recordRequest(at: now) }
+        #expect((0..<20).filter { _ in budget.withdraw(at: now) }.count == 17)
+        // Ten seconds later the window has moved on.
+        #expect(budget.withdraw(at: now + .seconds(11)))
+    }
+}

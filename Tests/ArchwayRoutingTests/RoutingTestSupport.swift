@@ -1,0 +1,78 @@
+import ArchwayConfig
+import ArchwayCore
+import ArchwayRouting
+import ArchwayTelemetry
+import Synchronization
+
+/// A monotonic clock the test moves by hand.
+final class TestInstant: Sendable {
+    private let base = ContinuousClock.now
+    private let offset = Mutex<Duration>(.zero)
+
+    var now: ContinuousClock.Instant { base + offset.withLock { $0 } }
+
+    func advance(by duration: Duration) {
+        offset.withLock { $0 += duration }
+    }
+}
+
+/// Three models and routes over them, with statistics on a manual clock.
+struct RoutingFixture {
+    let configuration: GatewayConfiguration
+    let clock = TestInstant()
+    let statistics: RoutingStatistics
+    let pricing: PricingIndex
+    let policy: AdaptiveRoutingPolicy
+
+    init(routes: String, exploration: Double = 0, seed: UInt64 = 1, unixSeconds: Int = 1_796_126_400) throws {
+        configuration = try ConfigurationLoader(environment: [:]).load(yaml: """
+        providers:
+          p: {kind: openai, base_url: "http://127.0.0.1:9/v1"}
+        models:
+          cheap:
+            provider: p
+            price:
+              input: 0.27
+              output: 1.10
+              schedule:
+                - {hours: "16:30-00:30", input: 0.135, output: 0.55}
+            quality: 0.78
+          mid: {provider: p, price: {input: 2.5, output: 10}, quality: 0.90}
+          top: {provider: p, price: {input: 3, output: 15}, quality: 0.93}
+        routes:
+        \(routes)
+        """)
+        let clock = self.clock
+        statistics = RoutingStatistics(configuration: configuration, clock: { clock.now })
+        pricing = PricingIndex(models: configuration.models, unixSeconds: { unixSeconds })
+        policy = AdaptiveRoutingPolicy(
+            catalog: ModelCatalog(configuration: configuration),
+            pricing: pricing,
+            statistics: statistics,
+            requestTimeout: .seconds(30),
+            exploration: exploration,
+            seed: seed
+        )
+    }
+
+    func target(_ model: String) -> ModelCallTarget {
+        ModelCallTarget(operation: .chat, providerName: "openai", providerKey: "p", clientModel: "route", model: model, upstreamModel: model, serverAddress: "127.0.0.1", serverPort: 9)
+    }
+
+    /// A finished call of `model` taking `duration`, failing with `error` when given.
+    func call(_ model: String, duration: Duration = .milliseconds(100), error: GatewayError? = nil, outputTokens: Int = 100) {
+        statistics.callStarted(target(model))
+        var outcome = AttemptOutcome(target: target(model), streamed: false)
+        outcome.duration = duration
+        outcome.error = error
+        if error == nil { outcome.usage = Usage(inputTokens: 50, outputTokens: outputTokens) }
+        statistics.observe(outcome)
+    }
+
+    func order(_ route: String, stream: Bool = false, inputTokens: Int = 1_000) throws -> (models: [String], decision: RoutingDecision?) {
+        let plan = try policy.plan(for: RoutingRequest(model: route, stream: stream, estimatedInputTokens: inputTokens), now: clock.now)
+        return (plan.attempts.map(\.model.name), plan.decision)
+    }
+
+    static let unavailable = GatewayError.upstreamStatus(503, provider: "p", excerpt: nil)
+}
