@@ -53,7 +53,8 @@ public struct ModelCallExecutor: Sendable {
 
     // MARK: - Entry points
 
-    /// A non-streamed chat call. The answer is named after the client-facing model.
+    /// A non-streamed chat call. The answer is named after the configured model that answered (the
+    /// client's own name, unless a route chose).
     public func chat(_ request: Relayable<ChatRequest>, scope: CallScope) async throws -> Relayable<ChatResponse> {
         var request = relaysClientBytes ? request : request.droppingWire()
         if let response = try await stages.before(&request, scope: scope) {
@@ -62,7 +63,7 @@ public struct ModelCallExecutor: Sendable {
             return answer
         }
         let capture = telemetry.captureContent
-        var answer = try await run(scope, operation: .chat, chat: request.value) { call in
+        var (answer, model) = try await run(scope, operation: .chat, chat: request.value) { call in
             let reply = try await call.adapter.chat(request, call: call.upstream)
             call.outcome.rateLimit = reply.rateLimit
             let response = reply.value.value
@@ -73,7 +74,7 @@ public struct ModelCallExecutor: Sendable {
             return (reply.value, capture ? response : nil)
         }
         try await stages.after(&answer, request: request.value, scope: scope)
-        answer.rename(model: scope.model)
+        answer.rename(model: model)
         return answer
     }
 
@@ -85,18 +86,18 @@ public struct ModelCallExecutor: Sendable {
         if let response = try await stages.before(&request, scope: scope) {
             return ModelStream(answered: response, model: scope.model)
         }
-        let start = try await run(scope, operation: .chat, chat: request.value, streamed: true, keepOpen: true) { call in
+        let (start, model) = try await run(scope, operation: .chat, chat: request.value, streamed: true, keepOpen: true) { call in
             let reply = try await call.adapter.streamChat(request, call: call.upstream)
             call.outcome.rateLimit = reply.rateLimit
             return ((call, reply), nil)
         }
         let (call, reply) = start
         let lifetime = StreamCall(call: call, exchange: reply.exchange, sink: sink, clock: clock, assembleOutput: telemetry.captureContent)
-        return ModelStream(upstream: reply.value, call: lifetime, model: scope.model)
+        return ModelStream(upstream: reply.value, call: lifetime, model: model)
     }
 
     public func embeddings(_ request: EmbeddingRequest, scope: CallScope) async throws -> EmbeddingResponse {
-        var response = try await run(scope, operation: .embeddings, chat: nil) { call in
+        var (response, model) = try await run(scope, operation: .embeddings, chat: nil) { call in
             let reply = try await call.adapter.embeddings(request, call: call.upstream)
             call.outcome.rateLimit = reply.rateLimit
             let response = reply.value
@@ -105,13 +106,14 @@ public struct ModelCallExecutor: Sendable {
             if case .floats(let values)? = response.vectors.first { call.outcome.embeddingDimensions = values.count }
             return (response, nil)
         }
-        response.model = scope.model
+        response.model = model
         return response
     }
 
     // MARK: - Running the plan
 
-    /// Tries the plan's models in order until one answers. Each model tried is one span and one outcome.
+    /// Tries the plan's models in order until one answers, and returns its value and the configured
+    /// model that gave it. Each model tried is one span and one outcome.
     /// Moves on only after failures another model could fix (and, for a route, that its `retries.on`
     /// names, within its `retries.max` and retry budget, after a jittered backoff), never past the deadline.
     private func run<Value>(
@@ -121,7 +123,7 @@ public struct ModelCallExecutor: Sendable {
         streamed: Bool = false,
         keepOpen: Bool = false,
         _ body: (inout ModelCall) async throws -> (Value, output: ChatResponse?)
-    ) async throws -> Value {
+    ) async throws -> (Value, model: String) {
         let now = clock.now
         let routingRequest = RoutingRequest(
             model: scope.model,
@@ -184,7 +186,7 @@ public struct ModelCallExecutor: Sendable {
                 let (value, output) = try await body(&call)
                 if !keepOpen { finish(call, output: output) }
                 recordDecision(plan.decision, chosen: entry.model.name, movedOn: tried > 1)
-                return value
+                return (value, entry.model.name)
             } catch {
                 // A cancelled caller may surface as the client library's own error: it is still the caller
                 // that left, not a failure another model could fix.

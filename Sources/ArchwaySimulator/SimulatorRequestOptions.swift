@@ -95,7 +95,7 @@ struct SimulatorRequestOptions: Sendable {
         value.isNaN ? 0 : min(max(value, 0), 1)
     }
 
-    private static func interval(tokensPerSecond: Double) -> Duration {
+    static func interval(tokensPerSecond: Double) -> Duration {
         // Zero, negative or absurd rates mean "as fast as possible" rather than a trap in Duration.
         guard tokensPerSecond.isFinite, tokensPerSecond > 0 else { return .zero }
         return .seconds(1 / max(tokensPerSecond, 0.001))

@@ -35,6 +35,26 @@ extension SimulatorService {
         (try? jsonResponse(StatsBody(streams: state.streamStats()))) ?? errorResponse(.internalError("could not encode the stats"), shape: .openAI)
     }
 
+    /// `PUT /_simulator/models/{model}` with a profile (`{"down": true}`, `{"latency_ms": 800}`, …):
+    /// that model's calls behave so until it is replaced or deleted.
+    func setModelProfile(_ request: Request, context: some RequestContext) async throws -> Response {
+        guard let model = context.parameters.get("model") else { return Response(status: .notFound) }
+        let buffer = try await readBody(request, context: context)
+        do {
+            let profile = try WireJSON.decoder.decode(SimulatedModelProfile.self, from: buffer)
+            state.setProfile(profile, for: model)
+            return try jsonResponse(profile)
+        } catch {
+            return errorResponse(.invalidJSON("expected a model profile such as {\"down\": true} or {\"latency_ms\": 500}"), shape: .openAI)
+        }
+    }
+
+    /// `DELETE /_simulator/models/{model}`: the model behaves as the settings say again.
+    func clearModelProfile(context: some RequestContext) -> Response {
+        if let model = context.parameters.get("model") { state.setProfile(nil, for: model) }
+        return Response(status: .noContent)
+    }
+
     struct StatsBody: Encodable {
         var streams: SimulatorStreamStats
     }

@@ -49,7 +49,8 @@ extension SimulatorService {
             // Logged before any delay, so the log shows a request while it is still in flight.
             state.record(entry)
             recorded = true
-            let options = try SimulatorRequestOptions(settings: settings, headers: request.headers)
+            var options = try SimulatorRequestOptions(settings: settings, headers: request.headers)
+            if let modelName = entry.model { state.profile(for: modelName)?.apply(to: &options) }
             let call = Call(options: options, number: state.nextRequestNumber())
             if let failure = injectedFailure(for: call) {
                 return failureResponse(failure, call: call, shape: errorShape)

@@ -36,6 +36,12 @@ public struct SimulatorService: Sendable {
         router.get("/_simulator/stats") { request, _ in
             self.stats(request)
         }
+        router.put("/_simulator/models/:model") { request, context in
+            try await self.setModelProfile(request, context: context)
+        }
+        router.delete("/_simulator/models/:model") { _, context in
+            self.clearModelProfile(context: context)
+        }
     }
 
     /// The last requests received (at most 100), oldest first.

@@ -25,8 +25,17 @@ final class SimulatorState: Sendable {
     }
 
     private let storage = Mutex(Storage())
+    private let profiles = Mutex<[String: SimulatedModelProfile]>([:])
 
     init() {}
+
+    func profile(for model: String) -> SimulatedModelProfile? {
+        profiles.withLock { $0[model] }
+    }
+
+    func setProfile(_ profile: SimulatedModelProfile?, for model: String) {
+        profiles.withLock { $0[model] = profile }
+    }
 
     func record(_ entry: RecordedRequest) {
         storage.withLock { storage in

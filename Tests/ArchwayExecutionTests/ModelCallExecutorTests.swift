@@ -18,7 +18,8 @@ import Tracing
                 let answer = try await harness.run(fallback: true) { executor in
                     try await executor.chat(Relayable(Canned.request()), scope: CallScope(model: "a"))
                 }
-                #expect(answer.model == "a")
+                // The answer names the configured model that gave it.
+                #expect(answer.model == "b")
                 #expect(answer.choices.first?.message.content == [.text("Hi there")])
                 let outcomes = harness.recorder.all
                 #expect(outcomes.map(\.target.upstreamModel) == ["a-upstream", "b-upstream"])
