@@ -107,6 +107,7 @@ SPIKE_FACTOR = 5               # 5m spend rate vs the 1-day average of the 1h ra
 # (avg_over_time of the recorded 1h rate, not rate(...[1d]): rate() divides by the full window, so on a
 # series younger than a day it would underestimate the baseline and report false spikes.)
 SPIKE_FLOOR_PER_HOUR = 10      # ...only when the 5m rate is above this many USD/h
+FLAPPING_EJECTIONS = 3         # ejections of one model in 30 minutes: ArchwayEndpointEjectionFlapping
 
 
 def record_name(sli: dict, window: str) -> str:
@@ -218,6 +219,35 @@ def build_rules() -> dict:
                     "description": (
                         f"Upstream spend of {{{{ $labels.job }}}} over the last 5 minutes runs at more than "
                         f"{SPIKE_FACTOR}x its average hourly rate of the last day and above {SPIKE_FLOOR_PER_HOUR} USD/h."
+                    ),
+                    "dashboard": "/d/archway-overview/archway-overview",
+                },
+            },
+            {
+                "alert": "ArchwayRouteNoEligibleCandidate",
+                "expr": "min by (job, archway_route_name) (archway_route_eligible_candidates) == 0\n",
+                "for": "2m",
+                "labels": {"severity": "page"},
+                "annotations": {
+                    "summary": "A route has no eligible candidate",
+                    "description": (
+                        "Route {{ $labels.archway_route_name }} of {{ $labels.job }} has had no eligible candidate for 2 minutes "
+                        "(all ejected, held back by retry-after or over the latency budget): it is serving from its last resort. "
+                        "GET /admin/routing says why each candidate is out."
+                    ),
+                    "dashboard": "/d/archway-overview/archway-overview",
+                },
+            },
+            {
+                "alert": "ArchwayEndpointEjectionFlapping",
+                "expr": f"sum by (job, archway_model) (increase(archway_endpoint_ejections_total[30m])) > {FLAPPING_EJECTIONS}\n",
+                "for": "0m",
+                "labels": {"severity": "ticket"},
+                "annotations": {
+                    "summary": "A model keeps being ejected",
+                    "description": (
+                        f"{{{{ $labels.archway_model }}}} of {{{{ $labels.job }}}} was ejected more than {FLAPPING_EJECTIONS} times "
+                        "in 30 minutes: it recovers and fails again. Check the provider, or take the model out of its routes."
                     ),
                     "dashboard": "/d/archway-overview/archway-overview",
                 },
@@ -442,6 +472,35 @@ def build_tests(rules: dict) -> dict:
         "input_series": [{"series": cost_series, "values": "0+0.001x60 0.06+0.1x30"}],
         "alert_rule_test": [
             {"eval_time": "80m", "alertname": "ArchwaySpendRateSpike", "exp_alerts": []},
+        ],
+    })
+    route = {"job": JOB, "archway_route_name": "smart"}
+    tests.append({
+        "name": "routing: a route without an eligible candidate for 2 minutes pages; one back clears it",
+        "interval": "1m",
+        "input_series": [
+            {"series": "archway_route_eligible_candidates" + _labels(route), "values": "2 2 0 0 0 0 1 1"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "2m", "alertname": "ArchwayRouteNoEligibleCandidate", "exp_alerts": []},
+            {"eval_time": "5m", "alertname": "ArchwayRouteNoEligibleCandidate",
+             "exp_alerts": op_fired("ArchwayRouteNoEligibleCandidate", route)},
+            {"eval_time": "7m", "alertname": "ArchwayRouteNoEligibleCandidate", "exp_alerts": []},
+        ],
+    })
+    flapping = {"job": JOB, "archway_model": "deepseek-chat"}
+    tests.append({
+        "name": "routing: five ejections of one model in 30 minutes are flapping, one is not",
+        "interval": "1m",
+        "input_series": [
+            {"series": "archway_endpoint_ejections_total" + _labels(flapping), "values": "0 0 1 1 2 2 3 3 4 4 5 5 5 5 5"},
+            {"series": "archway_endpoint_ejections_total" + _labels({"job": JOB, "archway_model": "gpt-4o"}),
+             "values": "0 0 1 1 1 1 1 1 1 1 1 1 1 1 1"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "5m", "alertname": "ArchwayEndpointEjectionFlapping", "exp_alerts": []},
+            {"eval_time": "12m", "alertname": "ArchwayEndpointEjectionFlapping",
+             "exp_alerts": op_fired("ArchwayEndpointEjectionFlapping", flapping)},
         ],
     })
     drop = {"job": JOB, "reason": "export_failed"}

@@ -1,11 +1,15 @@
+import ArchwayConfig
 import ArchwayRouting
 import ArchwayTelemetry
 import ServiceLifecycle
 
 /// Publishes each configured model's live figures as gauges every `interval`: latency p50/p95, calls
-/// in flight, error rate, ejection, and the price in force (what the routing dashboard plots).
+/// in flight, error rate, ejection, and the price in force; and each route's eligible candidates
+/// (what the routing dashboard plots and the no-eligible-candidate alert watches).
 struct EndpointGaugePublisher: Service {
     let models: [String]
+    let routes: [RouteConfiguration]
+    let policy: AdaptiveRoutingPolicy
     let statistics: RoutingStatistics
     let pricing: PricingIndex
     let telemetry: GenAITelemetry
@@ -38,6 +42,10 @@ struct EndpointGaugePublisher: Service {
                 telemetry.gauge(GenAIMetricSet.endpointPrice, unit: "USD", labels + [(GenAIAttributes.tokenType, "input")]).record(price.input)
                 telemetry.gauge(GenAIMetricSet.endpointPrice, unit: "USD", labels + [(GenAIAttributes.tokenType, "output")]).record(price.output)
             }
+        }
+        for route in routes {
+            let eligible = route.candidates.filter { policy.ineligibility(of: $0, in: route) == nil }.count
+            telemetry.gauge(GenAIMetricSet.routeEligibleCandidates, unit: "{candidate}", [(GenAIAttributes.archwayRouteName, route.name)]).record(eligible)
         }
     }
 }

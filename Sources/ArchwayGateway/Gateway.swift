@@ -80,7 +80,14 @@ public enum Gateway {
         if !configuration.routes.isEmpty {
             services.append(ProbeService(statistics: statistics, executor: executor))
         }
-        services.append(EndpointGaugePublisher(models: catalog.names, statistics: statistics, pricing: pricing, telemetry: telemetry))
+        services.append(EndpointGaugePublisher(
+            models: catalog.names,
+            routes: configuration.routes,
+            policy: policy,
+            statistics: statistics,
+            pricing: pricing,
+            telemetry: telemetry
+        ))
         if let file = configuration.pricing.file {
             services.append(PricingFileWatcher(path: file, pricing: pricing, knownModels: Set(catalog.names), loader: loader, logger: logger))
         }

@@ -56,6 +56,21 @@ OTLP_METRICS: dict[str, dict[str, Any]] = {
     "http.server.request.duration": {
         "type": "histogram", "unit": "s",
         "attrs": {"http.request.method", "http.route", "http.response.status_code"}},
+    # Routing (README "Routing"): decisions, moves to another candidate, ejections and probes by model;
+    # the live figures of each configured model and route as gauges.
+    "archway.route.decisions": {
+        "type": "counter", "unit": "{decision}",
+        "attrs": {"archway.route.name", "archway.route.chosen", "archway.route.reason"}},
+    "archway.route.fallbacks": {
+        "type": "counter", "unit": "{fallback}", "attrs": {"archway.route.name", "archway.model", "error.type"}},
+    "archway.endpoint.ejections": {"type": "counter", "unit": "{ejection}", "attrs": {"archway.model"}},
+    "archway.endpoint.probes": {"type": "counter", "unit": "{probe}", "attrs": {"archway.model", "outcome"}},
+    "archway.endpoint.latency": {"type": "gauge", "unit": "s", "attrs": {"archway.model", "quantile"}},
+    "archway.endpoint.in_flight": {"type": "gauge", "unit": "{call}", "attrs": {"archway.model"}},
+    "archway.endpoint.error_rate": {"type": "gauge", "unit": "1", "attrs": {"archway.model"}},
+    "archway.endpoint.ejected": {"type": "gauge", "unit": "1", "attrs": {"archway.model"}},
+    "archway.endpoint.price": {"type": "gauge", "unit": "USD", "attrs": {"archway.model", "gen_ai.token.type"}},
+    "archway.route.eligible_candidates": {"type": "gauge", "unit": "{candidate}", "attrs": {"archway.route.name"}},
 }
 
 _UNIT_MAP = {"s": "seconds", "ms": "milliseconds", "By": "bytes", "1": "", "%": "percent"}

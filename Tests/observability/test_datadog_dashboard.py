@@ -14,6 +14,7 @@ DASH = json.loads((DATADOG_DIR / "archway-overview.json").read_text())
 RESOURCE_TAGS = {"service", "env", "version", "host"}   # from service.name, deployment.environment, ...
 DISTRIBUTION_AGGS = {"count", "sum", "avg", "min", "max", "p50", "p75", "p90", "p95", "p99"}
 COUNT_AGGS = {"sum", "avg", "min", "max"}
+GAUGE_AGGS = {"sum", "avg", "min", "max"}
 QUERY_RE = re.compile(
     r"^(?P<agg>[a-z0-9]+):(?P<metric>[a-z0-9_.]+)\{(?P<filters>[^}]*)\}"
     r"(?:\s+by\s+\{(?P<by>[^}]*)\})?(?P<mods>(?:\.[a-z_]+\(\))*)$")
@@ -59,6 +60,9 @@ def test_every_query_names_an_exported_metric_with_valid_aggregation_and_tags():
             if meta["type"] == "histogram":
                 assert m.group("agg") in DISTRIBUTION_AGGS, q["query"]
                 assert not m.group("mods"), f"{q['query']}: distributions take no .as_count()/.as_rate()"
+            elif meta["type"] == "gauge":
+                assert m.group("agg") in GAUGE_AGGS, q["query"]
+                assert not m.group("mods"), f"{q['query']}: gauges take no .as_count()/.as_rate()"
             else:
                 assert m.group("agg") in COUNT_AGGS, q["query"]
                 assert m.group("mods") in (".as_count()", ".as_rate()"), f"{q['query']}: counts need .as_count()/.as_rate()"

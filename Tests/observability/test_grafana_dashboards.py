@@ -83,11 +83,14 @@ def test_trace_links_point_at_the_tempo_variable():
     assert links and all("${tempo}" in l["url"] and l["url"].startswith("/explore?") for l in links)
 
 
-def test_no_routing_metrics_yet():
-    """Routing share, fallbacks and ejections are later issues: no panel may query them."""
-    for name, d in DASHBOARDS.items():
-        for e in _all_exprs(d):
-            assert not re.search(r"fallback|eject|routing|route_", e), f"{name}: {e}"
+def test_overview_has_the_routing_panels():
+    exprs = "\n".join(_all_exprs(DASHBOARDS["archway-overview.json"]))
+    for series in ("archway_route_decisions_total", "archway_route_fallbacks_total", "archway_endpoint_ejections_total",
+                   "archway_endpoint_probes_total", "archway_endpoint_price_USD", "archway_route_eligible_candidates",
+                   "archway_endpoint_latency_seconds", "archway_endpoint_ejected"):
+        assert series in exprs, series
+    assert "sum by (archway_route_name, archway_route_chosen)" in exprs      # share by chosen model
+    assert "archway_route_reason" in exprs                                  # reasons
 
 
 def test_slo_view_uses_recording_rules_and_objectives():

@@ -76,6 +76,9 @@ def _drive_traffic(base: str, rounds: int = 3) -> dict[str, int]:
             counts["ok"] += 1
         client.embeddings.create(model="embed", input=["first text", "second text"])
         for _ in range(2):
+            client.chat.completions.create(model="chat-routed", messages=msgs, max_tokens=16)
+            counts["ok"] += 1
+        for _ in range(2):
             with pytest.raises(openai.APIStatusError):
                 client.chat.completions.create(model="chat-broken", messages=msgs)
             counts["failed"] += 1
@@ -122,6 +125,12 @@ def backend(archway_bin, tmp_path_factory):
                 "chat-fast": {"provider": "sim", "model": "sim-small", "price": dict(PRICE)},
                 "chat-broken": {"provider": "flaky", "model": "sim-large", "price": {"input": 2.5, "output": 10.0}},
                 "embed": {"provider": "sim", "model": "sim-embed", "price": {"input": 0.02, "output": 0.02}},
+            },
+            # A route whose first candidate always fails: decisions, fallbacks, an ejection and probes.
+            "routes": {
+                "chat-routed": {"strategy": "fallback", "candidates": ["chat-broken", "chat-fast"],
+                                "retries": {"max": 1, "backoff_ms": 10},
+                                "ejection": {"consecutive_failures": 2, "base_ms": 600000}},
             },
             "telemetry": {"capture_content": False},
         }

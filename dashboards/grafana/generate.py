@@ -44,6 +44,16 @@ HTTP = "http_server_request_duration_seconds"
 COST = "archway_cost_USD_total"
 RETRIES = "archway_upstream_retries_total"
 DROPPED = "archway_telemetry_dropped_total"
+DECISIONS = "archway_route_decisions_total"
+FALLBACKS = "archway_route_fallbacks_total"
+EJECTIONS = "archway_endpoint_ejections_total"
+PROBES = "archway_endpoint_probes_total"
+EP_LATENCY = "archway_endpoint_latency_seconds"
+EP_EJECTED = "archway_endpoint_ejected"
+EP_PRICE = "archway_endpoint_price_USD"
+ELIGIBLE = "archway_route_eligible_candidates"
+F_ROUTE = 'job=~"$job"'
+F_ENDPOINT = 'job=~"$job", archway_model=~"$archway_model"'
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,6 +377,39 @@ def overview() -> dict:
                      "short", "archway.telemetry.dropped: spans lost (queue_full, export_failed). "
                      "The series appears with the first loss.", thresholds=[(0.001, "red")]), 12, 7)
 
+    L.row("Routing")
+    L.add(timeseries("Share of decisions by chosen model",
+                     [target(f"sum by (archway_route_name, archway_route_chosen) (rate({DECISIONS}{{{F_ROUTE}}}[{RI}]))\n"
+                             f"/ on (archway_route_name) group_left\n"
+                             f"sum by (archway_route_name) (rate({DECISIONS}{{{F_ROUTE}}}[{RI}]))",
+                             "{{archway_route_name}} → {{archway_route_chosen}}")], "percentunit",
+                     "archway.route.decisions: which configured model answered each route's requests.", stack=True), 8, 8)
+    L.add(timeseries("Decisions/s by reason",
+                     [target(f"sum by (archway_route_name, archway_route_reason) (rate({DECISIONS}{{{F_ROUTE}}}[{RI}]))",
+                             "{{archway_route_name}} {{archway_route_reason}}")], "reqps",
+                     "lowest_cost, lowest_latency, weighted, first_eligible, exploration, over_budget, all_ejected, "
+                     "fallback (the first choice failed and another candidate answered).", stack=True), 8, 8)
+    L.add(timeseries("Fallback rate by route",
+                     [target(ratio_or_zero(f"{FALLBACKS}{{{F_ROUTE}}}", f"{DECISIONS}{{{F_ROUTE}}}", "archway_route_name"),
+                             "{{archway_route_name}}")], "percentunit",
+                     "archway.route.fallbacks / archway.route.decisions: moves to another candidate per decision."), 8, 8)
+    L.add(timeseries("Ejections and probes",
+                     [target(f"sum by (archway_model) (increase({EJECTIONS}{{{F_ENDPOINT}}}[{RI}]))", "ejected {{archway_model}}"),
+                      target(f"sum by (archway_model, outcome) (increase({PROBES}{{{F_ENDPOINT}}}[{RI}]))",
+                             "probe {{archway_model}} {{outcome}}")], "short",
+                     "A model is ejected after consecutive failures and probed until it answers again."), 8, 8)
+    L.add(timeseries("Ejected models and eligible candidates",
+                     [target(f"max by (archway_model) ({EP_EJECTED}{{{F_ENDPOINT}}})", "ejected {{archway_model}}"),
+                      target(f"min by (archway_route_name) ({ELIGIBLE}{{{F_ROUTE}}})", "eligible in {{archway_route_name}}")],
+                     "short", "A route with no eligible candidate alerts (ArchwayRouteNoEligibleCandidate)."), 8, 8)
+    L.add(timeseries("Effective price (USD per million tokens)",
+                     [target(f"max by (archway_model, gen_ai_token_type) ({EP_PRICE}{{{F_ENDPOINT}}})",
+                             "{{archway_model}} {{gen_ai_token_type}}")], "currencyUSD",
+                     "The price in force now: schedules, PUT /admin/pricing and pricing.file included."), 8, 8)
+    L.add(timeseries("Endpoint latency p95 (routing window)",
+                     [target(f'max by (archway_model) ({EP_LATENCY}{{{F_ENDPOINT}, quantile="0.95"}})', "{{archway_model}}")],
+                     "s", "archway.endpoint.latency: the sliding-window p95 the latency budget is checked against."), 24, 7)
+
     L.row("Traces (Tempo)")
     L.add(traces_table("Recent failed model calls",
                        '{ span.gen_ai.operation.name != nil && span.gen_ai.request.model =~ "${model:regex}" && status = error }',
@@ -375,7 +418,7 @@ def overview() -> dict:
                        '{ span.gen_ai.operation.name != nil && span.gen_ai.request.model =~ "${model:regex}" && duration > 2560ms }'),
           12, 8)
     return dashboard("archway-overview", "Archway / Overview",
-                     "Archway gateway overview: traffic, errors, latency, tokens, cost, retries, telemetry loss.",
+                     "Archway gateway overview: traffic, errors, latency, tokens, cost, retries, telemetry loss, routing.",
                      L.panels, ["datasource", "tempo", "job", "route", "provider", "model", "archway_model"],
                      ["overview", "genai"])
 
