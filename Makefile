@@ -53,18 +53,24 @@ clean:
 	rm -rf .build $(VENV)
 
 # Macro benchmarks (bench/README.md): release build in .build-release, canned nginx upstream on 127.0.0.1.
-# `make bench [BENCH_DURATION=10] [PEERS=litellm]`, `make bench-soak [SOAK_DURATION=600]`.
+# `make bench [BENCH_DURATION=10] [PEERS=litellm]`, `make bench-soak [SOAK_DURATION=600]`, `make bench-routing`.
 BENCH_DURATION ?= 10
 SOAK_DURATION ?= 600
 PEERS ?=
 
-.PHONY: bench bench-soak
+.PHONY: bench bench-soak bench-routing
 
 bench:
 	SWIFT="$(SWIFT)" PYTHON="$(PYTHON)" BENCH_DURATION="$(BENCH_DURATION)" PEERS="$(PEERS)" bench/run.sh bench
 
 bench-soak:
 	SWIFT="$(SWIFT)" PYTHON="$(PYTHON)" SOAK_DURATION="$(SOAK_DURATION)" bench/run.sh soak
+
+# Routing strategies (and LiteLLM's routers with PEERS=litellm) against a hindsight oracle on a simulated
+# workload with an outage, a recovery and a price drop: `make bench-routing [ROUTING_REQUESTS=150]`.
+ROUTING_REQUESTS ?= 150
+bench-routing:
+	SWIFT="$(SWIFT)" PYTHON="$(PYTHON)" PEERS="$(PEERS)" ROUTING_REQUESTS="$(ROUTING_REQUESTS)" bench/run.sh routing
 
 # Micro benchmarks of the hot path (Benchmarks/, package-benchmark): wall time, instructions (where the
 # CPU exposes them), malloc counts. `bench-micro-check` fails when a result leaves the committed

@@ -2,6 +2,7 @@
 # Entry point of `make bench` and `make bench-soak`:
 #   bench/run.sh bench   builds release, installs missing tools, runs bench/bench.py
 #   bench/run.sh soak    the same, then bench/soak.py
+#   bench/run.sh routing the same, then bench/routing.py (routing strategies against a hindsight oracle)
 # Environment: SWIFT, PYTHON, PEERS (litellm), LITELLM_VERSION, BENCH_SKIP_BUILD=1, ARCHWAY_BIN, and the
 # BENCH_* / SOAK_* settings documented in bench/README.md.
 set -euo pipefail
@@ -72,5 +73,6 @@ ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || ulimit -Sn 65536 2>/dev/null || true
 case "$mode" in
     bench) exec "$PYTHON" bench/bench.py ;;
     soak) exec "$PYTHON" bench/soak.py ;;
-    *) say "usage: bench/run.sh bench|soak"; exit 2 ;;
+    routing) exec "$PYTHON" bench/routing.py ;;
+    *) say "usage: bench/run.sh bench|soak|routing"; exit 2 ;;
 esac

@@ -1,5 +1,6 @@
 import ArchwayConfig
 import ArgumentParser
+import Foundation
 
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,9 +12,20 @@ struct CheckCommand: ParsableCommand {
     var config: String
 
     func run() throws {
+        let loader = ConfigurationLoader()
         do {
-            let configuration = try ConfigurationLoader().load(file: config)
-            print("ok: \(config): \(configuration.providers.count) provider(s), \(configuration.models.count) model(s), listening on \(configuration.listen)")
+            let configuration = try loader.load(file: config)
+            var pricingNote = ""
+            if let file = configuration.pricing.file {
+                // The pricing file is checked too, at its own lines; a missing one is applied once it appears.
+                if let text = try? String(contentsOfFile: file, encoding: .utf8) {
+                    _ = try loader.loadPricing(yaml: text, file: file, knownModels: Set(configuration.models.map(\.name)))
+                    pricingNote = ", prices from \(file)"
+                } else {
+                    pricingNote = ", pricing file \(file) not found yet"
+                }
+            }
+            print("ok: \(config): \(configuration.providers.count) provider(s), \(configuration.models.count) model(s), \(configuration.routes.count) route(s)\(pricingNote), listening on \(configuration.listen)")
         } catch {
             printToStandardError(error.description)
             throw ExitCode(1)

@@ -96,6 +96,26 @@ import Testing
         #expect(!cheap.isEjected(at: fixture.clock.now))
     }
 
+    @Test func statisticsSlideOutOfTheirWindow() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: latency, candidates: [cheap, mid]}")
+        for index in 0..<20 { fixture.call("cheap", duration: .milliseconds(100 + index * 10)) }
+        fixture.call("cheap", duration: .milliseconds(100), error: RoutingFixture.unavailable)
+        let stats = try #require(fixture.statistics.stats(for: "cheap"))
+        var snapshot = stats.snapshot(at: fixture.clock.now)
+        #expect(snapshot.samples == 20)
+        #expect(snapshot.calls == 21)
+        #expect(abs((snapshot.errorRate) - 1.0 / 21) < 1e-9)
+        let p95 = try #require(snapshot.latencyP95)
+        #expect(p95 >= .milliseconds(270) && p95 <= .milliseconds(300), "\(p95)")
+        #expect(snapshot.meanOutputTokens == 100)
+        // A minute later the window holds nothing of it.
+        fixture.clock.advance(by: .seconds(61))
+        snapshot = stats.snapshot(at: fixture.clock.now)
+        #expect(snapshot.samples == 0)
+        #expect(snapshot.calls == 0)
+        #expect(snapshot.latencyP95 == nil)
+    }
+
     @Test func clientMistakesAndHangUpsDoNotCountAgainstAModel() throws {
         let fixture = try RoutingFixture(routes: "  smart: {strategy: fallback, candidates: [cheap, mid], ejection: {consecutive_failures: 2, base_ms: 1000}}")
         for _ in 0..<5 {

@@ -132,6 +132,63 @@ def test_check_reports_all_problems_with_locations(archway_bin, tmp_path):
     assert not any("models.m2" in d["msg"] for d in diags), f"valid model m2 flagged:\n{text}"
 
 
+# line numbers matter here too
+BROKEN_ROUTES = """\
+listen: 127.0.0.1:8080
+providers:
+  p: {kind: openai, base_url: "http://127.0.0.1:9/v1"}
+models:
+  cheap:
+    provider: p
+    price:
+      input: 1
+      output: 2
+      schedule:
+        - {hours: "22:00-02:00", input: 0.5, output: 1}
+        - {hours: "01:00-03:00", input: 0.4, output: 1}
+    quality: 0.7
+  good: {provider: p, price: {input: 2, output: 4}, quality: 0.9}
+routes:
+  cheap: {strategy: fallback, candidates: [good]}
+  smart: {strategy: cost, candidates: [cheap, gpt-9], weights: {cheap: 2}}
+  picky: {strategy: fallback, candidates: [cheap, good], min_quality: 0.95}
+pricing:
+  file: prices.yaml
+"""
+
+
+def test_check_reports_route_and_price_problems_at_their_lines(archway_bin, tmp_path):
+    p = tmp_path / "routes.yaml"
+    p.write_text(BROKEN_ROUTES)
+    cp = run_check(archway_bin, p)
+    assert cp.returncode == 1, cp.stdout + cp.stderr
+    diags = diagnostics(cp, p)
+    text = "\n".join(f"{d['line']}:{d['col']}: {d['msg']}" for d in diags) or (cp.stdout + cp.stderr)
+    expected = [
+        (12, "models.cheap.price.schedule[1].hours", "overlaps 22:00-02:00"),
+        (16, "routes.cheap", "has the name of a model"),
+        (17, "routes.smart.candidates[1]", "unknown candidate 'gpt-9'"),
+        (17, "routes.smart.weights", "weights apply only to strategy: weighted"),
+        (18, "routes.picky.min_quality", "no candidate meets min_quality 0.95"),
+    ]
+    for line, key, message in expected:
+        assert any(d["line"] == line and key in d["msg"] and message in d["msg"] for d in diags), \
+            f"missing {key} at line {line}; got:\n{text}"
+
+
+def test_check_validates_the_pricing_file(archway_bin, tmp_path):
+    config = tmp_path / "archway.yaml"
+    config.write_text(BROKEN_ROUTES.split("routes:")[0].replace('        - {hours: "01:00-03:00", input: 0.4, output: 1}\n', "")
+                      + "pricing:\n  file: prices.yaml\n")
+    cp = run_check(archway_bin, config)
+    assert cp.returncode == 0 and "not found yet" in cp.stdout, cp.stdout + cp.stderr
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("models:\n  good: {input: 1, output: 2}\n  nope: {input: 1, output: 2}\n")
+    cp = run_check(archway_bin, config)
+    assert cp.returncode == 1, cp.stdout + cp.stderr
+    assert any(d["line"] == 3 and "unknown model 'nope'" in d["msg"] for d in diagnostics(cp, prices)), cp.stderr
+
+
 def test_check_unknown_keys_at_every_level(archway_bin, tmp_path):
     p = tmp_path / "unknown.yaml"
     p.write_text(
