@@ -82,12 +82,19 @@ public final class AdaptiveRoutingPolicy: RoutingPolicy {
     func rank(_ route: RouteConfiguration, request: RoutingRequest, now: ContinuousClock.Instant) -> (order: [Candidate], reason: RoutingReason) {
         let statisticsNow = statistics.now
         var meetingBar: [Candidate] = []
-        for name in route.candidates {
-            guard let entry = catalog.entry(named: name), let stats = statistics.stats(for: name) else { continue }
-            if let bar = route.minQuality, (entry.model.quality ?? 0) < bar { continue }
-            let snapshot = stats.snapshot(at: statisticsNow)
+        let snapshots = route.candidates.compactMap { name -> (ModelCatalog.Entry, EndpointStats, EndpointSnapshot)? in
+            guard let entry = catalog.entry(named: name), let stats = statistics.stats(for: name) else { return nil }
+            if let bar = route.minQuality, (entry.model.quality ?? 0) < bar { return nil }
+            return (entry, stats, stats.snapshot(at: statisticsNow))
+        }
+        // A candidate with too few answers of its own is assumed to answer as long as the others do: an
+        // unmeasured model must not look cheaper or dearer than a measured one for want of data.
+        let measured = snapshots.compactMap { $0.2.samples >= 5 ? $0.2.meanOutputTokens : nil }
+        let typicalOutput = measured.isEmpty ? Double(request.maxOutputTokens ?? 256) : measured.reduce(0, +) / Double(measured.count)
+        for (entry, stats, snapshot) in snapshots {
+            let name = entry.model.name
             let price = pricing.price(for: name)
-            let outputTokens = snapshot.meanOutputTokens ?? Double(request.maxOutputTokens ?? 256)
+            let outputTokens = snapshot.samples >= 5 ? snapshot.meanOutputTokens ?? typicalOutput : typicalOutput
             let cost = price.map { (Double(request.estimatedInputTokens) * $0.input + outputTokens * $0.output) / 1_000_000 }
             let latency = request.stream ? snapshot.peakTimeToFirstChunk ?? snapshot.peakLatency : snapshot.peakLatency
             let p95 = request.stream ? snapshot.timeToFirstChunkP95 ?? snapshot.latencyP95 : snapshot.latencyP95
@@ -111,7 +118,7 @@ public final class AdaptiveRoutingPolicy: RoutingPolicy {
             .sorted { ($0.snapshot.ejectedFor ?? .zero) < ($1.snapshot.ejectedFor ?? .zero) }
 
         var (ordered, reason) = order(fits, route: route)
-        if let explored = explore(fits, route: route, now: statisticsNow) {
+        if let explored = explore(fits, best: ordered.first, route: route, now: statisticsNow) {
             ordered.removeAll { $0.model == explored.model }
             ordered.insert(explored, at: 0)
             reason = .exploration
@@ -180,11 +187,17 @@ public final class AdaptiveRoutingPolicy: RoutingPolicy {
     }
 
     /// Now and then, an eligible candidate with too few recent samples (untried, or back from an
-    /// ejection in the last half minute), so its statistics never go stale.
-    private func explore(_ candidates: [Candidate], route: RouteConfiguration, now: ContinuousClock.Instant) -> Candidate? {
-        guard route.strategy == .cost || route.strategy == .latency, candidates.count > 1, exploration > 0 else { return nil }
+    /// ejection in the last half minute), so its statistics never go stale. Only one that could win:
+    /// for `cost`, one whose expected cost alone is below the best candidate's score (what it lacks is a
+    /// latency measurement, which can only add to its score).
+    private func explore(_ candidates: [Candidate], best: Candidate?, route: RouteConfiguration, now: ContinuousClock.Instant) -> Candidate? {
+        guard route.strategy == .cost || route.strategy == .latency, candidates.count > 1, exploration > 0, let best else { return nil }
+        let bestScore = (best.expectedCost ?? 0) + route.valueOfTime * (best.expectedLatency ?? 0)
         let stale = candidates.filter { candidate in
-            candidate.snapshot.samples < 5 || (candidate.snapshot.recoveredAt.map { $0.duration(to: now) < .seconds(30) } ?? false)
+            guard candidate.model != best.model else { return false }
+            let unsure = candidate.snapshot.samples < 5 || (candidate.snapshot.recoveredAt.map { $0.duration(to: now) < .seconds(30) } ?? false)
+            guard unsure else { return false }
+            return route.strategy == .latency || (candidate.expectedCost ?? 0) < bestScore
         }
         guard !stale.isEmpty else { return nil }
         return random.withLock { random in
