@@ -154,6 +154,7 @@ let package = Package(
         .target(
             name: "ArchwayTestSupport",
             dependencies: [
+                "ArchwayCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -197,7 +198,7 @@ let package = Package(
         .testTarget(
             name: "ArchwayRoutingTests",
             dependencies: [
-                "ArchwayRouting", "ArchwayConfig", "ArchwayCore", "ArchwayTelemetry",
+                "ArchwayRouting", "ArchwayConfig", "ArchwayCore", "ArchwayTelemetry", "ArchwayTestSupport",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings

@@ -8,11 +8,12 @@ One simulator serves four models with known prices, latencies and qualities. Fou
   4. an off-peak price drop makes another model (premium) the cheapest good one
 For each Archway strategy (a fresh gateway each, so statistics start empty), the hindsight oracle (the
 cheapest healthy model at or above the bar at that moment's price) and, with PEERS=litellm, LiteLLM's
-cost-based and latency-based routers on the same models, it prints: cost per 1,000 requests (at the price
+cost-based and latency-based routers on the models that meet the bar (LiteLLM has no quality bar, so its
+user would list only those), it prints: cost per 1,000 requests (at the price
 in force), the share answered by a model at or above the bar, client p95 latency, and client-visible errors.
 
 Environment: ARCHWAY_BIN (bench/run.sh builds release), PEERS, ROUTING_REQUESTS (per phase, default 150),
-ROUTING_CONCURRENCY (default 4).
+ROUTING_CONCURRENCY (default 4), ROUTING_ROUTERS (a comma-separated subset, e.g. `cost,litellm`).
 """
 
 from __future__ import annotations
@@ -94,10 +95,11 @@ def run_workload(port: int, path_model: str, sim_port: int, requests: int, concu
                                "messages": [{"role": "user", "content": f"Question {phase}-{i}: explain routing."}]})
             started = time.monotonic()
             try:
-                status, _, data = bl.http_request(port, "POST", "/v1/chat/completions", body.encode(),
-                                                  {"content-type": "application/json", **(headers or {})}, timeout=30)
+                status, answer_headers, data = bl.http_request(port, "POST", "/v1/chat/completions", body.encode(),
+                                                               {"content-type": "application/json", **(headers or {})},
+                                                               timeout=30)
             except OSError:
-                status, data = 0, b""
+                status, answer_headers, data = 0, {}, b""
             elapsed = time.monotonic() - started
             with lock:
                 results["latencies"].append(elapsed)
@@ -105,7 +107,9 @@ def run_workload(port: int, path_model: str, sim_port: int, requests: int, concu
                     results["errors"] += 1
                     return
                 answer = json.loads(data)
-                name = answer.get("model", "")
+                # Archway names the configured model that answered; LiteLLM names the group and says the
+                # deployment in a header (its model_info.id, set to the model's name here).
+                name = answer_headers.get("x-litellm-model-id") or answer.get("model", "")
                 name = upstream_to_name.get(name, name)
                 usage = answer.get("usage") or {}
                 tokens_in, tokens_out = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
@@ -137,8 +141,11 @@ def phase_setter(sim_port: int, admin_port: int | None):
 
 
 def litellm_config(sim_port: int, strategy: str) -> str:
+    """LiteLLM has no quality bar: its user lists only the models that meet it."""
     entries = []
     for name, spec in MODELS.items():
+        if spec[3] < BAR:
+            continue
         entries.append(
             f"  - model_name: smart\n    litellm_params:\n      model: openai/{spec[0]}\n"
             f"      api_base: http://127.0.0.1:{sim_port}/v1\n      api_key: sk-sim\n"
@@ -178,7 +185,12 @@ def main() -> int:
     children = bl.Children()
     rows = []
     try:
-        for router in [f"archway {s}" for s in STRATEGIES] + ([f"litellm {s}" for s in ("cost-based-routing", "latency-based-routing")] if "litellm" in peers else []):
+        routers = [f"archway {s}" for s in STRATEGIES]
+        if "litellm" in peers:
+            routers += [f"litellm {s}" for s in ("cost-based-routing", "latency-based-routing")]
+        only = [r.strip() for r in os.environ.get("ROUTING_ROUTERS", "").split(",") if r.strip()]
+        routers = [r for r in routers if not only or any(o in r for o in only)]
+        for router in routers:
             sim_port = bl.free_port()
             sim_log = work / f"sim-{router.replace(' ', '-')}.log"
             sim = children.start("simulator", [str(archway), "simulate", "--host", "127.0.0.1", "--port", str(sim_port),
@@ -227,7 +239,7 @@ def main() -> int:
           f"{concurrency} at a time, bar {BAR}")
     print(f"{'router':<32}{'USD/1k req':>11}{'x oracle':>10}{'>= bar':>9}{'p95 ms':>9}{'errors':>8}")
     print("-" * 79)
-    oracle = rows[0]["oracle_per_1k"] if rows else 0.0
+    oracle = next((row["oracle_per_1k"] for row in rows if row["oracle_per_1k"]), 0.0)
     print(f"{'oracle (hindsight)':<32}{oracle:>11.4f}{1.0:>10.2f}{1.0:>9.0%}{'-':>9}{0:>8}")
     for row in rows:
         print(f"{row['router']:<32}{row['cost_per_1k']:>11.4f}{row['vs_oracle']:>10.2f}{row['at_or_above_bar']:>9.0%}"

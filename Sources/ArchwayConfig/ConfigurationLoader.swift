@@ -26,14 +26,7 @@ public struct ConfigurationLoader: Sendable {
     }
 
     public func load(yaml: String, file: String = "<config>") throws(ConfigurationError) -> GatewayConfiguration {
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch let error as YamlError {
-            throw ConfigurationError(problems: [Self.problem(from: error, file: file)])
-        } catch {
-            throw ConfigurationError(problems: [.init(file: file, line: 1, column: 1, keyPath: "", message: "not valid YAML")])
-        }
+        let root = try Self.compose(yaml, file: file)
         var reader = NodeReader(file: file, environment: environment)
         let configuration = reader.gateway(root)
         if !reader.problems.isEmpty { throw ConfigurationError(problems: reader.problems) }
@@ -43,18 +36,22 @@ public struct ConfigurationLoader: Sendable {
     /// Reads a pricing document (the body of `PUT /admin/pricing`, or `pricing.file`; JSON is YAML too):
     /// `{models: {NAME: {input, output, cached_input?, schedule?}}}`, for models in `knownModels`.
     public func loadPricing(yaml: String, file: String = "<pricing>", knownModels: Set<String>) throws(ConfigurationError) -> [String: PriceSchedule] {
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch let error as YamlError {
-            throw ConfigurationError(problems: [Self.problem(from: error, file: file)])
-        } catch {
-            throw ConfigurationError(problems: [.init(file: file, line: 1, column: 1, keyPath: "", message: "not valid YAML or JSON")])
-        }
+        let root = try Self.compose(yaml, file: file)
         var reader = NodeReader(file: file, environment: environment)
         let prices = reader.pricingDocument(root, knownModels: knownModels)
         if !reader.problems.isEmpty { throw ConfigurationError(problems: reader.problems) }
         return prices
+    }
+
+    /// The YAML (or JSON) document's node tree, or its syntax error at its position.
+    private static func compose(_ yaml: String, file: String) throws(ConfigurationError) -> Node? {
+        do {
+            return try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw ConfigurationError(problems: [Self.problem(from: error, file: file)])
+        } catch {
+            throw ConfigurationError(problems: [.init(file: file, line: 1, column: 1, keyPath: "", message: "not valid YAML")])
+        }
     }
 
     private static func problem(from error: YamlError, file: String) -> ConfigurationProblem {

@@ -11,18 +11,6 @@ import MetricsTestKit
 import Synchronization
 import Tracing
 
-/// A clock the test moves by hand.
-final class ManualClock: GatewayClock {
-    private let base = ContinuousClock.now
-    private let offset = Mutex<Duration>(.zero)
-
-    var now: ContinuousClock.Instant { base + offset.withLock { $0 } }
-
-    func advance(by duration: Duration) {
-        offset.withLock { $0 += duration }
-    }
-}
-
 /// Remembers every outcome the sink fans out.
 final class OutcomeRecorder: OutcomeObserver {
     private let outcomes = Mutex<[AttemptOutcome]>([])

@@ -2,24 +2,12 @@ import ArchwayConfig
 import ArchwayCore
 import ArchwayRouting
 import ArchwayTelemetry
-import Synchronization
-
-/// A monotonic clock the test moves by hand.
-final class TestInstant: Sendable {
-    private let base = ContinuousClock.now
-    private let offset = Mutex<Duration>(.zero)
-
-    var now: ContinuousClock.Instant { base + offset.withLock { $0 } }
-
-    func advance(by duration: Duration) {
-        offset.withLock { $0 += duration }
-    }
-}
+import ArchwayTestSupport
 
 /// Three models and routes over them, with statistics on a manual clock.
 struct RoutingFixture {
     let configuration: GatewayConfiguration
-    let clock = TestInstant()
+    let clock = ManualClock()
     let statistics: RoutingStatistics
     let pricing: PricingIndex
     let policy: AdaptiveRoutingPolicy

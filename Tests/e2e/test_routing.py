@@ -207,3 +207,26 @@ def test_route_metrics_are_exported(client, gw, otlp_sink):
         found = otlp_sink.metric_names()
         return {"archway.route.decisions", "archway.endpoint.latency", "archway.endpoint.price"} <= found
     wait_for(names, timeout=10, interval=0.2, message="routing metrics")
+
+
+def test_the_pricing_file_is_applied_and_reloaded_when_it_changes(gateway, sim, tmp_path):
+    config = route_config(sim)
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("models:\n  mid: {input: 1.0, output: 2.0}\n")
+    config["pricing"] = {"file": str(prices)}
+    gw = gateway(config)
+
+    def in_force(model):
+        return httpx.get(f"{gw.base_url}/admin/pricing", timeout=5).json()["models"][model]["in_force"]
+
+    assert in_force("mid") == {"input": 1.0, "output": 2.0, "cached_input": None}
+    assert in_force("cheap") == {"input": 0.2, "output": 0.8, "cached_input": None}
+    time.sleep(1.1)  # a later modification time than the first write
+    prices.write_text("models:\n  mid: {input: 0.05, output: 0.1, schedule: [{hours: \"00:00-24:00\", input: 0.01, output: 0.02}]}\n")
+    wait_for(lambda: in_force("mid") == {"input": 0.01, "output": 0.02, "cached_input": None}, timeout=5, interval=0.2,
+             message="the changed pricing file in force")
+    # A file with a problem is reported and not applied: the prices in force stay.
+    time.sleep(1.1)
+    prices.write_text("models:\n  nope: {input: 1, output: 2}\n")
+    wait_for(lambda: "pricing file not applied" in gw.output(), timeout=5, interval=0.2, message="the warning")
+    assert in_force("mid") == {"input": 0.01, "output": 0.02, "cached_input": None}
