@@ -19,7 +19,7 @@ struct EndpointGaugePublisher: Service {
         while !Task.isShuttingDownGracefully {
             publish()
             do {
-                try await Task.sleep(for: interval)
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             } catch {
                 return
             }

@@ -43,7 +43,7 @@ struct PricingFileWatcher: Service {
         if stamp == nil { logger.warning("pricing file not found; it is applied once it appears", metadata: ["file": "\(path)"]) }
         while !Task.isShuttingDownGracefully {
             do {
-                try await Task.sleep(for: interval)
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             } catch {
                 return
             }

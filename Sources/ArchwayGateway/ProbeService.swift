@@ -29,11 +29,13 @@ struct ProbeService: Service {
                     }
                 }
                 do {
-                    try await Task.sleep(for: interval)
+                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
                 } catch {
                     break
                 }
             }
+            // Probes in flight are not worth waiting for at shutdown.
+            group.cancelAll()
         }
     }
 }

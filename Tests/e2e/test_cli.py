@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 import httpx
+import openai
 import pytest
 
-from e2e_helpers import base_config, clean_env, is_finite_number, new_traceparent, parse_traceparent, read_sse, sse_events
+from e2e_helpers import REPO_ROOT, base_config, clean_env, free_port, is_finite_number, new_traceparent, parse_traceparent, read_sse, sse_events
 
 DIAG = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): error: (?P<msg>.+)$")
 
@@ -547,3 +548,25 @@ def test_simulator_anthropic_stream(simulator):
     names = [e["event"] for e in events]
     assert "message_stop" not in names
     assert names.count("content_block_delta") == 1
+
+
+def test_every_example_config_checks(archway_bin):
+    examples = sorted((REPO_ROOT / "examples").glob("*.yaml"))
+    assert any(p.name == "routing.yaml" for p in examples)
+    for path in examples:
+        cp = run_check(archway_bin, path, {"OPENAI_API_KEY": "sk-x", "ANTHROPIC_API_KEY": "sk-x", "DEEPSEEK_API_KEY": "sk-x",
+                                           "ARCHWAY_MASTER_KEY": "sk-example-master-key-0123456789"})
+        assert cp.returncode == 0, f"{path.name}: {cp.stdout}{cp.stderr}"
+
+
+def test_the_routing_example_serves_on_the_embedded_simulator(gateway):
+    # As text: a YAML 1.1 round trip (PyYAML) would turn the `on:` of `retries` into `true:`.
+    text = (REPO_ROOT / "examples" / "routing.yaml").read_text()
+    gw = gateway(text.replace("listen: 127.0.0.1:8080", f"listen: 127.0.0.1:{free_port()}"))
+    with openai.OpenAI(api_key="k", base_url=gw.v1, max_retries=0, timeout=20) as client:
+        for route in ("smart", "fast"):
+            for _ in range(5):
+                answer = client.chat.completions.create(model=route, messages=[{"role": "user", "content": "hi"}])
+                assert answer.model in {"budget", "balanced", "frontier", "tiny"} and answer.choices[0].message.content
+    routing = httpx.get(f"{gw.base_url}/admin/routing", timeout=5).json()
+    assert set(routing["routes"]) == {"smart", "fast"}
