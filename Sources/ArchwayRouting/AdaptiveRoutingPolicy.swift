@@ -186,8 +186,8 @@ public final class AdaptiveRoutingPolicy: RoutingPolicy {
         }
     }
 
-    /// Now and then, an eligible candidate with too few recent samples (untried, or back from an
-    /// ejection in the last half minute), so its statistics never go stale. Only one that could win:
+    /// Now and then, an eligible candidate with no recent samples (untried, or not chosen for a minute,
+    /// or back from an ejection in the last half minute), so its statistics never go stale. Only one that could win:
     /// for `cost`, one whose expected cost alone is below the best candidate's score (what it lacks is a
     /// latency measurement, which can only add to its score).
     private func explore(_ candidates: [Candidate], best: Candidate?, route: RouteConfiguration, now: ContinuousClock.Instant) -> Candidate? {
@@ -195,7 +195,8 @@ public final class AdaptiveRoutingPolicy: RoutingPolicy {
         let bestScore = (best.expectedCost ?? 0) + route.valueOfTime * (best.expectedLatency ?? 0)
         let stale = candidates.filter { candidate in
             guard candidate.model != best.model else { return false }
-            let unsure = candidate.snapshot.samples < 5 || (candidate.snapshot.recoveredAt.map { $0.duration(to: now) < .seconds(30) } ?? false)
+            // Nothing measured in the window (never tried, or not for a minute), or back from an ejection.
+            let unsure = candidate.snapshot.samples == 0 || (candidate.snapshot.recoveredAt.map { $0.duration(to: now) < .seconds(30) } ?? false)
             guard unsure else { return false }
             return route.strategy == .latency || (candidate.expectedCost ?? 0) < bestScore
         }
