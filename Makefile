@@ -7,13 +7,16 @@ CONFIG ?= examples/quickstart.yaml
 
 .PHONY: build build-tests run test test-swift test-e2e test-observability tools venv check clean
 
-# `make run` builds only the executable; `make test` builds the tests beside it in the same .build/debug,
-# so either one after the other reuses what the first compiled.
+# `make run` builds only the executable. `make test` builds the tests and then the executable as `make run`
+# builds it, in the same .build/debug: a test build links the executable for testing and skips the build
+# plugins a product build runs, so without the second step the first `make run` after `make test` would
+# spend a minute on that.
 build:
 	$(SWIFT) build --product archway
 
 build-tests:
 	$(SWIFT) build --build-tests
+	$(SWIFT) build --product archway
 
 run: build
 	$(BIN) serve --config $(CONFIG)
