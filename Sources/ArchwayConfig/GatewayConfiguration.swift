@@ -288,6 +288,17 @@ public struct RouteConfiguration: Sendable {
         }
     }
 
+    /// A lower quality bar while the route is loaded: more than `inFlightAbove` of its calls in flight.
+    public struct UnderLoad: Sendable, Hashable {
+        public var inFlightAbove: Int
+        public var minQuality: Double
+
+        public init(inFlightAbove: Int, minQuality: Double) {
+            self.inFlightAbove = inFlightAbove
+            self.minQuality = minQuality
+        }
+    }
+
     public var name: String
     public var strategy: Strategy
     /// Configured model names, in the order `fallback` tries them.
@@ -302,6 +313,8 @@ public struct RouteConfiguration: Sendable {
     public var valueOfTime: Double
     public var retries: Retries
     public var ejection: Ejection
+    /// The bar while the route is loaded (with hysteresis: back at 80 % of the threshold).
+    public var underLoad: UnderLoad?
 
     public init(
         name: String,
@@ -312,7 +325,8 @@ public struct RouteConfiguration: Sendable {
         latencyBudget: Duration? = nil,
         valueOfTime: Double = 0,
         retries: Retries = Retries(),
-        ejection: Ejection = Ejection()
+        ejection: Ejection = Ejection(),
+        underLoad: UnderLoad? = nil
     ) {
         self.name = name
         self.strategy = strategy
@@ -323,6 +337,7 @@ public struct RouteConfiguration: Sendable {
         self.valueOfTime = valueOfTime
         self.retries = retries
         self.ejection = ejection
+        self.underLoad = underLoad
     }
 }
 

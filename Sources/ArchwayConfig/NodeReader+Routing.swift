@@ -26,13 +26,14 @@ extension NodeReader {
     }
 
     mutating func route(_ name: String, _ node: Node, _ path: String, models: [String: ModelConfiguration], declaredModels: Set<String>) -> RouteConfiguration? {
-        let keys: Set<String> = ["strategy", "candidates", "weights", "min_quality", "latency_budget_ms", "value_of_time", "retries", "ejection"]
+        let keys: Set<String> = ["strategy", "candidates", "weights", "min_quality", "latency_budget_ms", "value_of_time", "retries", "ejection", "under_load"]
         guard let entries = mapping(node, path, allowed: keys) else { return nil }
         var route = RouteConfiguration(name: name, strategy: .fallback, candidates: [])
         var valid = true
         var candidatesNode: Node?
         var weightsEntry: (keyNode: Node, value: Node)?
         var minQualityNode: Node?
+        var underLoadNode: Node?
         for entry in entries {
             let childPath = "\(path).\(entry.key)"
             switch entry.key {
@@ -73,6 +74,10 @@ extension NodeReader {
                 route.retries = retries(entry.value, childPath)
             case "ejection":
                 route.ejection = ejection(entry.value, childPath)
+            case "under_load":
+                underLoadNode = entry.value
+                route.underLoad = underLoad(entry.value, childPath)
+                if route.underLoad == nil { valid = false }
             default:
                 break
             }
@@ -101,6 +106,15 @@ extension NodeReader {
             if !qualities.contains(where: { ($0.quality ?? 0) >= bar }) {
                 let listed = qualities.map { "\($0.name) \($0.quality.map { String($0) } ?? "undeclared")" }.joined(separator: ", ")
                 report(minQualityNode, "\(path).min_quality", "no candidate meets min_quality \(bar) (\(listed)); a model's quality is declared with models.NAME.quality")
+                valid = false
+            }
+        }
+        if let relaxed = route.underLoad, valid, !route.candidates.isEmpty {
+            if let bar = route.minQuality, relaxed.minQuality > bar {
+                report(underLoadNode, "\(path).under_load.min_quality", "the bar under load (\(relaxed.minQuality)) must not be above the route's min_quality (\(bar))")
+                valid = false
+            } else if !route.candidates.contains(where: { (models[$0]?.quality ?? 0) >= relaxed.minQuality }) {
+                report(underLoadNode, "\(path).under_load.min_quality", "no candidate meets min_quality \(relaxed.minQuality) under load")
                 valid = false
             }
         }
@@ -138,6 +152,25 @@ extension NodeReader {
             }
         }
         return retries
+    }
+
+    /// `{in_flight_above: N, min_quality: Q}`, both required.
+    mutating func underLoad(_ node: Node, _ path: String) -> RouteConfiguration.UnderLoad? {
+        guard let entries = mapping(node, path, allowed: ["in_flight_above", "min_quality"]) else { return nil }
+        var threshold: Int?
+        var bar: Double?
+        for entry in entries {
+            let childPath = "\(path).\(entry.key)"
+            switch entry.key {
+            case "in_flight_above": threshold = int(entry.value, childPath, range: 1...1_000_000)
+            default: bar = double(entry.value, childPath, range: 0...1)
+            }
+        }
+        guard let threshold, let bar else {
+            report(node, path, "under_load needs both in_flight_above and min_quality")
+            return nil
+        }
+        return RouteConfiguration.UnderLoad(inFlightAbove: threshold, minQuality: bar)
     }
 
     mutating func ejection(_ node: Node, _ path: String) -> RouteConfiguration.Ejection {

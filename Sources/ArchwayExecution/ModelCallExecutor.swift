@@ -133,6 +133,10 @@ public struct ModelCallExecutor: Sendable {
         )
         let plan = try routing.plan(for: routingRequest, now: now)
         scope.decisions?.decided(plan.decision)
+        // The route's load counts this request until it ends: here, or when a stream's call ends.
+        plan.load?.enter()
+        var loadHandedOver = false
+        defer { if !loadHandedOver { plan.load?.leave() } }
         let deadline = scope.deadline.map { min($0, plan.deadline) } ?? plan.deadline
         let maxAttempts = plan.retries.map { 1 + $0.max } ?? plan.attempts.count
         var lastError = GatewayError.modelNotFound(scope.model)
@@ -178,13 +182,14 @@ public struct ModelCallExecutor: Sendable {
                 span: span,
                 start: clock.now,
                 price: pricing?.price(for: entry.model.name) ?? entry.model.price,
+                routeLoad: plan.load,
                 outcome: AttemptOutcome(target: target, streamed: streamed),
                 // A route moves on to its other candidates itself: no retries at the same provider.
                 upstream: UpstreamCall(context: span.context, deadline: deadline, model: entry.model.upstreamModel, maxRetries: plan.retries.map { _ in 0 })
             )
             do {
                 let (value, output) = try await body(&call)
-                if !keepOpen { finish(call, output: output) }
+                if keepOpen { loadHandedOver = true } else { finish(call, output: output) }
                 recordDecision(plan.decision, chosen: entry.model.name, movedOn: tried > 1)
                 return (value, entry.model.name)
             } catch {
@@ -257,6 +262,8 @@ struct ModelCall: Sendable {
     let start: ContinuousClock.Instant
     /// The price in force when the call was made.
     let price: ModelPrice?
+    /// The route's load, left when a stream's call ends (non-streamed calls leave it in `run`).
+    let routeLoad: RouteLoad?
     var outcome: AttemptOutcome
     let upstream: UpstreamCall
 

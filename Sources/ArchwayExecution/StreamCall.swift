@@ -1,5 +1,6 @@
 import ArchwayCore
 import ArchwayProviders
+import ArchwayRouting
 import ArchwayTelemetry
 import Synchronization
 
@@ -55,6 +56,7 @@ final class StreamCall: Sendable {
             return (state.outcome, state.output)
         }
         guard let (outcome, output) = record else { return }
+        call.routeLoad?.leave()
         exchange.end(error: error)
         sink.record(outcome, span: call.span, output: error == nil ? output : nil)
     }

@@ -4,8 +4,8 @@ import ArchwayTelemetry
 import ServiceLifecycle
 
 /// Publishes each configured model's live figures as gauges every `interval`: latency p50/p95, calls
-/// in flight, error rate, ejection, and the price in force; and each route's eligible candidates
-/// (what the routing dashboard plots and the no-eligible-candidate alert watches).
+/// in flight, error rate, ejection, and the price in force; and each route's eligible candidates and the
+/// quality bar in force (what the routing dashboard plots and the no-eligible-candidate alert watches).
 struct EndpointGaugePublisher: Service {
     let models: [String]
     let routes: [RouteConfiguration]
@@ -46,6 +46,9 @@ struct EndpointGaugePublisher: Service {
         for route in routes {
             let eligible = route.candidates.filter { policy.ineligibility(of: $0, in: route) == nil }.count
             telemetry.gauge(GenAIMetricSet.routeEligibleCandidates, unit: "{candidate}", [(GenAIAttributes.archwayRouteName, route.name)]).record(eligible)
+            if let bar = policy.currentBar(of: route) {
+                telemetry.gauge(GenAIMetricSet.routeMinQuality, unit: "1", [(GenAIAttributes.archwayRouteName, route.name)]).record(bar)
+            }
         }
     }
 }

@@ -17,6 +17,7 @@ public final class AdaptiveRoutingPolicy: RoutingPolicy {
     /// Probability of trying an untried or recently recovered candidate first (latency and cost strategies).
     public let exploration: Double
     private let budgets: [String: RetryBudget]
+    private let loads: [String: RouteLoad]
     private let random: Mutex<SplitMix64>
 
     public init(
@@ -33,6 +34,9 @@ public final class AdaptiveRoutingPolicy: RoutingPolicy {
         self.requestTimeout = requestTimeout
         self.exploration = exploration
         self.budgets = Dictionary(uniqueKeysWithValues: catalog.routeNames.map { ($0, RetryBudget()) })
+        self.loads = Dictionary(uniqueKeysWithValues: catalog.routeNames.compactMap { name in
+            catalog.route(named: name).map { (name, RouteLoad(route: $0)) }
+        })
         self.random = Mutex(SplitMix64(seed: seed))
     }
 
@@ -41,25 +45,37 @@ public final class AdaptiveRoutingPolicy: RoutingPolicy {
             return RoutingPlan(attempts: [entry], deadline: now + requestTimeout)
         }
         guard let route = catalog.route(named: request.model) else { throw GatewayError.modelNotFound(request.model) }
-        let (order, reason) = rank(route, request: request, now: now)
+        let load = loads[route.name]
+        let bar = load?.barForNextRequest() ?? route.minQuality
+        let (order, reason) = rank(route, bar: bar, request: request, now: now)
         let attempts = order.compactMap { catalog.entry(named: $0.model) }
         let decision = RoutingDecision(
             route: route.name,
             strategy: route.strategy,
             reason: reason,
-            minQuality: route.minQuality,
+            minQuality: bar,
             candidates: attempts.map(\.model.name),
             estimatedCostUSD: order.first?.expectedCost
         )
         let budget = budgets[route.name]
         budget?.recordRequest(at: now)
-        return RoutingPlan(attempts: attempts, deadline: now + requestTimeout, decision: decision, retries: route.retries, retryBudget: budget)
+        return RoutingPlan(attempts: attempts, deadline: now + requestTimeout, decision: decision, retries: route.retries, retryBudget: budget, load: load)
+    }
+
+    /// The quality bar that applies to the route now (its `under_load` bar while loaded).
+    public func currentBar(of route: RouteConfiguration) -> Double? {
+        loads[route.name]?.currentBar ?? route.minQuality
+    }
+
+    /// The route's calls in flight.
+    public func callsInFlight(of route: RouteConfiguration) -> Int {
+        loads[route.name]?.callsInFlight ?? 0
     }
 
     /// Why a candidate would not be chosen first now (nil: it is eligible), as `GET /admin/routing` shows.
     public func ineligibility(of model: String, in route: RouteConfiguration) -> String? {
         guard let entry = catalog.entry(named: model), let stats = statistics.stats(for: model) else { return "unknown" }
-        if let bar = route.minQuality, (entry.model.quality ?? 0) < bar { return "below_quality_bar" }
+        if let bar = currentBar(of: route), (entry.model.quality ?? 0) < bar { return "below_quality_bar" }
         let now = statistics.now
         if stats.isEjected(at: now) { return "ejected" }
         if stats.isCoolingDown(at: now) { return "retry_after" }
@@ -79,12 +95,12 @@ public final class AdaptiveRoutingPolicy: RoutingPolicy {
         var predictedP95: Duration?
     }
 
-    func rank(_ route: RouteConfiguration, request: RoutingRequest, now: ContinuousClock.Instant) -> (order: [Candidate], reason: RoutingReason) {
+    func rank(_ route: RouteConfiguration, bar: Double?, request: RoutingRequest, now: ContinuousClock.Instant) -> (order: [Candidate], reason: RoutingReason) {
         let statisticsNow = statistics.now
         var meetingBar: [Candidate] = []
         let snapshots = route.candidates.compactMap { name -> (ModelCatalog.Entry, EndpointStats, EndpointSnapshot)? in
             guard let entry = catalog.entry(named: name), let stats = statistics.stats(for: name) else { return nil }
-            if let bar = route.minQuality, (entry.model.quality ?? 0) < bar { return nil }
+            if let bar, (entry.model.quality ?? 0) < bar { return nil }
             return (entry, stats, stats.snapshot(at: statisticsNow))
         }
         // A candidate with too few answers of its own is assumed to answer as long as the others do: an

@@ -29,19 +29,23 @@ public struct RoutingPlan: Sendable {
     public var retries: RouteConfiguration.Retries?
     /// Spent by each move to another candidate, so an outage does not multiply the load.
     public var retryBudget: RetryBudget?
+    /// The route's calls in flight: the executor enters it for the request and leaves when it ends.
+    public var load: RouteLoad?
 
     public init(
         attempts: [ModelCatalog.Entry],
         deadline: ContinuousClock.Instant,
         decision: RoutingDecision? = nil,
         retries: RouteConfiguration.Retries? = nil,
-        retryBudget: RetryBudget? = nil
+        retryBudget: RetryBudget? = nil,
+        load: RouteLoad? = nil
     ) {
         self.attempts = attempts
         self.deadline = deadline
         self.decision = decision
         self.retries = retries
         self.retryBudget = retryBudget
+        self.load = load
     }
 }
 
@@ -68,7 +72,7 @@ public struct RoutingDecision: Sendable {
     public var route: String
     public var strategy: RouteConfiguration.Strategy
     public var reason: RoutingReason
-    /// The quality bar that applied.
+    /// The quality bar that applied (the route's `under_load` bar while it was loaded).
     public var minQuality: Double?
     /// The candidates in the order they will be tried.
     public var candidates: [String]

@@ -69,6 +69,7 @@ public struct GenAIMetricSet: Sendable, Hashable {
     public static let endpointErrorRate = "archway.endpoint.error_rate"
     public static let endpointPrice = "archway.endpoint.price"
     public static let routeEligibleCandidates = "archway.route.eligible_candidates"
+    public static let routeMinQuality = "archway.route.min_quality"
 
     /// Every histogram Archway records, with its unit and bucket boundaries.
     public static let histograms: [String: (unit: String, buckets: [Double])] = [

@@ -36,6 +36,7 @@ import Testing
             value_of_time: 0.002
             retries: {max: 2, backoff_ms: 100, on: [429, 5xx, timeout]}
             ejection: {consecutive_failures: 3, base_ms: 5000}
+            under_load: {in_flight_above: 64, min_quality: 0.75}
           spread:
             strategy: weighted
             candidates: [gpt-4o, claude-sonnet]
@@ -50,6 +51,7 @@ import Testing
         #expect(smart.valueOfTime == 0.002)
         #expect(smart.retries == .init(max: 2, backoff: .milliseconds(100), on: [.rateLimited, .serverError, .timeout]))
         #expect(smart.ejection == .init(consecutiveFailures: 3, base: .seconds(5)))
+        #expect(smart.underLoad == .init(inFlightAbove: 64, minQuality: 0.75))
         #expect(configuration.routes.last?.weights == ["gpt-4o": 3, "claude-sonnet": 1])
         #expect(configuration.pricing.file == "/etc/archway/prices.yaml")
         let deepseek = try #require(configuration.models.first)
@@ -67,6 +69,9 @@ import Testing
         ("routes: {smart: {strategy: weighted, candidates: [gpt-4o], weights: {claude-sonnet: 1}}}", "routes.smart.weights.claude-sonnet", "is not a candidate"),
         ("routes: {smart: {strategy: fallback, retries: {on: [404]}, candidates: [gpt-4o]}}", "routes.smart.retries.on[0]", "unknown condition '404'"),
         ("routes: {smart: {strategy: fallback}}", "routes.smart.candidates", "missing required key 'candidates'"),
+        ("routes: {smart: {strategy: fallback, candidates: [gpt-4o], min_quality: 0.85, under_load: {in_flight_above: 8, min_quality: 0.9}}}", "routes.smart.under_load.min_quality", "must not be above"),
+        ("routes: {smart: {strategy: fallback, candidates: [gpt-4o], under_load: {in_flight_above: 8, min_quality: 0.95}}}", "routes.smart.under_load.min_quality", "no candidate meets min_quality 0.95 under load"),
+        ("routes: {smart: {strategy: fallback, candidates: [gpt-4o], under_load: {in_flight_above: 8}}}", "routes.smart.under_load", "needs both"),
     ])
     func routeProblemsAreLocated(yaml: String, keyPath: String, message: String) {
         do {

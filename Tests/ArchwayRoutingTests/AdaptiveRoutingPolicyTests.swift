@@ -181,6 +181,25 @@ import Testing
         }
     }
 
+    @Test func theBarRelaxesUnderLoadAndComesBackWithHysteresis() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: cost, candidates: [cheap, mid], min_quality: 0.85, under_load: {in_flight_above: 10, min_quality: 0.75}}")
+        let normal = try fixture.policy.plan(for: RoutingRequest(model: "smart", estimatedInputTokens: 100), now: fixture.clock.now)
+        #expect(normal.decision?.minQuality == 0.85)
+        #expect(normal.attempts.map(\.model.name) == ["mid"])
+        let load = try #require(normal.load)
+        for _ in 0..<11 { load.enter() }
+        // More than 10 in flight: cheap (0.78) meets the relaxed bar and, being cheaper, comes first.
+        let loaded = try fixture.policy.plan(for: RoutingRequest(model: "smart", estimatedInputTokens: 100), now: fixture.clock.now)
+        #expect(loaded.decision?.minQuality == 0.75)
+        #expect(loaded.attempts.map(\.model.name) == ["cheap", "mid"])
+        // Down to 9: still loaded (hysteresis until 8); at 8 the normal bar is back.
+        load.leave(); load.leave()
+        #expect(try fixture.order("smart").decision?.minQuality == 0.75)
+        load.leave()
+        #expect(try fixture.order("smart").decision?.minQuality == 0.85)
+        #expect(fixture.policy.currentBar(of: try #require(fixture.configuration.routes.first)) == 0.85)
+    }
+
     @Test func aModelNameIsServedByThatModelWithoutADecision() throws {
         let fixture = try RoutingFixture(routes: "  smart: {strategy: fallback, candidates: [cheap, mid]}")
         let (models, decision) = try fixture.order("top")

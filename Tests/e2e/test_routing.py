@@ -45,6 +45,8 @@ def route_config(sim: str) -> dict:
                       "retries": {"max": 2, "backoff_ms": 10, "on": ["429", "5xx", "timeout"]},
                       "ejection": {"consecutive_failures": 2, "base_ms": 10000}},
             "fast": {"strategy": "latency", "candidates": ["slow", "quick"]},
+            "busy": {"strategy": "cost", "candidates": ["weak", "mid"], "min_quality": 0.85,
+                     "under_load": {"in_flight_above": 2, "min_quality": 0.4}},
             "ordered": {"strategy": "fallback", "candidates": ["weak", "cheap", "mid"], "min_quality": 0.85,
                         "retries": {"max": 1, "backoff_ms": 10}},
         },
@@ -230,3 +232,34 @@ def test_the_pricing_file_is_applied_and_reloaded_when_it_changes(gateway, sim, 
     prices.write_text("models:\n  nope: {input: 1, output: 2}\n")
     wait_for(lambda: "pricing file not applied" in gw.output(), timeout=5, interval=0.2, message="the warning")
     assert in_force("mid") == {"input": 0.01, "output": 0.02, "cached_input": None}
+
+
+def test_under_load_the_bar_relaxes_and_the_spans_say_which_bar_applied(client, gw, sim, otlp_sink):
+    profile(sim, "weak-up", latency_ms=400)
+    profile(sim, "mid-up", latency_ms=400)
+    assert ask(client, model="busy")[1].model == "mid"        # weak (0.5) is below the normal bar
+    traces = [new_traceparent() for _ in range(12)]
+
+    def one(tp):
+        return client.chat.completions.create(model="busy", messages=[{"role": "user", "content": "Hi"}],
+                                              extra_headers={"traceparent": tp[2]}).model
+
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answered = list(pool.map(one, traces))
+    # With more than two calls in flight the bar is 0.4: the cheaper weak model serves.
+    assert "weak" in answered, answered
+
+    def bars():
+        found = {}
+        for trace_id, _, _ in traces:
+            server = [s for s in otlp_sink.spans_in_trace(trace_id) if s.kind == SPAN_KIND_SERVER]
+            if not server:
+                return None
+            found[trace_id] = server[0].attrs["archway.route.min_quality"]
+        return found
+
+    seen = wait_for(bars, timeout=10, interval=0.2, message="SERVER spans of the loaded requests")
+    assert 0.4 in seen.values() and all(bar in (0.4, 0.85) for bar in seen.values()), seen
+    # Load gone: the normal bar again.
+    assert ask(client, model="busy")[1].model == "mid"

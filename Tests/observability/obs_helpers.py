@@ -71,6 +71,7 @@ OTLP_METRICS: dict[str, dict[str, Any]] = {
     "archway.endpoint.ejected": {"type": "gauge", "unit": "1", "attrs": {"archway.model"}},
     "archway.endpoint.price": {"type": "gauge", "unit": "USD", "attrs": {"archway.model", "gen_ai.token.type"}},
     "archway.route.eligible_candidates": {"type": "gauge", "unit": "{candidate}", "attrs": {"archway.route.name"}},
+    "archway.route.min_quality": {"type": "gauge", "unit": "1", "attrs": {"archway.route.name"}},
 }
 
 _UNIT_MAP = {"s": "seconds", "ms": "milliseconds", "By": "bytes", "1": "", "%": "percent"}

@@ -20,8 +20,8 @@ def test_otel_to_prometheus_names():
     names = prometheus_series_names()
     assert names["gen_ai_client_operation_time_to_first_chunk_seconds_bucket"] == "gen_ai.client.operation.time_to_first_chunk"
     assert names["archway_telemetry_dropped_total"] == "archway.telemetry.dropped"
-    # five histograms (three series each), seven counters, six gauges
-    assert len(names) == 5 * 3 + 7 + 6
+    # five histograms (three series each), seven counters, seven gauges
+    assert len(names) == 5 * 3 + 7 + 7
     assert names["archway_endpoint_latency_seconds"] == "archway.endpoint.latency"
     assert names["archway_route_decisions_total"] == "archway.route.decisions"
     assert names["archway_endpoint_error_rate"] == "archway.endpoint.error_rate"

@@ -122,13 +122,15 @@ def backend(archway_bin, tmp_path_factory):
                           "headers": {"x-simulator-error-rate": "1", "x-simulator-error-status": "503"}},
             },
             "models": {
-                "chat-fast": {"provider": "sim", "model": "sim-small", "price": dict(PRICE)},
-                "chat-broken": {"provider": "flaky", "model": "sim-large", "price": {"input": 2.5, "output": 10.0}},
+                "chat-fast": {"provider": "sim", "model": "sim-small", "price": dict(PRICE), "quality": 0.9},
+                "chat-broken": {"provider": "flaky", "model": "sim-large", "price": {"input": 2.5, "output": 10.0},
+                                "quality": 0.9},
                 "embed": {"provider": "sim", "model": "sim-embed", "price": {"input": 0.02, "output": 0.02}},
             },
             # A route whose first candidate always fails: decisions, fallbacks, an ejection and probes.
             "routes": {
-                "chat-routed": {"strategy": "fallback", "candidates": ["chat-broken", "chat-fast"],
+                "chat-routed": {"strategy": "fallback", "candidates": ["chat-broken", "chat-fast"], "min_quality": 0.8,
+                                "under_load": {"in_flight_above": 32, "min_quality": 0.5},
                                 "retries": {"max": 1, "backoff_ms": 10},
                                 "ejection": {"consecutive_failures": 2, "base_ms": 600000}},
             },

@@ -33,6 +33,7 @@ EP_ERRORS = "archway.endpoint.error_rate"
 EP_EJECTED = "archway.endpoint.ejected"
 EP_PRICE = "archway.endpoint.price"
 ELIGIBLE = "archway.route.eligible_candidates"
+BAR = "archway.route.min_quality"
 
 # Template-variable filters per metric family (a variable is only applied to metrics carrying its tag).
 F_GENAI = "$service,$env,$provider,$model"
@@ -195,6 +196,8 @@ def build() -> dict:
                    [{"formula": "q1"}]),
         timeseries("Eligible candidates by route", [q("q1", f"min:{ELIGIBLE}{{{F_SVC}}} by {{archway.route.name}}")],
                    [{"formula": "q1"}]),
+        timeseries("Quality bar in force by route (lower while loaded)",
+                   [q("q1", f"min:{BAR}{{{F_SVC}}} by {{archway.route.name}}")], [{"formula": "q1"}]),
         timeseries("Endpoint latency p95 (routing window)",
                    [q("q1", f"avg:{EP_LATENCY}{{{F_ROUTING},quantile:0.95}} by {{archway.model}}")],
                    [{"formula": "q1"}], unit="second"),

@@ -52,6 +52,7 @@ EP_LATENCY = "archway_endpoint_latency_seconds"
 EP_EJECTED = "archway_endpoint_ejected"
 EP_PRICE = "archway_endpoint_price_USD"
 ELIGIBLE = "archway_route_eligible_candidates"
+BAR = "archway_route_min_quality"
 F_ROUTE = 'job=~"$job"'
 F_ENDPOINT = 'job=~"$job", archway_model=~"$archway_model"'
 
@@ -408,7 +409,10 @@ def overview() -> dict:
                      "The price in force now: schedules, PUT /admin/pricing and pricing.file included."), 8, 8)
     L.add(timeseries("Endpoint latency p95 (routing window)",
                      [target(f'max by (archway_model) ({EP_LATENCY}{{{F_ENDPOINT}, quantile="0.95"}})', "{{archway_model}}")],
-                     "s", "archway.endpoint.latency: the sliding-window p95 the latency budget is checked against."), 24, 7)
+                     "s", "archway.endpoint.latency: the sliding-window p95 the latency budget is checked against."), 16, 7)
+    L.add(timeseries("Quality bar in force",
+                     [target(f"min by (archway_route_name) ({BAR}{{{F_ROUTE}}})", "{{archway_route_name}}")], "short",
+                     "archway.route.min_quality: the route's bar, or its under_load bar while it is loaded."), 8, 7)
 
     L.row("Traces (Tempo)")
     L.add(traces_table("Recent failed model calls",
