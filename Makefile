@@ -7,16 +7,15 @@ CONFIG ?= examples/quickstart.yaml
 
 .PHONY: build build-tests run test test-swift test-e2e test-observability tools venv check clean
 
-# `make run` builds only the executable. `make test` builds the tests and then the executable as `make run`
-# builds it, in the same .build/debug: a test build links the executable for testing and skips the build
-# plugins a product build runs, so without the second step the first `make run` after `make test` would
-# spend a minute on that.
+# `make run` builds only the executable. `make test` builds the tests, runs them, and then builds the
+# executable as `make run` builds it (for the end-to-end suites), all in the same .build/debug. `swift test`
+# re-plans the build for testing, so the product build must come after it: then `make run` right after
+# `make test` has nothing left to compile.
 build:
 	$(SWIFT) build --product archway
 
 build-tests:
 	$(SWIFT) build --build-tests
-	$(SWIFT) build --product archway
 
 run: build
 	$(BIN) serve --config $(CONFIG)
@@ -38,7 +37,7 @@ test: test-swift test-e2e test-observability
 test-swift: build-tests
 	$(SWIFT) test --skip-build
 
-test-e2e: build-tests venv
+test-e2e: build venv
 	ARCHWAY_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest -q Tests/e2e
 
 # Debian's prometheus package gives the observability tests `prometheus` and `promtool`.
@@ -49,7 +48,7 @@ tools:
 
 # Dashboards, SLO rules (promtool check/test), collector configs and the compose stack, checked against
 # a real Prometheus scraping a real Archway (Tests/observability).
-test-observability: build-tests venv tools
+test-observability: build venv tools
 	ARCHWAY_BIN=$(CURDIR)/$(BIN) $(VENV)/bin/python -m pytest -q Tests/observability
 
 clean:
