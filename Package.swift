@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "ArchwayWire", targets: ["ArchwayWire"]),
         .library(name: "ArchwayConfig", targets: ["ArchwayConfig"]),
         .library(name: "ArchwayTelemetry", targets: ["ArchwayTelemetry"]),
+        .library(name: "ArchwayPrometheus", targets: ["ArchwayPrometheus"]),
         .library(name: "ArchwayRouting", targets: ["ArchwayRouting"]),
         .library(name: "ArchwayProviders", targets: ["ArchwayProviders"]),
         .library(name: "ArchwayExecution", targets: ["ArchwayExecution"]),

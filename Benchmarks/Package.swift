@@ -26,6 +26,7 @@ let package = Package(
                 .product(name: "ArchwayWire", package: archway),
                 .product(name: "ArchwayConfig", package: archway),
                 .product(name: "ArchwayTelemetry", package: archway),
+                .product(name: "ArchwayPrometheus", package: archway),
                 .product(name: "ArchwayRouting", package: archway),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
                 .product(name: "NIOCore", package: "swift-nio"),

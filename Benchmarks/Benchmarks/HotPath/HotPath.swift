@@ -1,5 +1,6 @@
 import ArchwayConfig
 import ArchwayCore
+import ArchwayPrometheus
 import ArchwayRouting
 import ArchwayTelemetry
 import ArchwayWire
@@ -107,7 +108,7 @@ let benchmarks: @Sendable () -> Void = {
         let policy = DirectRoutingPolicy(catalog: ModelCatalog(configuration: Fixtures.tenModels), requestTimeout: .seconds(60))
         let now = ContinuousClock.now
         for iteration in benchmark.scaledIterations {
-            blackHole(try policy.plan(forModel: "model-\(iteration % 10)", now: now))
+            blackHole(try policy.plan(for: RoutingRequest(model: "model-\(iteration % 10)"), now: now))
         }
     }
 
