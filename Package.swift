@@ -34,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         // The module picture (README "Architecture"): each target depends only on what it imports.
@@ -66,6 +67,7 @@ let package = Package(
                 "ArchwayCore",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -104,7 +106,7 @@ let package = Package(
         .target(
             name: "ArchwayExecution",
             dependencies: [
-                "ArchwayCore", "ArchwayConfig", "ArchwayProviders", "ArchwayRouting", "ArchwayTelemetry",
+                "ArchwayCore", "ArchwayConfig", "ArchwayProviders", "ArchwayRouting", "ArchwayTelemetry", "ArchwayWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
@@ -134,11 +136,26 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // OTLP/HTTP export of GenAI events (log records with `event_name`), from the official
+        // opentelemetry-proto definitions compiled with swift-protobuf (generated code committed).
+        .target(
+            name: "ArchwayOTLP",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["Generated/README.md"],
+            swiftSettings: strictSettings
+        ),
         // Composes the gateway with the embedded simulator and bootstraps swift-otel.
         .executableTarget(
             name: "archway",
             dependencies: [
-                "ArchwayGateway", "ArchwaySimulator", "ArchwayConfig", "ArchwayTelemetry", "ArchwayPrometheus",
+                "ArchwayGateway", "ArchwaySimulator", "ArchwayConfig", "ArchwayTelemetry", "ArchwayPrometheus", "ArchwayOTLP",
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

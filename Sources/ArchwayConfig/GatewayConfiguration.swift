@@ -13,6 +13,7 @@ public struct GatewayConfiguration: Sendable {
     public var routes: [RouteConfiguration]
     public var pricing: PricingSettings
     public var telemetry: TelemetrySettings
+    public var shadow: ShadowSettings
 
     public init(
         listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080),
@@ -22,7 +23,8 @@ public struct GatewayConfiguration: Sendable {
         models: [ModelConfiguration] = [],
         routes: [RouteConfiguration] = [],
         pricing: PricingSettings = PricingSettings(),
-        telemetry: TelemetrySettings = TelemetrySettings()
+        telemetry: TelemetrySettings = TelemetrySettings(),
+        shadow: ShadowSettings = ShadowSettings()
     ) {
         self.listen = listen
         self.server = server
@@ -32,6 +34,7 @@ public struct GatewayConfiguration: Sendable {
         self.routes = routes
         self.pricing = pricing
         self.telemetry = telemetry
+        self.shadow = shadow
     }
 }
 
@@ -186,6 +189,9 @@ public struct SimulatorSettings: Sendable, Hashable {
     /// Share of requests answered with 429 and `retry-after`.
     public var rateLimitRate: Double
     public var seed: UInt64
+    /// Share of answers that are the reference answer (every model's answer to a request is the same
+    /// reference text); the rest are a different text, deterministic per seed, request and model.
+    public var quality: Double
 
     public init(
         latency: Duration = .milliseconds(20),
@@ -194,7 +200,8 @@ public struct SimulatorSettings: Sendable, Hashable {
         errorRate: Double = 0,
         errorStatus: Int = 500,
         rateLimitRate: Double = 0,
-        seed: UInt64 = 42
+        seed: UInt64 = 42,
+        quality: Double = 1
     ) {
         self.latency = latency
         self.timeToFirstToken = timeToFirstToken
@@ -202,6 +209,7 @@ public struct SimulatorSettings: Sendable, Hashable {
         self.errorRate = errorRate
         self.errorStatus = errorStatus
         self.rateLimitRate = rateLimitRate
+        self.quality = quality
         self.seed = seed
     }
 }
@@ -299,6 +307,48 @@ public struct RouteConfiguration: Sendable {
         }
     }
 
+    /// Consistency shadowing: a share of the route's answers is also asked of `reference`, off the
+    /// client's path, and scored for agreement (0...1). A candidate whose mean score over the last
+    /// `window` samples falls below `minScore` (once it has `minSamples`) is not chosen until its mean
+    /// is back above `minScore` + `hysteresis`; meanwhile it is shadow-sampled at `recoveryRate`.
+    public struct Consistency: Sendable, Hashable {
+        /// The configured model whose answers count as right.
+        public var reference: String
+        /// Share of answered calls also sent to the reference.
+        public var sampleRate: Double
+        /// Scores a model's consistency is averaged over.
+        public var window: Int
+        /// Below it (after `minSamples`) a candidate is not chosen.
+        public var minScore: Double
+        /// Samples needed before a candidate can be left out.
+        public var minSamples: Int
+        /// Share of the route's answered calls also asked of each left-out candidate, so it can recover.
+        public var recoveryRate: Double
+        /// An embeddings model: cosine similarity of the answers' embeddings instead of the lexical measure.
+        public var embeddings: String?
+
+        /// Added to `minScore` for a left-out candidate to come back (so it does not flap at the bar).
+        public static let hysteresis = 0.05
+
+        public init(
+            reference: String,
+            sampleRate: Double = 0.05,
+            window: Int = 50,
+            minScore: Double = 0.6,
+            minSamples: Int? = nil,
+            recoveryRate: Double? = nil,
+            embeddings: String? = nil
+        ) {
+            self.reference = reference
+            self.sampleRate = sampleRate
+            self.window = window
+            self.minScore = minScore
+            self.minSamples = minSamples ?? min(10, window)
+            self.recoveryRate = recoveryRate ?? sampleRate
+            self.embeddings = embeddings
+        }
+    }
+
     public var name: String
     public var strategy: Strategy
     /// Configured model names, in the order `fallback` tries them.
@@ -315,6 +365,8 @@ public struct RouteConfiguration: Sendable {
     public var ejection: Ejection
     /// The bar while the route is loaded (with hysteresis: back at 80 % of the threshold).
     public var underLoad: UnderLoad?
+    /// Answers sampled against a reference model; candidates that stop agreeing with it are left out.
+    public var consistency: Consistency?
 
     public init(
         name: String,
@@ -326,7 +378,8 @@ public struct RouteConfiguration: Sendable {
         valueOfTime: Double = 0,
         retries: Retries = Retries(),
         ejection: Ejection = Ejection(),
-        underLoad: UnderLoad? = nil
+        underLoad: UnderLoad? = nil,
+        consistency: Consistency? = nil
     ) {
         self.name = name
         self.strategy = strategy
@@ -338,10 +391,24 @@ public struct RouteConfiguration: Sendable {
         self.retries = retries
         self.ejection = ejection
         self.underLoad = underLoad
+        self.consistency = consistency
     }
 }
 
 /// Where live prices come from besides the models' own.
+/// Bounds on shadow calls (consistency samples), which run after the client's answer, off its path.
+public struct ShadowSettings: Sendable, Hashable {
+    /// Samples evaluated at once.
+    public var maxConcurrency: Int
+    /// Samples waiting; when full, new ones are dropped (and counted).
+    public var queueSize: Int
+
+    public init(maxConcurrency: Int = 4, queueSize: Int = 128) {
+        self.maxConcurrency = maxConcurrency
+        self.queueSize = queueSize
+    }
+}
+
 public struct PricingSettings: Sendable {
     /// A YAML or JSON file with the schema of `PUT /admin/pricing`, reloaded when it changes
     /// (resolved against the configuration file's folder).

@@ -8,7 +8,7 @@ extension NodeReader {
             report(nil, "", "the configuration is empty")
             return configuration
         }
-        let sections: Set<String> = ["listen", "server", "upstream", "providers", "models", "routes", "pricing", "telemetry"]
+        let sections: Set<String> = ["listen", "server", "upstream", "providers", "models", "routes", "pricing", "telemetry", "shadow"]
         var modelsNode: Node?
         var routesNode: Node?
         var providersSeen = false
@@ -39,6 +39,8 @@ extension NodeReader {
                 configuration.pricing = pricing(entry.value, "pricing")
             case "telemetry":
                 configuration.telemetry = telemetry(entry.value, "telemetry")
+            case "shadow":
+                configuration.shadow = shadow(entry.value, "shadow")
             default:
                 break
             }
@@ -54,7 +56,7 @@ extension NodeReader {
             report(root, "models", "at least one model is required")
         }
         if let routesNode {
-            configuration.routes = routes(routesNode, "routes", models: configuration.models, declaredModels: declaredModels(modelsNode))
+            configuration.routes = routes(routesNode, "routes", models: configuration.models, providers: configuration.providers, declaredModels: declaredModels(modelsNode))
         }
         if !configuration.listen.isLoopback, configuration.server.masterKey == nil {
             report(root, "server.master_key", "listening on \(configuration.listen) (beyond loopback) requires server.master_key, so the gateway is never open to the network by accident")
@@ -199,7 +201,7 @@ extension NodeReader {
 
     mutating func simulatorSettings(_ node: Node, _ path: String) -> SimulatorSettings {
         var settings = SimulatorSettings()
-        let keys: Set<String> = ["latency", "time_to_first_token", "tokens_per_second", "error_rate", "error_status", "rate_limit_rate", "seed"]
+        let keys: Set<String> = ["latency", "time_to_first_token", "tokens_per_second", "error_rate", "error_status", "rate_limit_rate", "seed", "quality"]
         for entry in mapping(node, path, allowed: keys) ?? [] {
             let childPath = "\(path).\(entry.key)"
             switch entry.key {
@@ -209,6 +211,7 @@ extension NodeReader {
             case "error_rate": settings.errorRate = double(entry.value, childPath, range: 0...1) ?? settings.errorRate
             case "error_status": settings.errorStatus = int(entry.value, childPath, range: 400...599) ?? settings.errorStatus
             case "rate_limit_rate": settings.rateLimitRate = double(entry.value, childPath, range: 0...1) ?? settings.rateLimitRate
+            case "quality": settings.quality = double(entry.value, childPath, range: 0...1) ?? settings.quality
             case "seed": settings.seed = int(entry.value, childPath, range: 0...Int.max).map(UInt64.init) ?? settings.seed
             default: break
             }

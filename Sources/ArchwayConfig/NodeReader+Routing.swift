@@ -9,7 +9,7 @@ extension NodeReader {
         return Set(mapping.compactMap { $0.key.string })
     }
 
-    mutating func routes(_ node: Node, _ path: String, models: [ModelConfiguration], declaredModels: Set<String>) -> [RouteConfiguration] {
+    mutating func routes(_ node: Node, _ path: String, models: [ModelConfiguration], providers: [String: ProviderConfiguration], declaredModels: Set<String>) -> [RouteConfiguration] {
         let byName = Dictionary(models.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var routes: [RouteConfiguration] = []
         for entry in mapping(node, path, allowed: nil) ?? [] {
@@ -18,15 +18,22 @@ extension NodeReader {
                 report(entry.keyNode, routePath, "route '\(entry.key)' has the name of a model: clients could not tell which one they get")
                 continue
             }
-            if let route = route(entry.key, entry.value, routePath, models: byName, declaredModels: declaredModels) {
+            if let route = route(entry.key, entry.value, routePath, models: byName, providers: providers, declaredModels: declaredModels) {
                 routes.append(route)
             }
         }
         return routes
     }
 
-    mutating func route(_ name: String, _ node: Node, _ path: String, models: [String: ModelConfiguration], declaredModels: Set<String>) -> RouteConfiguration? {
-        let keys: Set<String> = ["strategy", "candidates", "weights", "min_quality", "latency_budget_ms", "value_of_time", "retries", "ejection", "under_load"]
+    mutating func route(
+        _ name: String,
+        _ node: Node,
+        _ path: String,
+        models: [String: ModelConfiguration],
+        providers: [String: ProviderConfiguration] = [:],
+        declaredModels: Set<String>
+    ) -> RouteConfiguration? {
+        let keys: Set<String> = ["strategy", "candidates", "weights", "min_quality", "latency_budget_ms", "value_of_time", "retries", "ejection", "under_load", "consistency"]
         guard let entries = mapping(node, path, allowed: keys) else { return nil }
         var route = RouteConfiguration(name: name, strategy: .fallback, candidates: [])
         var valid = true
@@ -78,6 +85,9 @@ extension NodeReader {
                 underLoadNode = entry.value
                 route.underLoad = underLoad(entry.value, childPath)
                 if route.underLoad == nil { valid = false }
+            case "consistency":
+                route.consistency = consistency(entry.value, childPath, models: models, providers: providers, declaredModels: declaredModels)
+                if route.consistency == nil { valid = false }
             default:
                 break
             }
@@ -171,6 +181,95 @@ extension NodeReader {
             return nil
         }
         return RouteConfiguration.UnderLoad(inFlightAbove: threshold, minQuality: bar)
+    }
+
+    /// `{reference, sample_rate?, window?, min_score?, min_samples?, recovery_sample_rate?, embeddings?}`.
+    mutating func consistency(
+        _ node: Node,
+        _ path: String,
+        models: [String: ModelConfiguration],
+        providers: [String: ProviderConfiguration],
+        declaredModels: Set<String>
+    ) -> RouteConfiguration.Consistency? {
+        let keys: Set<String> = ["reference", "sample_rate", "window", "min_score", "min_samples", "recovery_sample_rate", "embeddings"]
+        guard let entries = mapping(node, path, allowed: keys) else { return nil }
+        var settings = RouteConfiguration.Consistency(reference: "")
+        var valid = true
+        var minSamples: (Int, Node)?
+        var recoveryRate: Double?
+        /// A configured model, or a report saying why not.
+        func configuredModel(_ reader: inout NodeReader, _ value: Node, _ childPath: String, role: String) -> ModelConfiguration? {
+            guard let name = reader.string(value, childPath) else { return nil }
+            guard let model = models[name] else {
+                if !declaredModels.contains(name) {
+                    reader.report(value, childPath, "unknown \(role) '\(name)': it is not a model in models")
+                }
+                return nil
+            }
+            return model
+        }
+        for entry in entries {
+            let childPath = "\(path).\(entry.key)"
+            switch entry.key {
+            case "reference":
+                guard let model = configuredModel(&self, entry.value, childPath, role: "reference model") else { valid = false; continue }
+                settings.reference = model.name
+            case "sample_rate":
+                guard let rate = double(entry.value, childPath, range: 0...1) else { valid = false; continue }
+                if rate == 0 {
+                    report(entry.value, childPath, "sample_rate must be above 0 (remove consistency to switch sampling off)")
+                    valid = false
+                }
+                settings.sampleRate = rate
+            case "window":
+                guard let window = int(entry.value, childPath, range: 1...10_000) else { valid = false; continue }
+                settings.window = window
+            case "min_score":
+                guard let score = double(entry.value, childPath, range: 0...1) else { valid = false; continue }
+                settings.minScore = score
+            case "min_samples":
+                guard let samples = int(entry.value, childPath, range: 1...10_000) else { valid = false; continue }
+                minSamples = (samples, entry.value)
+            case "recovery_sample_rate":
+                guard let rate = double(entry.value, childPath, range: 0...1) else { valid = false; continue }
+                recoveryRate = rate
+            default:
+                guard let model = configuredModel(&self, entry.value, childPath, role: "embeddings model") else { valid = false; continue }
+                if providers[model.provider]?.kind == .anthropic {
+                    report(entry.value, childPath, "'\(model.name)' cannot serve embeddings: its provider '\(model.provider)' is an Anthropic API, which has no embeddings endpoint")
+                    valid = false
+                }
+                settings.embeddings = model.name
+            }
+        }
+        if !entries.contains(where: { $0.key == "reference" }) {
+            report(node, "\(path).reference", "missing required key 'reference' (the model whose answers count as right)")
+            return nil
+        }
+        if let (samples, samplesNode) = minSamples {
+            if samples > settings.window {
+                report(samplesNode, "\(path).min_samples", "min_samples (\(samples)) cannot exceed window (\(settings.window))")
+                valid = false
+            }
+            settings.minSamples = samples
+        } else {
+            settings.minSamples = min(10, settings.window)
+        }
+        settings.recoveryRate = recoveryRate ?? settings.sampleRate
+        return valid ? settings : nil
+    }
+
+    /// `{max_concurrency?, queue_size?}`.
+    mutating func shadow(_ node: Node, _ path: String) -> ShadowSettings {
+        var settings = ShadowSettings()
+        for entry in mapping(node, path, allowed: ["max_concurrency", "queue_size"]) ?? [] {
+            let childPath = "\(path).\(entry.key)"
+            switch entry.key {
+            case "max_concurrency": settings.maxConcurrency = int(entry.value, childPath, range: 1...256) ?? settings.maxConcurrency
+            default: settings.queueSize = int(entry.value, childPath, range: 1...100_000) ?? settings.queueSize
+            }
+        }
+        return settings
     }
 
     mutating func ejection(_ node: Node, _ path: String) -> RouteConfiguration.Ejection {

@@ -1,4 +1,5 @@
 public import Tracing
+import ArchwayTelemetry
 
 /// Who asks for a model call and under what limits: what the execution layer needs besides the request.
 /// HTTP routes, workflow steps, shadow samples and probes all make one.
@@ -14,18 +15,28 @@ public struct CallScope: Sendable {
     public var purpose: String?
     /// Receives the routing decision and the model that answered, when the caller wants to report them.
     public var decisions: CallDecisions?
+    /// The call this one evaluates (a shadow call's link to the client's call).
+    public var link: ServiceContext?
 
     public init(
         model: String,
         context: ServiceContext = .topLevel,
         deadline: ContinuousClock.Instant? = nil,
         purpose: String? = nil,
-        decisions: CallDecisions? = nil
+        decisions: CallDecisions? = nil,
+        link: ServiceContext? = nil
     ) {
         self.model = model
         self.context = context
         self.deadline = deadline
         self.purpose = purpose
         self.decisions = decisions
+        self.link = link
+    }
+
+    /// Whether answers to this call are consistency-sampled: a client's or a workflow's, never a
+    /// shadow call's nor a probe's.
+    var isSampled: Bool {
+        purpose != ModelCallTarget.shadowPurpose && purpose != ModelCallTarget.probePurpose
     }
 }

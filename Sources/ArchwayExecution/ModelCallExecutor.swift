@@ -5,7 +5,7 @@ public import ArchwayRouting
 public import ArchwayTelemetry
 public import Logging
 public import NIOCore
-import Tracing
+public import Tracing
 
 /// The one way to call a model. HTTP routes, workflow steps, shadow samples and probes hand it a request
 /// and a `CallScope`; it runs the stages, follows the routing plan (one GenAI CLIENT span per model
@@ -20,6 +20,8 @@ public struct ModelCallExecutor: Sendable {
     let pricing: PricingIndex?
     let clock: any GatewayClock
     let logger: Logger
+    /// Samples routes' answers for consistency shadowing, when a route asks for it.
+    let sampler: ConsistencySampler?
 
     public init(
         routing: any RoutingPolicy,
@@ -27,6 +29,7 @@ public struct ModelCallExecutor: Sendable {
         sink: OutcomeSink,
         stages: StageChain = StageChain(),
         pricing: PricingIndex? = nil,
+        sampler: ConsistencySampler? = nil,
         clock: any GatewayClock = SystemClock(),
         logger: Logger
     ) {
@@ -35,6 +38,7 @@ public struct ModelCallExecutor: Sendable {
         self.sink = sink
         self.stages = stages
         self.pricing = pricing
+        self.sampler = sampler
         self.clock = clock
         self.logger = logger
         self.relaysClientBytes = !sink.telemetry.captureContent && !stages.readsContent
@@ -56,14 +60,21 @@ public struct ModelCallExecutor: Sendable {
     /// A non-streamed chat call. The answer is named after the configured model that answered (the
     /// client's own name, unless a route chose).
     public func chat(_ request: Relayable<ChatRequest>, scope: CallScope) async throws -> Relayable<ChatResponse> {
+        try await answer(request, scope: scope).response
+    }
+
+    /// A non-streamed chat call, with the context of the GenAI span of the model that answered (what
+    /// an evaluation of the answer is parented to).
+    public func answer(_ request: Relayable<ChatRequest>, scope: CallScope) async throws -> (response: Relayable<ChatResponse>, context: ServiceContext) {
         var request = relaysClientBytes ? request : request.droppingWire()
         if let response = try await stages.before(&request, scope: scope) {
             var answer = Relayable(response)
             answer.rename(model: scope.model)
-            return answer
+            return (answer, scope.context)
         }
         let capture = telemetry.captureContent
-        var (answer, model) = try await run(scope, operation: .chat, chat: request.value) { call in
+        let sampling = scope.isSampled ? sampler?.draw(route: scope.model) : nil
+        var (answer, model, context) = try await run(scope, operation: .chat, chat: request.value) { call in
             let reply = try await call.adapter.chat(request, call: call.upstream)
             call.outcome.rateLimit = reply.rateLimit
             let response = reply.value.value
@@ -74,8 +85,11 @@ public struct ModelCallExecutor: Sendable {
             return (reply.value, capture ? response : nil)
         }
         try await stages.after(&answer, request: request.value, scope: scope)
+        if let sampling {
+            sampler?.offer(sampling, request: request.value, answer: answer, model: model, context: context)
+        }
         answer.rename(model: model)
-        return answer
+        return (answer, context)
     }
 
     /// A streamed chat call. Returns once a model accepted it (so failures before the first byte still
@@ -86,18 +100,34 @@ public struct ModelCallExecutor: Sendable {
         if let response = try await stages.before(&request, scope: scope) {
             return ModelStream(answered: response, model: scope.model)
         }
-        let (start, model) = try await run(scope, operation: .chat, chat: request.value, streamed: true, keepOpen: true) { call in
+        let sampling = scope.isSampled ? sampler?.draw(route: scope.model) : nil
+        let (start, model, _) = try await run(scope, operation: .chat, chat: request.value, streamed: true, keepOpen: true) { call in
             let reply = try await call.adapter.streamChat(request, call: call.upstream)
             call.outcome.rateLimit = reply.rateLimit
             return ((call, reply), nil)
         }
         let (call, reply) = start
-        let lifetime = StreamCall(call: call, exchange: reply.exchange, sink: sink, clock: clock, assembleOutput: telemetry.captureContent)
+        // A sampled stream assembles its answer, and hands it over once it ended well.
+        var sampled: (@Sendable (ChatResponse) -> Void)?
+        if let sampling, let sampler {
+            let context = call.span.context
+            sampled = { [request = request.value] answer in
+                sampler.offer(sampling, request: request, answer: Relayable(answer), model: model, context: context)
+            }
+        }
+        let lifetime = StreamCall(
+            call: call,
+            exchange: reply.exchange,
+            sink: sink,
+            clock: clock,
+            assembleOutput: telemetry.captureContent || sampled != nil,
+            onAnswer: sampled
+        )
         return ModelStream(upstream: reply.value, call: lifetime, model: model)
     }
 
     public func embeddings(_ request: EmbeddingRequest, scope: CallScope) async throws -> EmbeddingResponse {
-        var (response, model) = try await run(scope, operation: .embeddings, chat: nil) { call in
+        var (response, model, _) = try await run(scope, operation: .embeddings, chat: nil) { call in
             let reply = try await call.adapter.embeddings(request, call: call.upstream)
             call.outcome.rateLimit = reply.rateLimit
             let response = reply.value
@@ -123,7 +153,7 @@ public struct ModelCallExecutor: Sendable {
         streamed: Bool = false,
         keepOpen: Bool = false,
         _ body: (inout ModelCall) async throws -> (Value, output: ChatResponse?)
-    ) async throws -> (Value, model: String) {
+    ) async throws -> (Value, model: String, context: ServiceContext) {
         let now = clock.now
         let routingRequest = RoutingRequest(
             model: scope.model,
@@ -174,7 +204,7 @@ public struct ModelCallExecutor: Sendable {
                 serverAddress: server.host,
                 serverPort: server.port
             )
-            let span = telemetry.startModelCall(target, chat: request, context: scope.context)
+            let span = telemetry.startModelCall(target, chat: request, context: scope.context, link: scope.link)
             sink.callStarted(target)
             var call = ModelCall(
                 entry: entry,
@@ -191,7 +221,7 @@ public struct ModelCallExecutor: Sendable {
                 let (value, output) = try await body(&call)
                 if keepOpen { loadHandedOver = true } else { finish(call, output: output) }
                 recordDecision(plan.decision, chosen: entry.model.name, movedOn: tried > 1)
-                return (value, entry.model.name)
+                return (value, entry.model.name, span.context)
             } catch {
                 // A cancelled caller may surface as the client library's own error: it is still the caller
                 // that left, not a failure another model could fix.

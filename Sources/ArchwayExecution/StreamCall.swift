@@ -20,14 +20,24 @@ final class StreamCall: Sendable {
     private let exchange: UpstreamExchange
     private let sink: OutcomeSink
     private let clock: any GatewayClock
+    /// Receives the assembled answer of a stream that ended well (a consistency sample).
+    private let onAnswer: (@Sendable (ChatResponse) -> Void)?
 
-    init(call: ModelCall, exchange: UpstreamExchange, sink: OutcomeSink, clock: any GatewayClock, assembleOutput: Bool) {
+    init(
+        call: ModelCall,
+        exchange: UpstreamExchange,
+        sink: OutcomeSink,
+        clock: any GatewayClock,
+        assembleOutput: Bool,
+        onAnswer: (@Sendable (ChatResponse) -> Void)? = nil
+    ) {
         let output = assembleOutput ? ChatResponse(id: "", model: call.outcome.target.clientModel, created: 0, choices: [], usage: nil) : nil
         self.state = Mutex(State(outcome: call.outcome, output: output))
         self.call = call
         self.exchange = exchange
         self.sink = sink
         self.clock = clock
+        self.onAnswer = onAnswer
     }
 
     /// Folds a chunk into the outcome (and the assembled output when content is captured).
@@ -58,7 +68,9 @@ final class StreamCall: Sendable {
         guard let (outcome, output) = record else { return }
         call.routeLoad?.leave()
         exchange.end(error: error)
-        sink.record(outcome, span: call.span, output: error == nil ? output : nil)
+        let captured = sink.telemetry.captureContent
+        sink.record(outcome, span: call.span, output: error == nil && captured ? output : nil)
+        if error == nil, let output, let onAnswer { onAnswer(output) }
     }
 
     deinit {

@@ -35,11 +35,27 @@ struct AdminRoutes: Sendable {
                 entry["eligible"] = .bool(why == nil)
                 entry["ineligible_because"] = why.map(JSONValue.string) ?? .null
                 entry["weight"] = route.strategy == .weighted ? .number(route.weights[model] ?? 1) : .null
+                if let settings = route.consistency {
+                    entry["consistency"] = consistency(of: model, in: route.name, settings: settings)
+                }
                 return .object(entry)
             }
             routes[name] = .object([
                 "strategy": .string(route.strategy.rawValue),
                 "min_quality": route.minQuality.map(JSONValue.number) ?? .null,
+                "current_min_quality": policy.currentBar(of: route).map(JSONValue.number) ?? .null,
+                "in_flight": .number(Double(policy.callsInFlight(of: route))),
+                "consistency": route.consistency.map { settings in
+                    .object([
+                        "reference": .string(settings.reference),
+                        "sample_rate": .number(settings.sampleRate),
+                        "window": .number(Double(settings.window)),
+                        "min_score": .number(settings.minScore),
+                        "min_samples": .number(Double(settings.minSamples)),
+                        "recovery_sample_rate": .number(settings.recoveryRate),
+                        "embeddings": settings.embeddings.map(JSONValue.string) ?? .null,
+                    ])
+                } ?? .null,
                 "latency_budget_ms": route.latencyBudget.map { .number(Double($0.milliseconds)) } ?? .null,
                 "value_of_time": .number(route.valueOfTime),
                 "candidates": .array(candidates),
@@ -50,6 +66,20 @@ struct AdminRoutes: Sendable {
             models[name] = .object(endpoint(name, at: now))
         }
         return .object(["routes": .object(routes), "models": .object(models)])
+    }
+
+    /// A candidate's consistency in a route: its windowed score, samples and whether it may be chosen.
+    func consistency(of model: String, in route: String, settings: RouteConfiguration.Consistency) -> JSONValue {
+        guard model != settings.reference else {
+            return .object(["reference": .bool(true), "score": .number(1), "samples": .null, "eligible": .bool(true)])
+        }
+        guard let summary = policy.consistency.summary(of: model, in: route) else { return .null }
+        return .object([
+            "reference": .bool(false),
+            "score": summary.mean.map(JSONValue.number) ?? .null,
+            "samples": .number(Double(summary.samples)),
+            "eligible": .bool(summary.eligible),
+        ])
     }
 
     /// A model's live figures and the price in force.

@@ -63,19 +63,30 @@ public enum Gateway {
         let catalog = ModelCatalog(configuration: configuration)
         let pricing = PricingIndex(models: configuration.models)
         let statistics = RoutingStatistics(configuration: configuration, telemetry: telemetry)
+        let consistency = ConsistencyScores(routes: configuration.routes)
         let policy = AdaptiveRoutingPolicy(
             catalog: catalog,
             pricing: pricing,
             statistics: statistics,
+            consistency: consistency,
             requestTimeout: configuration.upstream.requestTimeout
         )
+        let sampler = ConsistencySampler(routes: configuration.routes, scores: consistency, shadow: configuration.shadow, telemetry: telemetry)
         let executor = ModelCallExecutor(
             routing: policy,
             providers: registry,
             sink: OutcomeSink(telemetry: telemetry, observers: [statistics]),
             pricing: pricing,
+            sampler: sampler.isActive ? sampler : nil,
             logger: logger
         )
+        if sampler.isActive {
+            services.append(ShadowSampleService(
+                sampler: sampler,
+                evaluator: ConsistencyEvaluator(executor: executor, scores: consistency, logger: logger),
+                maxConcurrency: configuration.shadow.maxConcurrency
+            ))
+        }
         let loader = ConfigurationLoader(environment: [:])
         if !configuration.routes.isEmpty {
             services.append(ProbeService(statistics: statistics, executor: executor))

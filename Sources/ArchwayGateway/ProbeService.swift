@@ -1,6 +1,7 @@
 import ArchwayCore
 import ArchwayExecution
 import ArchwayRouting
+import ArchwayTelemetry
 import ServiceLifecycle
 import Synchronization
 
@@ -24,7 +25,7 @@ struct ProbeService: Service {
                     group.addTask {
                         defer { inFlight.end(model) }
                         let ping = ChatRequest(model: model, messages: [ChatMessage(role: .user, content: [.text("ping")])], maxTokens: 1)
-                        let scope = CallScope(model: model, deadline: .now + timeout, purpose: "probe")
+                        let scope = CallScope(model: model, deadline: .now + timeout, purpose: ModelCallTarget.probePurpose)
                         _ = try? await executor.chat(Relayable(ping), scope: scope)
                     }
                 }

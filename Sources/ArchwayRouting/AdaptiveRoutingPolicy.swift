@@ -6,13 +6,16 @@ import Synchronization
 /// ordered per request by the route's strategy from live prices and the models' own statistics.
 ///
 /// Eligible are the candidates whose declared quality meets the bar, that are not ejected nor holding
-/// off after a `retry-after`, and whose predicted p95 fits the latency budget. The eligible ones come
-/// first, in the strategy's order; then those over the budget; then ejected ones (never no candidate
-/// while one meets the bar). Candidates below the bar never come.
+/// off after a `retry-after`, whose predicted p95 fits the latency budget and whose answers still agree
+/// with the route's consistency reference. The eligible ones come first, in the strategy's order; then
+/// those over the budget; then ejected ones (never no candidate while one meets the bar); inconsistent
+/// ones only last, when nothing else is left. Candidates below the bar never come.
 public final class AdaptiveRoutingPolicy: RoutingPolicy {
     public let catalog: ModelCatalog
     public let pricing: PricingIndex
     public let statistics: RoutingStatistics
+    /// Consistency scores of the routes that shadow-sample (empty otherwise).
+    public let consistency: ConsistencyScores
     public let requestTimeout: Duration
     /// Probability of trying an untried or recently recovered candidate first (latency and cost strategies).
     public let exploration: Double
@@ -24,6 +27,7 @@ public final class AdaptiveRoutingPolicy: RoutingPolicy {
         catalog: ModelCatalog,
         pricing: PricingIndex,
         statistics: RoutingStatistics,
+        consistency: ConsistencyScores? = nil,
         requestTimeout: Duration,
         exploration: Double = 0.05,
         seed: UInt64 = UInt64.random(in: 0...UInt64.max)
@@ -31,6 +35,7 @@ public final class AdaptiveRoutingPolicy: RoutingPolicy {
         self.catalog = catalog
         self.pricing = pricing
         self.statistics = statistics
+        self.consistency = consistency ?? ConsistencyScores(routes: catalog.routeNames.compactMap(catalog.route(named:)))
         self.requestTimeout = requestTimeout
         self.exploration = exploration
         self.budgets = Dictionary(uniqueKeysWithValues: catalog.routeNames.map { ($0, RetryBudget()) })
@@ -76,6 +81,7 @@ public final class AdaptiveRoutingPolicy: RoutingPolicy {
     public func ineligibility(of model: String, in route: RouteConfiguration) -> String? {
         guard let entry = catalog.entry(named: model), let stats = statistics.stats(for: model) else { return "unknown" }
         if let bar = currentBar(of: route), (entry.model.quality ?? 0) < bar { return "below_quality_bar" }
+        if !consistency.isEligible(model, in: route.name) { return "inconsistent" }
         let now = statistics.now
         if stats.isEjected(at: now) { return "ejected" }
         if stats.isCoolingDown(at: now) { return "retry_after" }
@@ -124,6 +130,11 @@ public final class AdaptiveRoutingPolicy: RoutingPolicy {
                 predictedP95: p95
             ))
         }
+        // Answers that stopped agreeing with the reference: only when nothing else is left.
+        let inconsistent = meetingBar.filter { !consistency.isEligible($0.model, in: route.name) }
+        if !inconsistent.isEmpty {
+            meetingBar.removeAll { candidate in inconsistent.contains { $0.model == candidate.model } }
+        }
         let healthy = meetingBar.filter { !$0.ejected && !$0.coolingDown }
         let fits = healthy.filter { candidate in
             guard let budget = route.latencyBudget, let p95 = candidate.predictedP95 else { return true }
@@ -139,9 +150,9 @@ public final class AdaptiveRoutingPolicy: RoutingPolicy {
             ordered.insert(explored, at: 0)
             reason = .exploration
         }
-        let rest = order(overBudget, route: route).order + sidelined
+        let rest = order(overBudget, route: route).order + sidelined + inconsistent
         if ordered.isEmpty {
-            reason = overBudget.isEmpty ? .allEjected : .overBudget
+            reason = !overBudget.isEmpty ? .overBudget : sidelined.isEmpty && !inconsistent.isEmpty ? .allInconsistent : .allEjected
         }
         return (ordered + rest, reason)
     }

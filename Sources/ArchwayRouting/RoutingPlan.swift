@@ -65,6 +65,8 @@ public enum RoutingReason: String, Sendable, CaseIterable {
     case overBudget = "over_budget"
     /// Every candidate meeting the bar is ejected: the one whose ejection ends first.
     case allEjected = "all_ejected"
+    /// Every other candidate is out: one whose answers stopped agreeing with the consistency reference.
+    case allInconsistent = "all_inconsistent"
 }
 
 /// A route's decision, for the SERVER span (`archway.route.*`) and the metrics.

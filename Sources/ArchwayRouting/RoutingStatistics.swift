@@ -62,7 +62,7 @@ public final class RoutingStatistics: OutcomeObserver, Sendable {
             stats.eject(at: now, base: rule.base)
             telemetry?.counter(GenAIMetricSet.endpointEjections, unit: "{ejection}", [(GenAIAttributes.archwayModel, model)]).increment()
         }
-        if outcome.target.purpose == "probe" {
+        if outcome.target.purpose == ModelCallTarget.probePurpose {
             telemetry?.counter(GenAIMetricSet.endpointProbes, unit: "{probe}", [
                 (GenAIAttributes.archwayModel, model),
                 ("outcome", outcome.error == nil ? "success" : "failure"),

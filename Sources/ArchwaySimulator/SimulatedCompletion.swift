@@ -20,8 +20,19 @@ struct SimulatedCompletion: Sendable {
     /// - Parameters:
     ///   - seed: the simulator's seed (settings or `x-simulator-seed`).
     ///   - toolCallPrefix: how the wire spells tool call ids (`call_sim_`, `toolu_sim_`).
-    init(request: ChatRequest, seed: UInt64, toolCallPrefix: String) throws(GatewayError) {
-        let derived = Self.derivedSeed(request: request, seed: seed)
+    ///   - model: the model asked, and `quality`, the share of its answers that are the reference
+    ///     answer. Every model gives the same reference answer to a request; with probability
+    ///     1 − quality (drawn from the seed, the request and the model, so deterministic) the answer is
+    ///     another text instead, as a model that drifted would give.
+    init(request: ChatRequest, seed: UInt64, toolCallPrefix: String, model: String = "", quality: Double = 1) throws(GatewayError) {
+        var derived = Self.derivedSeed(request: request, seed: seed)
+        if quality < 1 {
+            var hasher = FNV1a()
+            hasher.combine(model)
+            let drifted = SplitMix64.mix(derived ^ SplitMix64.mix(hasher.value))
+            var draw = SplitMix64(seed: drifted)
+            if draw.nextUnit() >= quality { derived = drifted }
+        }
         var random = SplitMix64(seed: derived)
         let inputTokens = TokenEstimator.estimate(request.messages)
 

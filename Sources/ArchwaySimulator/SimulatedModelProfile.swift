@@ -11,6 +11,8 @@ struct SimulatedModelProfile: Sendable, Codable, Hashable {
     var tokensPerSecond: Double?
     var errorRate: Double?
     var errorStatus: Int?
+    /// Share of answers that are the reference answer; the rest drift (a different text).
+    var quality: Double?
 
     enum CodingKeys: String, CodingKey {
         case down
@@ -19,6 +21,7 @@ struct SimulatedModelProfile: Sendable, Codable, Hashable {
         case tokensPerSecond = "tokens_per_second"
         case errorRate = "error_rate"
         case errorStatus = "error_status"
+        case quality
     }
 
     /// Applies the profile; values are clamped as header overrides are.
@@ -41,6 +44,9 @@ struct SimulatedModelProfile: Sendable, Codable, Hashable {
         }
         if down != true, let errorStatus, (400...599).contains(errorStatus) {
             options.errorStatus = errorStatus
+        }
+        if let quality, quality.isFinite {
+            options.quality = min(max(quality, 0), 1)
         }
     }
 }

@@ -13,6 +13,8 @@ struct SimulatorRequestOptions: Sendable {
     var errorStatus: Int
     var rateLimitRate: Double
     var seed: UInt64
+    /// Share of answers that are the reference answer (`SimulatedCompletion`).
+    var quality: Double
     /// End a stream abruptly after this many token chunks.
     var breakAfter: Int?
 
@@ -28,6 +30,7 @@ struct SimulatorRequestOptions: Sendable {
         errorStatus = (400...599).contains(settings.errorStatus) ? settings.errorStatus : 500
         rateLimitRate = Self.rate(settings.rateLimitRate)
         seed = settings.seed
+        quality = Self.rate(settings.quality)
         breakAfter = nil
 
         if let value = headers[.simulatorLatency] {

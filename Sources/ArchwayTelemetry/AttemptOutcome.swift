@@ -42,6 +42,13 @@ public struct ModelCallTarget: Sendable, Hashable {
     }
 }
 
+extension ModelCallTarget {
+    /// The purpose of consistency samples: their spans say `archway.shadow: true`.
+    public static let shadowPurpose = "shadow"
+    /// The purpose of an ejected model's health checks.
+    public static let probePurpose = "probe"
+}
+
 /// Rate-limit headroom read from an upstream's response headers.
 public struct RateLimitHeadroom: Sendable, Hashable {
     public var remainingRequests: Int?

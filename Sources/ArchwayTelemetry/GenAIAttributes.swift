@@ -35,6 +35,10 @@ public enum GenAIAttributes {
     public static let outputMessages = "gen_ai.output.messages"
     public static let systemInstructions = "gen_ai.system_instructions"
     public static let toolDefinitions = "gen_ai.tool.definitions"
+    public static let evaluationName = "gen_ai.evaluation.name"
+    public static let evaluationScoreValue = "gen_ai.evaluation.score.value"
+    public static let evaluationScoreLabel = "gen_ai.evaluation.score.label"
+    public static let evaluationExplanation = "gen_ai.evaluation.explanation"
 
     public static let serverAddress = "server.address"
     public static let serverPort = "server.port"
@@ -64,8 +68,12 @@ public enum GenAIAttributes {
     public static let archwayRouteCandidates = "archway.route.candidates"
     public static let archwayRouteEstimatedCostUSD = "archway.route.estimated_cost_usd"
     public static let archwayRouteFallbacks = "archway.route.fallbacks"
-    /// Why a call was made when not for a client (`probe`).
+    /// Why a call was made when not for a client (`probe`, `shadow`).
     public static let archwayCallPurpose = "archway.call.purpose"
+    /// On shadow calls (consistency samples): true, and a link to the call they evaluate.
+    public static let archwayShadow = "archway.shadow"
+    /// On evaluation events: the reference model the answer was compared with.
+    public static let archwayConsistencyReference = "archway.consistency.reference"
     public static let archwayWire = "archway.wire"
 }
 

@@ -70,6 +70,11 @@ public struct GenAIMetricSet: Sendable, Hashable {
     public static let endpointPrice = "archway.endpoint.price"
     public static let routeEligibleCandidates = "archway.route.eligible_candidates"
     public static let routeMinQuality = "archway.route.min_quality"
+    /// Consistency shadowing: each model's windowed score per route (gauge), samples by label, and
+    /// shadow samples by outcome (evaluated, dropped when the queue is full, failed).
+    public static let consistencyScore = "archway.consistency.score"
+    public static let consistencySamples = "archway.consistency.samples"
+    public static let shadowSamples = "archway.shadow.samples"
 
     /// Every histogram Archway records, with its unit and bucket boundaries.
     public static let histograms: [String: (unit: String, buckets: [Double])] = [

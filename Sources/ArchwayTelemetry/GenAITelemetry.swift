@@ -1,5 +1,6 @@
 public import ArchwayCore
 public import CoreMetrics
+public import Logging
 public import Tracing
 import Metrics
 
@@ -19,19 +20,32 @@ public struct GenAITelemetry: Sendable {
     public let metricSet: GenAIMetricSet
     /// Export message content on spans (opt-in).
     public let captureContent: Bool
+    /// Where GenAI events go (`gen_ai.evaluation.result`): one log record per event, its message the
+    /// event name, its metadata the attributes, logged inside the evaluated span's context. The
+    /// executable exports them as OTLP log records; nil drops them.
+    public let events: Logger?
     private let handles: MetricHandleCache
 
-    public init(tracer: any Tracer, metrics: any MetricsFactory, metricSet: GenAIMetricSet = GenAIMetricSet(version: .stable), captureContent: Bool = false) {
+    public init(
+        tracer: any Tracer,
+        metrics: any MetricsFactory,
+        metricSet: GenAIMetricSet = GenAIMetricSet(version: .stable),
+        captureContent: Bool = false,
+        events: Logger? = nil
+    ) {
         self.tracer = tracer
         self.metrics = metrics
         self.metricSet = metricSet
         self.captureContent = captureContent
+        self.events = events
         self.handles = MetricHandleCache(factory: metrics)
     }
 
     /// Starts the CLIENT span of a model call, with the attributes known up front (they drive sampling).
-    public func startModelCall(_ target: ModelCallTarget, chat request: ChatRequest?, context: ServiceContext) -> any Span {
+    /// A shadow call (`purpose` shadow) is linked to the call it evaluates.
+    public func startModelCall(_ target: ModelCallTarget, chat request: ChatRequest?, context: ServiceContext, link: ServiceContext? = nil) -> any Span {
         let span = tracer.startSpan("\(target.operation.rawValue) \(target.upstreamModel)", context: context, ofKind: .client)
+        if let link { span.addLink(SpanLink(context: link, attributes: [:])) }
         guard span.isRecording else { return span }
         span.updateAttributes { attributes in
             attributes[GenAIAttributes.operationName] = target.operation.rawValue
@@ -42,7 +56,10 @@ public struct GenAITelemetry: Sendable {
             attributes[GenAIAttributes.archwayModel] = target.model
             attributes[GenAIAttributes.archwayProvider] = target.providerKey
             if target.clientModel != target.model { attributes[GenAIAttributes.archwayRouteName] = target.clientModel }
-            if let purpose = target.purpose { attributes[GenAIAttributes.archwayCallPurpose] = purpose }
+            if let purpose = target.purpose {
+                attributes[GenAIAttributes.archwayCallPurpose] = purpose
+                if purpose == ModelCallTarget.shadowPurpose { attributes[GenAIAttributes.archwayShadow] = true }
+            }
             guard let request else { return }
             attributes[GenAIAttributes.requestTemperature] = request.temperature
             attributes[GenAIAttributes.requestTopP] = request.topP
@@ -158,6 +175,8 @@ public struct GenAITelemetry: Sendable {
                 (GenAIAttributes.archwayModel, target.model),
                 (GenAIAttributes.providerName, target.providerName),
                 (GenAIAttributes.requestModel, target.upstreamModel),
+                // Shadow and probe spend apart from what clients' calls cost.
+                (GenAIAttributes.archwayCallPurpose, target.purpose ?? "client"),
             ]).increment(by: cost)
         }
         if outcome.httpAttempts > 1 {
@@ -180,6 +199,26 @@ public struct GenAITelemetry: Sendable {
     /// A gauge (last value wins), created through the metrics factory.
     public func gauge(_ label: String, unit: String, _ dimensions: [(String, String)]) -> Gauge {
         Gauge(label: label, dimensions: [("unit", unit)] + dimensions, factory: metrics)
+    }
+}
+
+extension GenAITelemetry {
+    /// Records a `gen_ai.evaluation.result` event parented to the evaluated call's span (its context).
+    public func recordEvaluation(_ result: EvaluationResult, of evaluated: ServiceContext) {
+        guard let events else { return }
+        var metadata: Logger.Metadata = [
+            GenAIAttributes.evaluationName: .string(result.name),
+            GenAIAttributes.evaluationScoreValue: .stringConvertible(result.score),
+            GenAIAttributes.evaluationScoreLabel: .string(result.label),
+            GenAIAttributes.archwayModel: .string(result.model),
+        ]
+        if let id = result.responseID { metadata[GenAIAttributes.responseID] = .string(id) }
+        if let route = result.route { metadata[GenAIAttributes.archwayRouteName] = .string(route) }
+        if let reference = result.reference { metadata[GenAIAttributes.archwayConsistencyReference] = .string(reference) }
+        if let explanation = result.explanation { metadata[GenAIAttributes.evaluationExplanation] = .string(explanation) }
+        ServiceContext.withValue(evaluated) {
+            events.info(Logger.Message(stringLiteral: EvaluationResult.eventName), metadata: metadata)
+        }
     }
 }
 

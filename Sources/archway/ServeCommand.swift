@@ -1,5 +1,6 @@
 import ArchwayConfig
 import ArchwayGateway
+import ArchwayOTLP
 import ArchwayPrometheus
 import ArchwaySimulator
 import ArchwayTelemetry
@@ -55,6 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
         let prometheus = PrometheusExposition()
         let tracer: any Tracer
         let metrics: any MetricsFactory
+        var events: Logger?
         if environment["OTEL_SDK_DISABLED"]?.lowercased() == "true" {
             tracer = NoOpTracer()
             metrics = prometheus
@@ -79,14 +81,26 @@ struct ServeCommand: AsyncParsableCommand {
             })
             let tracing = try OTel.makeTracingBackend(configuration: otel)
             let otlpMetrics = try OTel.makeMetricsBackend(configuration: otel)
+            var exporters: [any Service] = [
+                ServiceOnExecutor(service: tracing.service, executor: backgroundExecutor),
+                ServiceOnExecutor(service: otlpMetrics.service, executor: backgroundExecutor),
+            ]
+            // GenAI events (`gen_ai.evaluation.result`) are OTLP log records with an event name, which
+            // swift-otel's logs pipeline cannot set: Archway's own exporter sends them, parented to the
+            // current span through swift-otel's logging metadata provider.
+            if let settings = OTLPExportSettings(environment: environment) {
+                let exporter = OTLPLogExporter(settings: settings, diagnostics: Logger(label: "archway.otel") { label in
+                    ThrottledLogHandler(label: label, interval: .seconds(60))
+                })
+                let provider = OTel.makeLoggingMetadataProvider()
+                events = Logger(label: "archway.events") { label in exporter.eventHandler(label: label, metadataProvider: provider) }
+                exporters.append(ServiceOnExecutor(service: exporter, executor: backgroundExecutor))
+            }
             // The exporters' batches are serialised off the event loops; their clean-up (which shuts an
             // HTTP client down synchronously, a trap on an event loop) happens there too.
             // Their final flush at shutdown is bounded on its own (`telemetry.flush_timeout`).
             services.append(BoundedShutdownService(
-                services: [
-                    ServiceOnExecutor(service: tracing.service, executor: backgroundExecutor),
-                    ServiceOnExecutor(service: otlpMetrics.service, executor: backgroundExecutor),
-                ],
+                services: exporters,
                 budget: configuration.telemetry.flushTimeout,
                 logger: logger
             ))
@@ -95,7 +109,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
         InstrumentationSystem.bootstrap(tracer)
         MetricsSystem.bootstrap(metrics)
-        let telemetry = GenAITelemetry(tracer: tracer, metrics: metrics, metricSet: metricSet, captureContent: configuration.telemetry.captureContent)
+        let telemetry = GenAITelemetry(
+            tracer: tracer,
+            metrics: metrics,
+            metricSet: metricSet,
+            captureContent: configuration.telemetry.captureContent,
+            events: events
+        )
 
         let listen = configuration.listen
         let application = Gateway.makeApplication(

@@ -117,4 +117,50 @@ import Testing
             try loader.loadPricing(yaml: #"{"models": {"gpt-5": {"input": 1, "output": 2}}}"#, knownModels: ["gpt-4o"])
         }
     }
+
+    @Test func consistencyLoadsWithDefaultsAndRejectsWhatCannotWork() throws {
+        let configuration = try loader.load(yaml: Self.models + """
+        routes:
+          smart:
+            strategy: cost
+            candidates: [deepseek-chat, gpt-4o, claude-sonnet]
+            consistency: {reference: claude-sonnet, sample_rate: 0.05, window: 50, min_score: 0.6, embeddings: gpt-4o}
+          plain:
+            strategy: cost
+            candidates: [deepseek-chat, gpt-4o]
+            consistency: {reference: gpt-4o}
+        shadow: {max_concurrency: 2, queue_size: 16}
+        """)
+        let smart = try #require(configuration.routes.first?.consistency)
+        #expect(smart.reference == "claude-sonnet" && smart.sampleRate == 0.05 && smart.window == 50 && smart.minScore == 0.6)
+        #expect(smart.embeddings == "gpt-4o" && smart.minSamples == 10 && smart.recoveryRate == 0.05)
+        let plain = try #require(configuration.routes.last?.consistency)
+        #expect(plain.sampleRate == 0.05 && plain.window == 50 && plain.minScore == 0.6 && plain.embeddings == nil)
+        #expect(configuration.shadow == ShadowSettings(maxConcurrency: 2, queueSize: 16))
+
+        let anthropic = Self.models.replacingOccurrences(
+            of: "providers:\n  p: {kind: openai, base_url: \"http://127.0.0.1:9/v1\"}",
+            with: "providers:\n  p: {kind: openai, base_url: \"http://127.0.0.1:9/v1\"}\n  a: {kind: anthropic, base_url: \"http://127.0.0.1:9/v1\"}"
+        ) + "  claude-embed: {provider: a}\n"
+        let cases: [(String, String, String)] = [
+            ("{reference: gpt-9}", "routes.smart.consistency.reference", "unknown reference model 'gpt-9'"),
+            ("{reference: gpt-4o, sample_rate: 1.5}", "routes.smart.consistency.sample_rate", "between 0"),
+            ("{reference: gpt-4o, sample_rate: 0}", "routes.smart.consistency.sample_rate", "above 0"),
+            ("{reference: gpt-4o, window: 0}", "routes.smart.consistency.window", "between 1 and 10000"),
+            ("{reference: gpt-4o, min_score: -1}", "routes.smart.consistency.min_score", "between 0.0 and 1.0"),
+            ("{reference: gpt-4o, window: 5, min_samples: 6}", "routes.smart.consistency.min_samples", "cannot exceed window"),
+            ("{sample_rate: 0.1}", "routes.smart.consistency.reference", "missing required key 'reference'"),
+            ("{reference: gpt-4o, embeddings: claude-embed}", "routes.smart.consistency.embeddings", "cannot serve embeddings"),
+            ("{reference: gpt-4o, rate: 1}", "routes.smart.consistency.rate", "unknown key"),
+        ]
+        for (settings, keyPath, message) in cases {
+            let yaml = anthropic + "routes:\n  smart: {strategy: cost, candidates: [deepseek-chat, gpt-4o], consistency: \(settings)}\n"
+            #expect {
+                try loader.load(yaml: yaml)
+            } throws: { error in
+                let problems = (error as? ConfigurationError)?.problems ?? []
+                return problems.contains { problem in problem.keyPath == keyPath && problem.message.contains(message) && problem.line > 0 }
+            }
+        }
+    }
 }

@@ -13,6 +13,30 @@ import Testing
         #expect(decision?.candidates == ["mid", "top"])
     }
 
+    @Test func aCandidateWhoseAnswersDriftIsChosenOnlyWhenNothingElseIsLeft() throws {
+        let fixture = try RoutingFixture(routes: """
+          smart:
+            strategy: cost
+            candidates: [cheap, mid, top]
+            consistency: {reference: top, min_samples: 3, window: 5}
+        """)
+        #expect(try fixture.order("smart").models == ["cheap", "mid", "top"])
+        let consistency = fixture.policy.consistency
+        for _ in 0..<3 { consistency.record(0.1, model: "cheap", route: "smart") }
+        let (models, decision) = try fixture.order("smart")
+        #expect(models == ["mid", "top", "cheap"])
+        #expect(decision?.reason == .lowestCost)
+        let route = try #require(fixture.policy.catalog.route(named: "smart"))
+        #expect(fixture.policy.ineligibility(of: "cheap", in: route) == "inconsistent")
+        #expect(fixture.policy.ineligibility(of: "mid", in: route) == nil)
+        // Every other candidate ejected: the inconsistent one is still tried, last.
+        for _ in 0..<3 {
+            fixture.call("mid", error: RoutingFixture.unavailable)
+            fixture.call("top", error: RoutingFixture.unavailable)
+        }
+        #expect(try fixture.order("smart").models.last == "cheap")
+    }
+
     @Test func costPicksTheCheapestEligibleAndAPriceChangeFlipsIt() throws {
         let fixture = try RoutingFixture(routes: "  smart: {strategy: cost, candidates: [cheap, mid, top]}")
         #expect(try fixture.order("smart").models == ["cheap", "mid", "top"])

@@ -8,6 +8,13 @@ public struct OpenAIChatResponse: Codable, Sendable {
         self.response = response
     }
 
+    /// The whole answer of a relayed response, whose canonical value carries only what the relay reads
+    /// (ids, usage, finish reasons): for the few consumers that need its content (consistency samples).
+    public static func content(of answer: Relayable<ChatResponse>) -> ChatResponse? {
+        guard let wire = answer.wire else { return answer.value }
+        return try? WireJSON.decodeRequest(OpenAIChatResponse.self, from: wire.bytes).response
+    }
+
     enum CodingKeys: String, CodingKey {
         case id, object, created, model, choices, usage
         case systemFingerprint = "system_fingerprint"
