@@ -248,6 +248,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "ArchwayOTLPTests",
+            dependencies: [
+                "ArchwayOTLP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "ArchwaySimulatorTests",
             dependencies: ["ArchwaySimulator", "ArchwayWire", "ArchwayCore", .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: strictSettings

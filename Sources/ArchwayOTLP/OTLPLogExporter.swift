@@ -49,6 +49,9 @@ public final class OTLPLogExporter: Service, Sendable {
     /// Records dropped because the queue was full.
     public var droppedRecords: Int { queue.withLock { $0.dropped } }
 
+    /// Records waiting for the next export.
+    var pending: [Opentelemetry_Proto_Logs_V1_LogRecord] { queue.withLock { $0.records } }
+
     func enqueue(_ record: Opentelemetry_Proto_Logs_V1_LogRecord) {
         queue.withLock { queue in
             guard queue.records.count < settings.maxQueueSize else {
@@ -84,7 +87,8 @@ public final class OTLPLogExporter: Service, Sendable {
         }
     }
 
-    func export(_ records: [Opentelemetry_Proto_Logs_V1_LogRecord]) async {
+    /// The export request for a batch: one resource (the service), one scope (`archway`).
+    func exportRequest(_ records: [Opentelemetry_Proto_Logs_V1_LogRecord]) -> Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceRequest {
         var scope = Opentelemetry_Proto_Logs_V1_ScopeLogs()
         scope.scope.name = "archway"
         scope.logRecords = records
@@ -93,8 +97,12 @@ public final class OTLPLogExporter: Service, Sendable {
         resourceLogs.scopeLogs = [scope]
         var message = Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceRequest()
         message.resourceLogs = [resourceLogs]
+        return message
+    }
+
+    func export(_ records: [Opentelemetry_Proto_Logs_V1_LogRecord]) async {
         do {
-            let body: [UInt8] = try message.serializedBytes()
+            let body: [UInt8] = try exportRequest(records).serializedBytes()
             var request = HTTPClientRequest(url: settings.endpoint)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/x-protobuf")

@@ -52,4 +52,22 @@ import Testing
         #expect(ToolArguments.json(for: schema) == #"{"name":"sim","unit":"c","count":1,"tags":[],"other":null}"#)
         #expect(ToolArguments.json(for: nil) == "{}")
     }
+
+    @Test func answerQualityIsTheShareOfReferenceAnswersDeterministicPerModel() throws {
+        let requests = (0..<400).map { ChatRequest(model: "m", messages: [.text(.user, "question \($0)")]) }
+        func answers(model: String, quality: Double) throws -> [String] {
+            try requests.map { try SimulatedCompletion(request: $0, seed: 42, toolCallPrefix: "c", model: model, quality: quality).message.text }
+        }
+        let reference = try answers(model: "any", quality: 1)
+        // Every model gives the reference answer at quality 1.
+        #expect(try answers(model: "other", quality: 1) == reference)
+        // At 0.7, about 70 % are the reference answer; the rest differ.
+        let drifting = try answers(model: "drifter", quality: 0.7)
+        let same = zip(drifting, reference).filter { $0 == $1 }.count
+        #expect((250...310).contains(same), "\(same) of 400")
+        // The same every time, and another model drifts on other requests.
+        #expect(try answers(model: "drifter", quality: 0.7) == drifting)
+        #expect(try answers(model: "wanderer", quality: 0.7) != drifting)
+        #expect(try answers(model: "drifter", quality: 0).allSatisfy { !reference.contains($0) })
+    }
 }
