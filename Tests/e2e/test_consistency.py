@@ -7,6 +7,8 @@ probability 1 - quality, deterministic per request).
 
 from __future__ import annotations
 
+import re
+import subprocess
 import time
 from collections import Counter
 
@@ -14,7 +16,8 @@ import httpx
 import openai
 import pytest
 
-from e2e_helpers import SPAN_KIND_CLIENT, SPAN_KIND_SERVER, new_traceparent, start_simulator, wait_for
+from archway_testkit import clean_env, free_port
+from e2e_helpers import REPO_ROOT, SPAN_KIND_CLIENT, SPAN_KIND_SERVER, new_traceparent, start_simulator, wait_for
 
 EVENT = "gen_ai.evaluation.result"
 
@@ -206,3 +209,42 @@ def test_a_full_shadow_queue_drops_samples_without_touching_clients(gateway, sim
     assert answered.count("cheap") >= 18, answered
     wait_for(lambda: otlp_sink.aggregate("archway.shadow.samples", {"outcome": "dropped", "archway.route.name": "smart"}),
              timeout=10, message="dropped samples counted")
+
+
+def test_the_consistency_example_serves_on_the_embedded_simulator(gateway):
+    text = (REPO_ROOT / "examples" / "consistency.yaml").read_text()
+    gw = gateway(text.replace("listen: 127.0.0.1:8080", f"listen: 127.0.0.1:{free_port()}"))
+    with openai.OpenAI(api_key="k", base_url=gw.v1, max_retries=0, timeout=20) as client:
+        answered = [ask(client, i).model for i in range(80)]
+    # drifty is cheapest and declares quality 0.9, but half its answers drift: it loses the route.
+    assert answered[0] == "drifty" and "drifty" not in answered[-20:], answered
+    drifty = candidate(gw, "drifty")
+    assert drifty["ineligible_because"] == "inconsistent" and drifty["consistency"]["score"] < 0.7, drifty
+
+
+def test_check_reports_consistency_problems_at_their_lines(archway_bin, tmp_path):
+    path = tmp_path / "consistency.yaml"
+    path.write_text(
+        "providers:\n"
+        "  p: {kind: openai, base_url: \"http://127.0.0.1:9/v1\"}\n"
+        "  a: {kind: anthropic, base_url: \"http://127.0.0.1:9/v1\"}\n"
+        "models:\n"
+        "  cheap: {provider: p, quality: 0.9}\n"
+        "  claude: {provider: a, quality: 0.95}\n"
+        "routes:\n"
+        "  smart:\n"
+        "    strategy: fallback\n"
+        "    candidates: [cheap, claude]\n"
+        "    consistency:\n"
+        "      reference: gpt-9\n"
+        "      sample_rate: 1.5\n"
+        "      embeddings: claude\n"
+    )
+    cp = subprocess.run([archway_bin, "check", "--config", str(path)], capture_output=True, text=True, timeout=30,
+                        env=clean_env())
+    out = cp.stdout + cp.stderr
+    assert cp.returncode == 1, out
+    for line, key, message in [(12, "routes.smart.consistency.reference", "unknown reference model 'gpt-9'"),
+                               (13, "routes.smart.consistency.sample_rate", "between 0"),
+                               (14, "routes.smart.consistency.embeddings", "cannot serve embeddings")]:
+        assert re.search(rf"consistency\.yaml:{line}:\d+: .*{re.escape(key)}.*{re.escape(message)}", out), out
