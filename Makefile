@@ -69,7 +69,7 @@ bench-soak:
 	SWIFT="$(SWIFT)" PYTHON="$(PYTHON)" SOAK_DURATION="$(SOAK_DURATION)" bench/run.sh soak
 
 # Routing strategies (and LiteLLM's routers with PEERS=litellm) against a hindsight oracle on a simulated
-# workload with an outage, a recovery and a price drop: `make bench-routing [ROUTING_REQUESTS=150]`.
+# workload with an outage, a recovery, a model that drifts and a price drop: `make bench-routing [ROUTING_REQUESTS=150]`.
 ROUTING_REQUESTS ?= 150
 bench-routing:
 	SWIFT="$(SWIFT)" PYTHON="$(PYTHON)" PEERS="$(PEERS)" ROUTING_REQUESTS="$(ROUTING_REQUESTS)" bench/run.sh routing

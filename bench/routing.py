@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
 """`make bench-routing`: how well each routing strategy spends money on a fixed simulated workload.
 
-One simulator serves four models with known prices, latencies and qualities. Four phases of requests:
+One simulator serves four models with known prices, latencies and qualities. Five phases of requests:
   1. healthy
   2. the cheapest model at or above the bar (value) is down
   3. it has recovered
-  4. an off-peak price drop makes another model (premium) the cheapest good one
-For each Archway strategy (a fresh gateway each, so statistics start empty), the hindsight oracle (the
-cheapest healthy model at or above the bar at that moment's price) and, with PEERS=litellm, LiteLLM's
-cost-based and latency-based routers on the models that meet the bar (LiteLLM has no quality bar, so its
-user would list only those), it prints: cost per 1,000 requests (at the price
-in force), the share answered by a model at or above the bar, client p95 latency, and client-visible errors.
+  4. it drifts: 70 % of its answers disagree with the reference model's (its declared quality still says 0.88)
+  5. an off-peak price drop makes another model (premium) the cheapest good one (value still drifts)
+For each Archway strategy (a fresh gateway each, so statistics start empty; consistency shadowing on, with
+premium as the reference), the hindsight oracle (the cheapest healthy, consistent model at or above the bar at
+that moment's price) and, with PEERS=litellm, LiteLLM's cost-based and latency-based routers on the models
+that meet the bar (LiteLLM has no quality bar nor consistency check, so its user would list only those), it
+prints: cost per 1,000 requests (at the price in force, Archway's shadow calls included), the share answered
+by a model at or above the bar, the share of answers consistent with the reference (the simulator's reference
+answer for that request), client p95 latency, and client-visible errors.
 
 Environment: ARCHWAY_BIN (bench/run.sh builds release), PEERS, ROUTING_REQUESTS (per phase, default 150),
 ROUTING_CONCURRENCY (default 4), ROUTING_ROUTERS (a comma-separated subset, e.g. `cost,litellm`).
@@ -38,19 +41,23 @@ MODELS = {
     "premium": ("premium-up", 3.00, 15.0, 0.95, 120),
 }
 OFF_PEAK_PREMIUM = (0.20, 0.60)
-PHASES = ["healthy", "value down", "value recovered", "premium off-peak"]
+PHASES = ["healthy", "value down", "value recovered", "value drifts", "premium off-peak"]
+DRIFT_QUALITY = 0.3
+CONSISTENCY = {"reference": "premium", "sample_rate": 0.2, "window": 20, "min_score": 0.6, "min_samples": 5,
+               "recovery_sample_rate": 0.05}
 STRATEGIES = ["fallback", "weighted", "latency", "cost"]
 
 
 def prices(phase: int) -> dict[str, tuple[float, float]]:
     table = {name: (spec[1], spec[2]) for name, spec in MODELS.items()}
-    if phase == 3:
+    if phase == 4:
         table["premium"] = OFF_PEAK_PREMIUM
     return table
 
 
 def oracle_model(phase: int) -> str:
-    healthy = [m for m in MODELS if MODELS[m][3] >= BAR and not (phase == 1 and m == "value")]
+    # value is down in phase 1 and answers inconsistently from phase 3 on.
+    healthy = [m for m in MODELS if MODELS[m][3] >= BAR and not (m == "value" and (phase == 1 or phase >= 3))]
     table = prices(phase)
     return min(healthy, key=lambda m: table[m][0] * 500 + table[m][1] * 100)
 
@@ -58,7 +65,8 @@ def oracle_model(phase: int) -> str:
 def archway_config(sim_port: int, strategy: str) -> dict:
     candidates = ["budget", "standard", "value", "premium"]  # fallback's order: not the cheapest first
     route = {"strategy": strategy, "candidates": candidates, "min_quality": BAR, "value_of_time": 0.0001,
-             "retries": {"max": 2, "backoff_ms": 20}, "ejection": {"consecutive_failures": 3, "base_ms": 5000}}
+             "retries": {"max": 2, "backoff_ms": 20}, "ejection": {"consecutive_failures": 3, "base_ms": 5000},
+             "consistency": CONSISTENCY}
     if strategy == "weighted":
         route["weights"] = {"standard": 1, "value": 2, "premium": 1}
     return {
@@ -82,17 +90,27 @@ def set_profile(sim_port: int, model: str, profile: dict | None) -> None:
 def run_workload(port: int, path_model: str, sim_port: int, requests: int, concurrency: int,
                  on_phase, headers: dict | None = None) -> dict:
     upstream_to_name = {spec[0]: name for name, spec in MODELS.items()}
-    results = {"cost": 0.0, "oracle": 0.0, "good": 0, "errors": 0, "latencies": [], "answered": 0,
+    results = {"cost": 0.0, "oracle": 0.0, "good": 0, "consistent": 0, "errors": 0, "latencies": [], "answered": 0,
                "by_model": {}}
     lock = threading.Lock()
+    references: dict[str, str] = {}
+
+    def reference_answer(prompt: str) -> str:
+        # Asked of the simulator directly: the reference model never drifts.
+        if prompt not in references:
+            body = json.dumps({"model": MODELS["premium"][0], "max_tokens": 64, "messages": [{"role": "user", "content": prompt}]})
+            _, _, data = bl.http_request(sim_port, "POST", "/v1/chat/completions", body.encode(), {"content-type": "application/json"})
+            references[prompt] = json.loads(data)["choices"][0]["message"]["content"]
+        return references[prompt]
+
     for phase in range(len(PHASES)):
         on_phase(phase)
         table = prices(phase)
         oracle = oracle_model(phase)
 
         def one(i: int) -> None:
-            body = json.dumps({"model": path_model, "max_tokens": 64,
-                               "messages": [{"role": "user", "content": f"Question {phase}-{i}: explain routing."}]})
+            prompt = f"Question {phase}-{i}: explain routing."
+            body = json.dumps({"model": path_model, "max_tokens": 64, "messages": [{"role": "user", "content": prompt}]})
             started = time.monotonic()
             try:
                 status, answer_headers, data = bl.http_request(port, "POST", "/v1/chat/completions", body.encode(),
@@ -101,6 +119,7 @@ def run_workload(port: int, path_model: str, sim_port: int, requests: int, concu
             except OSError:
                 status, answer_headers, data = 0, {}, b""
             elapsed = time.monotonic() - started
+            expected = reference_answer(prompt) if status == 200 else None
             with lock:
                 results["latencies"].append(elapsed)
                 if status != 200:
@@ -118,6 +137,8 @@ def run_workload(port: int, path_model: str, sim_port: int, requests: int, concu
                     results["good"] += MODELS[name][3] >= BAR
                 results["oracle"] += (tokens_in * table[oracle][0] + tokens_out * table[oracle][1]) / 1e6
                 results["answered"] += 1
+                content = ((answer.get("choices") or [{}])[0].get("message") or {}).get("content")
+                results["consistent"] += content == expected
                 results["by_model"].setdefault(PHASES[phase], {}).setdefault(name, 0)
                 results["by_model"][PHASES[phase]][name] += 1
 
@@ -133,11 +154,23 @@ def phase_setter(sim_port: int, admin_port: int | None):
         elif phase == 2:
             set_profile(sim_port, "value-up", None)
             time.sleep(1.0)  # the provider is back; the gateway has to notice by itself
-        elif phase == 3 and admin_port is not None:
+        elif phase == 3:
+            set_profile(sim_port, "value-up", {"latency_ms": MODELS["value"][4], "quality": DRIFT_QUALITY})
+        elif phase == 4 and admin_port is not None:
             bl.http_request(admin_port, "PUT", "/admin/pricing", json.dumps(
                 {"models": {"premium": {"input": OFF_PEAK_PREMIUM[0], "output": OFF_PEAK_PREMIUM[1]}}}).encode(),
                 {"content-type": "application/json"})
     return on_phase
+
+
+def shadow_spend(port: int) -> float:
+    """USD the gateway spent on shadow calls, from its /metrics."""
+    _, _, data = bl.http_request(port, "GET", "/metrics")
+    total = 0.0
+    for line in data.decode().splitlines():
+        if line.startswith("archway_cost_USD_total{") and 'archway_call_purpose="shadow"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 def litellm_config(sim_port: int, strategy: str) -> str:
@@ -167,6 +200,8 @@ def summarize(name: str, results: dict, requests_total: int) -> dict:
         "oracle_per_1k": 1000 * results["oracle"] / answered,
         "vs_oracle": results["cost"] / results["oracle"] if results["oracle"] else 0.0,
         "at_or_above_bar": results["good"] / answered,
+        "consistent": results["consistent"] / answered,
+        "shadow_per_1k": 1000 * results.get("shadow", 0.0) / answered,
         "p95_ms": 1000 * p95,
         "errors": results["errors"],
         "requests": requests_total,
@@ -210,6 +245,10 @@ def main() -> int:
                 proc = children.start(router, [str(archway), "serve", "--config", str(path)], log_path, env=env)
                 bl.wait_http_ok(port, "/readyz", 30, proc, log_path)
                 results = run_workload(port, "smart", sim_port, requests, concurrency, phase_setter(sim_port, port))
+                # What the consistency samples cost is spend too.
+                time.sleep(1.0)
+                results["shadow"] = shadow_spend(port)
+                results["cost"] += results["shadow"]
             else:
                 binary = bl.BENCH_DIR / ".venv" / "bin" / "litellm"
                 if not binary.exists():
@@ -226,7 +265,7 @@ def main() -> int:
                 proc = children.start(router, [str(binary), "--config", str(conf), "--host", "127.0.0.1", "--port", str(port),
                                                "--num_workers", "1"], log_path, env=env, cwd=work)
                 bl.wait_http_ok(port, "/health/liveliness", 180, proc, log_path)
-                # LiteLLM has no live price change: phase 4 runs on its configured prices.
+                # LiteLLM has no live price change: phase 5 runs on its configured prices.
                 results = run_workload(port, "smart", sim_port, requests, concurrency, phase_setter(sim_port, None),
                                        headers={"authorization": f"Bearer {bl.LITELLM_MASTER_KEY}"})
             rows.append(summarize(router, results, requests * len(PHASES)))
@@ -237,13 +276,13 @@ def main() -> int:
 
     print(f"\nArchway routing benchmark {bl.utc_stamp()}: {requests} requests per phase ({', '.join(PHASES)}), "
           f"{concurrency} at a time, bar {BAR}")
-    print(f"{'router':<32}{'USD/1k req':>11}{'x oracle':>10}{'>= bar':>9}{'p95 ms':>9}{'errors':>8}")
-    print("-" * 79)
+    print(f"{'router':<32}{'USD/1k req':>11}{'shadow':>8}{'x oracle':>10}{'>= bar':>9}{'consistent':>12}{'p95 ms':>9}{'errors':>8}")
+    print("-" * 99)
     oracle = next((row["oracle_per_1k"] for row in rows if row["oracle_per_1k"]), 0.0)
-    print(f"{'oracle (hindsight)':<32}{oracle:>11.4f}{1.0:>10.2f}{1.0:>9.0%}{'-':>9}{0:>8}")
+    print(f"{'oracle (hindsight)':<32}{oracle:>11.4f}{0:>8.4f}{1.0:>10.2f}{1.0:>9.0%}{1.0:>12.0%}{'-':>9}{0:>8}")
     for row in rows:
-        print(f"{row['router']:<32}{row['cost_per_1k']:>11.4f}{row['vs_oracle']:>10.2f}{row['at_or_above_bar']:>9.0%}"
-              f"{row['p95_ms']:>9.0f}{row['errors']:>8}")
+        print(f"{row['router']:<32}{row['cost_per_1k']:>11.4f}{row['shadow_per_1k']:>8.4f}{row['vs_oracle']:>10.2f}"
+              f"{row['at_or_above_bar']:>9.0%}{row['consistent']:>12.0%}{row['p95_ms']:>9.0f}{row['errors']:>8}")
     out = bl.BENCH_DIR / "results" / f"routing-{bl.utc_stamp()}.json"
     out.write_text(json.dumps({"requests_per_phase": requests, "concurrency": concurrency, "bar": BAR,
                                "models": MODELS, "rows": rows}, indent=2) + "\n")
