@@ -108,6 +108,9 @@ SPIKE_FACTOR = 5               # 5m spend rate vs the 1-day average of the 1h ra
 # series younger than a day it would underestimate the baseline and report false spikes.)
 SPIKE_FLOOR_PER_HOUR = 10      # ...only when the 5m rate is above this many USD/h
 FLAPPING_EJECTIONS = 3         # ejections of one model in 30 minutes: ArchwayEndpointEjectionFlapping
+SHADOW_DROPPED_SHARE = 0.1     # share of a route's shadow samples dropped over 15m: ArchwayShadowSamplesDropped
+INCONSISTENT_BELOW = 0.6       # consistency score (the default consistency.min_score): ArchwayModelInconsistent
+SHADOW_BY = "job, archway_route_name"
 
 
 def record_name(sli: dict, window: str) -> str:
@@ -248,6 +251,49 @@ def build_rules() -> dict:
                     "description": (
                         f"{{{{ $labels.archway_model }}}} of {{{{ $labels.job }}}} was ejected more than {FLAPPING_EJECTIONS} times "
                         "in 30 minutes: it recovers and fails again. Check the provider, or take the model out of its routes."
+                    ),
+                    "dashboard": "/d/archway-overview/archway-overview",
+                },
+            },
+            {
+                "alert": "ArchwayShadowSamplesDropped",
+                # `or 0 * all` gives every route with shadow samples a share (0 when none was dropped).
+                "expr": (
+                    f"(\n"
+                    f"  sum by ({SHADOW_BY}) (rate(archway_shadow_samples_total{{outcome=\"dropped\"}}[15m]))\n"
+                    f"  or\n"
+                    f"  0 * sum by ({SHADOW_BY}) (rate(archway_shadow_samples_total[15m]))\n"
+                    f")\n"
+                    f"/\n"
+                    f"sum by ({SHADOW_BY}) (rate(archway_shadow_samples_total[15m]))\n"
+                    f"> {fmt(SHADOW_DROPPED_SHARE)}\n"
+                ),
+                "for": "15m",
+                "labels": {"severity": "ticket"},
+                "annotations": {
+                    "summary": "Consistency samples are being dropped",
+                    "description": (
+                        f"More than {fmt(SHADOW_DROPPED_SHARE * 100)}% of the consistency samples of route "
+                        "{{ $labels.archway_route_name }} of {{ $labels.job }} were dropped over 15 minutes: the shadow "
+                        "queue is full, so the route's consistency scores lag behind. Raise shadow.queue_size or "
+                        "shadow.max_concurrency, or lower the route's consistency.sample_rate."
+                    ),
+                    "dashboard": "/d/archway-overview/archway-overview",
+                },
+            },
+            {
+                "alert": "ArchwayModelInconsistent",
+                "expr": f"min by (job, archway_route_name, archway_model) (archway_consistency_score) < {fmt(INCONSISTENT_BELOW)}\n",
+                "for": "10m",
+                "labels": {"severity": "ticket"},
+                "annotations": {
+                    "summary": "A model's answers no longer agree with its route's reference",
+                    "description": (
+                        "The consistency score of {{ $labels.archway_model }} in route {{ $labels.archway_route_name }} "
+                        f"of {{{{ $labels.job }}}} has been below {fmt(INCONSISTENT_BELOW)} for 10 minutes. The route stops choosing it while its score is below the "
+                        "route's consistency.min_score (GET /admin/routing: ineligible_because \"inconsistent\"). "
+                        "Check the model and its provider (a silent model change, a degraded deployment, a prompt "
+                        "it now handles differently)."
                     ),
                     "dashboard": "/d/archway-overview/archway-overview",
                 },
@@ -503,6 +549,46 @@ def build_tests(rules: dict) -> dict:
              "exp_alerts": op_fired("ArchwayEndpointEjectionFlapping", flapping)},
         ],
     })
+    shadow = "archway_shadow_samples_total"
+    busy, calm, quiet = ({"job": JOB, "archway_route_name": r} for r in ("smart", "cheap", "json"))
+    tests.append({
+        "name": "shadow: 40% of a route's samples dropped for 15 minutes fire; 3% and none do not; it clears",
+        "interval": "1m",
+        "input_series": [
+            # smart: 6 evaluated and 4 dropped a minute for 30 minutes, then no more drops
+            {"series": shadow + _labels({**busy, "outcome": "evaluated"}), "values": "0+6x70"},
+            {"series": shadow + _labels({**busy, "outcome": "dropped"}), "values": "0+4x30 120x40"},
+            # cheap: 1 dropped for 30 evaluated (and failed calls, which are not drops)
+            {"series": shadow + _labels({**calm, "outcome": "evaluated"}), "values": "0+30x70"},
+            {"series": shadow + _labels({**calm, "outcome": "dropped"}), "values": "0+1x70"},
+            {"series": shadow + _labels({**calm, "outcome": "failed"}), "values": "0+10x70"},
+            # json: nothing dropped, no dropped series at all
+            {"series": shadow + _labels({**quiet, "outcome": "evaluated"}), "values": "0+5x70"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "10m", "alertname": "ArchwayShadowSamplesDropped", "exp_alerts": []},   # pending (for: 15m)
+            {"eval_time": "25m", "alertname": "ArchwayShadowSamplesDropped",
+             "exp_alerts": op_fired("ArchwayShadowSamplesDropped", busy)},
+            {"eval_time": "60m", "alertname": "ArchwayShadowSamplesDropped", "exp_alerts": []},
+        ],
+    })
+    score = "archway_consistency_score"
+    drifting = {"job": JOB, "archway_route_name": "smart", "archway_model": "deepseek-chat"}
+    tests.append({
+        "name": "consistency: a score below 0.6 for 10 minutes fires; a short dip and a good model do not; recovery clears",
+        "interval": "1m",
+        "input_series": [
+            {"series": score + _labels(drifting), "values": "0.9 0.85 0.5x20 0.8x10"},
+            {"series": score + _labels({**drifting, "archway_model": "gpt-4o-mini"}), "values": "0.5x5 0.9x25"},
+            {"series": score + _labels({**drifting, "archway_model": "gpt-4o"}), "values": "0.95x32"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "5m", "alertname": "ArchwayModelInconsistent", "exp_alerts": []},   # pending (for: 10m)
+            {"eval_time": "15m", "alertname": "ArchwayModelInconsistent",
+             "exp_alerts": op_fired("ArchwayModelInconsistent", drifting)},
+            {"eval_time": "28m", "alertname": "ArchwayModelInconsistent", "exp_alerts": []},
+        ],
+    })
     drop = {"job": JOB, "reason": "export_failed"}
     tests.append({
         "name": "telemetry: spans dropped for 10 minutes fire, a past drop does not",
@@ -547,7 +633,9 @@ RULES_HEADER = """\
 #   archway:slo_objective:ratio{slo=...}            the objectives (used by the SLO dashboard)
 #   archway:cost_usd_per_hour:rate<W>               spend rate in USD/h by job, archway_model, provider
 # Alerts: multi-window multi-burn-rate (SRE workbook): Fast = 1h & 5m > 14.4x budget (page),
-# Slow = 6h & 30m > 6x (page), Ticket = (1d & 2h > 3x) or (3d & 6h > 1x); plus spend rate and telemetry loss.
+# Slow = 6h & 30m > 6x (page), Ticket = (1d & 2h > 3x) or (3d & 6h > 1x); plus spend rate, routing
+# (no eligible candidate, ejection flapping), consistency shadowing (dropped samples, inconsistent model)
+# and telemetry loss.
 # Thresholds use only non-integer `le` bounds (2.5, 2.56, 1.28) so they match whether an exporter
 # renders integer bounds as "1" or "1.0".
 """

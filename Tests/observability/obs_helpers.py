@@ -48,7 +48,8 @@ OTLP_METRICS: dict[str, dict[str, Any]] = {
                   "server.address", "server.port", "error.type"}},
     "archway.cost": {
         "type": "counter", "unit": "USD",
-        "attrs": {"gen_ai.operation.name", "archway.model", "gen_ai.provider.name", "gen_ai.request.model"}},
+        "attrs": {"gen_ai.operation.name", "archway.model", "gen_ai.provider.name", "gen_ai.request.model",
+                  "archway.call.purpose"}},  # client | shadow | probe
     "archway.upstream.retries": {
         "type": "counter", "unit": "{retry}", "attrs": {"archway.provider", "gen_ai.request.model"}},
     "archway.telemetry.dropped": {
@@ -72,6 +73,14 @@ OTLP_METRICS: dict[str, dict[str, Any]] = {
     "archway.endpoint.price": {"type": "gauge", "unit": "USD", "attrs": {"archway.model", "gen_ai.token.type"}},
     "archway.route.eligible_candidates": {"type": "gauge", "unit": "{candidate}", "attrs": {"archway.route.name"}},
     "archway.route.min_quality": {"type": "gauge", "unit": "1", "attrs": {"archway.route.name"}},
+    # Consistency shadowing (README "Routing"): each scored candidate's windowed mean score against the
+    # route's reference model, scored samples by label (consistent | inconsistent), and shadow samples by
+    # outcome (evaluated | dropped: queue full | failed: a shadow call failed).
+    "archway.consistency.score": {"type": "gauge", "unit": "1", "attrs": {"archway.route.name", "archway.model"}},
+    "archway.consistency.samples": {
+        "type": "counter", "unit": "{sample}",
+        "attrs": {"archway.route.name", "archway.model", "gen_ai.evaluation.score.label"}},
+    "archway.shadow.samples": {"type": "counter", "unit": "{sample}", "attrs": {"archway.route.name", "outcome"}},
 }
 
 _UNIT_MAP = {"s": "seconds", "ms": "milliseconds", "By": "bytes", "1": "", "%": "percent"}

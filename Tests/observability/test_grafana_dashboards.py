@@ -93,6 +93,30 @@ def test_overview_has_the_routing_panels():
     assert "archway_route_reason" in exprs                                  # reasons
 
 
+def test_overview_has_the_consistency_panels():
+    panels, row_of, row = {}, {}, None
+    for p in DASHBOARDS["archway-overview.json"]["panels"]:
+        if p["type"] == "row":
+            row = p["title"]
+        panels[p.get("title")], row_of[p.get("title")] = p, row
+    for title in ("Consistency score by route and model", "Consistency samples by label", "Shadow samples by outcome",
+                  "Shadow spend (USD/h)"):
+        assert row_of.get(title) == "Routing", title
+
+    def exprs(title):
+        return "\n".join(t["expr"] for t in panels[title]["targets"])
+
+    assert "min by (archway_route_name, archway_model) (archway_consistency_score{" in exprs("Consistency score by route and model")
+    assert "min_score" in panels["Consistency score by route and model"]["description"]
+    assert "gen_ai_evaluation_score_label" in exprs("Consistency samples by label")
+    assert "sum by (archway_route_name, outcome) (rate(archway_shadow_samples_total{" in exprs("Shadow samples by outcome")
+    assert 'archway_cost_USD_total{' in exprs("Shadow spend (USD/h)")
+    assert 'archway_call_purpose="shadow"' in exprs("Shadow spend (USD/h)") and "* 3600" in exprs("Shadow spend (USD/h)")
+    assert "all_inconsistent" in panels["Decisions/s by reason"]["description"]
+    # the cost panels sum over every archway.call.purpose
+    assert "archway_call_purpose" not in exprs("Cost per hour by model (USD/h)") + exprs("Spend in range")
+
+
 def test_slo_view_uses_recording_rules_and_objectives():
     exprs = "\n".join(_all_exprs(DASHBOARDS["archway-slo.json"]))
     for key in ("http_availability", "http_latency", "model_availability", "model_latency", "stream_ttft"):

@@ -5,7 +5,9 @@ Setup (module scope, ~30 s):
   * `archway simulate` on a free loopback port (the upstream);
   * `archway serve` with a config written here: `chat-fast` and `embed` on that simulator, `chat-broken`
     on a provider whose headers make the simulator answer 503 to everything (`x-simulator-error-rate: 1`),
-    one retry allowed, OTLP export pointed at a closed port (so spans are dropped and counted);
+    one retry allowed, OTLP export pointed at a closed port (so spans are dropped and counted); a route
+    `chat-routed` (`chat-broken` then `chat-fast`) with consistency shadowing against `chat-ref` at
+    sample_rate 1 (so consistency scores, shadow samples and shadow spend exist);
   * Debian's `prometheus` on 127.0.0.1 (free port, temp data dir, scrape and rule evaluation every 1 s)
     scraping the gateway's `GET /metrics` and loading alerts/*.rules.yml;
   * traffic through the official openai SDK (chat, streaming chat, embeddings, failing model, unknown
@@ -126,13 +128,18 @@ def backend(archway_bin, tmp_path_factory):
                 "chat-broken": {"provider": "flaky", "model": "sim-large", "price": {"input": 2.5, "output": 10.0},
                                 "quality": 0.9},
                 "embed": {"provider": "sim", "model": "sim-embed", "price": {"input": 0.02, "output": 0.02}},
+                # The consistency reference of chat-routed: only ever called by shadow samples.
+                "chat-ref": {"provider": "sim", "model": "sim-reference", "price": {"input": 1.0, "output": 4.0},
+                             "quality": 0.95},
             },
-            # A route whose first candidate always fails: decisions, fallbacks, an ejection and probes.
+            # A route whose first candidate always fails: decisions, fallbacks, an ejection and probes; every
+            # answer (chat-fast's) is consistency-sampled against chat-ref: scores, samples, shadow spend.
             "routes": {
                 "chat-routed": {"strategy": "fallback", "candidates": ["chat-broken", "chat-fast"], "min_quality": 0.8,
                                 "under_load": {"in_flight_above": 32, "min_quality": 0.5},
                                 "retries": {"max": 1, "backoff_ms": 10},
-                                "ejection": {"consecutive_failures": 2, "base_ms": 600000}},
+                                "ejection": {"consecutive_failures": 2, "base_ms": 600000},
+                                "consistency": {"reference": "chat-ref", "sample_rate": 1.0}},
             },
             "telemetry": {"capture_content": False},
         }
@@ -268,6 +275,33 @@ def test_key_panels_show_real_values(backend):
     assert value("sum(increase(archway_cost_USD_total[5m]))") > 0
     assert value('sum(increase(gen_ai_client_token_usage_sum{gen_ai_token_type="output"}[5m]))') > 0
     assert value("sum(increase(gen_ai_client_operation_time_to_first_chunk_seconds_count[5m]))") > 0
+
+
+def test_consistency_shadowing_series(backend):
+    """chat-routed's answers are scored against chat-ref off the client's path: the score gauge, the
+    samples by label and by outcome, and the shadow calls' cost under archway_call_purpose="shadow"."""
+    def present(expr):
+        return bool(backend.query(expr)["data"]["result"])
+
+    for expr in ('archway_consistency_score{job="archway", archway_route_name="chat-routed", archway_model="chat-fast"}',
+                 'archway_shadow_samples_total{job="archway", archway_route_name="chat-routed", outcome="evaluated"}',
+                 'archway_consistency_samples_total{job="archway", archway_route_name="chat-routed", archway_model="chat-fast"}',
+                 'archway_cost_USD_total{job="archway", archway_call_purpose="shadow", archway_model="chat-ref"}',
+                 'archway_cost_USD_total{job="archway", archway_call_purpose="client", archway_model="chat-fast"}'):
+        try:  # shadow samples are evaluated asynchronously: give the last ones a few scrapes
+            wait_for(lambda: present(expr), 15, what=expr)
+        except AssertionError:
+            pass
+        _assert_series(backend, expr, expr)
+    scores = _assert_series(backend, 'archway_consistency_score{archway_route_name="chat-routed"}', "score")
+    assert all(0.0 <= float(s["value"][1]) <= 1.0 for s in scores), scores
+    assert {s["metric"]["archway_model"] for s in scores} == {"chat-fast"}   # never the reference itself
+    labels = _assert_series(backend, "group by (gen_ai_evaluation_score_label) (archway_consistency_samples_total)", "labels")
+    assert {s["metric"]["gen_ai_evaluation_score_label"] for s in labels} <= {"consistent", "inconsistent"}
+    outcomes = _assert_series(backend, "group by (outcome) (archway_shadow_samples_total)", "outcomes")
+    assert {s["metric"]["outcome"] for s in outcomes} <= {"evaluated", "dropped", "failed"}
+    purposes = _assert_series(backend, "group by (archway_call_purpose) (archway_cost_USD_total)", "purposes")
+    assert {s["metric"]["archway_call_purpose"] for s in purposes} <= {"client", "shadow", "probe"}
 
 
 def test_dashboards_only_query_emitted_metrics():

@@ -34,6 +34,10 @@ EP_EJECTED = "archway.endpoint.ejected"
 EP_PRICE = "archway.endpoint.price"
 ELIGIBLE = "archway.route.eligible_candidates"
 BAR = "archway.route.min_quality"
+CONSISTENCY = "archway.consistency.score"
+CONSISTENCY_SAMPLES = "archway.consistency.samples"
+SHADOW = "archway.shadow.samples"
+DEFAULT_MIN_SCORE = 0.6        # a route's consistency.min_score when its config sets none
 
 # Template-variable filters per metric family (a variable is only applied to metrics carrying its tag).
 F_GENAI = "$service,$env,$provider,$model"
@@ -52,16 +56,18 @@ def q(name: str, query: str, aggregator: str | None = None) -> dict:
 
 
 def timeseries(title: str, queries: list[dict], formulas: list[dict], display: str = "line",
-               unit: str | None = None) -> dict:
+               unit: str | None = None, markers: list[dict] | None = None) -> dict:
     for f in formulas:
         if unit:
             f.setdefault("number_format", {"unit": {"type": "canonical_unit", "unit_name": unit}})
+    extra = {"markers": markers} if markers else {}
     return {"definition": {
         "title": title, "title_size": "16", "title_align": "left", "type": "timeseries",
         "show_legend": True, "legend_layout": "auto", "legend_columns": ["avg", "max", "value"],
         "requests": [{"response_format": "timeseries", "queries": queries, "formulas": formulas,
                       "display_type": display,
-                      "style": {"palette": "dog_classic", "line_type": "solid", "line_width": "normal"}}]}}
+                      "style": {"palette": "dog_classic", "line_type": "solid", "line_width": "normal"}}],
+        **extra}}
 
 
 def value(title: str, queries: list[dict], formula: str, unit: str | None = None, precision: int = 2,
@@ -208,6 +214,21 @@ def build() -> dict:
         timeseries("Effective price (USD per million tokens)",
                    [q("q1", f"avg:{EP_PRICE}{{{F_ROUTING}}} by {{archway.model,gen_ai.token.type}}")],
                    [{"formula": "q1"}]),
+        timeseries("Consistency score by route and model (left out below the route's min_score)",
+                   [q("q1", f"min:{CONSISTENCY}{{{F_ROUTING}}} by {{archway.route.name,archway.model}}")],
+                   [{"formula": "q1"}],
+                   markers=[{"value": f"y = {DEFAULT_MIN_SCORE:g}", "display_type": "error dashed",
+                             "label": f"default min_score {DEFAULT_MIN_SCORE:g}"}]),
+        timeseries("Consistency samples/s by label",
+                   [q("q1", f"sum:{CONSISTENCY_SAMPLES}{{{F_ROUTING}}} by "
+                            f"{{archway.route.name,archway.model,gen_ai.evaluation.score.label}}.as_rate()")],
+                   [{"formula": "q1"}], display="bars"),
+        timeseries("Shadow samples/s by outcome (watch dropped and failed)",
+                   [q("q1", f"sum:{SHADOW}{{{F_SVC}}} by {{archway.route.name,outcome}}.as_rate()")],
+                   [{"formula": "q1"}], display="bars"),
+        timeseries("Shadow spend (USD/h)",
+                   [q("q1", f"sum:{COST}{{{F_COST},archway.call.purpose:shadow}} by {{archway.model}}.as_rate()")],
+                   [{"formula": "3600 * q1"}], display="area", unit="dollar"),
     ]))
     return {
         "title": "Archway / Overview (OTLP)",

@@ -53,6 +53,10 @@ EP_EJECTED = "archway_endpoint_ejected"
 EP_PRICE = "archway_endpoint_price_USD"
 ELIGIBLE = "archway_route_eligible_candidates"
 BAR = "archway_route_min_quality"
+CONSISTENCY = "archway_consistency_score"
+CONSISTENCY_SAMPLES = "archway_consistency_samples_total"
+SHADOW = "archway_shadow_samples_total"
+DEFAULT_MIN_SCORE = 0.6        # a route's consistency.min_score when its config sets none
 F_ROUTE = 'job=~"$job"'
 F_ENDPOINT = 'job=~"$job", archway_model=~"$archway_model"'
 
@@ -146,7 +150,8 @@ class Layout:
 
 def timeseries(title: str, targets: list[dict], unit: str, desc: str = "", *, min0: bool = True,
                links: list[dict] | None = None, thresholds: list[tuple[float, str]] | None = None,
-               stack: bool = False) -> dict:
+               red_below: float | None = None, stack: bool = False,
+               calcs: tuple[str, ...] = ("mean", "max", "lastNotNull")) -> dict:
     custom = {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 10, "showPoints": "never",
               "spanNulls": False, "axisSoftMin": 0 if min0 else None,
               "stacking": {"mode": "normal" if stack else "none", "group": "A"}}
@@ -156,10 +161,14 @@ def timeseries(title: str, targets: list[dict], unit: str, desc: str = "", *, mi
         defaults["thresholds"] = {"mode": "absolute", "steps": [{"color": "green", "value": None}] +
                                   [{"color": c, "value": v} for v, c in thresholds]}
         custom["thresholdsStyle"] = {"mode": "line+area"}
+    if red_below is not None:  # a floor: red area under a dashed line
+        defaults["thresholds"] = {"mode": "absolute", "steps": [{"color": "red", "value": None},
+                                                                {"color": "transparent", "value": red_below}]}
+        custom["thresholdsStyle"] = {"mode": "dashed+area"}
     p = {"type": "timeseries", "title": title, "description": desc, "datasource": PROM, "targets": targets,
          "fieldConfig": {"defaults": defaults, "overrides": []},
          "options": {"legend": {"displayMode": "table", "placement": "bottom", "showLegend": True,
-                                "calcs": ["mean", "max", "lastNotNull"]},
+                                "calcs": list(calcs)},
                      "tooltip": {"mode": "multi", "sort": "desc"}}}
     if links:
         p["links"] = links
@@ -358,8 +367,8 @@ def overview() -> dict:
     L.row("Cost")
     L.add(timeseries("Cost per hour by model (USD/h)",
                      [target(f"sum by (archway_model) (rate({COST}{{{F_COST}}}[{RI}])) * 3600", "{{archway_model}}")],
-                     "currencyUSD", "archway.cost rate by client-facing model name, scaled to an hour. "
-                     "(Per-route cost arrives with routing.)", stack=True), 10, 8)
+                     "currencyUSD", "archway.cost rate by client-facing model name, scaled to an hour; "
+                     "all purposes (client calls, shadow samples, probes).", stack=True), 10, 8)
     L.add(timeseries("Cost per hour by provider (USD/h)",
                      [target(f"sum by (gen_ai_provider_name) (rate({COST}{{{F_COST}}}[{RI}])) * 3600",
                              "{{gen_ai_provider_name}}")], "currencyUSD", stack=True), 7, 8)
@@ -389,7 +398,9 @@ def overview() -> dict:
                      [target(f"sum by (archway_route_name, archway_route_reason) (rate({DECISIONS}{{{F_ROUTE}}}[{RI}]))",
                              "{{archway_route_name}} {{archway_route_reason}}")], "reqps",
                      "lowest_cost, lowest_latency, weighted, first_eligible, exploration, over_budget, all_ejected, "
-                     "fallback (the first choice failed and another candidate answered).", stack=True), 8, 8)
+                     "all_inconsistent (every candidate left is one whose answers stopped agreeing with the route's "
+                     "consistency reference), fallback (the first choice failed and another candidate answered).",
+                     stack=True), 8, 8)
     L.add(timeseries("Fallback rate by route",
                      [target(ratio_or_zero(f"{FALLBACKS}{{{F_ROUTE}}}", f"{DECISIONS}{{{F_ROUTE}}}", "archway_route_name"),
                              "{{archway_route_name}}")], "percentunit",
@@ -413,6 +424,35 @@ def overview() -> dict:
     L.add(timeseries("Quality bar in force",
                      [target(f"min by (archway_route_name) ({BAR}{{{F_ROUTE}}})", "{{archway_route_name}}")], "short",
                      "archway.route.min_quality: the route's bar, or its under_load bar while it is loaded."), 8, 7)
+    L.add(timeseries("Consistency score by route and model",
+                     [target(f"min by (archway_route_name, archway_model) ({CONSISTENCY}{{{F_ENDPOINT}}})",
+                             "{{archway_route_name}} {{archway_model}}")], "short",
+                     "archway.consistency.score: each sampled candidate's windowed mean agreement (0..1) with its "
+                     "route's consistency reference. A model below the route's min_score is left out of the route "
+                     f"(reason all_inconsistent when nothing else is left). The dashed line is the default min_score "
+                     f"({DEFAULT_MIN_SCORE:g}); a route's own min_score lives in its `consistency` config "
+                     "(GET /admin/routing shows it). Alerts: ArchwayModelInconsistent.",
+                     red_below=DEFAULT_MIN_SCORE, calcs=("min", "lastNotNull")), 6, 8)
+    L.add(timeseries("Consistency samples by label",
+                     [target(f"sum by (archway_route_name, archway_model, gen_ai_evaluation_score_label) "
+                             f"(rate({CONSISTENCY_SAMPLES}{{{F_ENDPOINT}}}[{RI}]))",
+                             "{{archway_route_name}} {{archway_model}} {{gen_ai_evaluation_score_label}}")], "short",
+                     "archway.consistency.samples/s: scored answers, consistent (at or above the route's min_score) "
+                     "or inconsistent. The scores themselves are also exported as gen_ai.evaluation.result log records.",
+                     stack=True), 6, 8)
+    L.add(timeseries("Shadow samples by outcome",
+                     [target(f"sum by (archway_route_name, outcome) (rate({SHADOW}{{{F_ROUTE}}}[{RI}]))",
+                             "{{archway_route_name}} {{outcome}}")], "short",
+                     "archway.shadow.samples/s: evaluated, dropped (the shadow queue was full: raise shadow.queue_size "
+                     "or max_concurrency, or lower sample_rate) and failed (a shadow call to the reference or a "
+                     "rechecked model failed). Dropped and failed are what to watch (ArchwayShadowSamplesDropped).",
+                     stack=True), 6, 8)
+    L.add(timeseries("Shadow spend (USD/h)",
+                     [target(f'sum by (archway_model) (rate({COST}{{{F_COST}, archway_call_purpose="shadow"}}[{RI}])) * 3600',
+                             "{{archway_model}}")], "currencyUSD",
+                     "archway.cost with archway.call.purpose=\"shadow\": what the consistency samples' shadow calls "
+                     "(reference answers, rechecks, embeddings) cost, by the model called. Included in the cost panels above.",
+                     stack=True), 6, 8)
 
     L.row("Traces (Tempo)")
     L.add(traces_table("Recent failed model calls",
