@@ -35,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // The module picture (README "Architecture"): each target depends only on what it imports.
@@ -57,7 +58,11 @@ let package = Package(
         ),
         .target(
             name: "ArchwayConfig",
-            dependencies: ["ArchwayCore", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "ArchwayCore",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
             swiftSettings: strictSettings
         ),
         // API packages only: never swift-otel, never a metrics backend.
@@ -113,6 +118,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Declared workflows: DAGs of model calls through the execution layer, under one deadline.
+        .target(
+            name: "ArchwayWorkflows",
+            dependencies: [
+                "ArchwayCore", "ArchwayConfig", "ArchwayExecution", "ArchwayTelemetry", "ArchwayWire",
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "ArchwaySimulator",
             dependencies: [
@@ -125,7 +140,7 @@ let package = Package(
             name: "ArchwayGateway",
             dependencies: [
                 "ArchwayCore", "ArchwayWire", "ArchwayConfig", "ArchwayTelemetry", "ArchwayPrometheus",
-                "ArchwayRouting", "ArchwayProviders", "ArchwayExecution",
+                "ArchwayRouting", "ArchwayProviders", "ArchwayExecution", "ArchwayWorkflows",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

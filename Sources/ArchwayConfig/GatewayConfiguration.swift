@@ -14,6 +14,8 @@ public struct GatewayConfiguration: Sendable {
     public var pricing: PricingSettings
     public var telemetry: TelemetrySettings
     public var shadow: ShadowSettings
+    /// Declared workflows, in file order.
+    public var workflows: [WorkflowConfiguration]
 
     public init(
         listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080),
@@ -24,7 +26,8 @@ public struct GatewayConfiguration: Sendable {
         routes: [RouteConfiguration] = [],
         pricing: PricingSettings = PricingSettings(),
         telemetry: TelemetrySettings = TelemetrySettings(),
-        shadow: ShadowSettings = ShadowSettings()
+        shadow: ShadowSettings = ShadowSettings(),
+        workflows: [WorkflowConfiguration] = []
     ) {
         self.listen = listen
         self.server = server
@@ -35,6 +38,7 @@ public struct GatewayConfiguration: Sendable {
         self.pricing = pricing
         self.telemetry = telemetry
         self.shadow = shadow
+        self.workflows = workflows
     }
 }
 

@@ -8,9 +8,10 @@ extension NodeReader {
             report(nil, "", "the configuration is empty")
             return configuration
         }
-        let sections: Set<String> = ["listen", "server", "upstream", "providers", "models", "routes", "pricing", "telemetry", "shadow"]
+        let sections: Set<String> = ["listen", "server", "upstream", "providers", "models", "routes", "pricing", "telemetry", "shadow", "workflows"]
         var modelsNode: Node?
         var routesNode: Node?
+        var workflowsNode: Node?
         var providersSeen = false
         // Every declared provider name, valid or not, so a model naming a provider that has its own
         // problem is not reported a second time as "not defined".
@@ -41,6 +42,8 @@ extension NodeReader {
                 configuration.telemetry = telemetry(entry.value, "telemetry")
             case "shadow":
                 configuration.shadow = shadow(entry.value, "shadow")
+            case "workflows":
+                workflowsNode = entry.value
             default:
                 break
             }
@@ -57,6 +60,10 @@ extension NodeReader {
         }
         if let routesNode {
             configuration.routes = routes(routesNode, "routes", models: configuration.models, providers: configuration.providers, declaredModels: declaredModels(modelsNode))
+        }
+        if let workflowsNode {
+            let callable = Set(configuration.models.map(\.name)).union(configuration.routes.map(\.name))
+            configuration.workflows = workflows(workflowsNode, "workflows", callable: callable)
         }
         if !configuration.listen.isLoopback, configuration.server.masterKey == nil {
             report(root, "server.master_key", "listening on \(configuration.listen) (beyond loopback) requires server.master_key, so the gateway is never open to the network by accident")

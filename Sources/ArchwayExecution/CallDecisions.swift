@@ -11,6 +11,10 @@ public final class CallDecisions: Sendable {
         public var model: String?
         /// Moves to another candidate after a failure.
         public var fallbacks = 0
+        /// What the models tried cost together (USD, at the prices in force).
+        public var costUSD = 0.0
+        /// Models tried.
+        public var attempts = 0
     }
 
     private let state = Mutex(Record())
@@ -26,7 +30,13 @@ public final class CallDecisions: Sendable {
     func tried(_ model: String, fallback: Bool) {
         state.withLock { record in
             record.model = model
+            record.attempts += 1
             if fallback { record.fallbacks += 1 }
         }
+    }
+
+    func spent(_ cost: Double?) {
+        guard let cost, cost > 0 else { return }
+        state.withLock { $0.costUSD += cost }
     }
 }

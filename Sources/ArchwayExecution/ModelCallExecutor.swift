@@ -213,6 +213,7 @@ public struct ModelCallExecutor: Sendable {
                 start: clock.now,
                 price: pricing?.price(for: entry.model.name) ?? entry.model.price,
                 routeLoad: plan.load,
+                decisions: scope.decisions,
                 outcome: AttemptOutcome(target: target, streamed: streamed),
                 // A route moves on to its other candidates itself: no retries at the same provider.
                 upstream: UpstreamCall(context: span.context, deadline: deadline, model: entry.model.upstreamModel, maxRetries: plan.retries.map { _ in 0 })
@@ -280,6 +281,7 @@ public struct ModelCallExecutor: Sendable {
         var outcome = call.outcome
         outcome.duration = call.start.duration(to: clock.now)
         outcome.httpAttempts = call.upstream.attempts.value
+        call.decisions?.spent(outcome.costUSD)
         sink.record(outcome, span: call.span, output: output)
     }
 }
@@ -294,6 +296,8 @@ struct ModelCall: Sendable {
     let price: ModelPrice?
     /// The route's load, left when a stream's call ends (non-streamed calls leave it in `run`).
     let routeLoad: RouteLoad?
+    /// The caller's record of the call: what each model tried cost.
+    let decisions: CallDecisions?
     var outcome: AttemptOutcome
     let upstream: UpstreamCall
 

@@ -23,7 +23,7 @@ public struct ModelStream: AsyncSequence, Sendable {
         self.model = model
     }
 
-    init(answered response: ChatResponse, model: String) {
+    public init(answered response: ChatResponse, model: String) {
         self.source = .answered(ChatChunk.chunks(of: response, model: model))
         self.model = model
     }

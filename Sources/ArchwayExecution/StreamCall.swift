@@ -67,6 +67,7 @@ final class StreamCall: Sendable {
         }
         guard let (outcome, output) = record else { return }
         call.routeLoad?.leave()
+        call.decisions?.spent(outcome.costUSD)
         exchange.end(error: error)
         let captured = sink.telemetry.captureContent
         sink.record(outcome, span: call.span, output: error == nil && captured ? output : nil)

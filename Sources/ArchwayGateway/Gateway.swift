@@ -4,6 +4,7 @@ import ArchwayExecution
 public import ArchwayPrometheus
 import ArchwayProviders
 import ArchwayRouting
+import ArchwayWorkflows
 public import ArchwayTelemetry
 public import Hummingbird
 public import Logging
@@ -108,7 +109,16 @@ public enum Gateway {
         if let key = configuration.server.masterKey {
             router.add(middleware: MasterKeyMiddleware(key: key))
         }
-        GatewayRoutes(executor: executor, catalog: catalog, maxBodyBytes: configuration.server.maxBodyBytes, state: state).register(on: router)
+        let workflows = configuration.workflows.isEmpty
+            ? nil
+            : WorkflowRoutes(runner: WorkflowRunner(executor: executor), workflows: configuration.workflows)
+        GatewayRoutes(
+            executor: executor,
+            catalog: catalog,
+            maxBodyBytes: configuration.server.maxBodyBytes,
+            state: state,
+            workflows: workflows
+        ).register(on: router)
         AdminRoutes(
             catalog: catalog,
             pricing: pricing,

@@ -3,6 +3,7 @@ import ArchwayCore
 import ArchwayExecution
 import ArchwayRouting
 import ArchwayWire
+import ArchwayWorkflows
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -15,12 +16,14 @@ struct GatewayRoutes: Sendable {
     let catalog: ModelCatalog
     let maxBodyBytes: Int
     let state: GatewayState
+    let workflows: WorkflowRoutes?
 
     func register(on router: Router<GatewayRequestContext>) {
         router.post("/v1/chat/completions") { request, context in try await chatCompletions(request, context: context) }
         router.post("/v1/messages") { request, context in try await messages(request, context: context) }
         router.post("/v1/embeddings") { request, context in try await embeddings(request, context: context) }
         router.get("/v1/models") { _, _ in try models() }
+        workflows?.register(on: router) { request in try await body(of: request) }
         router.get("/healthz") { _, _ in Response.json(ByteBuffer(string: #"{"status":"ok"}"#)) }
         router.get("/readyz") { _, _ in
             state.isReady
@@ -67,8 +70,16 @@ struct GatewayRoutes: Sendable {
     func chatCompletions(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let body = try await body(of: request)
         let chat = try OpenAIChatRequest.decode(from: body)
-        let envelope = executor.envelope(chat, openAIBytes: body)
         var headers = HTTPFields()
+        if let workflows, chat.model.hasPrefix(WorkflowConfiguration.modelPrefix) {
+            let answer = try await workflows.chat(chat, context: context)
+            if chat.stream {
+                let stream = ModelStream(answered: answer, model: chat.model)
+                return StreamRelay(stream: stream, wire: .openAI(includeUsage: chat.includeUsage), channel: context.channel).response(headers: headers)
+            }
+            return Response.json(try WireJSON.encode(OpenAIChatResponse(answer)), headers: headers)
+        }
+        let envelope = executor.envelope(chat, openAIBytes: body)
         if chat.stream {
             let stream = try await call(model: chat.model, context: context, headers: &headers) { scope in
                 try await executor.stream(envelope, scope: scope)
@@ -90,6 +101,15 @@ struct GatewayRoutes: Sendable {
     func messages(_ request: Request, context: GatewayRequestContext) async throws -> Response {
         let chat = try WireJSON.decodeRequest(AnthropicMessagesRequest.self, from: try await body(of: request)).request
         var headers = HTTPFields()
+        if let workflows, chat.model.hasPrefix(WorkflowConfiguration.modelPrefix) {
+            var answer = try await workflows.chat(chat, context: context)
+            if chat.stream {
+                let stream = ModelStream(answered: answer, model: chat.model)
+                return StreamRelay(stream: stream, wire: .anthropic, channel: context.channel).response(headers: headers)
+            }
+            answer.id = "msg_" + answer.id
+            return Response.json(try WireJSON.encode(AnthropicMessagesResponse(answer)), headers: headers)
+        }
         if chat.stream {
             let stream = try await call(model: chat.model, context: context, headers: &headers) { scope in
                 try await executor.stream(Relayable(chat), scope: scope)
@@ -117,7 +137,10 @@ struct GatewayRoutes: Sendable {
             OpenAIModelList.Model(id: name, created: state.startedAt, ownedBy: catalog.entry(named: name)?.provider.name ?? "archway")
         }
         let routes = catalog.routeNames.map { OpenAIModelList.Model(id: $0, created: state.startedAt, ownedBy: "archway") }
-        let list = OpenAIModelList(data: models + routes)
+        let flows = (workflows?.order ?? []).map {
+            OpenAIModelList.Model(id: WorkflowConfiguration.modelPrefix + $0, created: state.startedAt, ownedBy: "archway")
+        }
+        let list = OpenAIModelList(data: models + routes + flows)
         return Response.json(try WireJSON.encode(list))
     }
 }

@@ -1,4 +1,5 @@
 import ArchwayCore
+import Foundation
 
 /// The answer the simulator gives to one chat request, decided up front so that the non-streamed
 /// document, the stream and the usage numbers always agree.
@@ -45,6 +46,25 @@ struct SimulatedCompletion: Sendable {
             output = .toolCall(call)
             finishReason = .toolCalls
             usage = Usage(inputTokens: inputTokens, outputTokens: max(1, TokenEstimator.estimate(call.name + call.arguments)))
+            return
+        }
+
+        if let schema = SimulatedJSON.schema(of: request) {
+            // A document that fits the schema, cut into streamable pieces at its spaces.
+            let document = SimulatedJSON.value(for: schema, random: &random)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let text = (try? encoder.encode(document)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            var pieces: [String] = []
+            var current = ""
+            for character in text {
+                if character == " ", !current.isEmpty { pieces.append(current); current = "" }
+                current.append(character)
+            }
+            pieces.append(current)
+            output = .text(pieces: pieces)
+            finishReason = .stop
+            usage = Usage(inputTokens: inputTokens, outputTokens: max(1, TokenEstimator.estimate(text)))
             return
         }
 

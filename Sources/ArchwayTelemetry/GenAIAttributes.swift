@@ -75,10 +75,19 @@ public enum GenAIAttributes {
     /// On evaluation events: the reference model the answer was compared with.
     public static let archwayConsistencyReference = "archway.consistency.reference"
     public static let archwayWire = "archway.wire"
+    /// Workflows: the run's span (`invoke_workflow {name}`) and each step's.
+    public static let workflowName = "gen_ai.workflow.name"
+    public static let archwayWorkflowStepName = "archway.workflow.step.name"
+    public static let archwayWorkflowStepStatus = "archway.workflow.step.status"
+    public static let archwayWorkflowStepAttempts = "archway.workflow.step.attempts"
+    public static let archwayWorkflowStepCostUSD = "archway.workflow.step.cost_usd"
+    public static let archwayWorkflowStepModel = "archway.workflow.step.model"
+    public static let archwayWorkflowStepItems = "archway.workflow.step.items"
 }
 
 /// `gen_ai.operation.name` values Archway reports.
 public enum GenAIOperation: String, Sendable, Hashable {
     case chat
     case embeddings
+    case invokeWorkflow = "invoke_workflow"
 }

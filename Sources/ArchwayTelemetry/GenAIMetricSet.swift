@@ -75,6 +75,11 @@ public struct GenAIMetricSet: Sendable, Hashable {
     public static let consistencyScore = "archway.consistency.score"
     public static let consistencySamples = "archway.consistency.samples"
     public static let shadowSamples = "archway.shadow.samples"
+    /// Workflows: each run's duration (`gen_ai.workflow.name`, `error.type` on failure), each step's
+    /// duration by status, and each step's cost.
+    public static let workflowDuration = "gen_ai.workflow.duration"
+    public static let workflowStepDuration = "archway.workflow.step.duration"
+    public static let workflowStepCost = "archway.workflow.step.cost"
 
     /// Every histogram Archway records, with its unit and bucket boundaries.
     public static let histograms: [String: (unit: String, buckets: [Double])] = [
@@ -88,6 +93,8 @@ public struct GenAIMetricSet: Sendable, Hashable {
         inputTokensHistogram: ("{token}", tokenBuckets),
         outputTokensHistogram: ("{token}", tokenBuckets),
         httpServerDuration: ("s", httpServerDurationBuckets),
+        workflowDuration: ("s", durationBuckets),
+        workflowStepDuration: ("s", durationBuckets),
     ]
 
     /// Bucket boundaries by metric name, for the OTLP exporter's configuration.

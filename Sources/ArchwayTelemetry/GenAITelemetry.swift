@@ -196,6 +196,11 @@ public struct GenAITelemetry: Sendable {
         handles.counter(label, [("unit", unit)] + dimensions)
     }
 
+    /// A counter of fractional amounts (USD).
+    public func floatingCounter(_ label: String, unit: String, _ dimensions: [(String, String)]) -> FloatingPointCounter {
+        handles.floatingPointCounter(label, [("unit", unit)] + dimensions)
+    }
+
     /// A gauge (last value wins), created through the metrics factory.
     public func gauge(_ label: String, unit: String, _ dimensions: [(String, String)]) -> Gauge {
         Gauge(label: label, dimensions: [("unit", unit)] + dimensions, factory: metrics)

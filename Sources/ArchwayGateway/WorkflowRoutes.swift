@@ -1,0 +1,195 @@
+import ArchwayConfig
+import ArchwayCore
+import ArchwayExecution
+import ArchwayWire
+import ArchwayWorkflows
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Tracing
+
+/// `GET /v1/workflows`, `POST /v1/workflows/{name}/runs` (JSON, or SSE progress with `"stream": true`),
+/// and a workflow as the model `workflow/{name}` on the chat ingresses.
+struct WorkflowRoutes: Sendable {
+    let runner: WorkflowRunner
+    let workflows: [String: WorkflowConfiguration]
+    let order: [String]
+
+    init(runner: WorkflowRunner, workflows: [WorkflowConfiguration]) {
+        self.runner = runner
+        self.workflows = Dictionary(workflows.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.order = workflows.map(\.name)
+    }
+
+    func register(on router: Router<GatewayRequestContext>, body: @escaping @Sendable (Request) async throws -> ByteBuffer) {
+        router.get("/v1/workflows") { _, _ in try list() }
+        router.post("/v1/workflows/{name}/runs") { request, context in
+            try await run(request, context: context, body: try await body(request))
+        }
+    }
+
+    func workflow(named name: String) throws(GatewayError) -> WorkflowConfiguration {
+        guard let workflow = workflows[name] else {
+            throw GatewayError(
+                status: .notFound,
+                type: "invalid_request_error",
+                code: "workflow_not_found",
+                message: "The workflow '\(name.prefix(200))' is not configured on this gateway.",
+                shortDescription: "workflow_not_found"
+            )
+        }
+        return workflow
+    }
+
+    func list() throws -> Response {
+        let data = order.compactMap { workflows[$0] }.map { workflow -> JSONValue in
+            .object([
+                "name": .string(workflow.name),
+                "model": .string(workflow.modelName),
+                "inputs": .array(workflow.inputs.map(JSONValue.string)),
+                "deadline_ms": .number(Double(workflow.deadline.milliseconds)),
+                "steps": .array(workflow.steps.map { .string($0.name) }),
+            ])
+        }
+        return Response.json(try WireJSON.encode(JSONValue.object(["object": .string("list"), "data": .array(data)])))
+    }
+
+    func run(_ request: Request, context: GatewayRequestContext, body: ByteBuffer) async throws -> Response {
+        let workflow = try workflow(named: context.parameters.get("name") ?? "")
+        let document = try WireJSON.decodeRequest(JSONValue.self, from: body)
+        guard case .object(let fields) = document else { throw GatewayError.invalidRequest("The body must be a JSON object with 'inputs'.") }
+        var inputs: [String: JSONValue] = [:]
+        switch fields["inputs"] {
+        case .object(let object)?: inputs = object
+        case nil, .null?: break
+        default: throw GatewayError.invalidRequest("'inputs' must be an object.", param: "inputs")
+        }
+        try WorkflowRunner.validate(inputs, for: workflow)
+        let parent = context.serviceContext
+        context.serverSpan?.attributes["gen_ai.workflow.name"] = workflow.name
+        if case .bool(true)? = fields["stream"] {
+            return streamed(workflow, inputs: inputs, parent: parent)
+        }
+        let result = try await ClientConnections.run(on: context.channel) {
+            await runner.run(workflow, inputs: inputs, context: parent)
+        }
+        return try Self.response(result)
+    }
+
+    /// The run's document: `{output, steps, trace_id}`, or with `error` and the status of the failure.
+    static func response(_ result: WorkflowResult) throws -> Response {
+        let document = Self.document(result)
+        let status = result.clientError?.status ?? .ok
+        return Response.json(try WireJSON.encode(document), status: status)
+    }
+
+    static func document(_ result: WorkflowResult) -> JSONValue {
+        var steps: [String: JSONValue] = [:]
+        for name in result.order {
+            if let step = result.steps[name] { steps[name] = Self.json(step) }
+        }
+        var document: [String: JSONValue] = [
+            "workflow": .string(result.workflow),
+            "steps": .object(steps),
+            "trace_id": result.traceID.map(JSONValue.string) ?? .null,
+            "duration_ms": .number(Double(result.duration.milliseconds)),
+        ]
+        if let error = result.clientError {
+            document["error"] = .object([
+                "message": .string(error.message),
+                "type": .string(error.type),
+                "param": .null,
+                "code": error.code.map(JSONValue.string) ?? .null,
+                "step": result.failure?.step.map(JSONValue.string) ?? .null,
+            ])
+        } else {
+            document["output"] = result.output ?? .null
+        }
+        return .object(document)
+    }
+
+    static func json(_ step: WorkflowStepResult) -> JSONValue {
+        .object([
+            "status": .string(step.status.rawValue),
+            "output": step.output ?? .null,
+            "model": step.model.map(JSONValue.string) ?? .null,
+            "usage": step.usage.map { .object(["input_tokens": .number(Double($0.inputTokens)), "output_tokens": .number(Double($0.outputTokens))]) } ?? .null,
+            "cost_usd": .number(step.costUSD),
+            "duration_ms": .number(Double(step.duration.milliseconds)),
+            "attempts": .number(Double(step.attempts)),
+            "error": step.error.map { .object(["type": .string($0.shortDescription), "message": .string($0.description)]) } ?? .null,
+        ])
+    }
+
+    /// SSE: `step.started`, `step.finished` / `step.failed` as they happen, then `result` (or `error`).
+    func streamed(_ workflow: WorkflowConfiguration, inputs: [String: JSONValue], parent: ServiceContext) -> Response {
+        let (events, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
+        let runner = self.runner
+        let task = Task {
+            let result = await runner.run(workflow, inputs: inputs, context: parent) { event in
+                switch event {
+                case .stepStarted(let step):
+                    continuation.yield(Self.event("step.started", .object(["step": .string(step)])))
+                case .stepFinished(let step, let outcome):
+                    var json = Self.json(outcome)
+                    if case .object(var fields) = json { fields["step"] = .string(step); json = .object(fields) }
+                    let failed = outcome.status == .failed || outcome.status == .cancelled
+                    continuation.yield(Self.event(failed ? "step.failed" : "step.finished", json))
+                }
+            }
+            continuation.yield(Self.event(result.clientError == nil ? "result" : "error", Self.document(result)))
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            for await event in events { try await writer.write(event) }
+            try await writer.finish(nil)
+        })
+    }
+
+    static func event(_ name: String, _ data: JSONValue) -> ByteBuffer {
+        var buffer = ByteBuffer(string: "event: \(name)\ndata: ")
+        var json = (try? WireJSON.encode(data)) ?? ByteBuffer(string: "{}")
+        buffer.writeBuffer(&json)
+        buffer.writeString("\n\n")
+        return buffer
+    }
+
+    // MARK: - A workflow as a model
+
+    /// Runs `workflow/{name}` for a chat request: the last user message is the input `input`, the output
+    /// the assistant's message (text as it is, anything else as JSON).
+    func chat(_ request: ChatRequest, context: GatewayRequestContext) async throws -> ChatResponse {
+        let name = String(request.model.dropFirst(WorkflowConfiguration.modelPrefix.count))
+        guard let workflow = workflows[name] else { throw GatewayError.modelNotFound(request.model) }
+        let text = request.messages.last { $0.role == .user }?.text ?? ""
+        let inputs: [String: JSONValue] = ["input": .string(text)]
+        try WorkflowRunner.validate(inputs, for: workflow)
+        context.serverSpan?.attributes["gen_ai.workflow.name"] = workflow.name
+        let parent = context.serviceContext
+        let result = try await ClientConnections.run(on: context.channel) {
+            await runner.run(workflow, inputs: inputs, context: parent)
+        }
+        if let error = result.clientError { throw error }
+        let content: String
+        switch result.output ?? .null {
+        case .string(let string): content = string
+        case let other: content = String(buffer: (try? WireJSON.encode(other)) ?? ByteBuffer())
+        }
+        var usage = Usage(inputTokens: 0, outputTokens: 0)
+        for step in result.steps.values {
+            usage.inputTokens += step.usage?.inputTokens ?? 0
+            usage.outputTokens += step.usage?.outputTokens ?? 0
+        }
+        return ChatResponse(
+            id: "chatcmpl-wf-" + (result.traceID ?? String(UInt64.random(in: 0...UInt64.max), radix: 16)),
+            model: request.model,
+            created: currentUnixSeconds(),
+            choices: [ChatResponse.Choice(index: 0, message: .text(.assistant, content), finishReason: .stop)],
+            usage: usage
+        )
+    }
+}
