@@ -1,0 +1,172 @@
+import ArchwayConfig
+import ArchwayCore
+import ArchwayTelemetry
+import ArchwayTestSupport
+@testable import ArchwayWorkflows
+import Foundation
+import InMemoryTracing
+import Testing
+import Tracing
+
+@Suite struct WorkflowRunnerTests {
+    static let fanOut = """
+      w:
+        inputs: [topic]
+        deadline_ms: 5000
+        steps:
+          plan: {model: m, prompt: "plan {{inputs.topic}}", output: json}
+          facts: {model: m, prompt: "facts {{inputs.topic}}"}
+          items: {map: "{{steps.plan.output.items}}", model: m, prompt: "item {{item}} of {{steps.plan.output.title}}", max_parallel: 2}
+          final: {model: m, prompt: "final {{steps.facts.output}} {{steps.items.output}}"}
+        output: {final: "{{steps.final.output}}", items: "{{steps.items.output}}", title: "{{steps.plan.output.title}}"}
+    """
+
+    @Test func stepsRunAsSoonAsWhatTheyReferenceIsDoneAndMapsKeepOrder() async throws {
+        let concurrency = Concurrency()
+        let upstream = ScriptedUpstream { received, _ in
+            let prompt = WorkflowHarness.prompt(received)
+            concurrency.enter()
+            defer { concurrency.leave() }
+            try await Task.sleep(for: .milliseconds(60))
+            if prompt.hasPrefix("plan") { return WorkflowHarness.completion(#"{"title": "T", "items": ["a", "b", "c", "d", "e"]}"#) }
+            return WorkflowHarness.completion("<" + prompt + ">")
+        }
+        try await upstream.run { baseURL in
+            let harness = try WorkflowHarness(baseURL: baseURL, workflows: Self.fanOut)
+            let result = try await harness.run(["topic": .string("ovens")])
+            #expect(result.failure == nil)
+            let items: JSONValue = .array(["a", "b", "c", "d", "e"].map { .string("<item \($0) of T>") })
+            #expect(result.output == .object([
+                "final": .string("<final <facts ovens> [\"<item a of T>\",\"<item b of T>\",\"<item c of T>\",\"<item d of T>\",\"<item e of T>\"]>"),
+                "items": items,
+                "title": .string("T"),
+            ]))
+            #expect(result.steps["items"]?.attempts == 5 && result.steps["items"]?.status == .succeeded)
+            // plan and facts together, then at most max_parallel (2) items at once.
+            #expect(concurrency.peak == 2)
+            let prompts = upstream.received.map(WorkflowHarness.prompt)
+            #expect(prompts.prefix(2).sorted() == ["facts ovens", "plan ovens"])
+            #expect(prompts.last?.hasPrefix("final") == true)
+            #expect(result.steps.values.allSatisfy { $0.costUSD > 0 && $0.usage != nil })
+
+            // The trace: run → step → GenAI call.
+            let spans = harness.tracer.finishedSpans
+            let run = try #require(spans.first { $0.operationName == "invoke_workflow w" })
+            #expect(run.kind == .internal)
+            #expect(run.attributes[GenAIAttributes.operationName]?.toSpanAttribute() == .string("invoke_workflow"))
+            #expect(run.attributes[GenAIAttributes.workflowName]?.toSpanAttribute() == .string("w"))
+            let steps = spans.filter { $0.operationName.hasPrefix("workflow_step ") }
+            #expect(steps.count == 4 && steps.allSatisfy { $0.parentSpanID == run.spanID && $0.kind == .internal })
+            let itemsStep = try #require(steps.first { $0.operationName == "workflow_step items" })
+            #expect(itemsStep.attributes[GenAIAttributes.archwayWorkflowStepAttempts]?.toSpanAttribute() == .int64(5))
+            #expect(itemsStep.attributes[GenAIAttributes.archwayWorkflowStepStatus]?.toSpanAttribute() == .string("succeeded"))
+            let calls = spans.filter { $0.operationName == "chat m-up" }
+            #expect(calls.count == 8)
+            #expect(calls.filter { $0.parentSpanID == itemsStep.spanID }.count == 5)
+            #expect(harness.metrics.recorders.contains { $0.label == GenAIMetricSet.workflowDuration })
+        }
+    }
+
+    @Test func onErrorSkipAndDefaultLetTheRunGoOnAndFailFailsIt() async throws {
+        let upstream = ScriptedUpstream { received, _ in
+            let prompt = WorkflowHarness.prompt(received)
+            if prompt.hasPrefix("broken") { return .scriptedJSON(#"{"error":{"message":"down"}}"#, status: .serviceUnavailable) }
+            if prompt.hasPrefix("notjson") { return WorkflowHarness.completion("certainly! here it is") }
+            return WorkflowHarness.completion("ok " + prompt)
+        }
+        try await upstream.run { baseURL in
+            let lenient = try WorkflowHarness(baseURL: baseURL, workflows: """
+              w:
+                steps:
+                  a: {model: m, prompt: "broken a", on_error: skip}
+                  b: {model: m, prompt: "notjson b", output: json, retries: 1, on_error: {default: {"fallback": true}}}
+                  c: {model: m, prompt: "c {{steps.a.output}}|{{steps.b.output.fallback}}"}
+                output: "{{steps.c.output}}"
+            """)
+            let result = try await lenient.run()
+            #expect(result.failure == nil)
+            #expect(result.steps["a"]?.status == .skipped && result.steps["a"]?.output == .null)
+            #expect(result.steps["b"]?.status == .defaulted && result.steps["b"]?.attempts == 2, "an answer that is not JSON is retried")
+            #expect(result.output == .string("ok c |true"))
+
+            let strict = try WorkflowHarness(baseURL: baseURL, workflows: """
+              w:
+                steps:
+                  a: {model: m, prompt: "broken a"}
+                  b: {model: m, prompt: "b {{steps.a.output}}"}
+                output: "{{steps.b.output}}"
+            """)
+            let failed = try await strict.run()
+            #expect(failed.failure?.step == "a")
+            #expect(failed.steps["a"]?.status == .failed && failed.steps["b"] == nil)
+            let error = try #require(failed.clientError)
+            #expect(error.status == .serviceUnavailable && error.code == "workflow_step_failed" && error.message.contains("'a'"))
+            let run = try #require(strict.tracer.finishedSpans.first { $0.operationName == "invoke_workflow w" })
+            #expect(run.status?.code == .error)
+        }
+    }
+
+    @Test func theDeadlineCutsOffRunningStepsAndKeepsFinishedResults() async throws {
+        let upstream = ScriptedUpstream { received, _ in
+            let prompt = WorkflowHarness.prompt(received)
+            if prompt.hasPrefix("slow") { try await Task.sleep(for: .seconds(3)) }
+            return WorkflowHarness.completion("done " + prompt)
+        }
+        try await upstream.run { baseURL in
+            let harness = try WorkflowHarness(baseURL: baseURL, workflows: """
+              w:
+                deadline_ms: 300
+                steps:
+                  quick: {model: m, prompt: "quick"}
+                  slow: {model: m, prompt: "slow {{steps.quick.output}}"}
+                  after: {model: m, prompt: "after {{steps.slow.output}}"}
+                output: "{{steps.after.output}}"
+            """)
+            let started = ContinuousClock.now
+            let result = try await harness.run()
+            #expect(started.duration(to: .now) < .seconds(2), "the slow call was cancelled, not waited for")
+            #expect(result.failure?.step == "slow")
+            #expect(result.clientError?.status == .gatewayTimeout && result.clientError?.code == "workflow_deadline_exceeded")
+            #expect(result.steps["quick"]?.status == .succeeded && result.steps["quick"]?.output == .string("done quick"))
+            #expect(result.steps["slow"]?.status == .cancelled)
+            #expect(result.steps["after"] == nil)
+        }
+    }
+
+    @Test func aMissingValueIsAnErrorNeverAnEmptyString() throws {
+        let values = WorkflowContext(inputs: ["name": .string("Ada"), "n": .number(3), "doc": .object(["a": .array([.number(1), .bool(true)])])])
+        #expect(try values.render(WorkflowTemplate("{{inputs.name}} has {{inputs.n}}: {{inputs.doc}} <&>")) == #"Ada has 3: {"a":[1,true]} <&>"#)
+        #expect(throws: WorkflowRunError.missingValue("inputs.nope")) { try values.render(WorkflowTemplate("{{inputs.nope}}")) }
+        #expect(throws: WorkflowRunError.missingValue("inputs.doc.b")) { try values.render(WorkflowTemplate("{{inputs.doc.b}}")) }
+        // A value that is a list stays a list in the output; text around it makes it text.
+        #expect(try values.evaluate(.template(WorkflowTemplate("{{inputs.doc.a}}"))) == .array([.number(1), .bool(true)]))
+        #expect(try values.evaluate(.template(WorkflowTemplate("n={{inputs.n}}"))) == .string("n=3"))
+        #expect(try values.render(WorkflowTemplate("{{#inputs.doc.a}}[{{.}}]{{/inputs.doc.a}}")) == "[1][true]")
+    }
+
+    @Test func callsGetWhatIsLeftOfTheBudget() {
+        let start = ContinuousClock.now
+        let run = start + .seconds(8)
+        #expect(WorkflowRunner.callDeadline(run: run, stepStart: start + .seconds(1), timeout: nil) == run)
+        #expect(WorkflowRunner.callDeadline(run: run, stepStart: start + .seconds(1), timeout: .seconds(2)) == start + .seconds(3))
+        #expect(WorkflowRunner.callDeadline(run: run, stepStart: start + .seconds(7), timeout: .seconds(2)) == run)
+    }
+
+    @Test func theScheduleStartsStepsWhenTheirDependenciesAreDone() throws {
+        let upstreamless = try WorkflowHarness(baseURL: "http://127.0.0.1:9", workflows: Self.fanOut)
+        var schedule = WorkflowSchedule(upstreamless.workflow)
+        #expect(schedule.start() == ["plan", "facts"])
+        #expect(schedule.finished("facts", failsRun: false) == [])
+        #expect(schedule.finished("plan", failsRun: false) == ["items"])
+        #expect(schedule.finished("items", failsRun: false) == ["final"])
+        #expect(!schedule.isComplete)
+        #expect(schedule.finished("final", failsRun: false) == [])
+        #expect(schedule.isComplete)
+        var failing = WorkflowSchedule(upstreamless.workflow)
+        _ = failing.start()
+        #expect(failing.finished("plan", failsRun: true) == [])
+        #expect(!failing.isComplete, "facts still runs")
+        #expect(failing.finished("facts", failsRun: false) == [])
+        #expect(failing.isComplete)
+    }
+}
