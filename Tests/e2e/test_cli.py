@@ -551,7 +551,8 @@ def test_simulator_anthropic_stream(simulator):
 
 
 def test_every_example_config_checks(archway_bin):
-    examples = sorted((REPO_ROOT / "examples").glob("*.yaml"))
+    examples = sorted((REPO_ROOT / "examples").glob("*.yaml")) + sorted((REPO_ROOT / "examples" / "workflows").glob("*.yaml"))
+    assert len([p for p in examples if p.parent.name == "workflows"]) >= 2
     assert any(p.name == "routing.yaml" for p in examples)
     for path in examples:
         cp = run_check(archway_bin, path, {"OPENAI_API_KEY": "sk-x", "ANTHROPIC_API_KEY": "sk-x", "DEEPSEEK_API_KEY": "sk-x",
