@@ -111,6 +111,9 @@ FLAPPING_EJECTIONS = 3         # ejections of one model in 30 minutes: ArchwayEn
 SHADOW_DROPPED_SHARE = 0.1     # share of a route's shadow samples dropped over 15m: ArchwayShadowSamplesDropped
 INCONSISTENT_BELOW = 0.6       # consistency score (the default consistency.min_score): ArchwayModelInconsistent
 SHADOW_BY = "job, archway_route_name"
+WORKFLOW_FAILURE_SHARE = 0.1   # share of a workflow's runs failing over 15m: ArchwayWorkflowFailureRateHigh
+WORKFLOW_BY = "job, gen_ai_workflow_name"
+WORKFLOW_RUNS = "gen_ai_workflow_duration_seconds_count"
 
 
 def record_name(sli: dict, window: str) -> str:
@@ -294,6 +297,33 @@ def build_rules() -> dict:
                         "route's consistency.min_score (GET /admin/routing: ineligible_because \"inconsistent\"). "
                         "Check the model and its provider (a silent model change, a degraded deployment, a prompt "
                         "it now handles differently)."
+                    ),
+                    "dashboard": "/d/archway-overview/archway-overview",
+                },
+            },
+            {
+                "alert": "ArchwayWorkflowFailureRateHigh",
+                # `or 0 * all` gives every workflow with runs a share (0 when none failed).
+                "expr": (
+                    f"(\n"
+                    f"  sum by ({WORKFLOW_BY}) (rate({WORKFLOW_RUNS}{{error_type!=\"\"}}[15m]))\n"
+                    f"  or\n"
+                    f"  0 * sum by ({WORKFLOW_BY}) (rate({WORKFLOW_RUNS}[15m]))\n"
+                    f")\n"
+                    f"/\n"
+                    f"sum by ({WORKFLOW_BY}) (rate({WORKFLOW_RUNS}[15m]))\n"
+                    f"> {fmt(WORKFLOW_FAILURE_SHARE)}\n"
+                ),
+                "for": "15m",
+                "labels": {"severity": "ticket"},
+                "annotations": {
+                    "summary": "A workflow's runs are failing",
+                    "description": (
+                        f"More than {fmt(WORKFLOW_FAILURE_SHARE * 100)}% of the runs of workflow "
+                        "{{ $labels.gen_ai_workflow_name }} of {{ $labels.job }} failed over 15 minutes. The overview's "
+                        "Workflows row shows why (error.type: deadline_exceeded, a step's failure such as timeout or "
+                        "invalid_json, or the failing call's class like 503) and which step fails; the run's trace "
+                        "has the failed step's span."
                     ),
                     "dashboard": "/d/archway-overview/archway-overview",
                 },
@@ -589,6 +619,29 @@ def build_tests(rules: dict) -> dict:
             {"eval_time": "28m", "alertname": "ArchwayModelInconsistent", "exp_alerts": []},
         ],
     })
+    runs = "gen_ai_workflow_duration_seconds_count"
+    failing, healthy, calm_wf = ({"job": JOB, "gen_ai_workflow_name": w} for w in ("digest", "triage", "email"))
+    tests.append({
+        "name": "workflows: 20% of a workflow's runs failing for 15 minutes fire; 5% and none do not; it clears",
+        "interval": "1m",
+        "input_series": [
+            # digest: 8 good and 2 failed runs a minute (two error types) for 20 minutes, then no more failures
+            {"series": runs + _labels(failing), "values": "0+8x45"},
+            {"series": runs + _labels({**failing, "error_type": "deadline_exceeded"}), "values": "0+1x20 20x25"},
+            {"series": runs + _labels({**failing, "error_type": "503"}), "values": "0+1x20 20x25"},
+            # triage: 1 failed for 19 good
+            {"series": runs + _labels(healthy), "values": "0+19x45"},
+            {"series": runs + _labels({**healthy, "error_type": "invalid_json"}), "values": "0+1x45"},
+            # email: never failed, no failed series at all
+            {"series": runs + _labels(calm_wf), "values": "0+5x45"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "10m", "alertname": "ArchwayWorkflowFailureRateHigh", "exp_alerts": []},   # pending (for: 15m)
+            {"eval_time": "20m", "alertname": "ArchwayWorkflowFailureRateHigh",
+             "exp_alerts": op_fired("ArchwayWorkflowFailureRateHigh", failing)},
+            {"eval_time": "40m", "alertname": "ArchwayWorkflowFailureRateHigh", "exp_alerts": []},
+        ],
+    })
     drop = {"job": JOB, "reason": "export_failed"}
     tests.append({
         "name": "telemetry: spans dropped for 10 minutes fire, a past drop does not",
@@ -634,8 +687,8 @@ RULES_HEADER = """\
 #   archway:cost_usd_per_hour:rate<W>               spend rate in USD/h by job, archway_model, provider
 # Alerts: multi-window multi-burn-rate (SRE workbook): Fast = 1h & 5m > 14.4x budget (page),
 # Slow = 6h & 30m > 6x (page), Ticket = (1d & 2h > 3x) or (3d & 6h > 1x); plus spend rate, routing
-# (no eligible candidate, ejection flapping), consistency shadowing (dropped samples, inconsistent model)
-# and telemetry loss.
+# (no eligible candidate, ejection flapping), consistency shadowing (dropped samples, inconsistent model),
+# workflow failures and telemetry loss.
 # Thresholds use only non-integer `le` bounds (2.5, 2.56, 1.28) so they match whether an exporter
 # renders integer bounds as "1" or "1.0".
 """

@@ -81,6 +81,16 @@ OTLP_METRICS: dict[str, dict[str, Any]] = {
         "type": "counter", "unit": "{sample}",
         "attrs": {"archway.route.name", "archway.model", "gen_ai.evaluation.score.label"}},
     "archway.shadow.samples": {"type": "counter", "unit": "{sample}", "attrs": {"archway.route.name", "outcome"}},
+    # Workflows (README "Workflows"): each run's duration (`error.type` only when the run failed: deadline_exceeded,
+    # a step's failure class such as missing_value / invalid_json / not_a_list / timeout, or an upstream error
+    # class like 503), each step's duration by status (succeeded | failed | skipped | defaulted | cancelled) and
+    # each step's cost. Same bucket boundaries as gen_ai.client.operation.duration.
+    "gen_ai.workflow.duration": {"type": "histogram", "unit": "s", "attrs": {"gen_ai.workflow.name", "error.type"}},
+    "archway.workflow.step.duration": {
+        "type": "histogram", "unit": "s",
+        "attrs": {"gen_ai.workflow.name", "archway.workflow.step.name", "archway.workflow.step.status"}},
+    "archway.workflow.step.cost": {
+        "type": "counter", "unit": "USD", "attrs": {"gen_ai.workflow.name", "archway.workflow.step.name"}},
 }
 
 _UNIT_MAP = {"s": "seconds", "ms": "milliseconds", "By": "bytes", "1": "", "%": "percent"}

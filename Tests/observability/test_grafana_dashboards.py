@@ -122,3 +122,35 @@ def test_slo_view_uses_recording_rules_and_objectives():
     for key in ("http_availability", "http_latency", "model_availability", "model_latency", "stream_ttft"):
         assert f"archway:{key}_error_ratio:rate1h" in exprs
         assert f'archway:slo_objective:ratio{{slo="{key}"}}' in exprs
+
+
+def test_overview_has_the_workflow_panels():
+    d = DASHBOARDS["archway-overview.json"]
+    panels, row_of, row = {}, {}, None
+    for p in d["panels"]:
+        if p["type"] == "row":
+            row = p["title"]
+        panels[p.get("title")], row_of[p.get("title")] = p, row
+    titles = ("Workflow runs/s by workflow", "Workflow failures by workflow and error", "Workflow failure ratio by workflow",
+              "Workflow p95 duration by workflow", "Step p95 duration by workflow and step",
+              "Step status by workflow and step", "Workflow cost (USD/h) by workflow and step")
+    for title in titles:
+        assert row_of.get(title) == "Workflows", title
+
+    def exprs(title):
+        return "\n".join(t["expr"] for t in panels[title]["targets"])
+
+    for title in titles:
+        assert 'gen_ai_workflow_name=~"$workflow"' in exprs(title), title
+    assert "sum by (gen_ai_workflow_name) (rate(gen_ai_workflow_duration_seconds_count{" in exprs("Workflow runs/s by workflow")
+    assert 'error_type!=""' in exprs("Workflow failures by workflow and error")
+    assert "sum by (gen_ai_workflow_name, error_type)" in exprs("Workflow failures by workflow and error")
+    assert "histogram_quantile(0.95, sum by (le, gen_ai_workflow_name) (rate(gen_ai_workflow_duration_seconds_bucket{" in \
+        exprs("Workflow p95 duration by workflow")
+    assert "histogram_quantile(0.95, sum by (le, gen_ai_workflow_name, archway_workflow_step_name) " \
+           "(rate(archway_workflow_step_duration_seconds_bucket{" in exprs("Step p95 duration by workflow and step")
+    assert "archway_workflow_step_status" in exprs("Step status by workflow and step")
+    assert re.search(r"sum by \(gen_ai_workflow_name, archway_workflow_step_name\) \(rate\(archway_workflow_step_cost_USD_total\{"
+                     r"[^}]*\}\[\$__rate_interval\]\)\) \* 3600", exprs("Workflow cost (USD/h) by workflow and step"))
+    variables = {v["name"]: v for v in d["templating"]["list"]}
+    assert "gen_ai_workflow_name" in variables["workflow"]["query"]

@@ -20,8 +20,8 @@ def test_otel_to_prometheus_names():
     names = prometheus_series_names()
     assert names["gen_ai_client_operation_time_to_first_chunk_seconds_bucket"] == "gen_ai.client.operation.time_to_first_chunk"
     assert names["archway_telemetry_dropped_total"] == "archway.telemetry.dropped"
-    # five histograms (three series each), nine counters, eight gauges
-    assert len(names) == 5 * 3 + 9 + 8
+    # seven histograms (three series each), ten counters, eight gauges
+    assert len(names) == 7 * 3 + 10 + 8
     assert names["archway_endpoint_latency_seconds"] == "archway.endpoint.latency"
     assert names["archway_route_decisions_total"] == "archway.route.decisions"
     assert names["archway_endpoint_error_rate"] == "archway.endpoint.error_rate"
@@ -29,6 +29,12 @@ def test_otel_to_prometheus_names():
     assert names["archway_consistency_score"] == "archway.consistency.score"
     assert names["archway_consistency_samples_total"] == "archway.consistency.samples"
     assert names["archway_shadow_samples_total"] == "archway.shadow.samples"
+    # workflows: two `s` histograms and a USD counter
+    assert prometheus_base_name("gen_ai.workflow.duration", "s", "histogram") == "gen_ai_workflow_duration_seconds"
+    assert names["gen_ai_workflow_duration_seconds_count"] == "gen_ai.workflow.duration"
+    assert names["archway_workflow_step_duration_seconds_bucket"] == "archway.workflow.step.duration"
+    assert names["archway_workflow_step_cost_USD_total"] == "archway.workflow.step.cost"
+    assert {"gen_ai_workflow_name", "archway_workflow_step_name", "archway_workflow_step_status"} <= prometheus_label_names()
     assert {"archway_call_purpose", "gen_ai_evaluation_score_label", "archway_route_name", "outcome"} <= prometheus_label_names()
     assert {"gen_ai_request_model", "archway_model", "http_response_status_code", "error_type"} <= prometheus_label_names()
 

@@ -7,11 +7,14 @@ Setup (module scope, ~30 s):
     on a provider whose headers make the simulator answer 503 to everything (`x-simulator-error-rate: 1`),
     one retry allowed, OTLP export pointed at a closed port (so spans are dropped and counted); a route
     `chat-routed` (`chat-broken` then `chat-fast`) with consistency shadowing against `chat-ref` at
-    sample_rate 1 (so consistency scores, shadow samples and shadow spend exist);
+    sample_rate 1 (so consistency scores, shadow samples and shadow spend exist); two workflows,
+    `obs-flow` (two chat-fast steps, succeeds) and `obs-broken` (a chat-fast step, then one on chat-broken:
+    fails with error.type 503), so workflow runs, failures, step durations by status and step cost exist;
   * Debian's `prometheus` on 127.0.0.1 (free port, temp data dir, scrape and rule evaluation every 1 s)
     scraping the gateway's `GET /metrics` and loading alerts/*.rules.yml;
   * traffic through the official openai SDK (chat, streaming chat, embeddings, failing model, unknown
-    model) plus /v1/messages, /v1/models, /healthz, /readyz and an unknown path, in rounds a few scrapes apart.
+    model) plus /v1/messages, /v1/models, /healthz, /readyz, workflow runs and an unknown path, in rounds a few
+    scrapes apart.
 
 Then each expression is sent to `/api/v1/query` and must parse and return at least one series:
   * dashboard targets and template-variable queries with Grafana's variables substituted
@@ -64,7 +67,7 @@ def _drive_traffic(base: str, rounds: int = 3) -> dict[str, int]:
 
     client = OpenAI(base_url=f"{base}/v1", api_key="unused", max_retries=0, timeout=20)
     raw = httpx.Client(base_url=base, timeout=20)
-    counts = {"ok": 0, "failed": 0}
+    counts = {"ok": 0, "failed": 0, "workflow_ok": 0, "workflow_failed": 0}
     msgs = [{"role": "user", "content": "Say something about observability."}]
     for r in range(rounds):
         for _ in range(3):
@@ -95,6 +98,15 @@ def _drive_traffic(base: str, rounds: int = 3) -> dict[str, int]:
         raw.get("/healthz")
         raw.get("/readyz")
         raw.get("/no/such/path")
+        for _ in range(2):
+            run = raw.post("/v1/workflows/obs-flow/runs", json={"inputs": {"topic": "observability"}})
+            assert run.status_code == 200, run.text
+            body = run.json()
+            assert body["output"] and {n: st["status"] for n, st in body["steps"].items()} == {"a": "succeeded", "b": "succeeded"}
+            counts["workflow_ok"] += 1
+        run = raw.post("/v1/workflows/obs-broken/runs", json={"inputs": {"topic": "observability"}})
+        assert run.status_code >= 500, run.text
+        counts["workflow_failed"] += 1
         if r + 1 < rounds:
             time.sleep(2.5)  # a few scrapes apart, so rates see increases
     return counts
@@ -140,6 +152,17 @@ def backend(archway_bin, tmp_path_factory):
                                 "retries": {"max": 1, "backoff_ms": 10},
                                 "ejection": {"consecutive_failures": 2, "base_ms": 600000},
                                 "consistency": {"reference": "chat-ref", "sample_rate": 1.0}},
+            },
+            # One workflow that succeeds and one whose second step always fails (chat-broken answers 503).
+            "workflows": {
+                "obs-flow": {"inputs": ["topic"], "deadline_ms": 5000,
+                             "steps": {"a": {"model": "chat-fast", "prompt": "First {{inputs.topic}}"},
+                                       "b": {"model": "chat-fast", "prompt": "Second {{steps.a.output}}"}},
+                             "output": "{{steps.b.output}}"},
+                "obs-broken": {"inputs": ["topic"], "deadline_ms": 5000,
+                               "steps": {"ok": {"model": "chat-fast", "prompt": "First {{inputs.topic}}"},
+                                         "broken": {"model": "chat-broken", "prompt": "Second {{steps.ok.output}}"}},
+                               "output": "{{steps.broken.output}}"},
             },
             "telemetry": {"capture_content": False},
         }
@@ -302,6 +325,32 @@ def test_consistency_shadowing_series(backend):
     assert {s["metric"]["outcome"] for s in outcomes} <= {"evaluated", "dropped", "failed"}
     purposes = _assert_series(backend, "group by (archway_call_purpose) (archway_cost_USD_total)", "purposes")
     assert {s["metric"]["archway_call_purpose"] for s in purposes} <= {"client", "shadow", "probe"}
+
+
+def test_workflow_series(backend):
+    """obs-flow's runs, its steps by status and their cost, and obs-broken's failed runs by error.type."""
+    for expr in ('gen_ai_workflow_duration_seconds_count{job="archway", gen_ai_workflow_name="obs-flow", error_type=""}',
+                 'gen_ai_workflow_duration_seconds_bucket{job="archway", gen_ai_workflow_name="obs-flow", le="+Inf"}',
+                 'archway_workflow_step_duration_seconds_count{job="archway", gen_ai_workflow_name="obs-flow", '
+                 'archway_workflow_step_name="a", archway_workflow_step_status="succeeded"}',
+                 'archway_workflow_step_duration_seconds_bucket{job="archway", gen_ai_workflow_name="obs-flow", '
+                 'archway_workflow_step_name="b", archway_workflow_step_status="succeeded"}',
+                 'archway_workflow_step_cost_USD_total{job="archway", gen_ai_workflow_name="obs-flow", archway_workflow_step_name="b"}',
+                 'gen_ai_workflow_duration_seconds_count{job="archway", gen_ai_workflow_name="obs-broken", error_type="503"}',
+                 'archway_workflow_step_duration_seconds_count{job="archway", gen_ai_workflow_name="obs-broken", '
+                 'archway_workflow_step_name="broken", archway_workflow_step_status="failed"}'):
+        _assert_series(backend, expr, expr)
+    runs = _assert_series(backend, 'sum(gen_ai_workflow_duration_seconds_count{gen_ai_workflow_name="obs-flow"})', "runs")
+    assert float(runs[0]["value"][1]) == 6.0        # 2 runs x 3 rounds
+    cost = _assert_series(backend, 'sum(archway_workflow_step_cost_USD_total{gen_ai_workflow_name="obs-flow"})', "cost")
+    assert float(cost[0]["value"][1]) > 0
+    statuses = _assert_series(backend, "group by (archway_workflow_step_status) (archway_workflow_step_duration_seconds_count)",
+                              "statuses")
+    assert {s["metric"]["archway_workflow_step_status"] for s in statuses} <= {
+        "succeeded", "failed", "skipped", "defaulted", "cancelled"}
+    ratio = _assert_series(backend, 'sum by (gen_ai_workflow_name) (rate(gen_ai_workflow_duration_seconds_count{error_type!=""}[5m])) '
+                                    '/ sum by (gen_ai_workflow_name) (rate(gen_ai_workflow_duration_seconds_count[5m]))', "ratio")
+    assert {s["metric"]["gen_ai_workflow_name"]: float(s["value"][1]) for s in ratio} == {"obs-broken": 1.0}
 
 
 def test_dashboards_only_query_emitted_metrics():

@@ -56,9 +56,14 @@ BAR = "archway_route_min_quality"
 CONSISTENCY = "archway_consistency_score"
 CONSISTENCY_SAMPLES = "archway_consistency_samples_total"
 SHADOW = "archway_shadow_samples_total"
+WF_DUR = "gen_ai_workflow_duration_seconds"
+WF_STEP = "archway_workflow_step_duration_seconds"
+WF_COST = "archway_workflow_step_cost_USD_total"
+WF_FAILURE_SHARE = alerts.WORKFLOW_FAILURE_SHARE   # ArchwayWorkflowFailureRateHigh
 DEFAULT_MIN_SCORE = 0.6        # a route's consistency.min_score when its config sets none
 F_ROUTE = 'job=~"$job"'
 F_ENDPOINT = 'job=~"$job", archway_model=~"$archway_model"'
+F_WORKFLOW = 'job=~"$job", gen_ai_workflow_name=~"$workflow"'
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,6 +95,7 @@ def variables(*names: str) -> list[dict]:
                            f'label_values({DUR}_count{{job=~"$job", gen_ai_provider_name=~"$provider"}}, gen_ai_request_model)'),
         "archway_model": query_var("archway_model", "Model (client-facing)",
                                    f'label_values({COST}{{job=~"$job", gen_ai_provider_name=~"$provider", gen_ai_request_model=~"$model"}}, archway_model)'),
+        "workflow": query_var("workflow", "Workflow", f'label_values({WF_DUR}_count{{job=~"$job"}}, gen_ai_workflow_name)'),
     }
     return [known[n] for n in names]
 
@@ -454,6 +460,46 @@ def overview() -> dict:
                      "(reference answers, rechecks, embeddings) cost, by the model called. Included in the cost panels above.",
                      stack=True), 6, 8)
 
+    L.row("Workflows")
+    L.add(timeseries("Workflow runs/s by workflow",
+                     [target(f"sum by (gen_ai_workflow_name) (rate({WF_DUR}_count{{{F_WORKFLOW}}}[{RI}]))",
+                             "{{gen_ai_workflow_name}}")], "ops",
+                     "gen_ai.workflow.duration count: runs of each workflow (POST /v1/workflows/{name}/runs and the "
+                     "model workflow/{name}), finished or failed.", stack=True), 8, 8)
+    L.add(timeseries("Workflow failures by workflow and error",
+                     [target(f'sum by (gen_ai_workflow_name, error_type) (rate({WF_DUR}_count{{{F_WORKFLOW}, error_type!=""}}[{RI}]))',
+                             "{{gen_ai_workflow_name}} {{error_type}}")], "ops",
+                     "Failed runs/s by error.type: deadline_exceeded (the run's deadline_ms ran out), a step's failure "
+                     "(missing_value, invalid_json, not_a_list, timeout: its timeout_ms) or the failing call's class "
+                     "(429, 503, connection_error…). Steps with on_error skip/default do not fail the run. "
+                     "The series appears with the first failure.", stack=True), 8, 8)
+    L.add(timeseries("Workflow failure ratio by workflow",
+                     [target(ratio_or_zero(f'{WF_DUR}_count{{{F_WORKFLOW}, error_type!=""}}', f"{WF_DUR}_count{{{F_WORKFLOW}}}",
+                                           "gen_ai_workflow_name"), "{{gen_ai_workflow_name}}")], "percentunit",
+                     f"Failed runs / all runs. Above {WF_FAILURE_SHARE:.0%} over 15m for 15m: ArchwayWorkflowFailureRateHigh.",
+                     thresholds=[(WF_FAILURE_SHARE, "red")]), 8, 8)
+    L.add(timeseries("Workflow p95 duration by workflow",
+                     quantiles(WF_DUR, F_WORKFLOW, "gen_ai_workflow_name", (0.95,)), "s",
+                     "gen_ai.workflow.duration of every run, failed ones included (a run cut off by its deadline "
+                     "lasts about deadline_ms)."), 8, 8)
+    L.add(timeseries("Step p95 duration by workflow and step",
+                     quantiles(WF_STEP, F_WORKFLOW, "gen_ai_workflow_name, archway_workflow_step_name", (0.95,)), "s",
+                     "archway.workflow.step.duration, every status: a step's own time, its retries and (for map "
+                     "steps) all its items included. The slowest step on the critical path sets the run's duration."), 8, 8)
+    L.add(timeseries("Step status by workflow and step",
+                     [target(f"sum by (gen_ai_workflow_name, archway_workflow_step_name, archway_workflow_step_status) "
+                             f"(rate({WF_STEP}_count{{{F_WORKFLOW}}}[{RI}]))",
+                             "{{gen_ai_workflow_name}} {{archway_workflow_step_name}} {{archway_workflow_step_status}}")], "ops",
+                     "Steps/s by archway.workflow.step.status: succeeded, failed (fails the run), skipped and defaulted "
+                     "(failed, but on_error kept the run going), cancelled (stopped because another step failed the run).",
+                     stack=True), 8, 8)
+    L.add(timeseries("Workflow cost (USD/h) by workflow and step",
+                     [target(f"sum by (gen_ai_workflow_name, archway_workflow_step_name) (rate({WF_COST}{{{F_WORKFLOW}}}[{RI}])) * 3600",
+                             "{{gen_ai_workflow_name}} {{archway_workflow_step_name}}")], "currencyUSD",
+                     "archway.workflow.step.cost: what each step's model calls cost (every attempt and map item). The same "
+                     "calls are in archway.cost (archway_call_purpose=\"client\"), so this breaks the cost panels above "
+                     "down by workflow; it is not extra spend.", stack=True), 24, 8)
+
     L.row("Traces (Tempo)")
     L.add(traces_table("Recent failed model calls",
                        '{ span.gen_ai.operation.name != nil && span.gen_ai.request.model =~ "${model:regex}" && status = error }',
@@ -462,8 +508,9 @@ def overview() -> dict:
                        '{ span.gen_ai.operation.name != nil && span.gen_ai.request.model =~ "${model:regex}" && duration > 2560ms }'),
           12, 8)
     return dashboard("archway-overview", "Archway / Overview",
-                     "Archway gateway overview: traffic, errors, latency, tokens, cost, retries, telemetry loss, routing.",
-                     L.panels, ["datasource", "tempo", "job", "route", "provider", "model", "archway_model"],
+                     "Archway gateway overview: traffic, errors, latency, tokens, cost, retries, telemetry loss, routing, "
+                     "workflows.",
+                     L.panels, ["datasource", "tempo", "job", "route", "provider", "model", "archway_model", "workflow"],
                      ["overview", "genai"])
 
 
