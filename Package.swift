@@ -118,6 +118,16 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The policy stage: PII detection and redaction, prompt-injection scoring.
+        .target(
+            name: "ArchwayPolicy",
+            dependencies: [
+                "ArchwayCore", "ArchwayConfig", "ArchwayExecution", "ArchwayTelemetry",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Declared workflows: DAGs of model calls through the execution layer, under one deadline.
         .target(
             name: "ArchwayWorkflows",
@@ -140,7 +150,7 @@ let package = Package(
             name: "ArchwayGateway",
             dependencies: [
                 "ArchwayCore", "ArchwayWire", "ArchwayConfig", "ArchwayTelemetry", "ArchwayPrometheus",
-                "ArchwayRouting", "ArchwayProviders", "ArchwayExecution", "ArchwayWorkflows",
+                "ArchwayRouting", "ArchwayProviders", "ArchwayExecution", "ArchwayWorkflows", "ArchwayPolicy",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -170,7 +180,7 @@ let package = Package(
         .executableTarget(
             name: "archway",
             dependencies: [
-                "ArchwayGateway", "ArchwaySimulator", "ArchwayConfig", "ArchwayTelemetry", "ArchwayPrometheus", "ArchwayOTLP",
+                "ArchwayGateway", "ArchwaySimulator", "ArchwayConfig", "ArchwayTelemetry", "ArchwayPrometheus", "ArchwayOTLP", "ArchwayPolicy",
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -16,6 +16,8 @@ public struct GatewayConfiguration: Sendable {
     public var shadow: ShadowSettings
     /// Declared workflows, in file order.
     public var workflows: [WorkflowConfiguration]
+    /// The policy stage; nil when none is configured.
+    public var policy: PolicyConfiguration?
 
     public init(
         listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080),
@@ -27,7 +29,8 @@ public struct GatewayConfiguration: Sendable {
         pricing: PricingSettings = PricingSettings(),
         telemetry: TelemetrySettings = TelemetrySettings(),
         shadow: ShadowSettings = ShadowSettings(),
-        workflows: [WorkflowConfiguration] = []
+        workflows: [WorkflowConfiguration] = [],
+        policy: PolicyConfiguration? = nil
     ) {
         self.listen = listen
         self.server = server
@@ -39,6 +42,7 @@ public struct GatewayConfiguration: Sendable {
         self.telemetry = telemetry
         self.shadow = shadow
         self.workflows = workflows
+        self.policy = policy
     }
 }
 
@@ -231,6 +235,8 @@ public struct ModelConfiguration: Sendable {
     public var priceSchedule: [PriceSchedule.Entry]
     /// Declared answer quality in 0...1, for routes' `min_quality`; nil when not declared.
     public var quality: Double?
+    /// `policy: none`: the policy stage leaves calls to this model alone (an on-premises model, say).
+    public var policyExempt = false
 
     public init(
         name: String,
@@ -371,6 +377,8 @@ public struct RouteConfiguration: Sendable {
     public var underLoad: UnderLoad?
     /// Answers sampled against a reference model; candidates that stop agreeing with it are left out.
     public var consistency: Consistency?
+    /// `policy: none`: the policy stage leaves this route's calls alone.
+    public var policyExempt = false
 
     public init(
         name: String,
@@ -426,12 +434,15 @@ public struct PricingSettings: Sendable {
 public struct TelemetrySettings: Sendable {
     /// Export message content (`gen_ai.input.messages`, …) on spans. Off by default: prompts are user data.
     public var captureContent: Bool
+    /// `capture_content: redacted`: content is captured with the PII policy applied (placeholders).
+    public var captureRedacted: Bool
     /// How long the final export of buffered spans and metrics may take at shutdown. Bounded on its own,
     /// so an unreachable collector cannot hold the exit past an orchestrator's kill (10 s for `docker stop`).
     public var flushTimeout: Duration
 
     public init(captureContent: Bool = false, flushTimeout: Duration = .milliseconds(1500)) {
         self.captureContent = captureContent
+        self.captureRedacted = false
         self.flushTimeout = flushTimeout
     }
 }

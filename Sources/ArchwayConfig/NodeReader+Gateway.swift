@@ -8,7 +8,7 @@ extension NodeReader {
             report(nil, "", "the configuration is empty")
             return configuration
         }
-        let sections: Set<String> = ["listen", "server", "upstream", "providers", "models", "routes", "pricing", "telemetry", "shadow", "workflows"]
+        let sections: Set<String> = ["listen", "server", "upstream", "providers", "models", "routes", "pricing", "telemetry", "shadow", "workflows", "policy"]
         var modelsNode: Node?
         var routesNode: Node?
         var workflowsNode: Node?
@@ -44,6 +44,8 @@ extension NodeReader {
                 configuration.shadow = shadow(entry.value, "shadow")
             case "workflows":
                 workflowsNode = entry.value
+            case "policy":
+                configuration.policy = policy(entry.value, "policy")
             default:
                 break
             }
@@ -227,13 +229,14 @@ extension NodeReader {
     }
 
     mutating func model(_ name: String, _ node: Node, _ path: String, providers: [String: ProviderConfiguration], declared: Set<String>) -> ModelConfiguration? {
-        guard let entries = mapping(node, path, allowed: ["provider", "model", "price", "quality"]) else { return nil }
+        guard let entries = mapping(node, path, allowed: ["provider", "model", "price", "quality", "policy"]) else { return nil }
         var provider: String?
         var upstreamModel: String?
         var price: ModelPrice?
         var schedule: [PriceSchedule.Entry] = []
         var quality: Double?
         var providerNode: Node?
+        var exempt = false
         for entry in entries {
             let childPath = "\(path).\(entry.key)"
             switch entry.key {
@@ -246,6 +249,8 @@ extension NodeReader {
                 (price, schedule) = self.pricedSchedule(entry.value, childPath)
             case "quality":
                 quality = double(entry.value, childPath, range: 0...1)
+            case "policy":
+                exempt = policyNone(entry.value, childPath)
             default:
                 break
             }
@@ -260,7 +265,19 @@ extension NodeReader {
             }
             return nil
         }
-        return ModelConfiguration(name: name, provider: provider, upstreamModel: upstreamModel, price: price, priceSchedule: schedule, quality: quality)
+        var model = ModelConfiguration(name: name, provider: provider, upstreamModel: upstreamModel, price: price, priceSchedule: schedule, quality: quality)
+        model.policyExempt = exempt
+        return model
+    }
+
+    /// `policy: none` (the only value a model or route may set: it opts out of the policy stage).
+    mutating func policyNone(_ node: Node, _ path: String) -> Bool {
+        guard let text = string(node, path) else { return false }
+        guard text == "none" else {
+            report(node, path, "expected 'none' (the only policy a model or route sets: it is exempt from the policy stage)")
+            return false
+        }
+        return true
     }
 
     /// A model's `price`: the base price and its `schedule`.
@@ -326,7 +343,13 @@ extension NodeReader {
             let childPath = "\(path).\(entry.key)"
             switch entry.key {
             case "flush_timeout": settings.flushTimeout = duration(entry.value, childPath) ?? settings.flushTimeout
-            default: settings.captureContent = bool(entry.value, childPath) ?? settings.captureContent
+            default:
+                if entry.value.string == "redacted" {
+                    settings.captureContent = true
+                    settings.captureRedacted = true
+                } else {
+                    settings.captureContent = bool(entry.value, childPath) ?? settings.captureContent
+                }
             }
         }
         return settings

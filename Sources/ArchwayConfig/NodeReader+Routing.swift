@@ -33,7 +33,7 @@ extension NodeReader {
         providers: [String: ProviderConfiguration] = [:],
         declaredModels: Set<String>
     ) -> RouteConfiguration? {
-        let keys: Set<String> = ["strategy", "candidates", "weights", "min_quality", "latency_budget_ms", "value_of_time", "retries", "ejection", "under_load", "consistency"]
+        let keys: Set<String> = ["strategy", "candidates", "weights", "min_quality", "latency_budget_ms", "value_of_time", "retries", "ejection", "under_load", "consistency", "policy"]
         guard let entries = mapping(node, path, allowed: keys) else { return nil }
         var route = RouteConfiguration(name: name, strategy: .fallback, candidates: [])
         var valid = true
@@ -85,6 +85,8 @@ extension NodeReader {
                 underLoadNode = entry.value
                 route.underLoad = underLoad(entry.value, childPath)
                 if route.underLoad == nil { valid = false }
+            case "policy":
+                route.policyExempt = policyNone(entry.value, childPath)
             case "consistency":
                 route.consistency = consistency(entry.value, childPath, models: models, providers: providers, declaredModels: declaredModels)
                 if route.consistency == nil { valid = false }

@@ -4,8 +4,9 @@ public import ArchwayCore
 public enum BeforeCallDecision: Sendable {
     /// Go on with the request as it is.
     case proceed
-    /// Go on with this request instead (a redacted prompt, say). The client's bytes are dropped.
-    case rewrite(ChatRequest)
+    /// Go on with this request instead (a redacted prompt, say). The client's bytes are dropped. With
+    /// `answers`, the answer is transformed on its way back (placeholders restored), streams included.
+    case rewrite(ChatRequest, answers: (any AnswerTransform)? = nil)
     /// Answer now, without calling any model (a cache hit, a refusal).
     case respond(ChatResponse)
 }
@@ -15,6 +16,22 @@ public enum AfterCallDecision: Sendable {
     case proceed
     /// Answer with this instead (restored placeholders, say). The upstream's bytes are dropped.
     case rewrite(ChatResponse)
+}
+
+/// Changes a call's answer on its way back to the client, for a stage that changed the request (a
+/// redaction's placeholders turned back into the client's values).
+public protocol AnswerTransform: Sendable {
+    func transform(_ response: ChatResponse) -> ChatResponse
+    /// A transformer for one stream, which may hold text back across chunks.
+    func chunkTransformer() -> any ChunkTransformer
+}
+
+/// Transforms one stream's chunks in order. It may hold content back (a placeholder split across
+/// chunks) and must give it back, at the latest with the chunk that carries a finish reason or in `finish`.
+public protocol ChunkTransformer: Sendable {
+    mutating func transform(_ chunk: ChatChunk) -> ChatChunk
+    /// What is still held back when the stream ends without a finish reason, as a last chunk.
+    mutating func finish() -> ChatChunk?
 }
 
 /// A step around every chat call: policy, cache and budget checks plug in here, for every ingress,

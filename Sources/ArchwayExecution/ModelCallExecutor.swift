@@ -67,7 +67,8 @@ public struct ModelCallExecutor: Sendable {
     /// an evaluation of the answer is parented to).
     public func answer(_ request: Relayable<ChatRequest>, scope: CallScope) async throws -> (response: Relayable<ChatResponse>, context: ServiceContext) {
         var request = relaysClientBytes ? request : request.droppingWire()
-        if let response = try await stages.before(&request, scope: scope) {
+        let (early, transforms) = try await stages.before(&request, scope: scope)
+        if let response = early {
             var answer = Relayable(response)
             answer.rename(model: scope.model)
             return (answer, scope.context)
@@ -86,7 +87,11 @@ public struct ModelCallExecutor: Sendable {
         }
         try await stages.after(&answer, request: request.value, scope: scope)
         if let sampling {
+            // Sampled as the model answered (placeholders and all): shadow calls never see what was redacted.
             sampler?.offer(sampling, request: request.value, answer: answer, model: model, context: context)
+        }
+        for transform in transforms {
+            answer.rewrite { $0 = transform.transform($0) }
         }
         answer.rename(model: model)
         return (answer, context)
@@ -97,7 +102,8 @@ public struct ModelCallExecutor: Sendable {
     /// call's spans and ends them exactly once, however it ends.
     public func stream(_ request: Relayable<ChatRequest>, scope: CallScope) async throws -> ModelStream {
         var request = relaysClientBytes ? request : request.droppingWire()
-        if let response = try await stages.before(&request, scope: scope) {
+        let (early, transforms) = try await stages.before(&request, scope: scope)
+        if let response = early {
             return ModelStream(answered: response, model: scope.model)
         }
         let sampling = scope.isSampled ? sampler?.draw(route: scope.model) : nil
@@ -123,7 +129,7 @@ public struct ModelCallExecutor: Sendable {
             assembleOutput: telemetry.captureContent || sampled != nil,
             onAnswer: sampled
         )
-        return ModelStream(upstream: reply.value, call: lifetime, model: model)
+        return ModelStream(upstream: reply.value, call: lifetime, model: model, transformers: transforms.map { $0.chunkTransformer() })
     }
 
     public func embeddings(_ request: EmbeddingRequest, scope: CallScope) async throws -> EmbeddingResponse {

@@ -17,20 +17,24 @@ public struct ModelStream: AsyncSequence, Sendable {
     let source: Source
     /// The client-facing model name the chunks carry.
     public let model: String
+    /// Stages' transforms of the answer (placeholders restored), applied to each chunk in order.
+    let transformers: [any ChunkTransformer]
 
-    init(upstream: ChatChunkStream, call: StreamCall, model: String) {
+    init(upstream: ChatChunkStream, call: StreamCall, model: String, transformers: [any ChunkTransformer] = []) {
         self.source = .upstream(upstream, call)
         self.model = model
+        self.transformers = transformers
     }
 
     public init(answered response: ChatResponse, model: String) {
         self.source = .answered(ChatChunk.chunks(of: response, model: model))
         self.model = model
+        self.transformers = []
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
         switch source {
-        case .upstream(let stream, let call): AsyncIterator(upstream: stream.makeAsyncIterator(), call: call, model: model)
+        case .upstream(let stream, let call): AsyncIterator(upstream: stream.makeAsyncIterator(), call: call, model: model, transformers: transformers)
         case .answered(let chunks): AsyncIterator(answered: chunks, model: model)
         }
     }
@@ -46,11 +50,15 @@ public struct ModelStream: AsyncSequence, Sendable {
         let call: StreamCall?
         var answered: IndexingIterator<[ChatChunk]>?
         let model: String
+        var transformers: [any ChunkTransformer] = []
+        /// A last chunk the transformers gave back at the end of the stream.
+        var flushed = false
 
-        init(upstream: ChatChunkStream.AsyncIterator, call: StreamCall, model: String) {
+        init(upstream: ChatChunkStream.AsyncIterator, call: StreamCall, model: String, transformers: [any ChunkTransformer]) {
             self.upstream = upstream
             self.call = call
             self.model = model
+            self.transformers = transformers
         }
 
         init(answered: [ChatChunk], model: String) {
@@ -65,9 +73,15 @@ public struct ModelStream: AsyncSequence, Sendable {
                 guard var chunk = try await upstream?.next() else {
                     upstream = nil
                     call.finish(error: nil)
-                    return nil
+                    return finishTransformers()
                 }
+                // The outcome (and captured content) see the chunk as the model sent it.
                 call.observe(chunk.value)
+                if !transformers.isEmpty {
+                    var value = chunk.value
+                    for index in transformers.indices { value = transformers[index].transform(value) }
+                    chunk.rewrite { $0 = value }
+                }
                 chunk.rename(model: model)
                 return chunk
             } catch {
@@ -81,6 +95,26 @@ public struct ModelStream: AsyncSequence, Sendable {
                 throw failure
             }
         }
+    }
+}
+
+extension ModelStream.AsyncIterator {
+    /// Text the transformers still held when the upstream ended without a finish reason, as one last chunk.
+    mutating func finishTransformers() -> Relayable<ChatChunk>? {
+        guard !flushed, !transformers.isEmpty else { return nil }
+        flushed = true
+        var last: ChatChunk?
+        for index in transformers.indices {
+            if var chunk = last {
+                chunk = transformers[index].transform(chunk)
+                last = chunk
+            } else {
+                last = transformers[index].finish()
+            }
+        }
+        guard var chunk = last else { return nil }
+        chunk.model = model
+        return Relayable(chunk)
     }
 }
 

@@ -15,19 +15,22 @@ public struct StageChain: Sendable {
     public var isEmpty: Bool { stages.isEmpty }
 
     /// Runs the before-call stages. Returns the answer when a stage answered instead of the model (the
-    /// stages after it and the after-call stages do not run then).
-    func before(_ request: inout Relayable<ChatRequest>, scope: CallScope) async throws -> ChatResponse? {
+    /// stages after it and the after-call stages do not run then), and the transforms the answer goes
+    /// through on its way back (in the order to apply them: the last stage's first).
+    func before(_ request: inout Relayable<ChatRequest>, scope: CallScope) async throws -> (answer: ChatResponse?, transforms: [any AnswerTransform]) {
+        var transforms: [any AnswerTransform] = []
         for stage in stages {
             switch try await Self.failClosed(stage) { try await stage.beforeCall(request.value, scope: scope) } {
             case .proceed:
                 continue
-            case .rewrite(let rewritten):
+            case .rewrite(let rewritten, let answers):
                 request.rewrite { $0 = rewritten }
+                if let answers { transforms.insert(answers, at: 0) }
             case .respond(let response):
-                return response
+                return (response, [])
             }
         }
-        return nil
+        return (nil, transforms)
     }
 
     /// Runs the after-call stages on a non-streamed answer.

@@ -3,6 +3,7 @@ import ArchwayCore
 import ArchwayExecution
 public import ArchwayPrometheus
 import ArchwayProviders
+import ArchwayPolicy
 import ArchwayRouting
 import ArchwayWorkflows
 public import ArchwayTelemetry
@@ -77,6 +78,7 @@ public enum Gateway {
             routing: policy,
             providers: registry,
             sink: OutcomeSink(telemetry: telemetry, observers: [statistics]),
+            stages: Self.stages(configuration, telemetry: telemetry, logger: logger),
             pricing: pricing,
             sampler: sampler.isActive ? sampler : nil,
             logger: logger
@@ -154,6 +156,29 @@ public enum Gateway {
             while !state.isReady { try await Task.sleep(for: .milliseconds(5)) }
         }
         return application
+    }
+}
+
+extension Gateway {
+    /// The stages around every call: the policy stage when `policy:` is configured. Should it fail to
+    /// build, every call is refused rather than sent unchecked.
+    static func stages(_ configuration: GatewayConfiguration, telemetry: GenAITelemetry, logger: Logger) -> StageChain {
+        guard configuration.policy != nil else { return StageChain() }
+        do {
+            return StageChain([try PolicyStage(configuration: configuration, telemetry: telemetry, logger: logger)])
+        } catch {
+            logger.error("the policy stage could not be built; every model call is refused", metadata: ["error": "\(type(of: error))"])
+            return StageChain([RefusingStage()])
+        }
+    }
+}
+
+/// Refuses every call (503 `stage_failed`): what a policy that could not be built enforces.
+struct RefusingStage: CallStage {
+    let name = "policy"
+
+    func beforeCall(_ request: ChatRequest, scope: CallScope) async throws -> BeforeCallDecision {
+        throw GatewayError.stageFailed(name)
     }
 }
 

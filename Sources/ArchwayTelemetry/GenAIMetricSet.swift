@@ -80,6 +80,8 @@ public struct GenAIMetricSet: Sendable, Hashable {
     public static let workflowDuration = "gen_ai.workflow.duration"
     public static let workflowStepDuration = "archway.workflow.step.duration"
     public static let workflowStepCost = "archway.workflow.step.cost"
+    /// The policy stage: detections by guardrail (`pii`, `injection`), entity kind and action taken.
+    public static let policyDetections = "archway.policy.detections"
 
     /// Every histogram Archway records, with its unit and bucket boundaries.
     public static let histograms: [String: (unit: String, buckets: [Double])] = [

@@ -24,6 +24,9 @@ public struct GenAITelemetry: Sendable {
     /// event name, its metadata the attributes, logged inside the evaluated span's context. The
     /// executable exports them as OTLP log records; nil drops them.
     public let events: Logger?
+    /// Applied to every captured content attribute (the PII policy's masking): with a policy, no detected
+    /// value reaches a span whatever `capture_content` says.
+    public let contentFilter: (@Sendable (String) -> String)?
     private let handles: MetricHandleCache
 
     public init(
@@ -31,13 +34,15 @@ public struct GenAITelemetry: Sendable {
         metrics: any MetricsFactory,
         metricSet: GenAIMetricSet = GenAIMetricSet(version: .stable),
         captureContent: Bool = false,
-        events: Logger? = nil
+        events: Logger? = nil,
+        contentFilter: (@Sendable (String) -> String)? = nil
     ) {
         self.tracer = tracer
         self.metrics = metrics
         self.metricSet = metricSet
         self.captureContent = captureContent
         self.events = events
+        self.contentFilter = contentFilter
         self.handles = MetricHandleCache(factory: metrics)
     }
 
@@ -79,9 +84,9 @@ public struct GenAITelemetry: Sendable {
         if captureContent, let request {
             span.updateAttributes { attributes in
                 let (system, messages) = ContentCapture.inputMessages(request.messages)
-                attributes[GenAIAttributes.inputMessages] = messages
-                attributes[GenAIAttributes.systemInstructions] = system
-                attributes[GenAIAttributes.toolDefinitions] = request.tools.flatMap(ContentCapture.toolDefinitions)
+                attributes[GenAIAttributes.inputMessages] = filtered(messages)
+                attributes[GenAIAttributes.systemInstructions] = system.map(filtered)
+                attributes[GenAIAttributes.toolDefinitions] = request.tools.flatMap(ContentCapture.toolDefinitions).map(filtered)
             }
         }
         return span
@@ -114,7 +119,7 @@ public struct GenAITelemetry: Sendable {
                 if let error = outcome.error { attributes[GenAIAttributes.errorType] = error.shortDescription }
             }
             if captureContent, let output {
-                span.attributes[GenAIAttributes.outputMessages] = ContentCapture.outputMessages(output)
+                span.attributes[GenAIAttributes.outputMessages] = filtered(ContentCapture.outputMessages(output))
             }
             if let error = outcome.error {
                 span.setStatus(SpanStatus(code: .error, message: error.message))
@@ -122,6 +127,10 @@ public struct GenAITelemetry: Sendable {
         }
         recordMetrics(outcome)
         span.end()
+    }
+
+    private func filtered(_ text: String) -> String {
+        contentFilter.map { $0(text) } ?? text
     }
 
     /// Records the outcome's metrics without a span (used by `finish`).

@@ -1,6 +1,7 @@
 import ArchwayConfig
 import ArchwayGateway
 import ArchwayOTLP
+import ArchwayPolicy
 import ArchwayPrometheus
 import ArchwaySimulator
 import ArchwayTelemetry
@@ -114,7 +115,8 @@ struct ServeCommand: AsyncParsableCommand {
             metrics: metrics,
             metricSet: metricSet,
             captureContent: configuration.telemetry.captureContent,
-            events: events
+            events: events,
+            contentFilter: try PolicyStage.contentFilter(for: configuration)
         )
 
         let listen = configuration.listen

@@ -1,0 +1,362 @@
+extension PIIScanner {
+    // MARK: - Email
+
+    /// `local@domain.tld` around the `@` at `at`: the local part's characters, dot-separated domain
+    /// labels, a top-level domain of at least two letters.
+    static func email(_ p: UnsafeBufferPointer<UInt8>, at: Int) -> (Int, Int)? {
+        func isLocal(_ b: UInt8) -> Bool {
+            isAlnum(b) || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "%") || b == UInt8(ascii: "+") || b == UInt8(ascii: "-")
+        }
+        var start = at
+        while start > 0, isLocal(p[start - 1]) { start -= 1 }
+        while start < at, p[start] == UInt8(ascii: ".") { start += 1 }
+        guard start < at, p[at - 1] != UInt8(ascii: ".") else { return nil }
+        var j = at + 1
+        var labels = 0
+        var lastLabelStart = j
+        var lastLabelAlpha = true
+        while j < p.count {
+            let labelStart = j
+            var alpha = true
+            while j < p.count, isAlnum(p[j]) || p[j] == UInt8(ascii: "-") {
+                if !isAlpha(p[j]) { alpha = false }
+                j += 1
+            }
+            guard j > labelStart, p[labelStart] != UInt8(ascii: "-") else { break }
+            labels += 1
+            lastLabelStart = labelStart
+            lastLabelAlpha = alpha
+            guard j + 1 < p.count, p[j] == UInt8(ascii: "."), isAlnum(p[j + 1]) else { break }
+            j += 1
+        }
+        guard labels >= 2, lastLabelAlpha, j - lastLabelStart >= 2 else { return nil }
+        return (start, j)
+    }
+
+    // MARK: - Secrets
+
+    static func secret(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
+        let b = p[i]
+        func token(_ from: Int, minimum: Int, maximum: Int = 512, _ accept: (UInt8) -> Bool) -> Int? {
+            let end = run(p, from: from, accept)
+            return end - from >= minimum && end - from <= maximum && endsToken(p, end) ? end : nil
+        }
+        let keyChars: (UInt8) -> Bool = { isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
+        switch b {
+        case UInt8(ascii: "s"):
+            // sk-… (OpenAI, sk-proj-…, Anthropic sk-ant-…, DeepSeek), sk_live_… (Stripe).
+            if hasPrefix(p, i, "sk-") { return token(i + 3, minimum: 20, keyChars) }
+            if hasPrefix(p, i, "sk_live_") || hasPrefix(p, i, "sk_test_") { return token(i + 8, minimum: 16, keyChars) }
+        case UInt8(ascii: "r"):
+            if hasPrefix(p, i, "rk_live_") { return token(i + 8, minimum: 16, keyChars) }
+        case UInt8(ascii: "A"):
+            // AWS access key ids: a known four-letter prefix and 16 upper-case letters or digits.
+            for prefix: StaticString in ["AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"] where hasPrefix(p, i, prefix) {
+                let end = run(p, from: i + 4) { isUpper($0) || isDigit($0) }
+                if end - i == 20, endsToken(p, end) { return end }
+            }
+            // Google API keys.
+            if hasPrefix(p, i, "AIza") { return token(i + 4, minimum: 35, maximum: 35, keyChars) }
+        case UInt8(ascii: "g"):
+            for prefix: StaticString in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"] where hasPrefix(p, i, prefix) {
+                return token(i + 4, minimum: 30, maximum: 255) { isAlnum($0) }
+            }
+            if hasPrefix(p, i, "github_pat_") { return token(i + 11, minimum: 22, keyChars) }
+        case UInt8(ascii: "x"):
+            for prefix: StaticString in ["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-"] where hasPrefix(p, i, prefix) {
+                return token(i + 5, minimum: 10, keyChars)
+            }
+        case UInt8(ascii: "e"):
+            // A JWT: three base64url parts, the first a JSON header ("eyJ" is `{"`).
+            guard hasPrefix(p, i, "eyJ") else { return nil }
+            let base64URL: (UInt8) -> Bool = { isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
+            var j = i
+            for part in 0..<3 {
+                let end = run(p, from: j, base64URL)
+                guard end - j >= (part == 2 ? 8 : 10) else { return nil }
+                j = end
+                if part < 2 {
+                    guard j < p.count, p[j] == UInt8(ascii: ".") else { return nil }
+                    j += 1
+                }
+            }
+            return endsToken(p, j) ? j : nil
+        case UInt8(ascii: "-"):
+            // A PEM private key block, through its END line.
+            guard hasPrefix(p, i, "-----BEGIN ") else { return nil }
+            let header = run(p, from: i + 11) { $0 != UInt8(ascii: "-") && $0 != UInt8(ascii: "\n") }
+            guard header - 11 >= i + 11, hasPrefix(p, header - 11, "PRIVATE KEY"), hasPrefix(p, header, "-----") else { return nil }
+            var j = header + 5
+            while j < p.count {
+                if p[j] == UInt8(ascii: "-"), hasPrefix(p, j, "-----END ") {
+                    let close = run(p, from: j + 9) { $0 != UInt8(ascii: "-") && $0 != UInt8(ascii: "\n") }
+                    return hasPrefix(p, close, "-----") ? close + 5 : nil
+                }
+                j += 1
+            }
+            return nil
+        default:
+            return nil
+        }
+        return nil
+    }
+
+    // MARK: - Numbers
+
+    /// Digits from `i` with single spaces or dashes between groups; returns the digits and the end.
+    static func digitGroups(_ p: UnsafeBufferPointer<UInt8>, at i: Int, maximumDigits: Int) -> (digits: [UInt8], end: Int, separators: Int)? {
+        var digits: [UInt8] = []
+        var j = i
+        var separators = 0
+        while j < p.count, digits.count <= maximumDigits {
+            if isDigit(p[j]) {
+                digits.append(p[j] &- 0x30)
+                j += 1
+            } else if (p[j] == UInt8(ascii: " ") || p[j] == UInt8(ascii: "-")), j + 1 < p.count, isDigit(p[j + 1]), !digits.isEmpty {
+                separators += 1
+                j += 1
+            } else {
+                break
+            }
+        }
+        guard !digits.isEmpty, endsToken(p, j), j >= p.count || p[j] != UInt8(ascii: ".") || j + 1 >= p.count || !isDigit(p[j + 1]) else { return nil }
+        return (digits, j, separators)
+    }
+
+    /// A payment card number: 13–19 digits (spaced or dashed in groups), an issuer's prefix and length,
+    /// and a valid Luhn check digit.
+    static func card(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
+        guard isDigit(p[i]), let (digits, end, _) = digitGroups(p, at: i, maximumDigits: 19),
+              (13...19).contains(digits.count), issuerMatches(digits), luhn(digits) else { return nil }
+        return end
+    }
+
+    static func luhn(_ digits: [UInt8]) -> Bool {
+        var sum = 0
+        for (offset, digit) in digits.reversed().enumerated() {
+            var value = Int(digit)
+            if offset % 2 == 1 {
+                value *= 2
+                if value > 9 { value -= 9 }
+            }
+            sum += value
+        }
+        return sum % 10 == 0
+    }
+
+    /// Visa, Mastercard, American Express, Discover, JCB, Diners Club and UnionPay prefixes and lengths.
+    static func issuerMatches(_ digits: [UInt8]) -> Bool {
+        func prefix(_ count: Int) -> Int { digits.prefix(count).reduce(0) { $0 * 10 + Int($1) } }
+        let length = digits.count
+        switch digits[0] {
+        case 4: return length == 13 || length == 16 || length == 19
+        case 5: return (51...55).contains(prefix(2)) && length == 16
+        case 2: return (2221...2720).contains(prefix(4)) && length == 16
+        case 3:
+            if [34, 37].contains(prefix(2)) { return length == 15 }
+            if (3528...3589).contains(prefix(4)) { return (16...19).contains(length) }
+            if (300...305).contains(prefix(3)) || [36, 38, 39].contains(prefix(2)) { return (14...19).contains(length) }
+            return false
+        case 6:
+            if prefix(4) == 6011 || prefix(2) == 65 || (644...649).contains(prefix(3)) { return (16...19).contains(length) }
+            if prefix(2) == 62 { return (16...19).contains(length) }
+            return false
+        default:
+            return false
+        }
+    }
+
+    /// A US social security number written `AAA-GG-SSSS` (or with spaces): area not 000, 666 or 900–999,
+    /// group not 00, serial not 0000.
+    static func ssn(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
+        guard i + 11 <= p.count else { return nil }
+        let separator = p[i + 3]
+        guard separator == UInt8(ascii: "-") || separator == UInt8(ascii: " "), p[i + 6] == separator else { return nil }
+        for k in [0, 1, 2, 4, 5, 7, 8, 9, 10] where !isDigit(p[i + k]) { return nil }
+        guard endsToken(p, i + 11), i + 11 >= p.count || p[i + 11] != UInt8(ascii: "-") else { return nil }
+        func number(_ from: Int, _ count: Int) -> Int { (from..<from + count).reduce(0) { $0 * 10 + Int(p[$1] &- 0x30) } }
+        let area = number(i, 3)
+        let group = number(i + 4, 2)
+        let serial = number(i + 7, 4)
+        guard area != 0, area != 666, area < 900, group != 0, serial != 0 else { return nil }
+        return i + 11
+    }
+
+    /// A phone number: `+CC` and 6–14 more digits in groups (spaces, dashes, dots, a parenthesised area
+    /// code), or a North American `(AAA) EEE-NNNN` / `AAA-EEE-NNNN` / `AAA.EEE.NNNN`, or a national
+    /// number starting with 0 in at least three groups (`020 7946 0958`, `01 23 45 67 89`).
+    static func phone(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
+        var digits = 0
+        var groups: [Int] = []
+        var current = 0
+        var j = i
+        let international = p[i] == UInt8(ascii: "+")
+        if international { j += 1 }
+        var separatorKinds: Set<UInt8> = []
+        var parenthesised = false
+        while j < p.count {
+            let b = p[j]
+            if isDigit(b) {
+                digits += 1
+                current += 1
+                j += 1
+            } else if b == UInt8(ascii: "(") || b == UInt8(ascii: ")") {
+                if b == UInt8(ascii: "(") { parenthesised = true }
+                if current > 0 { groups.append(current); current = 0 }
+                j += 1
+                if j < p.count, p[j] == UInt8(ascii: " ") { j += 1 }
+            } else if (b == UInt8(ascii: " ") || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")), j + 1 < p.count,
+                      isDigit(p[j + 1]) || p[j + 1] == UInt8(ascii: "(") {
+                if current > 0 { groups.append(current); current = 0 }
+                separatorKinds.insert(b)
+                j += 1
+            } else {
+                break
+            }
+            if digits > 15 { return nil }
+        }
+        if current > 0 { groups.append(current) }
+        guard endsToken(p, j), digits >= 7 else { return nil }
+        if international {
+            guard p.count > i + 1, isDigit(p[i + 1]), (8...15).contains(digits) else { return nil }
+            return j
+        }
+        // Dotted numbers are versions or decimals unless they have the North American shape.
+        if groups == [3, 3, 4] {
+            // Area code and exchange both start with 2–9.
+            let firstDigits = (i..<j).filter { isDigit(p[$0]) }
+            let area = p[firstDigits[0]] &- 0x30
+            let exchange = p[firstDigits[3]] &- 0x30
+            guard area >= 2, exchange >= 2, separatorKinds.count <= 1 || parenthesised else { return nil }
+            return j
+        }
+        if p[i] == UInt8(ascii: "0"), groups.count >= 3, (9...11).contains(digits), !separatorKinds.contains(UInt8(ascii: ".")),
+           separatorKinds.count == 1, groups.allSatisfy({ (2...5).contains($0) }) {
+            return j
+        }
+        return nil
+    }
+
+    // MARK: - Addresses
+
+    /// Four dot-separated decimal octets (0–255, no leading zeros), not part of a longer dotted number.
+    static func ipv4(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
+        guard isDigit(p[i]), let end = octets(p, at: i) else { return nil }
+        // 1.2.3.4.5 is not an address; neither is the tail of x.1.2.3.4.
+        if end < p.count, p[end] == UInt8(ascii: "."), end + 1 < p.count, isDigit(p[end + 1]) { return nil }
+        if i > 0, p[i - 1] == UInt8(ascii: ".") { return nil }
+        return endsToken(p, end) ? end : nil
+    }
+
+    static func octets(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
+        var j = i
+        for part in 0..<4 {
+            let start = j
+            var value = 0
+            while j < p.count, isDigit(p[j]), j - start < 3 {
+                value = value * 10 + Int(p[j] &- 0x30)
+                j += 1
+            }
+            let length = j - start
+            guard length > 0, value <= 255, !(length > 1 && p[start] == UInt8(ascii: "0")) else { return nil }
+            if j < p.count, isDigit(p[j]) { return nil }
+            if part < 3 {
+                guard j < p.count, p[j] == UInt8(ascii: ".") else { return nil }
+                j += 1
+            }
+        }
+        return j
+    }
+
+    /// An IPv6 address: eight groups of 1–4 hex digits, or fewer with one `::`, optionally ending in a
+    /// dotted IPv4 address.
+    static func ipv6(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
+        let end = run(p, from: i) { isHex($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }
+        guard end - i >= 2, endsToken(p, end) else { return nil }
+        var colons = 0
+        for k in i..<end where p[k] == UInt8(ascii: ":") { colons += 1 }
+        guard colons >= 2 else { return nil }
+        var groups = 0
+        var compressed = false
+        var j = i
+        if hasPrefix(p, j, "::") {
+            compressed = true
+            j += 2
+            if j == end { return end }
+        } else if p[j] == UInt8(ascii: ":") {
+            return nil
+        }
+        while j < end {
+            let start = j
+            while j < end, isHex(p[j]) { j += 1 }
+            if j < end, p[j] == UInt8(ascii: ".") {
+                // An embedded IPv4 address ends the address and counts as two groups.
+                guard let v4 = octets(p, at: start), v4 == end else { return nil }
+                groups += 2
+                j = end
+                break
+            }
+            let length = j - start
+            guard (1...4).contains(length) else { return nil }
+            groups += 1
+            if j == end { break }
+            // j is at ':'
+            if hasPrefix(p, j, "::") {
+                guard !compressed else { return nil }
+                compressed = true
+                j += 2
+                if j == end { break }
+            } else {
+                j += 1
+                guard j < end else { return nil }
+            }
+        }
+        guard compressed ? groups < 8 : groups == 8 else { return nil }
+        return end
+    }
+
+    // MARK: - IBAN
+
+    /// Registered lengths of common countries' IBANs; other countries' must be 15–34 characters.
+    static let ibanLengths: [String: Int] = [
+        "AD": 24, "AE": 23, "AT": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29, "CH": 21, "CY": 28, "CZ": 24, "DE": 22,
+        "DK": 18, "EE": 20, "ES": 24, "FI": 18, "FR": 27, "GB": 22, "GR": 27, "HR": 21, "HU": 28, "IE": 22, "IL": 23,
+        "IS": 26, "IT": 27, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MT": 31, "NL": 18, "NO": 15, "PL": 28,
+        "PT": 25, "RO": 24, "SA": 24, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "TR": 26, "UA": 29,
+    ]
+
+    /// An IBAN: country letters, two check digits and the account, compact or in groups of four, whose
+    /// mod-97 value is 1.
+    static func iban(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
+        guard i + 4 < p.count, isUpper(p[i]), isUpper(p[i + 1]), isDigit(p[i + 2]), isDigit(p[i + 3]) else { return nil }
+        var characters: [UInt8] = []
+        var j = i
+        while j < p.count, characters.count < 34 {
+            if isUpper(p[j]) || isDigit(p[j]) {
+                characters.append(p[j])
+                j += 1
+            } else if p[j] == UInt8(ascii: " "), j + 1 < p.count, isUpper(p[j + 1]) || isDigit(p[j + 1]), characters.count % 4 == 0 {
+                j += 1
+            } else {
+                break
+            }
+        }
+        guard endsToken(p, j) else { return nil }
+        let country = String(decoding: characters.prefix(2), as: UTF8.self)
+        if let length = ibanLengths[country] {
+            guard characters.count == length else { return nil }
+        } else {
+            guard (15...34).contains(characters.count) else { return nil }
+        }
+        // Move the first four characters to the end; letters count as 10–35; the remainder mod 97 is 1.
+        var remainder = 0
+        for b in characters.dropFirst(4) + characters.prefix(4) {
+            if isDigit(b) {
+                remainder = (remainder * 10 + Int(b &- 0x30)) % 97
+            } else {
+                remainder = (remainder * 100 + Int(b &- 0x41) + 10) % 97
+            }
+        }
+        return remainder == 1 ? j : nil
+    }
+}

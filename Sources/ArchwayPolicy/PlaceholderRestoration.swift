@@ -1,0 +1,88 @@
+public import ArchwayCore
+public import ArchwayExecution
+
+/// Turns a redaction's placeholders back into the client's values in the answer: message text and
+/// tool-call arguments, whole or streamed (where a placeholder may be split across any chunks).
+public struct PlaceholderRestoration: AnswerTransform {
+    let session: RedactionSession
+
+    public init(session: RedactionSession) {
+        self.session = session
+    }
+
+    public func transform(_ response: ChatResponse) -> ChatResponse {
+        var response = response
+        for index in response.choices.indices {
+            var message = response.choices[index].message
+            message.content = message.content.map { part in
+                if case .text(let text) = part { return .text(session.restore(text)) }
+                return part
+            }
+            for call in message.toolCalls.indices {
+                message.toolCalls[call].arguments = session.restore(message.toolCalls[call].arguments)
+            }
+            response.choices[index].message = message
+        }
+        return response
+    }
+
+    public func chunkTransformer() -> any ChunkTransformer {
+        StreamPlaceholderRestorer(session: session)
+    }
+}
+
+/// One stream's restorers: one per choice's text and per tool call's arguments.
+struct StreamPlaceholderRestorer: ChunkTransformer {
+    let session: RedactionSession
+    var content: [Int: StreamRestorer] = [:]
+    var arguments: [Int: [Int: StreamRestorer]] = [:]
+    var last: (id: String, model: String, created: Int)?
+
+    init(session: RedactionSession) {
+        self.session = session
+    }
+
+    mutating func transform(_ chunk: ChatChunk) -> ChatChunk {
+        var chunk = chunk
+        last = (chunk.id, chunk.model, chunk.created)
+        for index in chunk.choices.indices {
+            let choice = chunk.choices[index].index
+            var restorer = content[choice] ?? session.streamRestorer()
+            var text = restorer.feed(chunk.choices[index].content ?? "")
+            for delta in chunk.choices[index].toolCalls.indices {
+                let call = chunk.choices[index].toolCalls[delta].index
+                var argumentRestorer = arguments[choice]?[call] ?? session.streamRestorer()
+                var restored = argumentRestorer.feed(chunk.choices[index].toolCalls[delta].arguments ?? "")
+                if chunk.choices[index].finishReason != nil { restored += argumentRestorer.finish() }
+                chunk.choices[index].toolCalls[delta].arguments = restored
+                arguments[choice, default: [:]][call] = argumentRestorer
+            }
+            if chunk.choices[index].finishReason != nil {
+                // The answer ends here: nothing may stay held back.
+                text += restorer.finish()
+                for (call, var argumentRestorer) in arguments[choice] ?? [:] {
+                    let rest = argumentRestorer.finish()
+                    if !rest.isEmpty {
+                        chunk.choices[index].toolCalls.append(ChatChunk.ToolCallDelta(index: call, id: nil, name: nil, arguments: rest))
+                    }
+                    arguments[choice]?[call] = argumentRestorer
+                }
+            }
+            chunk.choices[index].content = text.isEmpty && chunk.choices[index].content == nil ? nil : text
+            content[choice] = restorer
+        }
+        return chunk
+    }
+
+    mutating func finish() -> ChatChunk? {
+        var choices: [ChatChunk.Choice] = []
+        for choice in content.keys.sorted() {
+            guard var restorer = content[choice] else { continue }
+            let rest = restorer.finish()
+            content[choice] = restorer
+            if !rest.isEmpty { choices.append(ChatChunk.Choice(index: choice, content: rest)) }
+        }
+        guard !choices.isEmpty, let last else { return nil }
+        return ChatChunk(id: last.id, model: last.model, created: last.created, choices: choices)
+    }
+}

@@ -1,0 +1,191 @@
+public import ArchwayConfig
+public import ArchwayCore
+public import ArchwayExecution
+public import ArchwayTelemetry
+public import Logging
+import Tracing
+
+/// The policy point before egress, as a stage of the execution layer: for every ingress (OpenAI,
+/// Anthropic, workflows), before any byte leaves for a provider, it scores the prompt for injection and
+/// finds personal data and secrets in every message (system prompt, user and assistant text, tool-call
+/// arguments and tool results); after the answer it restores what it redacted.
+///
+/// Each decision is an INTERNAL span `apply_guardrail {pii|injection}` (`gen_ai.operation.name =
+/// apply_guardrail`, `gen_ai.guardrail.*`) and counted in `archway.policy.detections`; no detected value
+/// is ever recorded, only its kind. A failure of the stage itself refuses the call (503 `stage_failed`):
+/// a request is never sent unredacted.
+public struct PolicyStage: CallStage {
+    public let name = "policy"
+    let pii: PolicyConfiguration.PII?
+    let injection: PolicyConfiguration.Injection?
+    let scanner: PIIScanner?
+    let scorer = InjectionScorer()
+    /// Models and routes with `policy: none`.
+    let exempt: Set<String>
+    let telemetry: GenAITelemetry
+    let logger: Logger
+
+    public init(configuration: GatewayConfiguration, telemetry: GenAITelemetry, logger: Logger) throws {
+        let policy = configuration.policy ?? PolicyConfiguration()
+        self.pii = policy.pii
+        self.injection = policy.injection
+        self.scanner = try policy.pii.map(Self.scanner)
+        self.exempt = Set(configuration.models.filter(\.policyExempt).map(\.name)).union(configuration.routes.filter(\.policyExempt).map(\.name))
+        self.telemetry = telemetry
+        self.logger = logger
+    }
+
+    static func scanner(_ pii: PolicyConfiguration.PII) throws -> PIIScanner {
+        try PIIScanner(kinds: Set(pii.entities.map(PIIKind.init)), custom: pii.custom.map { ($0.name, $0.pattern) })
+    }
+
+    /// The masking applied to captured content (`capture_content: true` or `redacted`) when a PII policy is
+    /// configured (or `redacted` asks for one): every finding becomes `[[LABEL]]`.
+    public static func contentFilter(for configuration: GatewayConfiguration) throws -> (@Sendable (String) -> String)? {
+        guard configuration.telemetry.captureContent else { return nil }
+        guard let pii = configuration.policy?.pii ?? (configuration.telemetry.captureRedacted ? PolicyConfiguration.PII() : nil) else { return nil }
+        let scanner = try scanner(pii)
+        return { text in
+            let findings = scanner.scan(text)
+            guard !findings.isEmpty else { return text }
+            var session = RedactionSession(mode: .mask, texts: [])
+            return session.redact(text, findings: findings)
+        }
+    }
+
+    public func beforeCall(_ request: ChatRequest, scope: CallScope) async throws -> BeforeCallDecision {
+        guard !exempt.contains(scope.model), scope.purpose != ModelCallTarget.probePurpose else { return .proceed }
+        if let injection, scope.purpose != ModelCallTarget.shadowPurpose {
+            try checkInjection(request, settings: injection, scope: scope)
+        }
+        guard let pii, let scanner else { return .proceed }
+        return try applyPII(request, settings: pii, scanner: scanner, scope: scope)
+    }
+
+    // MARK: - Injection
+
+    func checkInjection(_ request: ChatRequest, settings: PolicyConfiguration.Injection, scope: CallScope) throws {
+        // What a user or a document says: the system prompt is the application's own.
+        var best = InjectionScorer.Result(score: 0, reasons: [])
+        for message in request.messages where message.role == .user || message.role == .tool {
+            let result = scorer.score(message.text)
+            if result.score > best.score { best = result }
+        }
+        let detected = best.score >= settings.threshold
+        let action = detected ? settings.action.rawValue : "allow"
+        let span = guardrailSpan("injection", scope: scope)
+        span.updateAttributes { attributes in
+            attributes["gen_ai.guardrail.verdict.type"] = detected ? "deny" : "allow"
+            attributes["gen_ai.guardrail.action.type"] = detected && settings.action == .block ? "block" : "allow"
+            attributes["gen_ai.guardrail.security.risk.category"] = "prompt_injection"
+            attributes["gen_ai.guardrail.security.risk.score"] = best.score
+            attributes["archway.policy.action"] = action
+            if detected { attributes["gen_ai.guardrail.verdict.reason"] = Array(Set(best.reasons)).sorted().joined(separator: ",") }
+        }
+        if detected {
+            count("injection", entity: "prompt_injection", action: settings.action.rawValue)
+            if settings.action == .flag {
+                logger.warning("prompt injection flagged", metadata: ["archway.model": "\(scope.model)", "score": "\(best.score)"])
+            }
+        }
+        if detected, settings.action == .block {
+            span.setStatus(SpanStatus(code: .error, message: "prompt injection"))
+            span.attributes[GenAIAttributes.errorType] = "policy_violation"
+            span.end()
+            throw GatewayError(
+                status: .badRequest,
+                type: "invalid_request_error",
+                code: "policy_violation",
+                message: "The request was refused by policy: it reads as a prompt injection (score \(Double(Int(best.score * 100)) / 100) ≥ \(settings.threshold)). Nothing was sent to the model.",
+                shortDescription: "policy_violation"
+            )
+        }
+        span.end()
+    }
+
+    // MARK: - PII
+
+    func applyPII(_ request: ChatRequest, settings: PolicyConfiguration.PII, scanner: PIIScanner, scope: CallScope) throws -> BeforeCallDecision {
+        let span = guardrailSpan("pii", scope: scope)
+        defer { span.end() }
+        // Every text the request carries, scanned once.
+        var texts: [String] = []
+        for message in request.messages {
+            for part in message.content { if case .text(let text) = part { texts.append(text) } }
+            for call in message.toolCalls { texts.append(call.arguments) }
+        }
+        var session = RedactionSession(mode: settings.action == .mask ? .mask : .redact, texts: texts)
+        var rewritten = request
+        var kinds: [PIIKind] = []
+        var total = 0
+        for index in rewritten.messages.indices {
+            var message = rewritten.messages[index]
+            message.content = message.content.map { part in
+                guard case .text(let text) = part else { return part }
+                let findings = scanner.scan(text)
+                guard !findings.isEmpty else { return part }
+                total += findings.count
+                for finding in findings where !kinds.contains(finding.kind) { kinds.append(finding.kind) }
+                return .text(session.redact(text, findings: findings))
+            }
+            for call in message.toolCalls.indices {
+                let findings = scanner.scan(message.toolCalls[call].arguments)
+                guard !findings.isEmpty else { continue }
+                total += findings.count
+                for finding in findings where !kinds.contains(finding.kind) { kinds.append(finding.kind) }
+                message.toolCalls[call].arguments = session.redact(message.toolCalls[call].arguments, findings: findings)
+            }
+            rewritten.messages[index] = message
+        }
+        let found = total > 0
+        span.updateAttributes { attributes in
+            attributes["gen_ai.guardrail.verdict.type"] = found ? "deny" : "allow"
+            attributes["gen_ai.guardrail.action.type"] = !found || settings.action == .detect ? "allow" : settings.action == .block ? "block" : "modify"
+            attributes["gen_ai.guardrail.security.risk.category"] = "sensitive_information_disclosure"
+            attributes["archway.policy.action"] = found ? settings.action.rawValue : "allow"
+            attributes["archway.policy.findings"] = total
+            if found { attributes["gen_ai.guardrail.verdict.reason"] = kinds.map(\.name).joined(separator: ",") }
+        }
+        guard found else { return .proceed }
+        for kind in kinds { count("pii", entity: kind.name, action: settings.action.rawValue) }
+        switch settings.action {
+        case .detect:
+            return .proceed
+        case .block:
+            span.setStatus(SpanStatus(code: .error, message: "personal data"))
+            span.attributes[GenAIAttributes.errorType] = "policy_violation"
+            throw GatewayError(
+                status: .badRequest,
+                type: "invalid_request_error",
+                code: "policy_violation",
+                message: "The request was refused by policy: it contains \(kinds.map(\.name).joined(separator: ", ")). Nothing was sent to the model.",
+                shortDescription: "policy_violation"
+            )
+        case .mask:
+            return .rewrite(rewritten)
+        case .redact:
+            return .rewrite(rewritten, answers: PlaceholderRestoration(session: session))
+        }
+    }
+
+    // MARK: - Telemetry
+
+    func guardrailSpan(_ component: String, scope: CallScope) -> any Span {
+        let span = telemetry.tracer.startSpan("apply_guardrail \(component)", context: scope.context, ofKind: .internal)
+        span.updateAttributes { attributes in
+            attributes[GenAIAttributes.operationName] = "apply_guardrail"
+            attributes["gen_ai.guardrail.component.name"] = component
+            attributes["gen_ai.guardrail.target.type"] = "input"
+            attributes["gen_ai.guardrail.target.subtype"] = "llm"
+        }
+        return span
+    }
+
+    func count(_ guardrail: String, entity: String, action: String) {
+        telemetry.counter(GenAIMetricSet.policyDetections, unit: "{detection}", [
+            ("archway.policy.guardrail", guardrail),
+            ("archway.policy.entity", entity),
+            ("archway.policy.action", action),
+        ]).increment()
+    }
+}
