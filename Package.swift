@@ -295,6 +295,19 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "ArchwayPolicyTests",
+            dependencies: [
+                "ArchwayPolicy", "ArchwayExecution", "ArchwayProviders", "ArchwayRouting", "ArchwayConfig", "ArchwayCore",
+                "ArchwayTelemetry", "ArchwayTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "ArchwaySimulatorTests",
             dependencies: ["ArchwaySimulator", "ArchwayWire", "ArchwayCore", .product(name: "HummingbirdTesting", package: "hummingbird")],
             swiftSettings: strictSettings

@@ -120,9 +120,25 @@ public struct InjectionScorer: Sendable {
         return (out, evasions)
     }
 
-    /// Words of letters; runs of four or more single letters (`i g n o r e`) joined back into one word.
+    /// The sentence-end marker among tokens: a rule never matches across it.
+    static let sentenceEnd = "."
+
+    /// Words of letters, with sentence ends (`.`, `?`, `!`, `;`, line breaks) as markers; runs of four or
+    /// more single letters (`i g n o r e`) joined back into one word.
     static func tokens(_ text: String) -> [String] {
-        let raw = text.split { !$0.isLetter }.map(String.init)
+        var raw: [String] = []
+        var word = ""
+        for character in text {
+            if character.isLetter {
+                word.append(character)
+                continue
+            }
+            if !word.isEmpty { raw.append(word); word = "" }
+            if character == "." || character == "?" || character == "!" || character == ";" || character.isNewline || character == "。" || character == "？" {
+                if raw.last != sentenceEnd { raw.append(sentenceEnd) }
+            }
+        }
+        if !word.isEmpty { raw.append(word) }
         var tokens: [String] = []
         var letters = ""
         var run = 0
@@ -132,7 +148,7 @@ public struct InjectionScorer: Sendable {
             run = 0
         }
         for token in raw {
-            if token.count == 1 {
+            if token.count == 1, token != sentenceEnd {
                 letters += token
                 run += 1
             } else {
@@ -150,7 +166,8 @@ public struct InjectionScorer: Sendable {
             var position = start
             var matched = true
             for slot in rule.slots.dropFirst() {
-                let window = (position + 1)..<min(tokens.count, position + 2 + rule.gap)
+                var window = (position + 1)..<min(tokens.count, position + 2 + rule.gap)
+                if let stop = window.first(where: { tokens[$0] == sentenceEnd }) { window = window.lowerBound..<stop }
                 guard let next = window.first(where: { slot.contains(tokens[$0]) }) else {
                     matched = false
                     break

@@ -217,6 +217,8 @@ extension PIIScanner {
         }
         if current > 0 { groups.append(current) }
         guard endsToken(p, j), digits >= 7 else { return nil }
+        // Not the tail of a longer run of digit groups (an account number, an IBAN that failed its check).
+        if !international, i >= 2, p[i - 1] == UInt8(ascii: " ") || p[i - 1] == UInt8(ascii: "-"), isDigit(p[i - 2]) { return nil }
         if international {
             guard p.count > i + 1, isDigit(p[i + 1]), (8...15).contains(digits) else { return nil }
             return j
@@ -230,14 +232,27 @@ extension PIIScanner {
             guard area >= 2, exchange >= 2, separatorKinds.count <= 1 || parenthesised else { return nil }
             return j
         }
+        // National numbers with a trunk 0: pairs (01 23 45 67 89), or an area code and groups of three or
+        // four (020 7946 0958, 030 1234 5678).
         if p[i] == UInt8(ascii: "0"), groups.count >= 3, (9...11).contains(digits), !separatorKinds.contains(UInt8(ascii: ".")),
-           separatorKinds.count == 1, groups.allSatisfy({ (2...5).contains($0) }) {
+           separatorKinds.count == 1,
+           groups.allSatisfy({ $0 == 2 }) || ((2...5).contains(groups[0]) && groups.dropFirst().allSatisfy { (3...4).contains($0) }) {
             return j
         }
         return nil
     }
 
     // MARK: - Addresses
+
+    /// The end of a hex/colon/dot run from `i` holding at least two colons.
+    static func colonRun(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
+        var colons = 0
+        let end = run(p, from: i) { b in
+            if b == UInt8(ascii: ":") { colons += 1 }
+            return isHex(b) || b == UInt8(ascii: ":") || b == UInt8(ascii: ".")
+        }
+        return colons >= 2 ? end : nil
+    }
 
     /// Four dot-separated decimal octets (0–255, no leading zeros), not part of a longer dotted number.
     static func ipv4(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {

@@ -78,7 +78,11 @@ public struct PIIScanner: Sendable {
                 if wantPhone, let end = Self.phone(p, at: i) { record(.phone, i, end); continue }
             }
             if wantIBAN, Self.isUpper(b), let end = Self.iban(p, at: i) { record(.iban, i, end); continue }
-            if wantIP, Self.isHex(b) || b == UInt8(ascii: ":"), let end = Self.ipv6(p, at: i) { record(.ipAddress, i, end); continue }
+            if wantIP, Self.isHex(b) || b == UInt8(ascii: ":") {
+                if let end = Self.ipv6(p, at: i) { record(.ipAddress, i, end); continue }
+                // A run with colons that is no address is skipped whole, so no tail of it is tried again.
+                if let end = Self.colonRun(p, at: i) { i = end; continue }
+            }
             i += 1
         }
         return findings
@@ -115,8 +119,9 @@ public struct PIIScanner: Sendable {
     @inline(__always) static func isAlpha(_ b: UInt8) -> Bool { isUpper(b) || isLower(b) }
     @inline(__always) static func isAlnum(_ b: UInt8) -> Bool { isDigit(b) || isAlpha(b) }
     @inline(__always) static func isHex(_ b: UInt8) -> Bool { isDigit(b) || (b | 0x20) &- 0x61 < 6 }
-    /// Letters, digits and any non-ASCII byte: what continues a word.
-    @inline(__always) static func isWordByte(_ b: UInt8) -> Bool { isAlnum(b) || b >= 0x80 || b == UInt8(ascii: "_") }
+    /// ASCII letters, digits and `_`: what continues a token. Other scripts (and their punctuation, as in
+    /// CJK text without spaces) delimit tokens.
+    @inline(__always) static func isWordByte(_ b: UInt8) -> Bool { isAlnum(b) || b == UInt8(ascii: "_") }
 
     static func hasPrefix(_ p: UnsafeBufferPointer<UInt8>, _ i: Int, _ prefix: StaticString) -> Bool {
         let count = prefix.utf8CodeUnitCount

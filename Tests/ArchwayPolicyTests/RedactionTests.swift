@@ -1,0 +1,100 @@
+import ArchwayCore
+@testable import ArchwayPolicy
+import Testing
+
+@Suite struct RedactionTests {
+    let scanner = try! PIIScanner()
+
+    func redacted(_ text: String, session: inout RedactionSession) -> String {
+        session.redact(text, findings: scanner.scan(text))
+    }
+
+    @Test func theSameValueGetsTheSamePlaceholderAndAnswersAreRestored() {
+        let texts = ["Email ada@example.com or bob@example.com", "Again: ada@example.com, card 4111 1111 1111 1111"]
+        var session = RedactionSession(mode: .redact, texts: texts)
+        let first = redacted(texts[0], session: &session)
+        let second = redacted(texts[1], session: &session)
+        #expect(first == "Email [[EMAIL_1]] or [[EMAIL_2]]")
+        #expect(second == "Again: [[EMAIL_1]], card [[CREDIT_CARD_1]]")
+        #expect(session.kinds == [.email, .creditCard] && session.findings == 4)
+        #expect(session.restore("Sure, I wrote to [[EMAIL_1]] and charged [[CREDIT_CARD_1]] ([[EMAIL_9]] unknown)")
+            == "Sure, I wrote to ada@example.com and charged 4111 1111 1111 1111 ([[EMAIL_9]] unknown)")
+    }
+
+    @Test func placeholdersNeverCollideWithTheClientsText() {
+        let texts = ["My template uses [[EMAIL_1]] literally; mail ada@example.com"]
+        var session = RedactionSession(mode: .redact, texts: texts)
+        let out = redacted(texts[0], session: &session)
+        #expect(out.hasPrefix("My template uses [[EMAIL_1]] literally; mail [[EMAIL_1_"))
+        // The client's own text is left alone on the way back; only the real placeholder is restored.
+        #expect(session.restore(out) == texts[0])
+    }
+
+    @Test func maskIsIrreversible() {
+        var session = RedactionSession(mode: .mask, texts: [])
+        #expect(redacted("ada@example.com and 192.168.0.1", session: &session) == "[[EMAIL]] and [[IP_ADDRESS]]")
+        #expect(session.values.isEmpty)
+    }
+
+    /// Every way of cutting an answer into two or three pieces restores to the same text, and nothing
+    /// that cannot start a placeholder is held back.
+    @Test func streamsRestoreAcrossEverySplit() {
+        var session = RedactionSession(mode: .redact, texts: ["x"])
+        _ = redacted("ada@example.com 4111 1111 1111 1111 [x", session: &session)
+        let answer = "To [[EMAIL_1]]: card [[CREDIT_CARD_1]] ok [[NOT_OURS]] [ [[EMAIL_1]]"
+        let expected = session.restore(answer)
+        #expect(expected == "To ada@example.com: card 4111 1111 1111 1111 ok [[NOT_OURS]] [ ada@example.com")
+        let characters = Array(answer)
+        for first in 0...characters.count {
+            for second in first...characters.count {
+                var restorer = session.streamRestorer()
+                var out = restorer.feed(String(characters[..<first]))
+                out += restorer.feed(String(characters[first..<second]))
+                out += restorer.feed(String(characters[second...]))
+                out += restorer.finish()
+                #expect(out == expected, "split at \(first), \(second)")
+            }
+        }
+        // Text with no placeholder start goes through at once.
+        var restorer = session.streamRestorer()
+        #expect(restorer.feed("plain text, no brackets") == "plain text, no brackets")
+        #expect(restorer.feed("held [") == "held ")
+        #expect(restorer.feed("x]") == "[x]")
+    }
+
+    @Test func randomSplitsOfStreamedChunksAndToolArguments() {
+        var session = RedactionSession(mode: .redact, texts: ["x"])
+        _ = redacted("ada@example.com +1 415 555 2671", session: &session)
+        let restoration = PlaceholderRestoration(session: session)
+        let content = "Call [[PHONE_1]] or mail [[EMAIL_1]]."
+        let arguments = #"{"to":"[[EMAIL_1]]","phone":"[[PHONE_1]]"}"#
+        var random = SplitMix64(seed: 7)
+        for _ in 0..<300 {
+            var transformer = restoration.chunkTransformer()
+            var text = ""
+            var args = ""
+            var rest = Array(content)
+            var restArgs = Array(arguments)
+            var chunks: [ChatChunk] = []
+            while !rest.isEmpty || !restArgs.isEmpty {
+                let take = min(rest.count, random.nextIndex(below: 6))
+                let takeArgs = min(restArgs.count, random.nextIndex(below: 6))
+                var choice = ChatChunk.Choice(index: 0, content: String(rest.prefix(take)))
+                if takeArgs > 0 { choice.toolCalls = [ChatChunk.ToolCallDelta(index: 0, arguments: String(restArgs.prefix(takeArgs)))] }
+                rest.removeFirst(take)
+                restArgs.removeFirst(takeArgs)
+                chunks.append(ChatChunk(id: "c", model: "m", created: 1, choices: [choice]))
+            }
+            chunks.append(ChatChunk(id: "c", model: "m", created: 1, choices: [ChatChunk.Choice(index: 0, finishReason: .stop)]))
+            for chunk in chunks {
+                let out = transformer.transform(chunk)
+                for choice in out.choices {
+                    text += choice.content ?? ""
+                    args += choice.toolCalls.compactMap(\.arguments).joined()
+                }
+            }
+            #expect(text == "Call +1 415 555 2671 or mail ada@example.com.")
+            #expect(args == #"{"to":"ada@example.com","phone":"+1 415 555 2671"}"#)
+        }
+    }
+}
