@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "ArchwayRouting", targets: ["ArchwayRouting"]),
         .library(name: "ArchwayProviders", targets: ["ArchwayProviders"]),
         .library(name: "ArchwayExecution", targets: ["ArchwayExecution"]),
+        .library(name: "ArchwayPolicy", targets: ["ArchwayPolicy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),

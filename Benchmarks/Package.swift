@@ -28,6 +28,7 @@ let package = Package(
                 .product(name: "ArchwayTelemetry", package: archway),
                 .product(name: "ArchwayPrometheus", package: archway),
                 .product(name: "ArchwayRouting", package: archway),
+                .product(name: "ArchwayPolicy", package: archway),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -200,6 +200,9 @@ public struct SimulatorSettings: Sendable, Hashable {
     /// Share of answers that are the reference answer (every model's answer to a request is the same
     /// reference text); the rest are a different text, deterministic per seed, request and model.
     public var quality: Double
+    /// Answer with the last user message ("You said: …") instead of generated words: what the policy
+    /// example uses to show redacted values coming back.
+    public var echo: Bool
 
     public init(
         latency: Duration = .milliseconds(20),
@@ -209,7 +212,8 @@ public struct SimulatorSettings: Sendable, Hashable {
         errorStatus: Int = 500,
         rateLimitRate: Double = 0,
         seed: UInt64 = 42,
-        quality: Double = 1
+        quality: Double = 1,
+        echo: Bool = false
     ) {
         self.latency = latency
         self.timeToFirstToken = timeToFirstToken
@@ -218,6 +222,7 @@ public struct SimulatorSettings: Sendable, Hashable {
         self.errorStatus = errorStatus
         self.rateLimitRate = rateLimitRate
         self.quality = quality
+        self.echo = echo
         self.seed = seed
     }
 }

@@ -210,7 +210,7 @@ extension NodeReader {
 
     mutating func simulatorSettings(_ node: Node, _ path: String) -> SimulatorSettings {
         var settings = SimulatorSettings()
-        let keys: Set<String> = ["latency", "time_to_first_token", "tokens_per_second", "error_rate", "error_status", "rate_limit_rate", "seed", "quality"]
+        let keys: Set<String> = ["latency", "time_to_first_token", "tokens_per_second", "error_rate", "error_status", "rate_limit_rate", "seed", "quality", "echo"]
         for entry in mapping(node, path, allowed: keys) ?? [] {
             let childPath = "\(path).\(entry.key)"
             switch entry.key {
@@ -221,6 +221,7 @@ extension NodeReader {
             case "error_status": settings.errorStatus = int(entry.value, childPath, range: 400...599) ?? settings.errorStatus
             case "rate_limit_rate": settings.rateLimitRate = double(entry.value, childPath, range: 0...1) ?? settings.rateLimitRate
             case "quality": settings.quality = double(entry.value, childPath, range: 0...1) ?? settings.quality
+            case "echo": settings.echo = bool(entry.value, childPath) ?? settings.echo
             case "seed": settings.seed = int(entry.value, childPath, range: 0...Int.max).map(UInt64.init) ?? settings.seed
             default: break
             }

@@ -25,7 +25,7 @@ struct SimulatedCompletion: Sendable {
     ///     answer. Every model gives the same reference answer to a request; with probability
     ///     1 − quality (drawn from the seed, the request and the model, so deterministic) the answer is
     ///     another text instead, as a model that drifted would give.
-    init(request: ChatRequest, seed: UInt64, toolCallPrefix: String, model: String = "", quality: Double = 1) throws(GatewayError) {
+    init(request: ChatRequest, seed: UInt64, toolCallPrefix: String, model: String = "", quality: Double = 1, echo: Bool = false) throws(GatewayError) {
         var derived = Self.derivedSeed(request: request, seed: seed)
         if quality < 1 {
             var hasher = FNV1a()
@@ -49,6 +49,21 @@ struct SimulatedCompletion: Sendable {
             return
         }
 
+        if echo, let last = request.messages.last(where: { $0.role == .user }) {
+            // "You said: …", in word pieces so streams split it.
+            let text = "You said: " + last.text
+            var pieces: [String] = []
+            var current = ""
+            for character in text {
+                if character == " ", !current.isEmpty { pieces.append(current); current = "" }
+                current.append(character)
+            }
+            pieces.append(current)
+            output = .text(pieces: pieces)
+            finishReason = .stop
+            usage = Usage(inputTokens: inputTokens, outputTokens: max(1, TokenEstimator.estimate(text)))
+            return
+        }
         if let schema = SimulatedJSON.schema(of: request) {
             // A document that fits the schema, cut into streamable pieces at its spaces.
             let document = SimulatedJSON.value(for: schema, random: &random)

@@ -15,6 +15,8 @@ struct SimulatorRequestOptions: Sendable {
     var seed: UInt64
     /// Share of answers that are the reference answer (`SimulatedCompletion`).
     var quality: Double
+    /// Answer with the last user message.
+    var echo: Bool
     /// End a stream abruptly after this many token chunks.
     var breakAfter: Int?
 
@@ -31,6 +33,7 @@ struct SimulatorRequestOptions: Sendable {
         rateLimitRate = Self.rate(settings.rateLimitRate)
         seed = settings.seed
         quality = Self.rate(settings.quality)
+        echo = settings.echo
         breakAfter = nil
 
         if let value = headers[.simulatorLatency] {

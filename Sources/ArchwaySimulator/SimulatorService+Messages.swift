@@ -12,7 +12,7 @@ extension SimulatorService {
             decode: { buffer throws(GatewayError) in try WireJSON.decodeRequest(AnthropicMessagesRequest.self, from: buffer).request },
             model: \.model
         ) { chat, call in
-            let completion = try SimulatedCompletion(request: chat, seed: call.options.seed, toolCallPrefix: "toolu_sim_", model: chat.model, quality: call.options.quality)
+            let completion = try SimulatedCompletion(request: chat, seed: call.options.seed, toolCallPrefix: "toolu_sim_", model: chat.model, quality: call.options.quality, echo: call.options.echo)
             let id = "msg_sim_" + call.idSuffix
             let created = currentUnixSeconds()
             let headers = successHeaders(tokens: completion.usage.totalTokens, call: call)

@@ -1,5 +1,6 @@
 import ArchwayConfig
 import ArchwayCore
+import ArchwayPolicy
 import ArchwayPrometheus
 import ArchwayRouting
 import ArchwayTelemetry
@@ -21,6 +22,31 @@ let benchmarks: @Sendable () -> Void = {
             .instructions: .init(relative: [.p50: 10]),
         ]
     )
+
+    // The policy stage's scan of a typical 4 KB request: one pass over the text, every built-in entity.
+    Benchmark("PII scan of a 4 KB request") { benchmark in
+        let scanner = try PIIScanner()
+        let text = Fixtures.supportTicket
+        for _ in benchmark.scaledIterations {
+            blackHole(scanner.scan(text))
+        }
+    }
+
+    Benchmark("Injection score of a 4 KB request") { benchmark in
+        let scorer = InjectionScorer()
+        let text = Fixtures.supportTicket
+        for _ in benchmark.scaledIterations {
+            blackHole(scorer.score(text))
+        }
+    }
+
+    Benchmark("Consistency score of two answers") { benchmark in
+        let answer = String(Fixtures.supportTicket.prefix(600))
+        let reference = String(Fixtures.supportTicket.dropFirst(100).prefix(600))
+        for _ in benchmark.scaledIterations {
+            blackHole(AnswerSimilarity.score(answer, reference))
+        }
+    }
 
     Benchmark("Decode a typical chat request") { benchmark in
         let body = ByteBuffer(string: Fixtures.chatRequest)
@@ -133,6 +159,23 @@ let benchmarks: @Sendable () -> Void = {
 }
 
 enum Fixtures {
+    /// About 4 KB of an ordinary support conversation: a few personal values among order ids, prices,
+    /// dates, versions and part numbers.
+    static let supportTicket: String = {
+        let paragraph = """
+        Hello team, I am writing about order 123456789 placed on 2024-03-15 for 2 units of part PN-4411-22-A at $1,299.99 each. \
+        The invoice INV-2024-000123 lists version 10.0.19045 of the firmware, but the device reports 1.2.3 after the update. \
+        Please reach me at ada.lovelace@example.com or +44 20 7946 0958 between 9:30 and 17:00. \
+        The shipment went to 48.8566, 2.3522 instead of the warehouse. The courier's tracking page also showed an error. \
+        Could you check whether the payment with card 4111 1111 1111 1111 was charged twice? \
+        My colleague said the previous ticket (#88231) was closed without an answer, which was frustrating. Thanks a lot.
+
+        """
+        var text = ""
+        while text.utf8.count < 4_000 { text += paragraph }
+        return text
+    }()
+
     static let chatRequest = #"""
     {"model":"gpt-4o-mini","temperature":0.2,"max_tokens":512,"stream":false,
      "messages":[{"role":"system","content":"You are a helpful assistant that answers briefly and cites sources."},
