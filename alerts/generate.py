@@ -114,6 +114,8 @@ SHADOW_BY = "job, archway_route_name"
 WORKFLOW_FAILURE_SHARE = 0.1   # share of a workflow's runs failing over 15m: ArchwayWorkflowFailureRateHigh
 WORKFLOW_BY = "job, gen_ai_workflow_name"
 WORKFLOW_RUNS = "gen_ai_workflow_duration_seconds_count"
+INJECTION_SURGE_PER_MINUTE = 1  # prompt injections detected per minute over 10m: ArchwayPromptInjectionSurge
+POLICY_DETECTIONS = "archway_policy_detections_total"
 
 
 def record_name(sli: dict, window: str) -> str:
@@ -324,6 +326,27 @@ def build_rules() -> dict:
                         "Workflows row shows why (error.type: deadline_exceeded, a step's failure such as timeout or "
                         "invalid_json, or the failing call's class like 503) and which step fails; the run's trace "
                         "has the failed step's span."
+                    ),
+                    "dashboard": "/d/archway-overview/archway-overview",
+                },
+            },
+            {
+                "alert": "ArchwayPromptInjectionSurge",
+                # Any action: blocked, flagged and detect-only injections are all attempts.
+                "expr": (
+                    f"sum by (job) (rate({POLICY_DETECTIONS}{{archway_policy_guardrail=\"injection\"}}[10m])) * 60"
+                    f" > {fmt(INJECTION_SURGE_PER_MINUTE)}\n"
+                ),
+                "for": "10m",
+                "labels": {"severity": "ticket"},
+                "annotations": {
+                    "summary": "Prompt injections are arriving at the gateway",
+                    "description": (
+                        f"{{{{ $labels.job }}}} detected more than {fmt(INJECTION_SURGE_PER_MINUTE)} prompt injection per "
+                        "minute (any action: block, flag or detect) over 10 minutes: someone is probing the gateway. "
+                        "Find the requests in the traces: the SERVER spans with an `apply_guardrail injection` child "
+                        "(gen_ai.guardrail.verdict.type=deny, gen_ai.guardrail.verdict.reason says which rules matched); "
+                        "the overview's Policy row shows the rate by action."
                     ),
                     "dashboard": "/d/archway-overview/archway-overview",
                 },
@@ -642,6 +665,28 @@ def build_tests(rules: dict) -> dict:
             {"eval_time": "40m", "alertname": "ArchwayWorkflowFailureRateHigh", "exp_alerts": []},
         ],
     })
+    det = POLICY_DETECTIONS
+    probed, other = {"job": JOB}, {"job": "archway-internal"}
+    inj = {"archway_policy_guardrail": "injection", "archway_policy_entity": "prompt_injection"}
+    tests.append({
+        "name": "policy: 3 injections a minute for 10 minutes (blocked and flagged) fire; 1 every 2 minutes and PII do not; it clears",
+        "interval": "1m",
+        "input_series": [
+            # archway: 2 blocked and 1 flagged injection a minute for 25 minutes, then none
+            {"series": det + _labels({**probed, **inj, "archway_policy_action": "block"}), "values": "0+2x25 50x30"},
+            {"series": det + _labels({**probed, **inj, "archway_policy_action": "flag"}), "values": "0+1x25 25x30"},
+            # archway-internal: one injection every 2 minutes (0.5/min) and lots of PII, which is not an injection
+            {"series": det + _labels({**other, **inj, "archway_policy_action": "detect"}), "values": "0+0.5x55"},
+            {"series": det + _labels({**other, "archway_policy_guardrail": "pii", "archway_policy_entity": "email",
+                                      "archway_policy_action": "redact"}), "values": "0+30x55"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "8m", "alertname": "ArchwayPromptInjectionSurge", "exp_alerts": []},   # pending (for: 10m)
+            {"eval_time": "22m", "alertname": "ArchwayPromptInjectionSurge",
+             "exp_alerts": op_fired("ArchwayPromptInjectionSurge", probed)},
+            {"eval_time": "50m", "alertname": "ArchwayPromptInjectionSurge", "exp_alerts": []},
+        ],
+    })
     drop = {"job": JOB, "reason": "export_failed"}
     tests.append({
         "name": "telemetry: spans dropped for 10 minutes fire, a past drop does not",
@@ -688,7 +733,7 @@ RULES_HEADER = """\
 # Alerts: multi-window multi-burn-rate (SRE workbook): Fast = 1h & 5m > 14.4x budget (page),
 # Slow = 6h & 30m > 6x (page), Ticket = (1d & 2h > 3x) or (3d & 6h > 1x); plus spend rate, routing
 # (no eligible candidate, ejection flapping), consistency shadowing (dropped samples, inconsistent model),
-# workflow failures and telemetry loss.
+# workflow failures, prompt-injection surges and telemetry loss.
 # Thresholds use only non-integer `le` bounds (2.5, 2.56, 1.28) so they match whether an exporter
 # renders integer bounds as "1" or "1.0".
 """

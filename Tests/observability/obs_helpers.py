@@ -91,6 +91,12 @@ OTLP_METRICS: dict[str, dict[str, Any]] = {
         "attrs": {"gen_ai.workflow.name", "archway.workflow.step.name", "archway.workflow.step.status"}},
     "archway.workflow.step.cost": {
         "type": "counter", "unit": "USD", "attrs": {"gen_ai.workflow.name", "archway.workflow.step.name"}},
+    # Policy (README "Policy"): one per entity kind found per request by the PII guardrail (entity: email, phone,
+    # credit_card, iban, us_ssn, ip_address, secret or a configured custom name; action: redact | mask | block |
+    # detect), and one per prompt injection detected (entity: prompt_injection; action: block | flag | detect).
+    "archway.policy.detections": {
+        "type": "counter", "unit": "{detection}",
+        "attrs": {"archway.policy.guardrail", "archway.policy.entity", "archway.policy.action"}},
 }
 
 _UNIT_MAP = {"s": "seconds", "ms": "milliseconds", "By": "bytes", "1": "", "%": "percent"}

@@ -154,3 +154,30 @@ def test_overview_has_the_workflow_panels():
                      r"[^}]*\}\[\$__rate_interval\]\)\) \* 3600", exprs("Workflow cost (USD/h) by workflow and step"))
     variables = {v["name"]: v for v in d["templating"]["list"]}
     assert "gen_ai_workflow_name" in variables["workflow"]["query"]
+
+
+def test_overview_has_the_policy_panels():
+    d = DASHBOARDS["archway-overview.json"]
+    panels, row_of, row, rows = {}, {}, None, []
+    for p in d["panels"]:
+        if p["type"] == "row":
+            row = p["title"]
+            rows.append(row)
+        panels[p.get("title")], row_of[p.get("title")] = p, row
+    assert rows.index("Policy") == rows.index("Workflows") + 1
+    titles = ("Policy detections/s by entity and action", "Blocked requests/s by guardrail", "Prompt injections/s by action")
+    for title in titles:
+        assert row_of.get(title) == "Policy", title
+
+    def exprs(title):
+        return "\n".join(t["expr"] for t in panels[title]["targets"])
+
+    for title in titles:
+        assert 'archway_policy_detections_total{job=~"$job"' in exprs(title), title
+    e = exprs("Policy detections/s by entity and action")
+    assert "sum by (archway_policy_entity, archway_policy_action) (rate(" in e and 'archway_policy_guardrail="pii"' in e
+    e = exprs("Blocked requests/s by guardrail")
+    assert "sum by (archway_policy_guardrail) (rate(" in e and 'archway_policy_action="block"' in e
+    e = exprs("Prompt injections/s by action")
+    assert "sum by (archway_policy_action) (rate(" in e and 'archway_policy_guardrail="injection"' in e
+    assert "ArchwayPromptInjectionSurge" in panels["Prompt injections/s by action"]["description"]

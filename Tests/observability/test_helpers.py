@@ -20,8 +20,8 @@ def test_otel_to_prometheus_names():
     names = prometheus_series_names()
     assert names["gen_ai_client_operation_time_to_first_chunk_seconds_bucket"] == "gen_ai.client.operation.time_to_first_chunk"
     assert names["archway_telemetry_dropped_total"] == "archway.telemetry.dropped"
-    # seven histograms (three series each), ten counters, eight gauges
-    assert len(names) == 7 * 3 + 10 + 8
+    # seven histograms (three series each), eleven counters, eight gauges
+    assert len(names) == 7 * 3 + 11 + 8
     assert names["archway_endpoint_latency_seconds"] == "archway.endpoint.latency"
     assert names["archway_route_decisions_total"] == "archway.route.decisions"
     assert names["archway_endpoint_error_rate"] == "archway.endpoint.error_rate"
@@ -35,6 +35,10 @@ def test_otel_to_prometheus_names():
     assert names["archway_workflow_step_duration_seconds_bucket"] == "archway.workflow.step.duration"
     assert names["archway_workflow_step_cost_USD_total"] == "archway.workflow.step.cost"
     assert {"gen_ai_workflow_name", "archway_workflow_step_name", "archway_workflow_step_status"} <= prometheus_label_names()
+    # policy: a `{detection}` counter (annotation: no unit suffix)
+    assert prometheus_base_name("archway.policy.detections", "{detection}", "counter") == "archway_policy_detections_total"
+    assert names["archway_policy_detections_total"] == "archway.policy.detections"
+    assert {"archway_policy_guardrail", "archway_policy_entity", "archway_policy_action"} <= prometheus_label_names()
     assert {"archway_call_purpose", "gen_ai_evaluation_score_label", "archway_route_name", "outcome"} <= prometheus_label_names()
     assert {"gen_ai_request_model", "archway_model", "http_response_status_code", "error_type"} <= prometheus_label_names()
 

@@ -60,10 +60,13 @@ WF_DUR = "gen_ai_workflow_duration_seconds"
 WF_STEP = "archway_workflow_step_duration_seconds"
 WF_COST = "archway_workflow_step_cost_USD_total"
 WF_FAILURE_SHARE = alerts.WORKFLOW_FAILURE_SHARE   # ArchwayWorkflowFailureRateHigh
+POLICY = "archway_policy_detections_total"
+INJECTION_SURGE_PER_MIN = alerts.INJECTION_SURGE_PER_MINUTE   # ArchwayPromptInjectionSurge
 DEFAULT_MIN_SCORE = 0.6        # a route's consistency.min_score when its config sets none
 F_ROUTE = 'job=~"$job"'
 F_ENDPOINT = 'job=~"$job", archway_model=~"$archway_model"'
 F_WORKFLOW = 'job=~"$job", gen_ai_workflow_name=~"$workflow"'
+F_POLICY = 'job=~"$job"'
 
 
 # ---------------------------------------------------------------------------------------------
@@ -500,6 +503,33 @@ def overview() -> dict:
                      "calls are in archway.cost (archway_call_purpose=\"client\"), so this breaks the cost panels above "
                      "down by workflow; it is not extra spend.", stack=True), 24, 8)
 
+    L.row("Policy")
+    L.add(timeseries("Policy detections/s by entity and action",
+                     [target(f'sum by (archway_policy_entity, archway_policy_action) '
+                             f'(rate({POLICY}{{{F_POLICY}, archway_policy_guardrail="pii"}}[{RI}]))',
+                             "{{archway_policy_entity}} {{archway_policy_action}}")], "ops",
+                     "archway.policy.detections of the PII guardrail: one per entity kind found in a request (email, "
+                     "phone, credit_card, iban, us_ssn, ip_address, secret or a configured custom pattern), by the "
+                     "configured action (redact, mask, block, detect). Only kinds are counted, never values. "
+                     "The series appears with the first detection.", stack=True), 8, 8)
+    L.add(timeseries("Blocked requests/s by guardrail",
+                     [target(f'sum by (archway_policy_guardrail) '
+                             f'(rate({POLICY}{{{F_POLICY}, archway_policy_action="block"}}[{RI}]))',
+                             "{{archway_policy_guardrail}}")], "reqps",
+                     "Requests refused with 400 policy_violation (nothing sent to the model), by guardrail: injection "
+                     "(checked first) or pii with action block. A pii block counts once per entity kind found, so a "
+                     "request carrying two kinds counts twice. Also visible as 400s in HTTP status codes.",
+                     stack=True), 8, 8)
+    L.add(timeseries("Prompt injections/s by action",
+                     [target(f'sum by (archway_policy_action) '
+                             f'(rate({POLICY}{{{F_POLICY}, archway_policy_guardrail="injection"}}[{RI}]))',
+                             "{{archway_policy_action}}")], "ops",
+                     "archway.policy.detections of the injection guardrail (score at or above policy.injection.threshold): "
+                     "block (refused), flag (sent, logged) or detect (sent, counted). Above "
+                     f"{INJECTION_SURGE_PER_MIN:g}/min over 10m for 10m: ArchwayPromptInjectionSurge; the SERVER spans with an "
+                     "`apply_guardrail injection` child show which requests.", stack=True,
+                     thresholds=[(INJECTION_SURGE_PER_MIN / 60, "red")]), 8, 8)
+
     L.row("Traces (Tempo)")
     L.add(traces_table("Recent failed model calls",
                        '{ span.gen_ai.operation.name != nil && span.gen_ai.request.model =~ "${model:regex}" && status = error }',
@@ -509,7 +539,7 @@ def overview() -> dict:
           12, 8)
     return dashboard("archway-overview", "Archway / Overview",
                      "Archway gateway overview: traffic, errors, latency, tokens, cost, retries, telemetry loss, routing, "
-                     "workflows.",
+                     "workflows, policy.",
                      L.panels, ["datasource", "tempo", "job", "route", "provider", "model", "archway_model", "workflow"],
                      ["overview", "genai"])
 
