@@ -20,6 +20,15 @@ let package = Package(
             ],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
+        .executableTarget(
+            name: "FuzzPolicy",
+            dependencies: [
+                .product(name: "ArchwayPolicy", package: "archway"),
+                .product(name: "ArchwayRouting", package: "archway"),
+                .product(name: "ArchwayConfig", package: "archway"),
+            ],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

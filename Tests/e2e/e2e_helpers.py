@@ -635,3 +635,20 @@ def expected_cost(input_tokens: int, output_tokens: int, price: dict = SIM_PRICE
 
 def is_finite_number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def run_check(archway_bin: str, path: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`archway check --config PATH` with a clean environment."""
+    return subprocess.run([archway_bin, "check", "--config", str(path)], capture_output=True, text=True,
+                          timeout=30, env=clean_env(env))
+
+
+def assert_check_reports(archway_bin: str, path: Path, expected: list[tuple[int, str, str]]) -> str:
+    """`archway check` fails and reports each (line, key path, message) at PATH:LINE:COL; returns its output."""
+    cp = run_check(archway_bin, path)
+    out = cp.stdout + cp.stderr
+    assert cp.returncode == 1, out
+    for line, key, message in expected:
+        assert re.search(rf"{re.escape(path.name)}:{line}:\d+: .*{re.escape(key)}.*{re.escape(message)}", out), (key, out)
+    return out
+

@@ -14,14 +14,9 @@ import httpx
 import openai
 import pytest
 
-from e2e_helpers import REPO_ROOT, base_config, clean_env, free_port, is_finite_number, new_traceparent, parse_traceparent, read_sse, sse_events
+from e2e_helpers import REPO_ROOT, base_config, clean_env, run_check, free_port, is_finite_number, new_traceparent, parse_traceparent, read_sse, sse_events
 
 DIAG = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): error: (?P<msg>.+)$")
-
-
-def run_check(archway_bin: str, path: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([archway_bin, "check", "--config", str(path)], capture_output=True, text=True,
-                          timeout=30, env=clean_env(env))
 
 
 def diagnostics(cp: subprocess.CompletedProcess, path: Path) -> list[dict]:

@@ -8,16 +8,14 @@ and deadlines are measured from the exported spans' timestamps, not wall-clock a
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 import time
 
 import httpx
 import openai
 import pytest
 
-from archway_testkit import clean_env, free_port
-from e2e_helpers import (REPO_ROOT, SPAN_KIND_CLIENT, SPAN_KIND_INTERNAL, SPAN_KIND_SERVER, STATUS_ERROR, new_traceparent,
+from archway_testkit import free_port
+from e2e_helpers import (REPO_ROOT, assert_check_reports, run_check, SPAN_KIND_CLIENT, SPAN_KIND_INTERNAL, SPAN_KIND_SERVER, STATUS_ERROR, new_traceparent,
                          read_sse, start_simulator, wait_for)
 
 
@@ -282,20 +280,13 @@ def test_check_reports_workflow_problems_at_their_lines(archway_bin, tmp_path):
         "      e: {map: \"{{steps.a.output}}\", model: fast, prompt: \"{{item}}\"}\n"
         "    output: \"{{steps.a.output}}\"\n"
     )
-    cp = subprocess.run([archway_bin, "check", "--config", str(path)], capture_output=True, text=True, timeout=30,
-                        env=clean_env())
-    out = cp.stdout + cp.stderr
-    assert cp.returncode == 1, out
-    for line, key, message in [(10, "workflows.w.steps.b.prompt", "names no input"),
-                               (11, "workflows.w.steps.c.model", "unknown model or route 'gpt-9'"),
-                               (11, "workflows.w.steps.c.prompt", "unknown step 'ghost'"),
-                               (12, "workflows.w.steps.d.prompt", "does not parse")]:
-        assert re.search(rf"workflows\.yaml:{line}:\d+: .*{re.escape(key)}.*{re.escape(message)}", out), (key, out)
+    assert_check_reports(archway_bin, path, [(10, "workflows.w.steps.b.prompt", "names no input"),
+                                             (11, "workflows.w.steps.c.model", "unknown model or route 'gpt-9'"),
+                                             (11, "workflows.w.steps.c.prompt", "unknown step 'ghost'"),
+                                             (12, "workflows.w.steps.d.prompt", "does not parse")])
     # Once those are fixed, the cycle and the map over text are reported too.
     path.write_text(path.read_text().replace(" {{inputs.nope}}", "").replace(
         "      c: {model: gpt-9, prompt: \"{{steps.ghost.output}}\"}\n", "").replace(
         "      d: {model: fast, prompt: \"{{#inputs.topic}} unclosed\"}\n", ""))
-    cp = subprocess.run([archway_bin, "check", "--config", str(path)], capture_output=True, text=True, timeout=30,
-                        env=clean_env())
-    out = cp.stdout + cp.stderr
-    assert cp.returncode == 1 and "cycle: a → b → a" in out, out
+    cp = run_check(archway_bin, path)
+    assert cp.returncode == 1 and "cycle: a → b → a" in cp.stdout + cp.stderr, cp.stdout + cp.stderr
