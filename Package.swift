@@ -198,7 +198,8 @@ let package = Package(
         .target(
             name: "ArchwayTestSupport",
             dependencies: [
-                "ArchwayCore",
+                "ArchwayCore", "ArchwayConfig", "ArchwayExecution", "ArchwayProviders", "ArchwayRouting", "ArchwayTelemetry",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -91,6 +91,19 @@ public final class ConsistencySampler: Sendable {
     }
 }
 
+/// Where a sampled stream's assembled answer goes once the stream ended well.
+struct SampleHandoff: Sendable {
+    let sampler: ConsistencySampler
+    let draw: ConsistencySampler.Draw
+    let request: ChatRequest
+    let model: String
+    let context: ServiceContext
+
+    func deliver(_ answer: ChatResponse) {
+        sampler.offer(draw, request: request, answer: Relayable(answer), model: model, context: context)
+    }
+}
+
 /// One sampled call waiting for its shadow calls.
 public struct ConsistencySample: Sendable {
     public struct Answer: Sendable {

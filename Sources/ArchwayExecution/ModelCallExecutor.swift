@@ -75,7 +75,7 @@ public struct ModelCallExecutor: Sendable {
         }
         let capture = telemetry.captureContent
         let sampling = scope.isSampled ? sampler?.draw(route: scope.model) : nil
-        var (answer, model, context) = try await run(scope, operation: .chat, chat: request.value) { call in
+        let result = try await run(scope, operation: .chat, chat: request.value) { call in
             let reply = try await call.adapter.chat(request, call: call.upstream)
             call.outcome.rateLimit = reply.rateLimit
             let response = reply.value.value
@@ -85,6 +85,9 @@ public struct ModelCallExecutor: Sendable {
             call.record(usage: response.usage)
             return (reply.value, capture ? response : nil)
         }
+        var answer = result.value
+        let model = result.model
+        let context = result.context
         try await stages.after(&answer, request: request.value, scope: scope)
         if let sampling {
             // Sampled as the model answered (placeholders and all): shadow calls never see what was redacted.
@@ -107,33 +110,37 @@ public struct ModelCallExecutor: Sendable {
             return ModelStream(answered: response, model: scope.model)
         }
         let sampling = scope.isSampled ? sampler?.draw(route: scope.model) : nil
-        let (start, model, _) = try await run(scope, operation: .chat, chat: request.value, streamed: true, keepOpen: true) { call in
+        let started = try await run(scope, operation: .chat, chat: request.value, streamed: true, keepOpen: true) { call in
             let reply = try await call.adapter.streamChat(request, call: call.upstream)
             call.outcome.rateLimit = reply.rateLimit
-            return ((call, reply), nil)
+            return (StartedStream(call: call, reply: reply), nil)
         }
-        let (call, reply) = start
+        let call = started.value.call
+        let reply = started.value.reply
+        let model = started.model
         // A sampled stream assembles its answer, and hands it over once it ended well.
-        var sampled: (@Sendable (ChatResponse) -> Void)?
+        // (Spelled out: `captureContent || sampled != nil` here crashed the 6.3 optimiser.)
+        var sampled: SampleHandoff?
+        var assemble = telemetry.captureContent
         if let sampling, let sampler {
-            let context = call.span.context
-            sampled = { [request = request.value] answer in
-                sampler.offer(sampling, request: request, answer: Relayable(answer), model: model, context: context)
-            }
+            sampled = SampleHandoff(sampler: sampler, draw: sampling, request: request.value, model: model, context: call.span.context)
+            assemble = true
         }
+        var transformers: [any ChunkTransformer] = []
+        for transform in transforms { transformers.append(transform.chunkTransformer()) }
         let lifetime = StreamCall(
             call: call,
             exchange: reply.exchange,
             sink: sink,
             clock: clock,
-            assembleOutput: telemetry.captureContent || sampled != nil,
+            assembleOutput: assemble,
             onAnswer: sampled
         )
-        return ModelStream(upstream: reply.value, call: lifetime, model: model, transformers: transforms.map { $0.chunkTransformer() })
+        return ModelStream(upstream: reply.value, call: lifetime, model: model, transformers: transformers)
     }
 
     public func embeddings(_ request: EmbeddingRequest, scope: CallScope) async throws -> EmbeddingResponse {
-        var (response, model, _) = try await run(scope, operation: .embeddings, chat: nil) { call in
+        let result = try await run(scope, operation: .embeddings, chat: nil) { call in
             let reply = try await call.adapter.embeddings(request, call: call.upstream)
             call.outcome.rateLimit = reply.rateLimit
             let response = reply.value
@@ -142,7 +149,8 @@ public struct ModelCallExecutor: Sendable {
             if case .floats(let values)? = response.vectors.first { call.outcome.embeddingDimensions = values.count }
             return (response, nil)
         }
-        response.model = model
+        var response = result.value
+        response.model = result.model
         return response
     }
 
@@ -159,7 +167,7 @@ public struct ModelCallExecutor: Sendable {
         streamed: Bool = false,
         keepOpen: Bool = false,
         _ body: (inout ModelCall) async throws -> (Value, output: ChatResponse?)
-    ) async throws -> (Value, model: String, context: ServiceContext) {
+    ) async throws -> CallResult<Value> {
         let now = clock.now
         let routingRequest = RoutingRequest(
             model: scope.model,
@@ -228,7 +236,7 @@ public struct ModelCallExecutor: Sendable {
                 let (value, output) = try await body(&call)
                 if keepOpen { loadHandedOver = true } else { finish(call, output: output) }
                 recordDecision(plan.decision, chosen: entry.model.name, movedOn: tried > 1)
-                return (value, entry.model.name, span.context)
+                return CallResult(value: value, model: entry.model.name, context: span.context)
             } catch {
                 // A cancelled caller may surface as the client library's own error: it is still the caller
                 // that left, not a failure another model could fix.
@@ -290,6 +298,21 @@ public struct ModelCallExecutor: Sendable {
         call.decisions?.spent(outcome.costUSD)
         sink.record(outcome, span: call.span, output: output)
     }
+}
+
+/// What `run` returns: the value, the configured model that gave it, and its GenAI span's context.
+struct CallResult<Value> {
+    var value: Value
+    var model: String
+    var context: ServiceContext
+}
+
+extension CallResult: Sendable where Value: Sendable {}
+
+/// A stream a model accepted: its call and the upstream reply.
+struct StartedStream: Sendable {
+    var call: ModelCall
+    var reply: UpstreamReply<ChatChunkStream>
 }
 
 /// One model call in progress: the model tried, its span, and its outcome so far.

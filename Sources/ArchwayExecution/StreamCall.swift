@@ -21,7 +21,7 @@ final class StreamCall: Sendable {
     private let sink: OutcomeSink
     private let clock: any GatewayClock
     /// Receives the assembled answer of a stream that ended well (a consistency sample).
-    private let onAnswer: (@Sendable (ChatResponse) -> Void)?
+    private let onAnswer: SampleHandoff?
 
     init(
         call: ModelCall,
@@ -29,7 +29,7 @@ final class StreamCall: Sendable {
         sink: OutcomeSink,
         clock: any GatewayClock,
         assembleOutput: Bool,
-        onAnswer: (@Sendable (ChatResponse) -> Void)? = nil
+        onAnswer: SampleHandoff? = nil
     ) {
         let output = assembleOutput ? ChatResponse(id: "", model: call.outcome.target.clientModel, created: 0, choices: [], usage: nil) : nil
         self.state = Mutex(State(outcome: call.outcome, output: output))
@@ -71,7 +71,7 @@ final class StreamCall: Sendable {
         exchange.end(error: error)
         let captured = sink.telemetry.captureContent
         sink.record(outcome, span: call.span, output: error == nil && captured ? output : nil)
-        if error == nil, let output, let onAnswer { onAnswer(output) }
+        if error == nil, let output, let onAnswer { onAnswer.deliver(output) }
     }
 
     deinit {

@@ -24,10 +24,53 @@ public struct InjectionScorer: Sendable {
         var gap = 3
     }
 
+    /// Which (rule, slot) pairs a word fills, as bits: computed once, so matching costs one dictionary
+    /// lookup per word and bit tests.
+    struct Bits: Sendable, Hashable {
+        var low: UInt64 = 0
+        var high: UInt64 = 0
+
+        func contains(_ bit: Int) -> Bool {
+            bit < 64 ? low & (1 << UInt64(bit)) != 0 : high & (1 << UInt64(bit - 64)) != 0
+        }
+
+        mutating func insert(_ bit: Int) {
+            if bit < 64 { low |= 1 << UInt64(bit) } else { high |= 1 << UInt64(bit - 64) }
+        }
+
+        mutating func formUnion(_ other: Bits) {
+            low |= other.low
+            high |= other.high
+        }
+    }
+
     let rules: [Rule]
+    /// The bit of each rule's first slot; slot n is `firstBit[rule] + n`.
+    let firstBit: [Int]
+    /// Rule words by the FNV-1a hash of their UTF-8 bytes: words are hashed as they are read, never
+    /// built as strings.
+    let words: [UInt64: Bits]
 
     public init() {
-        self.rules = Self.defaultRules
+        let rules = Self.defaultRules
+        var firstBit: [Int] = []
+        var words: [String: Bits] = [:]
+        var next = 0
+        for rule in rules {
+            firstBit.append(next)
+            for (offset, slot) in rule.slots.enumerated() {
+                for word in slot { words[word, default: Bits()].insert(next + offset) }
+            }
+            next += rule.slots.count
+        }
+        precondition(next <= 128, "more rule slots than bits")
+        self.rules = rules
+        self.firstBit = firstBit
+        self.words = Dictionary(words.map { (WordHash.of($0.key), $0.value) }, uniquingKeysWith: { a, b in
+            var union = a
+            union.formUnion(b)
+            return union
+        })
     }
 
     public func score(_ text: String) -> Result {
@@ -42,21 +85,36 @@ public struct InjectionScorer: Sendable {
         return result
     }
 
+    /// A token: the bits of its word, or a sentence end.
+    enum Token {
+        case word(Bits)
+        case sentenceEnd
+    }
+
     func scoreOnce(_ text: String) -> Result {
-        let (normalized, evasions) = Self.normalize(text)
-        let tokens = Self.tokens(normalized)
+        var evasions: Set<String> = []
+        let tokens = tokenize(text, evasions: &evasions)
+        var present = Bits()
+        for token in tokens { if case .word(let bits) = token { present.formUnion(bits) } }
         var weights: [Double] = []
         var reasons: [String] = []
-        for rule in rules where Self.matches(rule, tokens) {
-            weights.append(rule.weight)
-            reasons.append(rule.name)
+        for (index, rule) in rules.enumerated() {
+            let first = firstBit[index]
+            // Every slot must be filled somewhere before a match is worth looking for.
+            guard (0..<rule.slots.count).allSatisfy({ present.contains(first + $0) }) else { continue }
+            if matches(rule, first: first, tokens) {
+                weights.append(rule.weight)
+                reasons.append(rule.name)
+            }
         }
-        for (name, weight) in Self.markers(text, normalized: normalized) {
+        var text = text
+        let markers = text.withUTF8 { Self.markers($0) }
+        for (name, weight) in markers {
             weights.append(weight)
             reasons.append(name)
         }
         if !weights.isEmpty {
-            for evasion in evasions {
+            for evasion in evasions.sorted() {
                 weights.append(0.3)
                 reasons.append("evasion:" + evasion)
             }
@@ -70,7 +128,7 @@ public struct InjectionScorer: Sendable {
         return Result(score: min(1, score), reasons: a.reasons + b.reasons + ["evasion:base64"])
     }
 
-    // MARK: - Normalisation
+    // MARK: - Normalisation and words
 
     /// Characters that render as nothing: zero-width, joiners, bidi controls, soft hyphen, tag characters.
     static func isInvisible(_ scalar: Unicode.Scalar) -> Bool {
@@ -80,95 +138,143 @@ public struct InjectionScorer: Sendable {
         }
     }
 
-    static let leet: [Character: Character] = ["0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", "$": "s", "!": "i"]
-
-    /// The lower-cased text without invisible characters, leetspeak undone in mixed words; and the
-    /// evasions that were undone.
-    static func normalize(_ text: String) -> (String, Set<String>) {
-        var evasions: Set<String> = []
-        var visible = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars {
-            if isInvisible(scalar) {
-                evasions.insert("invisible_characters")
-            } else {
-                visible.append(scalar)
-            }
+    /// Leetspeak digits and symbols, undone inside words that also have letters.
+    static func leet(_ scalar: Unicode.Scalar) -> Unicode.Scalar? {
+        switch scalar {
+        case "0": "o"
+        case "1": "i"
+        case "3": "e"
+        case "4", "@": "a"
+        case "5", "$": "s"
+        case "7": "t"
+        case "8": "b"
+        default: nil
         }
-        let lowered = String(visible).lowercased()
-        var out = ""
-        out.reserveCapacity(lowered.utf8.count)
-        var word = ""
-        func flush() {
-            if word.contains(where: \.isLetter), word.contains(where: { leet[$0] != nil }) {
-                let mapped = String(word.map { leet[$0] ?? $0 })
-                if mapped != word { evasions.insert("leetspeak") }
-                out += mapped
-            } else {
-                out += word
-            }
-            word = ""
-        }
-        for character in lowered {
-            if character.isLetter || character.isNumber || leet[character] != nil {
-                word.append(character)
-            } else {
-                flush()
-                out.append(character)
-            }
-        }
-        flush()
-        return (out, evasions)
     }
 
-    /// The sentence-end marker among tokens: a rule never matches across it.
-    static let sentenceEnd = "."
+    static func isSentenceEnd(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case ".", "?", "!", ";", "\n", "\r", "。", "？", "！": true
+        default: false
+        }
+    }
 
-    /// Words of letters, with sentence ends (`.`, `?`, `!`, `;`, line breaks) as markers; runs of four or
-    /// more single letters (`i g n o r e`) joined back into one word.
-    static func tokens(_ text: String) -> [String] {
-        var raw: [String] = []
-        var word = ""
-        for character in text {
-            if character.isLetter {
-                word.append(character)
+    /// The text's words, lower-cased, without invisible characters, leetspeak undone in words that mix
+    /// letters and digits, and runs of four or more single letters (`i g n o r e`) joined; sentence ends
+    /// kept as markers. Each word is hashed as it is read and looked up once.
+    func tokenize(_ text: String, evasions: inout Set<String>) -> [Token] {
+        var tokens: [Token] = []
+        tokens.reserveCapacity(text.utf8.count / 5)
+        // The word being read: its letters only, and with leetspeak undone.
+        var plain = WordHash()
+        var leet = WordHash()
+        var letters = 0
+        var hasLeet = false
+        // Single-letter words in a row, joined.
+        var singles = WordHash()
+        var singleCount = 0
+
+        func flushSingles() {
+            if singleCount >= 4 {
+                tokens.append(.word(words[singles.value] ?? Bits()))
+            } else if singleCount > 0 {
+                // One or a few single letters ("a", "I"): no rule uses them.
+                for _ in 0..<singleCount { tokens.append(.word(Bits())) }
+            }
+            singles = WordHash()
+            singleCount = 0
+        }
+        func flushWord() {
+            defer {
+                plain = WordHash()
+                leet = WordHash()
+                letters = 0
+                hasLeet = false
+            }
+            guard letters > 0 else { return }
+            let useLeet = hasLeet
+            if useLeet { evasions.insert("leetspeak") }
+            let word = useLeet ? leet : plain
+            if word.count == 1, let letter = word.first {
+                singles.add(letter)
+                singleCount += 1
+                return
+            }
+            flushSingles()
+            tokens.append(.word(words[word.value] ?? Bits()))
+        }
+        func sentenceEnd() {
+            flushWord()
+            flushSingles()
+            if case .sentenceEnd? = tokens.last {} else { tokens.append(.sentenceEnd) }
+        }
+
+        for scalar in text.unicodeScalars {
+            let value = scalar.value
+            if value < 0x80 {
+                if value >= 97, value <= 122 {
+                    plain.add(ascii: UInt8(value))
+                    leet.add(ascii: UInt8(value))
+                    letters += 1
+                } else if value >= 65, value <= 90 {
+                    plain.add(ascii: UInt8(value + 32))
+                    leet.add(ascii: UInt8(value + 32))
+                    letters += 1
+                } else if let mapped = Self.leet(scalar) {
+                    leet.add(ascii: UInt8(mapped.value))
+                    hasLeet = true
+                } else if value >= 48, value <= 57 {
+                    continue
+                } else if Self.isSentenceEnd(scalar) {
+                    sentenceEnd()
+                } else {
+                    flushWord()
+                }
                 continue
             }
-            if !word.isEmpty { raw.append(word); word = "" }
-            if character == "." || character == "?" || character == "!" || character == ";" || character.isNewline || character == "。" || character == "？" {
-                if raw.last != sentenceEnd { raw.append(sentenceEnd) }
+            if Self.isInvisible(scalar) {
+                evasions.insert("invisible_characters")
+                continue
             }
-        }
-        if !word.isEmpty { raw.append(word) }
-        var tokens: [String] = []
-        var letters = ""
-        var run = 0
-        func end() {
-            if run >= 4 { tokens.append(letters) } else if run > 0 { tokens.append(contentsOf: letters.map(String.init)) }
-            letters = ""
-            run = 0
-        }
-        for token in raw {
-            if token.count == 1, token != sentenceEnd {
-                letters += token
-                run += 1
+            if scalar.properties.isAlphabetic {
+                if scalar.properties.isUppercase {
+                    for lowered in scalar.properties.lowercaseMapping.unicodeScalars {
+                        plain.add(lowered)
+                        leet.add(lowered)
+                    }
+                } else {
+                    plain.add(scalar)
+                    leet.add(scalar)
+                }
+                letters += 1
+            } else if Self.isSentenceEnd(scalar) {
+                sentenceEnd()
             } else {
-                end()
-                tokens.append(token)
+                flushWord()
             }
         }
-        end()
+        flushWord()
+        flushSingles()
         return tokens
     }
 
-    static func matches(_ rule: Rule, _ tokens: [String]) -> Bool {
-        guard let first = rule.slots.first else { return false }
-        for start in tokens.indices where first.contains(tokens[start]) {
+    func matches(_ rule: Rule, first: Int, _ tokens: [Token]) -> Bool {
+        for start in tokens.indices {
+            guard case .word(let bits) = tokens[start], bits.contains(first) else { continue }
             var position = start
             var matched = true
-            for slot in rule.slots.dropFirst() {
-                var window = (position + 1)..<min(tokens.count, position + 2 + rule.gap)
-                if let stop = window.first(where: { tokens[$0] == sentenceEnd }) { window = window.lowerBound..<stop }
-                guard let next = window.first(where: { slot.contains(tokens[$0]) }) else {
+            for slot in 1..<rule.slots.count {
+                var found: Int?
+                var k = position + 1
+                while k < min(tokens.count, position + 2 + rule.gap) {
+                    guard case .word(let bits) = tokens[k] else { break }
+                    if bits.contains(first + slot) {
+                        found = k
+                        break
+                    }
+                    k += 1
+                }
+                guard let next = found else {
                     matched = false
                     break
                 }
@@ -179,51 +285,96 @@ public struct InjectionScorer: Sendable {
         return false
     }
 
-    /// Role and delimiter spoofing, and overrides in scripts without spaces.
-    static func markers(_ text: String, normalized: String) -> [(String, Double)] {
+    // MARK: - Markers
+
+    static let templateTokens: [[UInt8]] = [
+        "<|im_start|>", "<|im_end|>", "<|system|>", "<|assistant|>", "<|endoftext|>", "[inst]", "<<sys>>", "</s>",
+        "<|begin_of_text|>", "<|start_header_id|>",
+    ].map { Array($0.utf8) }
+    static let rolePrefixes: [[UInt8]] = ["system:", "system]", "system message:", "assistant:", "developer:", "system prompt:"].map { Array($0.utf8) }
+    /// Chinese, Japanese, Korean: "ignore" with "instructions" or "rules" anywhere in the text.
+    static let cjk: [(ignore: [UInt8], targets: [[UInt8]])] = [
+        ("忽略", ["指令", "指示", "规则", "提示"]), ("忽視", ["指令", "指示"]), ("无视", ["指令", "指示", "规则"]),
+        ("無視", ["指示", "命令", "ルール"]), ("무시", ["지시", "지침", "규칙"]),
+    ].map { (Array($0.0.utf8), $0.1.map { Array($0.utf8) }) }
+
+    /// Role and delimiter spoofing, and overrides in scripts without spaces, found in the UTF-8 bytes
+    /// (ASCII compared without case) in one pass.
+    static func markers(_ bytes: UnsafeBufferPointer<UInt8>) -> [(String, Double)] {
         var found: [(String, Double)] = []
-        let templateTokens = ["<|im_start|>", "<|im_end|>", "<|system|>", "<|assistant|>", "<|endoftext|>", "[inst]", "<<sys>>", "</s>", "<|begin_of_text|>", "<|start_header_id|>"]
-        if templateTokens.contains(where: { normalized.contains($0) }) { found.append(("delimiter_spoofing", 0.8)) }
-        let lines = normalized.split(whereSeparator: \.isNewline)
-        let roleLines = lines.contains { line in
-            let trimmed = line.drop { $0 == " " || $0 == "#" || $0 == "*" || $0 == "[" || $0 == "`" }
-            return trimmed.hasPrefix("system:") || trimmed.hasPrefix("system]") || trimmed.hasPrefix("system message:")
-                || trimmed.hasPrefix("assistant:") || trimmed.hasPrefix("developer:") || trimmed.hasPrefix("system prompt:")
+        var delimiters = false
+        var roles = false
+        var nonASCII = false
+        var lineStart = true
+        for index in bytes.indices {
+            let b = bytes[index]
+            if b >= 0x80 { nonASCII = true }
+            if !delimiters, b == UInt8(ascii: "<") || b == UInt8(ascii: "[") {
+                delimiters = templateTokens.contains { hasPrefix(bytes, index, $0) }
+            }
+            if b == UInt8(ascii: "\n") {
+                lineStart = true
+            } else if lineStart, b != UInt8(ascii: " "), b != UInt8(ascii: "#"), b != UInt8(ascii: "*"), b != UInt8(ascii: "["), b != UInt8(ascii: "`") {
+                lineStart = false
+                if !roles { roles = rolePrefixes.contains { hasPrefix(bytes, index, $0) } }
+            }
         }
-        if roleLines { found.append(("role_spoofing", 0.75)) }
-        // Chinese, Japanese, Korean: "ignore" with "instructions" or "rules" nearby.
-        let cjk: [(ignore: String, targets: [String])] = [
-            ("忽略", ["指令", "指示", "规则", "提示"]), ("忽視", ["指令", "指示"]), ("无视", ["指令", "指示", "规则"]),
-            ("無視", ["指示", "命令", "ルール"]), ("무시", ["지시", "지침", "규칙"]),
-        ]
-        for (ignore, targets) in cjk where normalized.contains(ignore) && targets.contains(where: { normalized.contains($0) }) {
-            found.append(("instruction_override", 0.85))
-            break
+        if delimiters { found.append(("delimiter_spoofing", 0.8)) }
+        if roles { found.append(("role_spoofing", 0.75)) }
+        if nonASCII {
+            for (ignore, targets) in cjk where contains(bytes, ignore) && targets.contains(where: { contains(bytes, $0) }) {
+                found.append(("instruction_override", 0.85))
+                break
+            }
         }
         return found
+    }
+
+    /// Whether `needle` starts at `index`, ASCII letters compared without case.
+    static func hasPrefix(_ bytes: UnsafeBufferPointer<UInt8>, _ index: Int, _ needle: [UInt8]) -> Bool {
+        guard index + needle.count <= bytes.count else { return false }
+        for offset in needle.indices {
+            var b = bytes[index + offset]
+            if b >= 65, b <= 90 { b += 32 }
+            if b != needle[offset] { return false }
+        }
+        return true
+    }
+
+    static func contains(_ bytes: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, bytes.count >= needle.count else { return false }
+        for index in 0...(bytes.count - needle.count) where bytes[index] == first && hasPrefix(bytes, index, needle) {
+            return true
+        }
+        return false
     }
 
     /// Text hidden in base64 runs (at least 24 characters) that decode to mostly printable text.
     static func base64Texts(in text: String) -> [String] {
         var results: [String] = []
-        var run: [UInt8] = []
-        func check() {
-            defer { run.removeAll(keepingCapacity: true) }
-            guard run.count >= 24, let bytes = decodeBase64(run) else { return }
-            let printable = bytes.filter { ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x0A || $0 == 0x09 }.count
-            guard printable * 10 >= bytes.count * 9 else { return }
-            results.append(String(decoding: bytes, as: UTF8.self))
+        let bytes = text.utf8
+        var runStart = bytes.startIndex
+        var runLength = 0
+        func check(_ end: String.UTF8View.Index) {
+            defer { runLength = 0 }
+            guard runLength >= 24, let decoded = decodeBase64(Array(bytes[runStart..<end])) else { return }
+            let printable = decoded.filter { ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x0A || $0 == 0x09 }.count
+            guard printable * 10 >= decoded.count * 9 else { return }
+            results.append(String(decoding: decoded, as: UTF8.self))
         }
-        for byte in text.utf8 {
+        var index = bytes.startIndex
+        while index != bytes.endIndex, results.count < 8 {
+            let byte = bytes[index]
             if PIIScanner.isAlnum(byte) || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "=")
                 || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") {
-                run.append(byte)
-            } else {
-                check()
+                if runLength == 0 { runStart = index }
+                runLength += 1
+            } else if runLength > 0 {
+                check(index)
             }
-            if results.count >= 8 { break }
+            index = bytes.index(after: index)
         }
-        check()
+        if runLength > 0 { check(bytes.endIndex) }
         return results
     }
 

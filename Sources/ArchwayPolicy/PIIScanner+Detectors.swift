@@ -35,6 +35,10 @@ extension PIIScanner {
 
     // MARK: - Secrets
 
+    static let awsPrefixes: [StaticString] = ["AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"]
+    static let gitHubPrefixes: [StaticString] = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"]
+    static let slackPrefixes: [StaticString] = ["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-"]
+
     static func secret(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
         let b = p[i]
         func token(_ from: Int, minimum: Int, maximum: Int = 512, _ accept: (UInt8) -> Bool) -> Int? {
@@ -51,19 +55,19 @@ extension PIIScanner {
             if hasPrefix(p, i, "rk_live_") { return token(i + 8, minimum: 16, keyChars) }
         case UInt8(ascii: "A"):
             // AWS access key ids: a known four-letter prefix and 16 upper-case letters or digits.
-            for prefix: StaticString in ["AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"] where hasPrefix(p, i, prefix) {
+            for prefix in awsPrefixes where hasPrefix(p, i, prefix) {
                 let end = run(p, from: i + 4) { isUpper($0) || isDigit($0) }
                 if end - i == 20, endsToken(p, end) { return end }
             }
             // Google API keys.
             if hasPrefix(p, i, "AIza") { return token(i + 4, minimum: 35, maximum: 35, keyChars) }
         case UInt8(ascii: "g"):
-            for prefix: StaticString in ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"] where hasPrefix(p, i, prefix) {
+            for prefix in gitHubPrefixes where hasPrefix(p, i, prefix) {
                 return token(i + 4, minimum: 30, maximum: 255) { isAlnum($0) }
             }
             if hasPrefix(p, i, "github_pat_") { return token(i + 11, minimum: 22, keyChars) }
         case UInt8(ascii: "x"):
-            for prefix: StaticString in ["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-"] where hasPrefix(p, i, prefix) {
+            for prefix in slackPrefixes where hasPrefix(p, i, prefix) {
                 return token(i + 5, minimum: 10, keyChars)
             }
         case UInt8(ascii: "e"):
@@ -103,63 +107,77 @@ extension PIIScanner {
 
     // MARK: - Numbers
 
-    /// Digits from `i` with single spaces or dashes between groups; returns the digits and the end.
-    static func digitGroups(_ p: UnsafeBufferPointer<UInt8>, at i: Int, maximumDigits: Int) -> (digits: [UInt8], end: Int, separators: Int)? {
-        var digits: [UInt8] = []
+    /// Digits from `i` with single spaces or dashes between groups: how many, and where they end; nil
+    /// when more than `maximumDigits` or when the run goes on as a decimal or a word.
+    static func digitRun(_ p: UnsafeBufferPointer<UInt8>, at i: Int, maximumDigits: Int) -> (count: Int, end: Int)? {
+        var count = 0
         var j = i
-        var separators = 0
-        while j < p.count, digits.count <= maximumDigits {
+        while j < p.count, count <= maximumDigits {
             if isDigit(p[j]) {
-                digits.append(p[j] &- 0x30)
+                count += 1
                 j += 1
-            } else if (p[j] == UInt8(ascii: " ") || p[j] == UInt8(ascii: "-")), j + 1 < p.count, isDigit(p[j + 1]), !digits.isEmpty {
-                separators += 1
+            } else if (p[j] == UInt8(ascii: " ") || p[j] == UInt8(ascii: "-")), j + 1 < p.count, isDigit(p[j + 1]), count > 0 {
                 j += 1
             } else {
                 break
             }
         }
-        guard !digits.isEmpty, endsToken(p, j), j >= p.count || p[j] != UInt8(ascii: ".") || j + 1 >= p.count || !isDigit(p[j + 1]) else { return nil }
-        return (digits, j, separators)
+        guard count > 0, count <= maximumDigits, endsToken(p, j),
+              j >= p.count || p[j] != UInt8(ascii: ".") || j + 1 >= p.count || !isDigit(p[j + 1]) else { return nil }
+        return (count, j)
     }
 
     /// A payment card number: 13–19 digits (spaced or dashed in groups), an issuer's prefix and length,
     /// and a valid Luhn check digit.
     static func card(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
-        guard isDigit(p[i]), let (digits, end, _) = digitGroups(p, at: i, maximumDigits: 19),
-              (13...19).contains(digits.count), issuerMatches(digits), luhn(digits) else { return nil }
+        guard isDigit(p[i]), let (count, end) = digitRun(p, at: i, maximumDigits: 19), (13...19).contains(count) else { return nil }
+        // The first four digits for the issuer; the Luhn sum from the right, over the digits only.
+        var prefix = 0
+        var seen = 0
+        var sum = 0
+        var position = 0
+        var k = end - 1
+        while k >= i {
+            if isDigit(p[k]) {
+                var value = Int(p[k] &- 0x30)
+                if position % 2 == 1 {
+                    value *= 2
+                    if value > 9 { value -= 9 }
+                }
+                sum += value
+                position += 1
+            }
+            k -= 1
+        }
+        k = i
+        while k < end, seen < 4 {
+            if isDigit(p[k]) {
+                prefix = prefix * 10 + Int(p[k] &- 0x30)
+                seen += 1
+            }
+            k += 1
+        }
+        guard sum % 10 == 0, issuerMatches(prefix4: prefix, length: count) else { return nil }
         return end
     }
 
-    static func luhn(_ digits: [UInt8]) -> Bool {
-        var sum = 0
-        for (offset, digit) in digits.reversed().enumerated() {
-            var value = Int(digit)
-            if offset % 2 == 1 {
-                value *= 2
-                if value > 9 { value -= 9 }
-            }
-            sum += value
-        }
-        return sum % 10 == 0
-    }
-
-    /// Visa, Mastercard, American Express, Discover, JCB, Diners Club and UnionPay prefixes and lengths.
-    static func issuerMatches(_ digits: [UInt8]) -> Bool {
-        func prefix(_ count: Int) -> Int { digits.prefix(count).reduce(0) { $0 * 10 + Int($1) } }
-        let length = digits.count
-        switch digits[0] {
+    /// Visa, Mastercard, American Express, Discover, JCB, Diners Club and UnionPay prefixes and lengths,
+    /// from the first four digits.
+    static func issuerMatches(prefix4: Int, length: Int) -> Bool {
+        let prefix1 = prefix4 / 1000
+        let prefix2 = prefix4 / 100
+        let prefix3 = prefix4 / 10
+        switch prefix1 {
         case 4: return length == 13 || length == 16 || length == 19
-        case 5: return (51...55).contains(prefix(2)) && length == 16
-        case 2: return (2221...2720).contains(prefix(4)) && length == 16
+        case 5: return (51...55).contains(prefix2) && length == 16
+        case 2: return (2221...2720).contains(prefix4) && length == 16
         case 3:
-            if [34, 37].contains(prefix(2)) { return length == 15 }
-            if (3528...3589).contains(prefix(4)) { return (16...19).contains(length) }
-            if (300...305).contains(prefix(3)) || [36, 38, 39].contains(prefix(2)) { return (14...19).contains(length) }
+            if prefix2 == 34 || prefix2 == 37 { return length == 15 }
+            if (3528...3589).contains(prefix4) { return (16...19).contains(length) }
+            if (300...305).contains(prefix3) || prefix2 == 36 || prefix2 == 38 || prefix2 == 39 { return (14...19).contains(length) }
             return false
         case 6:
-            if prefix(4) == 6011 || prefix(2) == 65 || (644...649).contains(prefix(3)) { return (16...19).contains(length) }
-            if prefix(2) == 62 { return (16...19).contains(length) }
+            if prefix4 == 6011 || prefix2 == 65 || (644...649).contains(prefix3) || prefix2 == 62 { return (16...19).contains(length) }
             return false
         default:
             return false
@@ -187,35 +205,46 @@ extension PIIScanner {
     /// number starting with 0 in at least three groups (`020 7946 0958`, `01 23 45 67 89`).
     static func phone(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
         var digits = 0
-        var groups: [Int] = []
+        // Group lengths, at most eight kept (more groups than that is no phone number).
+        var groups: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+        var groupCount = 0
         var current = 0
         var j = i
         let international = p[i] == UInt8(ascii: "+")
         if international { j += 1 }
-        var separatorKinds: Set<UInt8> = []
+        var spaces = false, dashes = false, dots = false
         var parenthesised = false
+        var firstDigits: (Int, Int) = (-1, -1)  // positions of the first digit and of the fourth
+        func endGroup() {
+            guard current > 0 else { return }
+            if groupCount < 8 { withUnsafeMutableBytes(of: &groups) { $0.storeBytes(of: current, toByteOffset: groupCount * MemoryLayout<Int>.stride, as: Int.self) } }
+            groupCount += 1
+            current = 0
+        }
         while j < p.count {
             let b = p[j]
             if isDigit(b) {
+                if digits == 0 { firstDigits.0 = j }
+                if digits == 3 { firstDigits.1 = j }
                 digits += 1
                 current += 1
                 j += 1
             } else if b == UInt8(ascii: "(") || b == UInt8(ascii: ")") {
                 if b == UInt8(ascii: "(") { parenthesised = true }
-                if current > 0 { groups.append(current); current = 0 }
+                endGroup()
                 j += 1
                 if j < p.count, p[j] == UInt8(ascii: " ") { j += 1 }
             } else if (b == UInt8(ascii: " ") || b == UInt8(ascii: "-") || b == UInt8(ascii: ".")), j + 1 < p.count,
                       isDigit(p[j + 1]) || p[j + 1] == UInt8(ascii: "(") {
-                if current > 0 { groups.append(current); current = 0 }
-                separatorKinds.insert(b)
+                endGroup()
+                if b == UInt8(ascii: " ") { spaces = true } else if b == UInt8(ascii: "-") { dashes = true } else { dots = true }
                 j += 1
             } else {
                 break
             }
             if digits > 15 { return nil }
         }
-        if current > 0 { groups.append(current) }
+        endGroup()
         guard endsToken(p, j), digits >= 7 else { return nil }
         // Not the tail of a longer run of digit groups (an account number, an IBAN that failed its check).
         if !international, i >= 2, p[i - 1] == UInt8(ascii: " ") || p[i - 1] == UInt8(ascii: "-"), isDigit(p[i - 2]) { return nil }
@@ -223,23 +252,26 @@ extension PIIScanner {
             guard p.count > i + 1, isDigit(p[i + 1]), (8...15).contains(digits) else { return nil }
             return j
         }
-        // Dotted numbers are versions or decimals unless they have the North American shape.
-        if groups == [3, 3, 4] {
-            // Area code and exchange both start with 2–9.
-            let firstDigits = (i..<j).filter { isDigit(p[$0]) }
-            let area = p[firstDigits[0]] &- 0x30
-            let exchange = p[firstDigits[3]] &- 0x30
-            guard area >= 2, exchange >= 2, separatorKinds.count <= 1 || parenthesised else { return nil }
+        let separatorKinds = (spaces ? 1 : 0) + (dashes ? 1 : 0) + (dots ? 1 : 0)
+        func group(_ n: Int) -> Int { withUnsafeBytes(of: groups) { $0.load(fromByteOffset: n * MemoryLayout<Int>.stride, as: Int.self) } }
+        // North American: area code and exchange both start with 2–9.
+        if groupCount == 3, group(0) == 3, group(1) == 3, group(2) == 4 {
+            let area = p[firstDigits.0] &- 0x30
+            let exchange = p[firstDigits.1] &- 0x30
+            guard area >= 2, exchange >= 2, separatorKinds <= 1 || parenthesised else { return nil }
             return j
         }
         // National numbers with a trunk 0: pairs (01 23 45 67 89), or an area code and groups of three or
         // four (020 7946 0958, 030 1234 5678).
-        if p[i] == UInt8(ascii: "0"), groups.count >= 3, (9...11).contains(digits), !separatorKinds.contains(UInt8(ascii: ".")),
-           separatorKinds.count == 1,
-           groups.allSatisfy({ $0 == 2 }) || ((2...5).contains(groups[0]) && groups.dropFirst().allSatisfy { (3...4).contains($0) }) {
-            return j
+        guard p[i] == UInt8(ascii: "0"), groupCount >= 3, groupCount <= 8, (9...11).contains(digits), !dots, separatorKinds == 1 else { return nil }
+        var pairs = true
+        var rest = true
+        for n in 0..<groupCount {
+            let length = group(n)
+            if length != 2 { pairs = false }
+            if n > 0, !(3...4).contains(length) { rest = false }
         }
-        return nil
+        return pairs || ((2...5).contains(group(0)) && rest) ? j : nil
     }
 
     // MARK: - Addresses
@@ -333,7 +365,12 @@ extension PIIScanner {
     // MARK: - IBAN
 
     /// Registered lengths of common countries' IBANs; other countries' must be 15–34 characters.
-    static let ibanLengths: [String: Int] = [
+    static let ibanLengths: [UInt16: Int] = Dictionary(uniqueKeysWithValues: ibanLengthsByCountry.map { country, length in
+        let bytes = Array(country.utf8)
+        return (UInt16(bytes[0]) << 8 | UInt16(bytes[1]), length)
+    })
+
+    static let ibanLengthsByCountry: [String: Int] = [
         "AD": 24, "AE": 23, "AT": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29, "CH": 21, "CY": 28, "CZ": 24, "DE": 22,
         "DK": 18, "EE": 20, "ES": 24, "FI": 18, "FR": 27, "GB": 22, "GR": 27, "HR": 21, "HU": 28, "IE": 22, "IL": 23,
         "IS": 26, "IT": 27, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MT": 31, "NL": 18, "NO": 15, "PL": 28,
@@ -344,34 +381,44 @@ extension PIIScanner {
     /// mod-97 value is 1.
     static func iban(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
         guard i + 4 < p.count, isUpper(p[i]), isUpper(p[i + 1]), isDigit(p[i + 2]), isDigit(p[i + 3]) else { return nil }
-        var characters: [UInt8] = []
+        var count = 0
         var j = i
-        while j < p.count, characters.count < 34 {
+        while j < p.count, count < 34 {
             if isUpper(p[j]) || isDigit(p[j]) {
-                characters.append(p[j])
+                count += 1
                 j += 1
-            } else if p[j] == UInt8(ascii: " "), j + 1 < p.count, isUpper(p[j + 1]) || isDigit(p[j + 1]), characters.count % 4 == 0 {
+            } else if p[j] == UInt8(ascii: " "), j + 1 < p.count, isUpper(p[j + 1]) || isDigit(p[j + 1]), count % 4 == 0 {
                 j += 1
             } else {
                 break
             }
         }
         guard endsToken(p, j) else { return nil }
-        let country = String(decoding: characters.prefix(2), as: UTF8.self)
+        let country = UInt16(p[i]) << 8 | UInt16(p[i + 1])
         if let length = ibanLengths[country] {
-            guard characters.count == length else { return nil }
+            guard count == length else { return nil }
         } else {
-            guard (15...34).contains(characters.count) else { return nil }
+            guard (15...34).contains(count) else { return nil }
         }
-        // Move the first four characters to the end; letters count as 10–35; the remainder mod 97 is 1.
+        // The account first, then the country and check digits; letters count as 10–35; mod 97 must be 1.
         var remainder = 0
-        for b in characters.dropFirst(4) + characters.prefix(4) {
+        func add(_ b: UInt8) {
             if isDigit(b) {
                 remainder = (remainder * 10 + Int(b &- 0x30)) % 97
             } else {
                 remainder = (remainder * 100 + Int(b &- 0x41) + 10) % 97
             }
         }
+        var seen = 0
+        var k = i
+        while k < j {
+            if p[k] != UInt8(ascii: " ") {
+                if seen >= 4 { add(p[k]) }
+                seen += 1
+            }
+            k += 1
+        }
+        for offset in 0..<4 { add(p[i + offset]) }
         return remainder == 1 ? j : nil
     }
 }

@@ -78,12 +78,14 @@ public struct PIIScanner: Sendable {
                 if wantPhone, let end = Self.phone(p, at: i) { record(.phone, i, end); continue }
             }
             if wantIBAN, Self.isUpper(b), let end = Self.iban(p, at: i) { record(.iban, i, end); continue }
-            if wantIP, Self.isHex(b) || b == UInt8(ascii: ":") {
+            // IPv6 only where a colon comes within a group's length (most words have none).
+            if wantIP, Self.isHex(b) || b == UInt8(ascii: ":"), Self.colonSoon(p, after: i) {
                 if let end = Self.ipv6(p, at: i) { record(.ipAddress, i, end); continue }
                 // A run with colons that is no address is skipped whole, so no tail of it is tried again.
                 if let end = Self.colonRun(p, at: i) { i = end; continue }
             }
-            i += 1
+            // Nothing starts here: the rest of the word cannot start anything either.
+            i = Self.isWordByte(b) ? Self.run(p, from: i + 1, Self.isWordByte) : i + 1
         }
         return findings
     }
@@ -130,6 +132,17 @@ public struct PIIScanner: Sendable {
             for k in 0..<count where p[i + k] != expected[k] { return false }
             return true
         }
+    }
+
+    /// Whether a `:` comes within the next five bytes, through hex digits only.
+    @inline(__always) static func colonSoon(_ p: UnsafeBufferPointer<UInt8>, after i: Int) -> Bool {
+        var j = i
+        while j < p.count, j - i < 5 {
+            if p[j] == UInt8(ascii: ":") { return true }
+            guard isHex(p[j]) else { return false }
+            j += 1
+        }
+        return false
     }
 
     /// The end of a run of bytes satisfying `accept`, from `i`.

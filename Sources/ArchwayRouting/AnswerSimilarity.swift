@@ -54,15 +54,7 @@ public enum AnswerSimilarity {
     }
 
     static func wordF1(_ left: [Substring], _ right: [Substring]) -> Double {
-        var counts: [Substring: Int] = [:]
-        for word in right { counts[word, default: 0] += 1 }
-        var shared = 0
-        for word in left {
-            if let count = counts[word], count > 0 {
-                shared += 1
-                counts[word] = count - 1
-            }
-        }
+        let shared = sharedCount(left, right)
         guard shared > 0 else { return 0 }
         let precision = Double(shared) / Double(left.count)
         let recall = Double(shared) / Double(right.count)
@@ -73,27 +65,38 @@ public enum AnswerSimilarity {
         let a = trigrams(left)
         let b = trigrams(right)
         guard !a.isEmpty || !b.isEmpty else { return 1 }
-        var counts: [String: Int] = [:]
-        for gram in b { counts[gram, default: 0] += 1 }
-        var shared = 0
-        for gram in a {
-            if let count = counts[gram], count > 0 {
-                shared += 1
-                counts[gram] = count - 1
-            }
-        }
-        return 2 * Double(shared) / Double(a.count + b.count)
+        return 2 * Double(sharedCount(a, b)) / Double(a.count + b.count)
     }
 
-    /// Trigrams of each word padded with a space on either side (so short words count too).
-    static func trigrams(_ words: [Substring]) -> [String] {
-        var grams: [String] = []
-        for word in words {
-            let characters = [" "] + word.map { String($0) } + [" "]
-            guard characters.count >= 3 else { continue }
-            for start in 0...(characters.count - 3) {
-                grams.append(characters[start] + characters[start + 1] + characters[start + 2])
+    /// How many items the two bags share (each counted as often as both have it).
+    static func sharedCount<Item: Hashable>(_ left: [Item], _ right: [Item]) -> Int {
+        var counts: [Item: Int] = [:]
+        counts.reserveCapacity(right.count)
+        for item in right { counts[item, default: 0] += 1 }
+        var shared = 0
+        for item in left {
+            if let count = counts[item], count > 0 {
+                shared += 1
+                counts[item] = count - 1
             }
+        }
+        return shared
+    }
+
+    /// Trigrams of each word padded with a space on either side (so short words count too), each packed
+    /// into one integer (three 21-bit scalars).
+    static func trigrams(_ words: [Substring]) -> [UInt64] {
+        var grams: [UInt64] = []
+        for word in words {
+            var window: (UInt64, UInt64) = (32, 32)  // the two scalars before, starting with the padding space
+            var length = 1
+            for scalar in word.unicodeScalars {
+                length += 1
+                if length >= 3 { grams.append(window.0 << 42 | window.1 << 21 | UInt64(scalar.value)) }
+                window = (window.1, UInt64(scalar.value))
+            }
+            length += 1
+            if length >= 3 { grams.append(window.0 << 42 | window.1 << 21 | 32) }
         }
         return grams
     }

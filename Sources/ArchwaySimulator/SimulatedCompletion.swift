@@ -52,14 +52,7 @@ struct SimulatedCompletion: Sendable {
         if echo, let last = request.messages.last(where: { $0.role == .user }) {
             // "You said: …", in word pieces so streams split it.
             let text = "You said: " + last.text
-            var pieces: [String] = []
-            var current = ""
-            for character in text {
-                if character == " ", !current.isEmpty { pieces.append(current); current = "" }
-                current.append(character)
-            }
-            pieces.append(current)
-            output = .text(pieces: pieces)
+            output = .text(pieces: Self.pieces(of: text))
             finishReason = .stop
             usage = Usage(inputTokens: inputTokens, outputTokens: max(1, TokenEstimator.estimate(text)))
             return
@@ -70,14 +63,7 @@ struct SimulatedCompletion: Sendable {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let text = (try? encoder.encode(document)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-            var pieces: [String] = []
-            var current = ""
-            for character in text {
-                if character == " ", !current.isEmpty { pieces.append(current); current = "" }
-                current.append(character)
-            }
-            pieces.append(current)
-            output = .text(pieces: pieces)
+            output = .text(pieces: Self.pieces(of: text))
             finishReason = .stop
             usage = Usage(inputTokens: inputTokens, outputTokens: max(1, TokenEstimator.estimate(text)))
             return
@@ -100,6 +86,21 @@ struct SimulatedCompletion: Sendable {
         output = .text(pieces: pieces)
         finishReason = count < natural ? .length : .stop
         usage = Usage(inputTokens: inputTokens, outputTokens: count)
+    }
+
+    /// A text cut before each space, so a stream sends it a word at a time and joined it is the text.
+    static func pieces(of text: String) -> [String] {
+        var pieces: [String] = []
+        var current = ""
+        for character in text {
+            if character == " ", !current.isEmpty {
+                pieces.append(current)
+                current = ""
+            }
+            current.append(character)
+        }
+        pieces.append(current)
+        return pieces
     }
 
     /// The whole answer as one assistant message.

@@ -86,27 +86,21 @@ final class EventCapture: Sendable {
 
         /// Runs `body` with an executor that samples route `r`, its sampler and evaluator.
         func run(_ body: @Sendable (ModelCallExecutor, ConsistencySampler, ConsistencyEvaluator, ConsistencyScores) async throws -> Void) async throws {
-            try await UpstreamClients.with(settings: configuration.upstream) { clients in
-                let transport = UpstreamTransport(clients: clients, settings: configuration.upstream, tracer: tracer)
-                let registry = ProviderRegistry()
-                for provider in configuration.providers.values {
-                    registry.register(HTTPProviderAdapter(provider: provider, transport: transport), for: provider.name)
-                }
-                let catalog = ModelCatalog(configuration: configuration)
-                let telemetry = GenAITelemetry(tracer: tracer, metrics: metrics, events: events.logger)
-                let statistics = RoutingStatistics(configuration: configuration)
-                let scores = ConsistencyScores(routes: configuration.routes)
-                let pricing = PricingIndex(models: configuration.models)
-                let policy = AdaptiveRoutingPolicy(catalog: catalog, pricing: pricing, statistics: statistics, consistency: scores, requestTimeout: .seconds(5), exploration: 0)
-                let sampler = ConsistencySampler(routes: configuration.routes, scores: scores, shadow: configuration.shadow, telemetry: telemetry, seed: 7)
-                let executor = ModelCallExecutor(
-                    routing: policy,
-                    providers: registry,
-                    sink: OutcomeSink(telemetry: telemetry, observers: [statistics]),
-                    pricing: pricing,
-                    sampler: sampler,
-                    logger: Logger(label: "test")
-                )
+            let telemetry = GenAITelemetry(tracer: tracer, metrics: metrics, events: events.logger)
+            let statistics = RoutingStatistics(configuration: configuration)
+            let scores = ConsistencyScores(routes: configuration.routes)
+            let pricing = PricingIndex(models: configuration.models)
+            let sampler = ConsistencySampler(routes: configuration.routes, scores: scores, shadow: configuration.shadow, telemetry: telemetry, seed: 7)
+            try await TestExecutor.with(
+                configuration,
+                telemetry: telemetry,
+                routing: { catalog in
+                    AdaptiveRoutingPolicy(catalog: catalog, pricing: pricing, statistics: statistics, consistency: scores, requestTimeout: .seconds(5), exploration: 0)
+                },
+                observers: [statistics],
+                pricing: pricing,
+                sampler: sampler
+            ) { executor in
                 try await body(executor, sampler, ConsistencyEvaluator(executor: executor, scores: scores, logger: Logger(label: "test")), scores)
             }
         }

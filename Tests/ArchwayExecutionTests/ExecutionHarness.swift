@@ -65,26 +65,18 @@ struct ExecutionHarness {
         fallback: Bool = false,
         _ body: @Sendable (ModelCallExecutor) async throws -> Value
     ) async throws -> Value {
-        try await UpstreamClients.with(settings: configuration.upstream) { clients in
-            let transport = UpstreamTransport(clients: clients, settings: configuration.upstream, tracer: tracer)
-            let registry = ProviderRegistry()
-            for provider in configuration.providers.values {
-                registry.register(HTTPProviderAdapter(provider: provider, transport: transport), for: provider.name)
-            }
-            let catalog = ModelCatalog(configuration: configuration)
-            let routing: any RoutingPolicy = fallback
-                ? OrderedPolicy(catalog: catalog, order: ["a", "b"])
-                : DirectRoutingPolicy(catalog: catalog, requestTimeout: .seconds(5))
-            let telemetry = GenAITelemetry(tracer: tracer, metrics: metrics, captureContent: configuration.telemetry.captureContent)
-            return try await body(ModelCallExecutor(
-                routing: routing,
-                providers: registry,
-                sink: OutcomeSink(telemetry: telemetry, observers: [recorder]),
-                stages: StageChain(stages),
-                clock: clock,
-                logger: Logger(label: "test")
-            ))
-        }
+        let telemetry = GenAITelemetry(tracer: tracer, metrics: metrics, captureContent: configuration.telemetry.captureContent)
+        return try await TestExecutor.with(
+            configuration,
+            telemetry: telemetry,
+            routing: { catalog -> any RoutingPolicy in
+                fallback ? OrderedPolicy(catalog: catalog, order: ["a", "b"]) : DirectRoutingPolicy(catalog: catalog, requestTimeout: .seconds(5))
+            },
+            observers: [recorder],
+            stages: StageChain(stages),
+            clock: clock,
+            body
+        )
     }
 
     var genAISpans: [FinishedInMemorySpan] { tracer.finishedSpans.filter { $0.operationName.hasPrefix("chat ") } }

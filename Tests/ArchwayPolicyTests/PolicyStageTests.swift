@@ -57,23 +57,9 @@ import Tracing
         tracer: InMemoryTracer,
         _ body: @Sendable (ModelCallExecutor) async throws -> Value
     ) async throws -> Value {
-        try await UpstreamClients.with(settings: configuration.upstream) { clients in
-            let transport = UpstreamTransport(clients: clients, settings: configuration.upstream, tracer: tracer)
-            let registry = ProviderRegistry()
-            for provider in configuration.providers.values {
-                registry.register(HTTPProviderAdapter(provider: provider, transport: transport), for: provider.name)
-            }
-            let telemetry = GenAITelemetry(tracer: tracer, metrics: TestMetrics())
-            let stage = try PolicyStage(configuration: configuration, telemetry: telemetry, logger: Logger(label: "test"))
-            let executor = ModelCallExecutor(
-                routing: DirectRoutingPolicy(catalog: ModelCatalog(configuration: configuration), requestTimeout: .seconds(5)),
-                providers: registry,
-                sink: OutcomeSink(telemetry: telemetry),
-                stages: StageChain([stage]),
-                logger: Logger(label: "test")
-            )
-            return try await body(executor)
-        }
+        let telemetry = GenAITelemetry(tracer: tracer, metrics: TestMetrics())
+        let stage = try PolicyStage(configuration: configuration, telemetry: telemetry, logger: Logger(label: "test"))
+        return try await TestExecutor.with(configuration, telemetry: telemetry, stages: StageChain([stage]), body)
     }
 
     static let secretText = "Hi, I'm ada@example.com, card 4111 1111 1111 1111, server 10.1.2.3."

@@ -35,21 +35,12 @@ struct WorkflowHarness {
     var workflow: WorkflowConfiguration { configuration.workflows[0] }
 
     func run(_ inputs: [String: JSONValue] = [:]) async throws -> WorkflowResult {
-        try await UpstreamClients.with(settings: configuration.upstream) { clients in
-            let transport = UpstreamTransport(clients: clients, settings: configuration.upstream, tracer: tracer)
-            let registry = ProviderRegistry()
-            for provider in configuration.providers.values {
-                registry.register(HTTPProviderAdapter(provider: provider, transport: transport), for: provider.name)
-            }
-            let catalog = ModelCatalog(configuration: configuration)
-            let executor = ModelCallExecutor(
-                routing: DirectRoutingPolicy(catalog: catalog, requestTimeout: .seconds(10)),
-                providers: registry,
-                sink: OutcomeSink(telemetry: GenAITelemetry(tracer: tracer, metrics: metrics)),
-                pricing: PricingIndex(models: configuration.models),
-                logger: Logger(label: "test")
-            )
-            return await WorkflowRunner(executor: executor).run(workflow, inputs: inputs)
+        try await TestExecutor.with(
+            configuration,
+            telemetry: GenAITelemetry(tracer: tracer, metrics: metrics),
+            pricing: PricingIndex(models: configuration.models)
+        ) { executor in
+            await WorkflowRunner(executor: executor).run(workflow, inputs: inputs)
         }
     }
 
