@@ -214,7 +214,7 @@ def test_the_consistency_example_serves_on_the_embedded_simulator(gateway):
     gw = gateway(text.replace("listen: 127.0.0.1:8080", f"listen: 127.0.0.1:{free_port()}"))
     with openai.OpenAI(api_key="k", base_url=gw.v1, max_retries=0, timeout=20) as client:
         answered = [ask(client, i).model for i in range(80)]
-    # drifty is cheapest and declares quality 0.9, but half its answers drift: it loses the route.
+    # drifty is cheapest and declares quality 0.9, but most of its answers drift: it loses the route.
     assert answered[0] == "drifty" and "drifty" not in answered[-20:], answered
     drifty = candidate(gw, "drifty")
     assert drifty["ineligible_because"] == "inconsistent" and drifty["consistency"]["score"] < 0.7, drifty
