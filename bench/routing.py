@@ -43,7 +43,7 @@ MODELS = {
 OFF_PEAK_PREMIUM = (0.20, 0.60)
 PHASES = ["healthy", "value down", "value recovered", "value drifts", "premium off-peak"]
 DRIFT_QUALITY = 0.3
-CONSISTENCY = {"reference": "premium", "sample_rate": 0.2, "window": 20, "min_score": 0.6, "min_samples": 5,
+CONSISTENCY = {"reference": "premium", "sample_rate": 0.2, "window": 10, "min_score": 0.6, "min_samples": 5,
                "recovery_sample_rate": 0.05}
 STRATEGIES = ["fallback", "weighted", "latency", "cost"]
 
