@@ -138,7 +138,13 @@ def test_evaluation_events_are_exported_and_parented_to_the_evaluated_span(gatew
 
     wait_for(lambda: len({r.trace_id.hex() for r, _, _ in events()} & set(traceparents)) == len(traceparents),
              timeout=15, message="an evaluation event for every sampled call")
-    spans = otlp_sink.spans()
+    def all_parents_exported():
+        # Spans and log records are exported in separate batches: wait until every parent is in.
+        spans = otlp_sink.spans()
+        ids = {(s.trace_id, s.span_id) for s in spans}
+        wanted = {(r.trace_id.hex(), r.span_id.hex()) for r, _, _ in events() if r.trace_id.hex() in traceparents}
+        return spans if wanted <= ids else None
+    spans = wait_for(all_parents_exported, timeout=15, message="the evaluated spans exported")
     by_id = {(s.trace_id, s.span_id): s for s in spans}
     labels = set()
     for record, attrs, resource in events():
@@ -163,12 +169,16 @@ def test_evaluation_events_are_exported_and_parented_to_the_evaluated_span(gatew
     assert labels, "no labelled events"
 
     # The shadow calls: their own traces, marked, linked to the span they evaluate, priced as shadow spend.
-    shadows = [s for s in otlp_sink.spans() if s.attrs.get("archway.shadow") is True]
-    assert shadows and all(s.kind == SPAN_KIND_CLIENT and s.attrs["archway.call.purpose"] == "shadow" for s in shadows)
-    assert all(s.attrs["archway.model"] == "ref" for s in shadows)
-    linked = {(link.trace_id.hex(), link.span_id.hex()) for s in shadows for link in s.span.links}
     evaluated_spans = {(r.trace_id.hex(), r.span_id.hex()) for r, _, _ in events()}
-    assert evaluated_spans <= linked, "every evaluated span is linked from a shadow call"
+
+    def shadows_linking_every_evaluated_span():
+        # Spans and log records are exported in separate batches: wait for the shadow spans too.
+        shadows = [s for s in otlp_sink.spans() if s.attrs.get("archway.shadow") is True]
+        linked = {(link.trace_id.hex(), link.span_id.hex()) for s in shadows for link in s.span.links}
+        return shadows if shadows and evaluated_spans <= linked else None
+    shadows = wait_for(shadows_linking_every_evaluated_span, timeout=15, message="a shadow call linked to every evaluated span")
+    assert all(s.kind == SPAN_KIND_CLIENT and s.attrs["archway.call.purpose"] == "shadow" for s in shadows)
+    assert all(s.attrs["archway.model"] == "ref" for s in shadows)
     assert not any(s.trace_id in traceparents for s in shadows), "shadow calls stay out of the client's trace"
     wait_for(lambda: otlp_sink.aggregate("archway.cost", {"archway.call.purpose": "shadow"}), timeout=10,
              message="shadow spend counted")
