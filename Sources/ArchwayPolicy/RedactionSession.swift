@@ -66,25 +66,12 @@ public struct RedactionSession: Sendable {
         return placeholder
     }
 
-    /// The answer with placeholders turned back into the client's values.
+    /// The answer with placeholders turned back into the client's values. Works on the UTF-8 bytes, not
+    /// on characters: a combining mark after a placeholder must not hide its closing brackets.
     public func restore(_ text: String) -> String {
-        guard !values.isEmpty, text.contains("[[") else { return text }
-        var result = ""
-        result.reserveCapacity(text.utf8.count)
-        var rest = Substring(text)
-        while let open = rest.firstRange(of: "[[") {
-            result += rest[..<open.lowerBound]
-            let candidate = rest[open.lowerBound...]
-            if let close = candidate.firstRange(of: "]]"), let value = values[String(candidate[..<close.upperBound])] {
-                result += value
-                rest = candidate[close.upperBound...]
-            } else {
-                result += "[["
-                rest = candidate.dropFirst(2)
-            }
-        }
-        result += rest
-        return result
+        guard !values.isEmpty, text.utf8.contains(UInt8(ascii: "[")) else { return text }
+        var restorer = streamRestorer()
+        return restorer.feed(text) + restorer.finish()
     }
 
     /// A restorer for one stream of text (a choice's content, a tool call's arguments).
@@ -94,59 +81,65 @@ public struct RedactionSession: Sendable {
 }
 
 /// Restores placeholders in text that arrives in pieces, split anywhere: it holds back only what could
-/// still be the start of a placeholder and passes everything else through at once.
+/// still be the start of a placeholder and passes everything else through at once. It reads UTF-8 bytes
+/// (placeholders are ASCII, and held-back text always starts at a `[`, so what it passes on is whole text).
 public struct StreamRestorer: Sendable {
-    let values: [String: String]
+    let values: [[UInt8]: [UInt8]]
+    let placeholders: [[UInt8]]
     let longest: Int
-    private var pending = ""
+    private var pending: [UInt8] = []
 
     init(values: [String: String]) {
-        self.values = values
-        self.longest = values.keys.map(\.utf8.count).max() ?? 0
+        var bytes: [[UInt8]: [UInt8]] = [:]
+        for (placeholder, value) in values { bytes[Array(placeholder.utf8)] = Array(value.utf8) }
+        self.values = bytes
+        self.placeholders = Array(bytes.keys)
+        self.longest = placeholders.map(\.count).max() ?? 0
     }
 
     /// The text that can be sent now, with placeholders restored.
     public mutating func feed(_ piece: String) -> String {
         guard !values.isEmpty else { return piece }
-        pending += piece
-        var output = ""
-        while let open = pending.firstRange(of: "[[") {
-            output += pending[..<open.lowerBound]
-            let candidate = pending[open.lowerBound...]
-            if let close = candidate.firstRange(of: "]]") {
-                let token = String(candidate[..<close.upperBound])
-                if let value = values[token] {
-                    output += value
-                    pending = String(candidate[close.upperBound...])
-                    continue
-                }
-                // Not ours: pass the "[[" on and look further.
-                output += "[["
-                pending = String(candidate.dropFirst(2))
+        pending.append(contentsOf: piece.utf8)
+        var output: [UInt8] = []
+        output.reserveCapacity(pending.count)
+        var i = 0
+        let n = pending.count
+        scan: while i < n {
+            guard pending[i] == UInt8(ascii: "[") else {
+                output.append(pending[i])
+                i += 1
                 continue
             }
-            // An unclosed "[[": hold it back while it could still become a placeholder.
-            if candidate.utf8.count < longest, values.keys.contains(where: { $0.hasPrefix(candidate) }) {
-                pending = String(candidate)
-                return output
+            // A "[" that could open a placeholder: is one here, could one still come, or neither?
+            let rest = n - i
+            var j = i + 1
+            while j + 1 < n, j - i < longest {
+                if pending[j] == UInt8(ascii: "]"), pending[j + 1] == UInt8(ascii: "]") {
+                    if let value = values[Array(pending[i...(j + 1)])] {
+                        output.append(contentsOf: value)
+                        i = j + 2
+                        continue scan
+                    }
+                    break
+                }
+                j += 1
             }
-            output += "[["
-            pending = String(candidate.dropFirst(2))
+            if rest < longest, placeholders.contains(where: { $0.starts(with: pending[i..<n]) }) {
+                // Held back: the next piece may complete it.
+                pending.removeFirst(i)
+                return String(decoding: output, as: UTF8.self)
+            }
+            output.append(pending[i])
+            i += 1
         }
-        // A trailing "[" could be the start of "[[".
-        if pending.hasSuffix("[") {
-            output += pending.dropLast()
-            pending = "["
-        } else {
-            output += pending
-            pending = ""
-        }
-        return output
+        pending.removeAll(keepingCapacity: true)
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// What is still held back, at the end of the stream.
     public mutating func finish() -> String {
-        defer { pending = "" }
-        return pending
+        defer { pending.removeAll() }
+        return String(decoding: pending, as: UTF8.self)
     }
 }

@@ -30,6 +30,50 @@ import Testing
         #expect(session.restore(out) == texts[0])
     }
 
+    /// Found by the fuzzer: a client's "[" right before a value made "[[[EMAIL_1]]", which was not restored.
+    @Test func bracketsAroundValuesDoNotHidePlaceholders() {
+        for text in ["see [ada@example.com] or [[ada@example.com]]", "[10.0.0.1", "x[[[192.168.0.1]]]"] {
+            var session = RedactionSession(mode: .redact, texts: [text])
+            let out = redacted(text, session: &session)
+            #expect(!out.contains("ada@") && !out.contains("10.0.0.1") && !out.contains("192.168"))
+            #expect(session.restore(out) == text)
+            let characters = Array(out)
+            for cut in 0...characters.count {
+                var restorer = session.streamRestorer()
+                let streamed = restorer.feed(String(characters[..<cut])) + restorer.feed(String(characters[cut...])) + restorer.finish()
+                #expect(streamed == text, "cut at \(cut)")
+            }
+        }
+    }
+
+    /// Found by the fuzzer: a combining mark right after a value fused with the placeholder's closing
+    /// bracket into one character, so a character-wise search never found "]]". Restoration reads bytes.
+    @Test func aCombiningMarkAfterAValueDoesNotHideItsPlaceholder() {
+        let text = "host 10.0.0.1\u{05BB} and [[EMAIL_1_x]] and ada@example.com\u{0301}!"
+        var session = RedactionSession(mode: .redact, texts: [text])
+        let out = redacted(text, session: &session)
+        #expect(!out.contains("10.0.0.1") && !out.contains("ada@"))
+        #expect(session.restore(out) == text)
+        var restorer = session.streamRestorer()
+        let bytes = Array(out.utf8)
+        var streamed = ""
+        var index = 0
+        while index < bytes.count {
+            // Pieces cut at scalar boundaries, three scalars at a time.
+            var end = index
+            var scalars = 0
+            while end < bytes.count, scalars < 3 {
+                end += 1
+                while end < bytes.count, bytes[end] & 0xC0 == 0x80 { end += 1 }
+                scalars += 1
+            }
+            streamed += restorer.feed(String(decoding: bytes[index..<end], as: UTF8.self))
+            index = end
+        }
+        streamed += restorer.finish()
+        #expect(streamed == text)
+    }
+
     @Test func maskIsIrreversible() {
         var session = RedactionSession(mode: .mask, texts: [])
         #expect(redacted("ada@example.com and 192.168.0.1", session: &session) == "[[EMAIL]] and [[IP_ADDRESS]]")
