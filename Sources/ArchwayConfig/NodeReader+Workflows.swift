@@ -99,6 +99,8 @@ extension NodeReader {
         let isMap = entries.contains { $0.key == "map" }
         var model: String?
         var prompt: WorkflowTemplate?
+        // Filled in as the keys are read; model and prompt are required and set last. (An empty template
+        // always parses.)
         var step = WorkflowStep(name: name, model: "", prompt: try! WorkflowTemplate(""))
         var valid = true
         for entry in entries {
@@ -169,22 +171,9 @@ extension NodeReader {
             valid = false
         }
         guard valid, let model, let prompt else { return nil }
-        return WorkflowStep(
-            name: name,
-            model: model,
-            prompt: prompt,
-            system: step.system,
-            output: step.output,
-            schema: step.schema,
-            map: step.map,
-            maxParallel: step.maxParallel,
-            needs: step.needs,
-            timeout: step.timeout,
-            retries: step.retries,
-            onError: step.onError,
-            temperature: step.temperature,
-            maxTokens: step.maxTokens
-        )
+        step.model = model
+        step.prompt = prompt
+        return step
     }
 
     /// `fail`, `skip`, or `{default: VALUE}`.

@@ -70,8 +70,17 @@ public struct WorkflowStep: Sendable {
     public var onError: OnError
     public var temperature: Double?
     public var maxTokens: Int?
+
     /// Every step this one waits for: `needs` and the steps its templates reference.
-    public var dependencies: [String]
+    public var dependencies: [String] {
+        var dependencies = needs
+        for template in [prompt, system, map].compactMap({ $0 }) {
+            for step in template.referencedSteps where !dependencies.contains(step) {
+                dependencies.append(step)
+            }
+        }
+        return dependencies
+    }
 
     public init(
         name: String,
@@ -103,13 +112,6 @@ public struct WorkflowStep: Sendable {
         self.onError = onError
         self.temperature = temperature
         self.maxTokens = maxTokens
-        var dependencies = needs
-        for template in [prompt, system, map].compactMap({ $0 }) {
-            for step in template.referencedSteps where !dependencies.contains(step) {
-                dependencies.append(step)
-            }
-        }
-        self.dependencies = dependencies
     }
 }
 

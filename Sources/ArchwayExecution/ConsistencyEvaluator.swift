@@ -28,13 +28,11 @@ public struct ConsistencyEvaluator: Sendable {
     }
 
     public func evaluate(_ sample: ConsistencySample) async {
-        // A relayed answer's content is decoded here, off the client's path; a tool call has no text to compare.
-        guard let message = OpenAIChatResponse.content(of: sample.answered)?.choices.first?.message, message.toolCalls.isEmpty else {
-            return
-        }
+        // A relayed answer's content is decoded here, off the client's path.
+        guard let text = Self.text(of: sample.answered) else { return }
         let answered = ConsistencySample.Answer(
             model: sample.answeredModel,
-            text: message.text,
+            text: text,
             responseID: sample.answered.value.id,
             context: sample.answeredContext
         )
@@ -59,11 +57,11 @@ public struct ConsistencyEvaluator: Sendable {
         let scope = CallScope(model: model, purpose: ModelCallTarget.shadowPurpose, link: sample.answeredContext)
         do {
             let (response, context) = try await executor.answer(Relayable(sample.request), scope: scope)
-            guard let answer = OpenAIChatResponse.content(of: response), let message = answer.choices.first?.message, message.toolCalls.isEmpty else {
+            guard let text = Self.text(of: response) else {
                 count(sample.route, outcome: "failed")
                 return nil
             }
-            return ConsistencySample.Answer(model: model, text: message.text, responseID: answer.id, context: context)
+            return ConsistencySample.Answer(model: model, text: text, responseID: response.value.id, context: context)
         } catch {
             count(sample.route, outcome: "failed")
             logger.debug("shadow call failed", metadata: ["archway.model": "\(model)", "archway.route.name": "\(sample.route)"])
@@ -133,6 +131,12 @@ public struct ConsistencyEvaluator: Sendable {
                 ])
             }
         }
+    }
+
+    /// The first choice's text, decoded from relayed bytes when need be; nil for a tool call (nothing to compare).
+    static func text(of answer: Relayable<ChatResponse>) -> String? {
+        guard let message = OpenAIChatResponse.content(of: answer)?.choices.first?.message, message.toolCalls.isEmpty else { return nil }
+        return message.text
     }
 
     private func count(_ route: String, outcome: String) {

@@ -84,11 +84,6 @@ public final class ConsistencySampler: Sendable {
             ]).increment()
         }
     }
-
-    /// Ends the queue: the workers finish what is queued and stop.
-    public func finish() {
-        continuation.finish()
-    }
 }
 
 /// Where a sampled stream's assembled answer goes once the stream ended well.

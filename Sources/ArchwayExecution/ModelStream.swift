@@ -51,8 +51,8 @@ public struct ModelStream: AsyncSequence, Sendable {
         var answered: IndexingIterator<[ChatChunk]>?
         let model: String
         var transformers: [any ChunkTransformer] = []
-        /// A last chunk the transformers gave back at the end of the stream.
-        var flushed = false
+        /// What the transformers still held when the upstream ended, still to be read (nil before then).
+        var tail: [ChatChunk]?
 
         init(upstream: ChatChunkStream.AsyncIterator, call: StreamCall, model: String, transformers: [any ChunkTransformer]) {
             self.upstream = upstream
@@ -99,20 +99,19 @@ public struct ModelStream: AsyncSequence, Sendable {
 }
 
 extension ModelStream.AsyncIterator {
-    /// Text the transformers still held when the upstream ended without a finish reason, as one last chunk.
+    /// Text the transformers still held when the upstream ended without a finish reason, as last chunks:
+    /// each transformer's tail goes through the transformers after it, as any chunk does.
     mutating func finishTransformers() -> Relayable<ChatChunk>? {
-        guard !flushed, !transformers.isEmpty else { return nil }
-        flushed = true
-        var last: ChatChunk?
-        for index in transformers.indices {
-            if var chunk = last {
-                chunk = transformers[index].transform(chunk)
-                last = chunk
-            } else {
-                last = transformers[index].finish()
+        if tail == nil {
+            var chunks: [ChatChunk] = []
+            for index in transformers.indices {
+                chunks = chunks.map { transformers[index].transform($0) }
+                if let held = transformers[index].finish() { chunks.append(held) }
             }
+            tail = chunks
         }
-        guard var chunk = last else { return nil }
+        guard var chunk = tail?.first else { return nil }
+        tail?.removeFirst()
         chunk.model = model
         return Relayable(chunk)
     }

@@ -205,9 +205,12 @@ extension PIIScanner {
     /// number starting with 0 in at least three groups (`020 7946 0958`, `01 23 45 67 89`).
     static func phone(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
         var digits = 0
-        // Group lengths, at most eight kept (more groups than that is no phone number).
-        var groups: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+        // The digit groups' shape: how many, the first three lengths, whether all are pairs and whether all
+        // after the first have three or four digits.
         var groupCount = 0
+        var lengths = (0, 0, 0)
+        var allPairs = true
+        var restThreeOrFour = true
         var current = 0
         var j = i
         let international = p[i] == UInt8(ascii: "+")
@@ -217,7 +220,14 @@ extension PIIScanner {
         var firstDigits: (Int, Int) = (-1, -1)  // positions of the first digit and of the fourth
         func endGroup() {
             guard current > 0 else { return }
-            if groupCount < 8 { withUnsafeMutableBytes(of: &groups) { $0.storeBytes(of: current, toByteOffset: groupCount * MemoryLayout<Int>.stride, as: Int.self) } }
+            switch groupCount {
+            case 0: lengths.0 = current
+            case 1: lengths.1 = current
+            case 2: lengths.2 = current
+            default: break
+            }
+            if current != 2 { allPairs = false }
+            if groupCount > 0, !(3...4).contains(current) { restThreeOrFour = false }
             groupCount += 1
             current = 0
         }
@@ -253,9 +263,8 @@ extension PIIScanner {
             return j
         }
         let separatorKinds = (spaces ? 1 : 0) + (dashes ? 1 : 0) + (dots ? 1 : 0)
-        func group(_ n: Int) -> Int { withUnsafeBytes(of: groups) { $0.load(fromByteOffset: n * MemoryLayout<Int>.stride, as: Int.self) } }
         // North American: area code and exchange both start with 2–9.
-        if groupCount == 3, group(0) == 3, group(1) == 3, group(2) == 4 {
+        if groupCount == 3, lengths == (3, 3, 4) {
             let area = p[firstDigits.0] &- 0x30
             let exchange = p[firstDigits.1] &- 0x30
             guard area >= 2, exchange >= 2, separatorKinds <= 1 || parenthesised else { return nil }
@@ -264,14 +273,7 @@ extension PIIScanner {
         // National numbers with a trunk 0: pairs (01 23 45 67 89), or an area code and groups of three or
         // four (020 7946 0958, 030 1234 5678).
         guard p[i] == UInt8(ascii: "0"), groupCount >= 3, groupCount <= 8, (9...11).contains(digits), !dots, separatorKinds == 1 else { return nil }
-        var pairs = true
-        var rest = true
-        for n in 0..<groupCount {
-            let length = group(n)
-            if length != 2 { pairs = false }
-            if n > 0, !(3...4).contains(length) { rest = false }
-        }
-        return pairs || ((2...5).contains(group(0)) && rest) ? j : nil
+        return allPairs || ((2...5).contains(lengths.0) && restThreeOrFour) ? j : nil
     }
 
     // MARK: - Addresses

@@ -33,11 +33,6 @@ public struct PIIScanner: Sendable {
         return findings
     }
 
-    /// Whether `text` holds any finding (cheaper than `scan` for the common case of none).
-    public func contains(_ text: String) -> Bool {
-        !scan(text).isEmpty
-    }
-
     func scan(_ p: UnsafeBufferPointer<UInt8>) -> [PIIFinding] {
         var findings: [PIIFinding] = []
         let n = p.count

@@ -4,10 +4,11 @@ public import ArchwayExecution
 /// Turns a redaction's placeholders back into the client's values in the answer: message text and
 /// tool-call arguments, whole or streamed (where a placeholder may be split across any chunks).
 public struct PlaceholderRestoration: AnswerTransform {
-    let session: RedactionSession
+    /// Built once from the session's placeholders (as bytes); each text and stream gets a copy.
+    let restorer: StreamRestorer
 
     public init(session: RedactionSession) {
-        self.session = session
+        self.restorer = session.streamRestorer()
     }
 
     public func transform(_ response: ChatResponse) -> ChatResponse {
@@ -15,11 +16,11 @@ public struct PlaceholderRestoration: AnswerTransform {
         for index in response.choices.indices {
             var message = response.choices[index].message
             message.content = message.content.map { part in
-                if case .text(let text) = part { return .text(session.restore(text)) }
+                if case .text(let text) = part { return .text(restorer.restoring(text)) }
                 return part
             }
             for call in message.toolCalls.indices {
-                message.toolCalls[call].arguments = session.restore(message.toolCalls[call].arguments)
+                message.toolCalls[call].arguments = restorer.restoring(message.toolCalls[call].arguments)
             }
             response.choices[index].message = message
         }
@@ -27,19 +28,20 @@ public struct PlaceholderRestoration: AnswerTransform {
     }
 
     public func chunkTransformer() -> any ChunkTransformer {
-        StreamPlaceholderRestorer(session: session)
+        StreamPlaceholderRestorer(restorer: restorer)
     }
 }
 
 /// One stream's restorers: one per choice's text and per tool call's arguments.
 struct StreamPlaceholderRestorer: ChunkTransformer {
-    let session: RedactionSession
+    /// A fresh restorer, copied for each choice's text and each tool call's arguments.
+    let restorer: StreamRestorer
     var content: [Int: StreamRestorer] = [:]
     var arguments: [Int: [Int: StreamRestorer]] = [:]
     var last: (id: String, model: String, created: Int)?
 
-    init(session: RedactionSession) {
-        self.session = session
+    init(restorer: StreamRestorer) {
+        self.restorer = restorer
     }
 
     mutating func transform(_ chunk: ChatChunk) -> ChatChunk {
@@ -47,11 +49,11 @@ struct StreamPlaceholderRestorer: ChunkTransformer {
         last = (chunk.id, chunk.model, chunk.created)
         for index in chunk.choices.indices {
             let choice = chunk.choices[index].index
-            var restorer = content[choice] ?? session.streamRestorer()
+            var restorer = content[choice] ?? self.restorer
             var text = restorer.feed(chunk.choices[index].content ?? "")
             for delta in chunk.choices[index].toolCalls.indices {
                 let call = chunk.choices[index].toolCalls[delta].index
-                var argumentRestorer = arguments[choice]?[call] ?? session.streamRestorer()
+                var argumentRestorer = arguments[choice]?[call] ?? self.restorer
                 var restored = argumentRestorer.feed(chunk.choices[index].toolCalls[delta].arguments ?? "")
                 if chunk.choices[index].finishReason != nil { restored += argumentRestorer.finish() }
                 chunk.choices[index].toolCalls[delta].arguments = restored

@@ -75,17 +75,17 @@ public struct PolicyStage: CallStage {
         let action = detected ? settings.action.rawValue : "allow"
         let span = guardrailSpan("injection", scope: scope)
         span.updateAttributes { attributes in
-            attributes["gen_ai.guardrail.verdict.type"] = detected ? "deny" : "allow"
-            attributes["gen_ai.guardrail.action.type"] = detected && settings.action == .block ? "block" : "allow"
-            attributes["gen_ai.guardrail.security.risk.category"] = "prompt_injection"
-            attributes["gen_ai.guardrail.security.risk.score"] = best.score
-            attributes["archway.policy.action"] = action
-            if detected { attributes["gen_ai.guardrail.verdict.reason"] = Array(Set(best.reasons)).sorted().joined(separator: ",") }
+            attributes[GenAIAttributes.guardrailVerdictType] = detected ? "deny" : "allow"
+            attributes[GenAIAttributes.guardrailActionType] = detected && settings.action == .block ? "block" : "allow"
+            attributes[GenAIAttributes.guardrailRiskCategory] = "prompt_injection"
+            attributes[GenAIAttributes.guardrailRiskScore] = best.score
+            attributes[GenAIAttributes.archwayPolicyAction] = action
+            if detected { attributes[GenAIAttributes.guardrailVerdictReason] = Array(Set(best.reasons)).sorted().joined(separator: ",") }
         }
         if detected {
             count("injection", entity: "prompt_injection", action: settings.action.rawValue)
             if settings.action == .flag {
-                logger.warning("prompt injection flagged", metadata: ["archway.model": "\(scope.model)", "score": "\(best.score)"])
+                logger.warning("prompt injection flagged", metadata: [GenAIAttributes.archwayModel: "\(scope.model)", "score": "\(best.score)"])
             }
         }
         if detected, settings.action == .block {
@@ -139,12 +139,12 @@ public struct PolicyStage: CallStage {
         }
         let found = total > 0
         span.updateAttributes { attributes in
-            attributes["gen_ai.guardrail.verdict.type"] = found ? "deny" : "allow"
-            attributes["gen_ai.guardrail.action.type"] = !found || settings.action == .detect ? "allow" : settings.action == .block ? "block" : "modify"
-            attributes["gen_ai.guardrail.security.risk.category"] = "sensitive_information_disclosure"
-            attributes["archway.policy.action"] = found ? settings.action.rawValue : "allow"
-            attributes["archway.policy.findings"] = total
-            if found { attributes["gen_ai.guardrail.verdict.reason"] = kinds.map(\.name).joined(separator: ",") }
+            attributes[GenAIAttributes.guardrailVerdictType] = found ? "deny" : "allow"
+            attributes[GenAIAttributes.guardrailActionType] = !found || settings.action == .detect ? "allow" : settings.action == .block ? "block" : "modify"
+            attributes[GenAIAttributes.guardrailRiskCategory] = "sensitive_information_disclosure"
+            attributes[GenAIAttributes.archwayPolicyAction] = found ? settings.action.rawValue : "allow"
+            attributes[GenAIAttributes.archwayPolicyFindings] = total
+            if found { attributes[GenAIAttributes.guardrailVerdictReason] = kinds.map(\.name).joined(separator: ",") }
         }
         guard found else { return .proceed }
         for kind in kinds { count("pii", entity: kind.name, action: settings.action.rawValue) }
@@ -174,18 +174,18 @@ public struct PolicyStage: CallStage {
         let span = telemetry.tracer.startSpan("apply_guardrail \(component)", context: scope.context, ofKind: .internal)
         span.updateAttributes { attributes in
             attributes[GenAIAttributes.operationName] = "apply_guardrail"
-            attributes["gen_ai.guardrail.component.name"] = component
-            attributes["gen_ai.guardrail.target.type"] = "input"
-            attributes["gen_ai.guardrail.target.subtype"] = "llm"
+            attributes[GenAIAttributes.guardrailComponentName] = component
+            attributes[GenAIAttributes.guardrailTargetType] = "input"
+            attributes[GenAIAttributes.guardrailTargetSubtype] = "llm"
         }
         return span
     }
 
     func count(_ guardrail: String, entity: String, action: String) {
         telemetry.counter(GenAIMetricSet.policyDetections, unit: "{detection}", [
-            ("archway.policy.guardrail", guardrail),
-            ("archway.policy.entity", entity),
-            ("archway.policy.action", action),
+            (GenAIAttributes.archwayPolicyGuardrail, guardrail),
+            (GenAIAttributes.archwayPolicyEntity, entity),
+            (GenAIAttributes.archwayPolicyAction, action),
         ]).increment()
     }
 }

@@ -69,9 +69,8 @@ public struct RedactionSession: Sendable {
     /// The answer with placeholders turned back into the client's values. Works on the UTF-8 bytes, not
     /// on characters: a combining mark after a placeholder must not hide its closing brackets.
     public func restore(_ text: String) -> String {
-        guard !values.isEmpty, text.utf8.contains(UInt8(ascii: "[")) else { return text }
-        var restorer = streamRestorer()
-        return restorer.feed(text) + restorer.finish()
+        guard !values.isEmpty else { return text }
+        return streamRestorer().restoring(text)
     }
 
     /// A restorer for one stream of text (a choice's content, a tool call's arguments).
@@ -135,6 +134,14 @@ public struct StreamRestorer: Sendable {
         }
         pending.removeAll(keepingCapacity: true)
         return String(decoding: output, as: UTF8.self)
+    }
+
+    /// A whole text with its placeholders restored (this restorer's held-back text is not involved).
+    public func restoring(_ text: String) -> String {
+        guard !values.isEmpty, text.utf8.contains(UInt8(ascii: "[")) else { return text }
+        var copy = self
+        copy.pending.removeAll()
+        return copy.feed(text) + copy.finish()
     }
 
     /// What is still held back, at the end of the stream.

@@ -39,6 +39,14 @@ public enum GenAIAttributes {
     public static let evaluationScoreValue = "gen_ai.evaluation.score.value"
     public static let evaluationScoreLabel = "gen_ai.evaluation.score.label"
     public static let evaluationExplanation = "gen_ai.evaluation.explanation"
+    public static let guardrailComponentName = "gen_ai.guardrail.component.name"
+    public static let guardrailTargetType = "gen_ai.guardrail.target.type"
+    public static let guardrailTargetSubtype = "gen_ai.guardrail.target.subtype"
+    public static let guardrailVerdictType = "gen_ai.guardrail.verdict.type"
+    public static let guardrailVerdictReason = "gen_ai.guardrail.verdict.reason"
+    public static let guardrailActionType = "gen_ai.guardrail.action.type"
+    public static let guardrailRiskCategory = "gen_ai.guardrail.security.risk.category"
+    public static let guardrailRiskScore = "gen_ai.guardrail.security.risk.score"
 
     public static let serverAddress = "server.address"
     public static let serverPort = "server.port"
@@ -75,6 +83,12 @@ public enum GenAIAttributes {
     /// On evaluation events: the reference model the answer was compared with.
     public static let archwayConsistencyReference = "archway.consistency.reference"
     public static let archwayWire = "archway.wire"
+    /// The policy stage: on its guardrail spans (the action taken, how many values were found) and as
+    /// the labels of `archway.policy.detections`.
+    public static let archwayPolicyAction = "archway.policy.action"
+    public static let archwayPolicyFindings = "archway.policy.findings"
+    public static let archwayPolicyGuardrail = "archway.policy.guardrail"
+    public static let archwayPolicyEntity = "archway.policy.entity"
     /// Workflows: the run's span (`invoke_workflow {name}`) and each step's.
     public static let workflowName = "gen_ai.workflow.name"
     public static let archwayWorkflowStepName = "archway.workflow.step.name"

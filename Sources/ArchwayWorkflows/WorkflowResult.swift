@@ -44,7 +44,7 @@ public struct WorkflowResult: Sendable {
     public var clientError: GatewayError? {
         guard let (step, error) = failure else { return nil }
         let name = step.map { "'\($0)'" } ?? "(none running)"
-        if error.shortDescription == WorkflowRunError.deadline.shortDescription {
+        if error.isDeadline {
             return GatewayError(
                 status: .gatewayTimeout,
                 type: "timeout_error",
