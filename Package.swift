@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "ArchwayProviders", targets: ["ArchwayProviders"]),
         .library(name: "ArchwayExecution", targets: ["ArchwayExecution"]),
         .library(name: "ArchwayPolicy", targets: ["ArchwayPolicy"]),
+        .library(name: "ArchwayOTLP", targets: ["ArchwayOTLP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -37,6 +38,8 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/swift-otel/swift-w3c-trace-context.git", from: "1.0.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // The module picture (README "Architecture"): each target depends only on what it imports.
@@ -162,12 +165,19 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // OTLP/HTTP export of GenAI events (log records with `event_name`), from the official
-        // opentelemetry-proto definitions compiled with swift-protobuf (generated code committed).
+        // Archway's tracer and its OTLP/HTTP export of spans and GenAI events (log records with
+        // `event_name`), from the official opentelemetry-proto definitions compiled with swift-protobuf
+        // (generated code committed).
         .target(
             name: "ArchwayOTLP",
             dependencies: [
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -278,6 +288,9 @@ let package = Package(
             name: "ArchwayOTLPTests",
             dependencies: [
                 "ArchwayOTLP",
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],

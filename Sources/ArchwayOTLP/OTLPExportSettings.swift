@@ -1,21 +1,43 @@
-/// Where and how OTLP log records are exported, from the standard `OTEL_*` variables, the way the
-/// OpenTelemetry SDKs read them for the logs signal.
+/// Where and how one OTLP signal (spans or log records) is exported, from the standard `OTEL_*`
+/// variables, the way the OpenTelemetry SDKs read them.
 public struct OTLPExportSettings: Sendable, Hashable {
-    /// The full URL records are posted to.
+    /// The signals Archway exports itself.
+    public enum Signal: String, Sendable, Hashable {
+        case traces
+        case logs
+
+        /// The path appended to `OTEL_EXPORTER_OTLP_ENDPOINT`.
+        var path: String { "/v1/\(rawValue)" }
+        /// The infix of the signal's own variables (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`).
+        var variable: String { rawValue.uppercased() }
+        /// The prefix of the batch processor's variables (`OTEL_BSP_*`, `OTEL_BLRP_*`).
+        var batchVariablePrefix: String { self == .traces ? "OTEL_BSP_" : "OTEL_BLRP_" }
+    }
+
+    /// `OTEL_EXPORTER_OTLP_COMPRESSION`: how request bodies are encoded.
+    public enum Compression: String, Sendable, Hashable {
+        case none
+        case gzip
+    }
+
+    /// The full URL batches are posted to.
     public var endpoint: String
     public var headers: [String: String]
+    public var compression: Compression
     public var timeout: Duration
     /// `service.name` and `OTEL_RESOURCE_ATTRIBUTES`.
     public var resourceAttributes: [String: String]
-    /// Records held before a batch is sent at once (otherwise every `scheduleDelay`).
+    /// Most items sent in one request.
     public var maxExportBatchSize: Int
+    /// How often queued items are sent.
     public var scheduleDelay: Duration
-    /// Records held at most; beyond it new ones are dropped (and counted).
+    /// Items held at most; beyond it new ones are dropped (and counted).
     public var maxQueueSize: Int
 
     public init(
         endpoint: String = "http://localhost:4318/v1/logs",
         headers: [String: String] = [:],
+        compression: Compression = .none,
         timeout: Duration = .seconds(10),
         resourceAttributes: [String: String] = ["service.name": "archway"],
         maxExportBatchSize: Int = 512,
@@ -24,6 +46,7 @@ public struct OTLPExportSettings: Sendable, Hashable {
     ) {
         self.endpoint = endpoint
         self.headers = headers
+        self.compression = compression
         self.timeout = timeout
         self.resourceAttributes = resourceAttributes
         self.maxExportBatchSize = maxExportBatchSize
@@ -31,31 +54,49 @@ public struct OTLPExportSettings: Sendable, Hashable {
         self.maxQueueSize = maxQueueSize
     }
 
-    /// The settings the environment gives, or nil when log export is off (`OTEL_SDK_DISABLED=true`,
-    /// `OTEL_LOGS_EXPORTER=none`) or asks for a protocol this exporter does not speak (gRPC).
+    /// The log settings the environment gives (see `init(signal:environment:defaults:)`).
     public init?(environment: [String: String], serviceName: String = "archway") {
+        self.init(signal: .logs, environment: environment, defaults: OTLPExportSettings(), serviceName: serviceName)
+    }
+
+    /// The settings the environment gives for a signal, over `defaults`; nil when the signal's export is
+    /// off (`OTEL_SDK_DISABLED=true`, `OTEL_TRACES_EXPORTER=none`, `OTEL_LOGS_EXPORTER=none`) or asks for an
+    /// exporter or protocol this one is not (`console`, gRPC).
+    public init?(signal: Signal, environment: [String: String], defaults: OTLPExportSettings, serviceName: String = "archway") {
         if environment["OTEL_SDK_DISABLED"]?.lowercased() == "true" { return nil }
-        if let exporter = environment["OTEL_LOGS_EXPORTER"]?.lowercased(), exporter == "none" { return nil }
-        let proto = (environment["OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"] ?? environment["OTEL_EXPORTER_OTLP_PROTOCOL"] ?? "http/protobuf").lowercased()
+        // `otlp` is the one exporter spoken; `none` (or only others, such as `console`) means none.
+        if let exporters = environment["OTEL_\(signal.variable)_EXPORTER"]?.lowercased(),
+           !exporters.split(separator: ",").contains(where: { $0.trimmingSpaces() == "otlp" }) {
+            return nil
+        }
+        let signalVariable = { (name: String) in
+            environment["OTEL_EXPORTER_OTLP_\(signal.variable)_\(name)"].flatMap { $0.isEmpty ? nil : $0 } ?? environment["OTEL_EXPORTER_OTLP_\(name)"]
+        }
+        let proto = (signalVariable("PROTOCOL") ?? "http/protobuf").lowercased()
         guard proto == "http/protobuf" else { return nil }
-        self.init()
-        if let endpoint = environment["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"], !endpoint.isEmpty {
+        self = defaults
+        if let endpoint = environment["OTEL_EXPORTER_OTLP_\(signal.variable)_ENDPOINT"], !endpoint.isEmpty {
             self.endpoint = endpoint
         } else if let base = environment["OTEL_EXPORTER_OTLP_ENDPOINT"], !base.isEmpty {
-            self.endpoint = (base.hasSuffix("/") ? String(base.dropLast()) : base) + "/v1/logs"
+            self.endpoint = (base.hasSuffix("/") ? String(base.dropLast()) : base) + signal.path
+        } else {
+            self.endpoint = "http://localhost:4318" + signal.path
         }
         headers = Self.pairs(environment["OTEL_EXPORTER_OTLP_HEADERS"] ?? "")
-        headers.merge(Self.pairs(environment["OTEL_EXPORTER_OTLP_LOGS_HEADERS"] ?? "")) { _, signal in signal }
-        if let text = environment["OTEL_EXPORTER_OTLP_LOGS_TIMEOUT"] ?? environment["OTEL_EXPORTER_OTLP_TIMEOUT"],
-           let milliseconds = Int(text), milliseconds > 0 {
+        headers.merge(Self.pairs(environment["OTEL_EXPORTER_OTLP_\(signal.variable)_HEADERS"] ?? "")) { _, signal in signal }
+        if let text = signalVariable("COMPRESSION") {
+            compression = Compression(rawValue: text.lowercased()) ?? .none
+        }
+        if let text = signalVariable("TIMEOUT"), let milliseconds = Int(text), milliseconds > 0 {
             timeout = .milliseconds(milliseconds)
         }
         resourceAttributes = Self.pairs(environment["OTEL_RESOURCE_ATTRIBUTES"] ?? "")
         resourceAttributes["service.name"] = environment["OTEL_SERVICE_NAME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? resourceAttributes["service.name"] ?? serviceName
-        if let size = environment["OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"].flatMap(Int.init), size > 0 { maxExportBatchSize = size }
-        if let size = environment["OTEL_BLRP_MAX_QUEUE_SIZE"].flatMap(Int.init), size > 0 { maxQueueSize = size }
-        if let delay = environment["OTEL_BLRP_SCHEDULE_DELAY"].flatMap(Int.init), delay > 0 { scheduleDelay = .milliseconds(delay) }
+        let batch = signal.batchVariablePrefix
+        if let size = environment[batch + "MAX_EXPORT_BATCH_SIZE"].flatMap(Int.init), size > 0 { maxExportBatchSize = size }
+        if let size = environment[batch + "MAX_QUEUE_SIZE"].flatMap(Int.init), size > 0 { maxQueueSize = size }
+        if let delay = environment[batch + "SCHEDULE_DELAY"].flatMap(Int.init), delay > 0 { scheduleDelay = .milliseconds(delay) }
     }
 
     /// `key=value,key=value`, percent-decoded, as the OTLP exporter specification writes headers and

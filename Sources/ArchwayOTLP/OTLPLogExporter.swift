@@ -1,8 +1,6 @@
 public import AsyncHTTPClient
 import Foundation
 public import Logging
-import NIOCore
-import NIOHTTP1
 public import ServiceLifecycle
 import SwiftProtobuf
 import Synchronization
@@ -22,22 +20,15 @@ public final class OTLPLogExporter: Service, Sendable {
 
     public let settings: OTLPExportSettings
     private let queue = Mutex(Queue())
-    private let client: HTTPClient
+    private let transport: OTLPHTTPTransport
     private let diagnostics: Logger
     private let resource: Opentelemetry_Proto_Resource_V1_Resource
 
     public init(settings: OTLPExportSettings, client: HTTPClient = .shared, diagnostics: Logger) {
         self.settings = settings
-        self.client = client
+        self.transport = OTLPHTTPTransport(settings: settings, client: client)
         self.diagnostics = diagnostics
-        var resource = Opentelemetry_Proto_Resource_V1_Resource()
-        resource.attributes = settings.resourceAttributes.sorted { $0.key < $1.key }.map { key, value in
-            var pair = Opentelemetry_Proto_Common_V1_KeyValue()
-            pair.key = key
-            pair.value.stringValue = value
-            return pair
-        }
-        self.resource = resource
+        self.resource = .init(attributes: settings.resourceAttributes)
     }
 
     /// A `LogHandler` for the loggers whose records are events: each record's message is the event
@@ -102,16 +93,9 @@ public final class OTLPLogExporter: Service, Sendable {
 
     func export(_ records: [Opentelemetry_Proto_Logs_V1_LogRecord]) async {
         do {
-            let body: [UInt8] = try exportRequest(records).serializedBytes()
-            var request = HTTPClientRequest(url: settings.endpoint)
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/x-protobuf")
-            for (name, value) in settings.headers { request.headers.add(name: name, value: value) }
-            request.body = .bytes(ByteBuffer(bytes: body))
-            let response = try await client.execute(request, timeout: TimeAmount(settings.timeout))
-            _ = try? await response.body.collect(upTo: 64 * 1024)
-            if !(200..<300).contains(Int(response.status.code)) {
-                diagnostics.warning("OTLP log export failed", metadata: ["status": "\(response.status.code)", "endpoint": "\(settings.endpoint)", "records": "\(records.count)"])
+            let status = try await transport.post(exportRequest(records).serializedBytes())
+            if !(200..<300).contains(status) {
+                diagnostics.warning("OTLP log export failed", metadata: ["status": "\(status)", "endpoint": "\(settings.endpoint)", "records": "\(records.count)"])
             }
         } catch {
             // The endpoint only: headers may hold credentials.

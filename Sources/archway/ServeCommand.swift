@@ -65,36 +65,38 @@ struct ServeCommand: AsyncParsableCommand {
             var otel = OTel.Configuration.default
             otel.serviceName = "archway"
             otel.logs.enabled = false
+            // Spans are Archway's own (`OTLPTracer`): swift-otel exports the metrics only.
+            otel.traces.enabled = false
             // The SDK's info lines (one per applied variable) are noise; OTEL_LOG_LEVEL still overrides.
             otel.diagnosticLogLevel = .warning
             otel.metrics.valueHistogramBuckets = GenAIMetricSet.histogramBuckets
-            // A gateway ends three spans per request: the SDK's defaults (2,048 queued, 512 per export
-            // every 5 s) drop spans from a few hundred requests per second on. The processor exports one
-            // batch per tick and drops what arrives while its queue is full, so: up to 8,192 spans four
-            // times a second (about 10k requests/s) from a queue that holds half a second of that. The
-            // queue is a ring buffer whose every slot ends up resident (about 200 bytes each), so it is
-            // no larger than that. OTEL_BSP_* variables still override these.
-            otel.traces.batchSpanProcessor.maxQueueSize = 16_384
-            otel.traces.batchSpanProcessor.maxExportBatchSize = 8_192
-            otel.traces.batchSpanProcessor.scheduleDelay = .milliseconds(250)
             otel.diagnosticLogger = .custom(Logger(label: "archway.otel") { label in
                 ThrottledLogHandler(label: label, interval: .seconds(60))
             })
-            let tracing = try OTel.makeTracingBackend(configuration: otel)
             let otlpMetrics = try OTel.makeMetricsBackend(configuration: otel)
-            var exporters: [any Service] = [
-                ServiceOnExecutor(service: tracing.service, executor: backgroundExecutor),
-                ServiceOnExecutor(service: otlpMetrics.service, executor: backgroundExecutor),
-            ]
-            // GenAI events (`gen_ai.evaluation.result`) are OTLP log records with an event name, which
-            // swift-otel's logs pipeline cannot set: Archway's own exporter sends them, parented to the
-            // current span through swift-otel's logging metadata provider.
-            if let settings = OTLPExportSettings(environment: environment) {
-                let exporter = OTLPLogExporter(settings: settings, diagnostics: Logger(label: "archway.otel") { label in
-                    ThrottledLogHandler(label: label, interval: .seconds(60))
-                })
-                let provider = OTel.makeLoggingMetadataProvider()
-                events = Logger(label: "archway.events") { label in exporter.eventHandler(label: label, metadataProvider: provider) }
+            var exporters: [any Service] = [ServiceOnExecutor(service: otlpMetrics.service, executor: backgroundExecutor)]
+            let diagnostics = Logger(label: "archway.otel") { label in ThrottledLogHandler(label: label, interval: .seconds(60)) }
+            // A gateway ends three spans per request. Spans queue as values and leave in batches four
+            // times a second: up to 8,192 per request to the collector, from a queue of 16,384 (about
+            // 4k requests/s between two ticks). OTEL_BSP_* still override these.
+            for signal in ["TRACES", "LOGS"] {
+                if let exporters = environment["OTEL_\(signal)_EXPORTER"]?.lowercased(),
+                   !exporters.split(separator: ",").contains(where: { ["otlp", "none"].contains($0.trimmingCharacters(in: .whitespaces)) }) {
+                    logger.warning("OTEL_\(signal)_EXPORTER=\(exporters): only otlp (or none) is supported for \(signal.lowercased()); they are not exported")
+                }
+            }
+            let spanDefaults = OTLPExportSettings(maxExportBatchSize: 8_192, scheduleDelay: .milliseconds(250), maxQueueSize: 16_384)
+            var spanExporter: OTLPSpanExporter?
+            if let settings = OTLPExportSettings(signal: .traces, environment: environment, defaults: spanDefaults) {
+                let exporter = OTLPSpanExporter(settings: settings, diagnostics: diagnostics)
+                exporters.append(ServiceOnExecutor(service: exporter, executor: backgroundExecutor))
+                spanExporter = exporter
+            }
+            // GenAI events (`gen_ai.evaluation.result`) are OTLP log records with an event name, parented
+            // to the current span through the tracer's logging metadata provider.
+            if let settings = OTLPExportSettings(signal: .logs, environment: environment, defaults: OTLPExportSettings()) {
+                let exporter = OTLPLogExporter(settings: settings, diagnostics: diagnostics)
+                events = Logger(label: "archway.events") { label in exporter.eventHandler(label: label, metadataProvider: OTLPTracer.loggingMetadataProvider) }
                 exporters.append(ServiceOnExecutor(service: exporter, executor: backgroundExecutor))
             }
             // The exporters' batches are serialised off the event loops; their clean-up (which shuts an
@@ -105,7 +107,7 @@ struct ServeCommand: AsyncParsableCommand {
                 budget: configuration.telemetry.flushTimeout,
                 logger: logger
             ))
-            tracer = tracing.factory
+            tracer = OTLPTracer(environment: environment, exporter: spanExporter)
             metrics = MultiplexMetricsHandler(factories: [otlpMetrics.factory, prometheus])
         }
         InstrumentationSystem.bootstrap(tracer)

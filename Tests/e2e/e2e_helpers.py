@@ -213,6 +213,8 @@ class OTLPSink:
         self.log_requests: list = []
         self.raw_bodies: list[tuple[str, bytes]] = []
         self.rejected: list[str] = []
+        # (path, Content-Encoding) of every export request, in arrival order.
+        self.encodings: list[tuple[str, str]] = []
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -238,6 +240,7 @@ class OTLPSink:
                 else:
                     body = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0))
                 enc = self.headers.get("Content-Encoding", "").lower()
+                sink._note_encoding(self.path.split("?", 1)[0], enc)
                 if enc == "gzip":
                     body = gzip.decompress(body)
                 elif enc == "deflate":
@@ -305,6 +308,10 @@ class OTLPSink:
             else:
                 self.log_requests.append(msg)
 
+    def _note_encoding(self, path: str, encoding: str) -> None:
+        with self._lock:
+            self.encodings.append((path, encoding))
+
     def _reject(self, why: str) -> None:
         with self._lock:
             self.rejected.append(why)
@@ -316,6 +323,7 @@ class OTLPSink:
             self.log_requests.clear()
             self.raw_bodies.clear()
             self.rejected.clear()
+            self.encodings.clear()
 
     # queries -----------------------------------------------------------------------------------
     def spans(self) -> list[SpanRecord]:

@@ -12,6 +12,7 @@ import pytest
 
 from e2e_helpers import (
     DURATION_BOUNDS,
+    OTLPSink,
     SIM_PRICE,
     SPAN_KIND_CLIENT,
     SPAN_KIND_SERVER,
@@ -430,3 +431,33 @@ def test_unreachable_collector_does_not_break_serving(gateway, simulator):
         assert len(lines) <= 1, f"{sig} export failure logged {len(lines)} times:\n" + "\n".join(lines[:20])
     assert rc == 0, "SIGTERM with an unreachable collector must still exit 0\n" + gw.describe()
     assert shutdown_secs < 15, f"shutdown with an unreachable collector took {shutdown_secs:.1f}s"
+
+
+def test_gzip_export_and_parent_based_sampling(gateway, simulator):
+    """OTEL_EXPORTER_OTLP_COMPRESSION=gzip compresses every export body; OTEL_TRACES_SAMPLER decides
+    which traces are exported, and an unsampled trace still propagates upstream (flags 00)."""
+    sink = OTLPSink().start()  # its own, so only this gateway's requests are seen
+    try:
+        gw = gateway(base_config(simulator), otlp_endpoint=sink.endpoint, env={
+            "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+            "OTEL_TRACES_SAMPLER": "parentbased_always_off",
+        })
+        c = openai.OpenAI(api_key="x", base_url=gw.v1, max_retries=0, timeout=10)
+        sampled_trace, caller_span, tp = new_traceparent()
+        c.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "sampled by my caller"}],
+                                  extra_headers={"traceparent": tp})
+        c.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "a root: not sampled"}])
+        upstream = simulator.requests()[-1].get("traceparent")
+        c.close()
+        unsampled = parse_traceparent(upstream)
+        assert unsampled is not None, "an unsampled trace must still reach the upstream"
+        assert upstream.endswith("-00"), f"the upstream must see the trace as unsampled: {upstream}"
+
+        _chat_spans(sink, sampled_trace, caller_span, "sim-small-upstream")
+        time.sleep(1)  # several export ticks: an unsampled span would have been sent by now
+        assert sink.spans_in_trace(unsampled[0]) == [], "a trace the sampler dropped was exported"
+        assert not sink.rejected, sink.rejected
+        traces = [enc for path, enc in sink.encodings if path == "/v1/traces"]
+        assert traces and set(traces) == {"gzip"}, f"trace exports must be gzip-compressed, saw {traces}"
+    finally:
+        sink.close()

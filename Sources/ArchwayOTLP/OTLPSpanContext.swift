@@ -1,0 +1,42 @@
+public import ServiceContextModule
+public import W3CTraceContext
+
+/// The identity of a span as it travels in a `ServiceContext`: what children inherit, what `traceparent`
+/// carries, and what log records are parented to.
+public struct OTLPSpanContext: Sendable {
+    public var traceID: TraceID
+    public var spanID: SpanID
+    /// The parent's span id; nil for a root span.
+    public var parentSpanID: SpanID?
+    public var flags: TraceFlags
+    public var state: TraceState
+    /// Extracted from a caller's headers, not started here.
+    public var isRemote: Bool
+    /// The parent was extracted from a caller's headers.
+    public var parentIsRemote: Bool
+
+    public init(traceID: TraceID, spanID: SpanID, parentSpanID: SpanID? = nil, flags: TraceFlags, state: TraceState = TraceState(), isRemote: Bool = false, parentIsRemote: Bool = false) {
+        self.traceID = traceID
+        self.spanID = spanID
+        self.parentSpanID = parentSpanID
+        self.flags = flags
+        self.state = state
+        self.isRemote = isRemote
+        self.parentIsRemote = parentIsRemote
+    }
+
+    public var isSampled: Bool { flags.contains(.sampled) }
+}
+
+private enum OTLPSpanContextKey: ServiceContextKey {
+    typealias Value = OTLPSpanContext
+    static let nameOverride: String? = "otlp-span-context"
+}
+
+extension ServiceContext {
+    /// The current span's identity, set by `OTLPTracer`.
+    public var otlpSpanContext: OTLPSpanContext? {
+        get { self[OTLPSpanContextKey.self] }
+        set { self[OTLPSpanContextKey.self] = newValue }
+    }
+}

@@ -1,0 +1,82 @@
+/// Protocol Buffers wire format, written straight into a byte array: varints, fixed-width numbers and
+/// length-delimited fields. Only what the OTLP encoders need.
+struct ProtobufWriter {
+    enum WireType: UInt64 {
+        case varint = 0
+        case fixed64 = 1
+        case lengthDelimited = 2
+        case fixed32 = 5
+    }
+
+    var bytes: [UInt8] = []
+
+    init(capacity: Int = 0) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    static func varintSize(_ value: UInt64) -> Int {
+        // 7 bits a byte; at least one.
+        (64 - max(value, 1).leadingZeroBitCount + 6) / 7
+    }
+
+    /// A length-delimited field's size with its tag (one byte for the field numbers used here) and length.
+    static func fieldSize(length: Int) -> Int {
+        1 + varintSize(UInt64(length)) + length
+    }
+
+    mutating func varint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+
+    mutating func tag(_ field: Int, _ type: WireType) {
+        varint(UInt64(field) << 3 | type.rawValue)
+    }
+
+    mutating func lengthPrefix(_ field: Int, _ length: Int) {
+        tag(field, .lengthDelimited)
+        varint(UInt64(length))
+    }
+
+    mutating func string(_ field: Int, _ value: String) {
+        var value = value
+        value.withUTF8 { utf8 in
+            lengthPrefix(field, utf8.count)
+            bytes.append(contentsOf: utf8)
+        }
+    }
+
+    mutating func raw<Value>(_ field: Int, bytesOf value: Value) {
+        withUnsafeBytes(of: value) { raw in
+            lengthPrefix(field, raw.count)
+            bytes.append(contentsOf: raw)
+        }
+    }
+
+    mutating func fixed64(_ field: Int, _ value: UInt64) {
+        tag(field, .fixed64)
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func fixed32(_ field: Int, _ value: UInt32) {
+        tag(field, .fixed32)
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func uint(_ field: Int, _ value: UInt64) {
+        tag(field, .varint)
+        varint(value)
+    }
+
+    /// A nested message whose body is written first into `scratch` (reused, so no allocation once warm).
+    mutating func message(_ field: Int, scratch: inout ProtobufWriter, _ body: (inout ProtobufWriter) -> Void) {
+        scratch.bytes.removeAll(keepingCapacity: true)
+        body(&scratch)
+        lengthPrefix(field, scratch.bytes.count)
+        bytes.append(contentsOf: scratch.bytes)
+    }
+}
