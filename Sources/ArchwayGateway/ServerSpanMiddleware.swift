@@ -33,12 +33,12 @@ struct ServerSpanMiddleware: RouterMiddleware {
         let method = request.method.rawValue
         let span = tracer.startSpan(route.map { "\(method) \($0)" } ?? method, context: parent, ofKind: .server)
         if span.isRecording {
-            span.updateAttributes { attributes in
-                attributes[GenAIAttributes.httpRequestMethod] = method
-                attributes[GenAIAttributes.urlPath] = request.uri.path
-                attributes[GenAIAttributes.urlScheme] = "http"
-                if let route { attributes[GenAIAttributes.httpRoute] = route }
-                if let agent = request.headers[.userAgent] { attributes[GenAIAttributes.userAgentOriginal] = String(agent.prefix(256)) }
+            span.setInitialAttributes(capacity: 8) { attributes in
+                attributes.set(GenAIAttributes.httpRequestMethod, method)
+                attributes.set(GenAIAttributes.urlPath, request.uri.path)
+                attributes.set(GenAIAttributes.urlScheme, "http")
+                if let route { attributes.set(GenAIAttributes.httpRoute, route) }
+                if let agent = request.headers[.userAgent] { attributes.set(GenAIAttributes.userAgentOriginal, String(agent.prefix(256))) }
             }
         }
         var context = context
@@ -94,9 +94,9 @@ final class ServerSpanEnd: Sendable {
     func end(status: HTTPResponse.Status) {
         guard let span = span.withLock({ span in defer { span = nil }; return span }) else { return }
         let code = Int(status.code)
-        span.attributes[GenAIAttributes.httpResponseStatusCode] = code
+        span.attributes.set(GenAIAttributes.httpResponseStatusCode, code)
         if code >= 500 {
-            span.attributes[GenAIAttributes.errorType] = String(code)
+            span.attributes.set(GenAIAttributes.errorType, String(code))
             span.setStatus(SpanStatus(code: .error))
         }
         duration.record(start.duration(to: .now).seconds)
@@ -106,7 +106,7 @@ final class ServerSpanEnd: Sendable {
     deinit {
         // The body never ran: the client went away before its response started.
         guard let span = span.withLock({ span in defer { span = nil }; return span }) else { return }
-        span.attributes[GenAIAttributes.errorType] = "client_closed"
+        span.attributes.set(GenAIAttributes.errorType, "client_closed")
         duration.record(start.duration(to: .now).seconds)
         span.end()
     }

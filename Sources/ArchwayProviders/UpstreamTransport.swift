@@ -32,12 +32,12 @@ public struct UpstreamTransport: Sendable {
         while true {
             call.attempts.increment()
             let span = tracer.startSpan("POST", context: call.context, ofKind: .client)
-            span.updateAttributes { attributes in
-                attributes[GenAIAttributes.httpRequestMethod] = "POST"
-                attributes[GenAIAttributes.serverAddress] = server.host
-                attributes[GenAIAttributes.serverPort] = server.port
-                attributes[GenAIAttributes.urlFull] = url
-                if attempt > 0 { attributes[GenAIAttributes.httpRequestResendCount] = attempt }
+            span.setInitialAttributes(capacity: 8) { attributes in
+                attributes.set(GenAIAttributes.httpRequestMethod, "POST")
+                attributes.set(GenAIAttributes.serverAddress, server.host)
+                attributes.set(GenAIAttributes.serverPort, server.port)
+                attributes.set(GenAIAttributes.urlFull, url)
+                if attempt > 0 { attributes.set(GenAIAttributes.httpRequestResendCount, attempt) }
             }
             var request = HTTPClientRequest(url: url)
             request.method = .POST
@@ -48,7 +48,7 @@ public struct UpstreamTransport: Sendable {
             var retryAfter: Duration?
             do {
                 let response = try await clients.current.execute(request, deadline: Self.nioDeadline(call.deadline))
-                span.attributes[GenAIAttributes.httpResponseStatusCode] = Int(response.status.code)
+                span.attributes.set(GenAIAttributes.httpResponseStatusCode, Int(response.status.code))
                 if (200..<300).contains(response.status.code) {
                     return (response, UpstreamExchange(span: span))
                 }
@@ -69,7 +69,7 @@ public struct UpstreamTransport: Sendable {
             }
             var failure = failed
             failure.retryAfter = retryAfter
-            span.attributes[GenAIAttributes.errorType] = failure.shortDescription
+            span.attributes.set(GenAIAttributes.errorType, failure.shortDescription)
             span.setStatus(SpanStatus(code: .error))
             span.end()
             guard failure.isRetryable, attempt < (call.maxRetries ?? settings.maxRetries) else { throw failure }

@@ -52,41 +52,42 @@ public struct GenAITelemetry: Sendable {
         let span = tracer.startSpan("\(target.operation.rawValue) \(target.upstreamModel)", context: context, ofKind: .client)
         if let link { span.addLink(SpanLink(context: link, attributes: [:])) }
         guard span.isRecording else { return span }
-        span.updateAttributes { attributes in
-            attributes[GenAIAttributes.operationName] = target.operation.rawValue
-            attributes[GenAIAttributes.providerName] = target.providerName
-            attributes[GenAIAttributes.requestModel] = target.upstreamModel
-            attributes[GenAIAttributes.serverAddress] = target.serverAddress
-            attributes[GenAIAttributes.serverPort] = target.serverPort
-            attributes[GenAIAttributes.archwayModel] = target.model
-            attributes[GenAIAttributes.archwayProvider] = target.providerKey
-            if target.clientModel != target.model { attributes[GenAIAttributes.archwayRouteName] = target.clientModel }
+        span.setInitialAttributes(capacity: 32) { attributes in
+            attributes.set(GenAIAttributes.operationName, target.operation.rawValue)
+            attributes.set(GenAIAttributes.providerName, target.providerName)
+            attributes.set(GenAIAttributes.requestModel, target.upstreamModel)
+            attributes.set(GenAIAttributes.serverAddress, target.serverAddress)
+            attributes.set(GenAIAttributes.serverPort, target.serverPort)
+            attributes.set(GenAIAttributes.archwayModel, target.model)
+            attributes.set(GenAIAttributes.archwayProvider, target.providerKey)
+            if target.clientModel != target.model { attributes.set(GenAIAttributes.archwayRouteName, target.clientModel) }
             if let purpose = target.purpose {
-                attributes[GenAIAttributes.archwayCallPurpose] = purpose
-                if purpose == ModelCallTarget.shadowPurpose { attributes[GenAIAttributes.archwayShadow] = true }
+                attributes.set(GenAIAttributes.archwayCallPurpose, purpose)
+                if purpose == ModelCallTarget.shadowPurpose { attributes.set(GenAIAttributes.archwayShadow, true) }
             }
-            guard let request else { return }
-            attributes[GenAIAttributes.requestTemperature] = request.temperature
-            attributes[GenAIAttributes.requestTopP] = request.topP
-            attributes[GenAIAttributes.requestTopK] = request.topK
-            attributes[GenAIAttributes.requestMaxTokens] = request.maxTokens
-            attributes[GenAIAttributes.requestStopSequences] = request.stop
-            attributes[GenAIAttributes.requestSeed] = request.seed
-            attributes[GenAIAttributes.requestFrequencyPenalty] = request.frequencyPenalty
-            attributes[GenAIAttributes.requestPresencePenalty] = request.presencePenalty
-            if let count = request.choiceCount, count != 1 { attributes[GenAIAttributes.requestChoiceCount] = count }
-            if request.stream { attributes[GenAIAttributes.requestStream] = true }
-            if request.responseFormat != nil { attributes[GenAIAttributes.outputType] = request.outputType }
-            if let conversation = request.extra["conversation_id"]?.stringValue ?? request.extra["metadata"]?["conversation_id"]?.stringValue {
-                attributes[GenAIAttributes.conversationID] = conversation
+            if let request {
+                attributes.set(GenAIAttributes.requestTemperature, request.temperature)
+                attributes.set(GenAIAttributes.requestTopP, request.topP)
+                attributes.set(GenAIAttributes.requestTopK, request.topK)
+                attributes.set(GenAIAttributes.requestMaxTokens, request.maxTokens)
+                attributes.set(GenAIAttributes.requestStopSequences, request.stop)
+                attributes.set(GenAIAttributes.requestSeed, request.seed)
+                attributes.set(GenAIAttributes.requestFrequencyPenalty, request.frequencyPenalty)
+                attributes.set(GenAIAttributes.requestPresencePenalty, request.presencePenalty)
+                if let count = request.choiceCount, count != 1 { attributes.set(GenAIAttributes.requestChoiceCount, count) }
+                if request.stream { attributes.set(GenAIAttributes.requestStream, true) }
+                if request.responseFormat != nil { attributes.set(GenAIAttributes.outputType, request.outputType) }
+                if let conversation = request.extra["conversation_id"]?.stringValue ?? request.extra["metadata"]?["conversation_id"]?.stringValue {
+                    attributes.set(GenAIAttributes.conversationID, conversation)
+                }
             }
         }
         if captureContent, let request {
             span.updateAttributes { attributes in
                 let (system, messages) = ContentCapture.inputMessages(request.messages)
-                attributes[GenAIAttributes.inputMessages] = filtered(messages)
-                attributes[GenAIAttributes.systemInstructions] = system.map(filtered)
-                attributes[GenAIAttributes.toolDefinitions] = request.tools.flatMap(ContentCapture.toolDefinitions).map(filtered)
+                attributes.set(GenAIAttributes.inputMessages, filtered(messages))
+                attributes.set(GenAIAttributes.systemInstructions, system.map(filtered))
+                attributes.set(GenAIAttributes.toolDefinitions, request.tools.flatMap(ContentCapture.toolDefinitions).map(filtered))
             }
         }
         return span
@@ -96,30 +97,30 @@ public struct GenAITelemetry: Sendable {
     public func finish(_ span: any Span, outcome: AttemptOutcome, output: ChatResponse? = nil) {
         if span.isRecording {
             span.updateAttributes { attributes in
-                attributes[GenAIAttributes.responseID] = outcome.responseID
-                attributes[GenAIAttributes.responseModel] = outcome.responseModel
+                attributes.set(GenAIAttributes.responseID, outcome.responseID)
+                attributes.set(GenAIAttributes.responseModel, outcome.responseModel)
                 if !outcome.finishReasons.isEmpty {
-                    attributes[GenAIAttributes.responseFinishReasons] = outcome.finishReasons.map(\.rawValue)
+                    attributes.set(GenAIAttributes.responseFinishReasons, outcome.finishReasons.map(\.rawValue))
                 }
                 if let usage = outcome.usage {
-                    attributes[GenAIAttributes.usageInputTokens] = usage.inputTokens
+                    attributes.set(GenAIAttributes.usageInputTokens, usage.inputTokens)
                     if outcome.target.operation != .embeddings {
-                        attributes[GenAIAttributes.usageOutputTokens] = usage.outputTokens
+                        attributes.set(GenAIAttributes.usageOutputTokens, usage.outputTokens)
                     }
-                    attributes[GenAIAttributes.usageCacheReadInputTokens] = usage.cacheReadTokens
-                    attributes[GenAIAttributes.usageCacheWriteInputTokens] = usage.cacheCreationTokens
-                    attributes[GenAIAttributes.usageReasoningOutputTokens] = usage.reasoningTokens
+                    attributes.set(GenAIAttributes.usageCacheReadInputTokens, usage.cacheReadTokens)
+                    attributes.set(GenAIAttributes.usageCacheWriteInputTokens, usage.cacheCreationTokens)
+                    attributes.set(GenAIAttributes.usageReasoningOutputTokens, usage.reasoningTokens)
                 }
                 if let ttfc = outcome.timeToFirstChunk {
-                    attributes[GenAIAttributes.responseTimeToFirstChunk] = ttfc.seconds
+                    attributes.set(GenAIAttributes.responseTimeToFirstChunk, ttfc.seconds)
                 }
-                attributes[GenAIAttributes.embeddingsDimensionCount] = outcome.embeddingDimensions
-                attributes[GenAIAttributes.archwayCostUSD] = outcome.costUSD
-                if outcome.httpAttempts > 1 { attributes[GenAIAttributes.archwayAttempts] = outcome.httpAttempts }
-                if let error = outcome.error { attributes[GenAIAttributes.errorType] = error.shortDescription }
+                attributes.set(GenAIAttributes.embeddingsDimensionCount, outcome.embeddingDimensions)
+                attributes.set(GenAIAttributes.archwayCostUSD, outcome.costUSD)
+                if outcome.httpAttempts > 1 { attributes.set(GenAIAttributes.archwayAttempts, outcome.httpAttempts) }
+                if let error = outcome.error { attributes.set(GenAIAttributes.errorType, error.shortDescription) }
             }
             if captureContent, let output {
-                span.attributes[GenAIAttributes.outputMessages] = filtered(ContentCapture.outputMessages(output))
+                span.attributes.set(GenAIAttributes.outputMessages, filtered(ContentCapture.outputMessages(output)))
             }
             if let error = outcome.error {
                 span.setStatus(SpanStatus(code: .error, message: error.message))
@@ -134,65 +135,91 @@ public struct GenAITelemetry: Sendable {
     }
 
     /// Records the outcome's metrics without a span (used by `finish`).
+    ///
+    /// Handles are looked up by the call's target and outcome (`MetricHandleCache.CallKey`), not by a
+    /// dimension list: the lists are built only the first time a combination is seen, so recording a
+    /// call's half dozen metrics allocates nothing.
     public func recordMetrics(_ outcome: AttemptOutcome) {
         let target = outcome.target
-        var dimensions: [(String, String)] = [
-            (GenAIAttributes.operationName, target.operation.rawValue),
-            (GenAIAttributes.providerName, target.providerName),
-            (GenAIAttributes.requestModel, target.upstreamModel),
-            (GenAIAttributes.serverAddress, target.serverAddress),
-            (GenAIAttributes.serverPort, String(target.serverPort)),
-        ]
-        if let responseModel = outcome.responseModel, !responseModel.isEmpty, responseModel.utf8.count <= 128 {
-            dimensions.append((GenAIAttributes.responseModel, responseModel))
+        let responseModel = outcome.responseModel.flatMap { !$0.isEmpty && $0.utf8.count <= 128 ? $0 : nil }
+        let errorType = outcome.error?.shortDescription
+        func key(_ label: String, error: Bool = false, detail: String? = nil) -> MetricHandleCache.CallKey {
+            MetricHandleCache.CallKey(label: label, target: target, responseModel: responseModel, errorType: error ? errorType : nil, detail: detail)
         }
-        var durationDimensions = dimensions
-        if let error = outcome.error { durationDimensions.append((GenAIAttributes.errorType, error.shortDescription)) }
-        histogram(metricSet.operationDuration, unit: "s", durationDimensions).record(outcome.duration.seconds)
+        func dimensions(_ unit: String, error: Bool = false, _ extra: (String, String)? = nil) -> [(String, String)] {
+            var dimensions: [(String, String)] = [
+                ("unit", unit),
+                (GenAIAttributes.operationName, target.operation.rawValue),
+                (GenAIAttributes.providerName, target.providerName),
+                (GenAIAttributes.requestModel, target.upstreamModel),
+                (GenAIAttributes.serverAddress, target.serverAddress),
+                (GenAIAttributes.serverPort, String(target.serverPort)),
+            ]
+            if let responseModel { dimensions.append((GenAIAttributes.responseModel, responseModel)) }
+            if error, let errorType { dimensions.append((GenAIAttributes.errorType, errorType)) }
+            if let extra { dimensions.append(extra) }
+            return dimensions
+        }
+
+        handles.recorder(key(metricSet.operationDuration, error: true)) { dimensions("s", error: true) }.record(outcome.duration.seconds)
 
         if outcome.streamed, outcome.error == nil, let ttfc = outcome.timeToFirstChunk {
-            histogram(metricSet.timeToFirstChunk, unit: "s", dimensions).record(ttfc.seconds)
+            handles.recorder(key(metricSet.timeToFirstChunk)) { dimensions("s") }.record(ttfc.seconds)
             if outcome.outputChunks > 1 {
                 let perChunk = (outcome.duration - ttfc).seconds / Double(outcome.outputChunks - 1)
-                histogram(metricSet.timePerOutputChunk, unit: "s", dimensions).record(perChunk)
+                handles.recorder(key(metricSet.timePerOutputChunk)) { dimensions("s") }.record(perChunk)
             }
         }
 
         if let usage = outcome.usage {
             switch metricSet.version {
             case .stable:
-                histogram(GenAIMetricSet.tokenUsage, unit: "{token}", dimensions + [(GenAIAttributes.tokenType, "input")]).record(usage.inputTokens)
+                let input = (GenAIAttributes.tokenType, "input")
+                handles.recorder(key(GenAIMetricSet.tokenUsage, detail: "input")) { dimensions("{token}", input) }.record(usage.inputTokens)
                 if target.operation != .embeddings {
-                    histogram(GenAIMetricSet.tokenUsage, unit: "{token}", dimensions + [(GenAIAttributes.tokenType, "output")]).record(usage.outputTokens)
+                    let output = (GenAIAttributes.tokenType, "output")
+                    handles.recorder(key(GenAIMetricSet.tokenUsage, detail: "output")) { dimensions("{token}", output) }.record(usage.outputTokens)
                 }
             case .latestExperimental:
-                histogram(GenAIMetricSet.inputTokensHistogram, unit: "{token}", durationDimensions).record(usage.inputTokens)
-                histogram(GenAIMetricSet.outputTokensHistogram, unit: "{token}", durationDimensions).record(usage.outputTokens)
-                let modality = dimensions + [(GenAIAttributes.tokenModality, "text")]
-                counter(GenAIMetricSet.inputTokensCounter, unit: "{token}", modality).increment(by: usage.inputTokens)
-                counter(GenAIMetricSet.outputTokensCounter, unit: "{token}", modality).increment(by: usage.outputTokens)
-                if let cached = usage.cacheReadTokens { counter(GenAIMetricSet.cacheReadTokensCounter, unit: "{token}", modality).increment(by: cached) }
-                if let written = usage.cacheCreationTokens { counter(GenAIMetricSet.cacheWriteTokensCounter, unit: "{token}", modality).increment(by: written) }
-                if let reasoning = usage.reasoningTokens { counter(GenAIMetricSet.reasoningTokensCounter, unit: "{token}", modality).increment(by: reasoning) }
+                handles.recorder(key(GenAIMetricSet.inputTokensHistogram, error: true)) { dimensions("{token}", error: true) }.record(usage.inputTokens)
+                handles.recorder(key(GenAIMetricSet.outputTokensHistogram, error: true)) { dimensions("{token}", error: true) }.record(usage.outputTokens)
+                let modality = (GenAIAttributes.tokenModality, "text")
+                func tokens(_ label: String, _ count: Int?) {
+                    guard let count else { return }
+                    handles.counter(key(label)) { dimensions("{token}", modality) }.increment(by: count)
+                }
+                tokens(GenAIMetricSet.inputTokensCounter, usage.inputTokens)
+                tokens(GenAIMetricSet.outputTokensCounter, usage.outputTokens)
+                tokens(GenAIMetricSet.cacheReadTokensCounter, usage.cacheReadTokens)
+                tokens(GenAIMetricSet.cacheWriteTokensCounter, usage.cacheCreationTokens)
+                tokens(GenAIMetricSet.reasoningTokensCounter, usage.reasoningTokens)
             }
         }
 
         if let cost = outcome.costUSD, cost > 0 {
-            handles.floatingPointCounter(GenAIMetricSet.cost, [
-                ("unit", "USD"),
-                (GenAIAttributes.operationName, target.operation.rawValue),
-                (GenAIAttributes.archwayModel, target.model),
-                (GenAIAttributes.providerName, target.providerName),
-                (GenAIAttributes.requestModel, target.upstreamModel),
-                // Shadow and probe spend apart from what clients' calls cost.
-                (GenAIAttributes.archwayCallPurpose, target.purpose ?? "client"),
-            ]).increment(by: cost)
+            // By model and purpose only: the key leaves the response model and error out.
+            let costKey = MetricHandleCache.CallKey(label: GenAIMetricSet.cost, target: target, responseModel: nil, errorType: nil, detail: nil)
+            handles.floatingPointCounter(costKey) {
+                [
+                    ("unit", "USD"),
+                    (GenAIAttributes.operationName, target.operation.rawValue),
+                    (GenAIAttributes.archwayModel, target.model),
+                    (GenAIAttributes.providerName, target.providerName),
+                    (GenAIAttributes.requestModel, target.upstreamModel),
+                    // Shadow and probe spend apart from what clients' calls cost.
+                    (GenAIAttributes.archwayCallPurpose, target.purpose ?? "client"),
+                ]
+            }.increment(by: cost)
         }
         if outcome.httpAttempts > 1 {
-            counter(GenAIMetricSet.upstreamRetries, unit: "{retry}", [
-                (GenAIAttributes.archwayProvider, target.providerKey),
-                (GenAIAttributes.requestModel, target.upstreamModel),
-            ]).increment(by: outcome.httpAttempts - 1)
+            let retriesKey = MetricHandleCache.CallKey(label: GenAIMetricSet.upstreamRetries, target: target, responseModel: nil, errorType: nil, detail: nil)
+            handles.counter(retriesKey) {
+                [
+                    ("unit", "{retry}"),
+                    (GenAIAttributes.archwayProvider, target.providerKey),
+                    (GenAIAttributes.requestModel, target.upstreamModel),
+                ]
+            }.increment(by: outcome.httpAttempts - 1)
         }
     }
 

@@ -13,11 +13,25 @@ final class MetricHandleCache: Sendable {
         var dimensions: [String]
     }
 
+    /// A model call's metric, keyed by what its dimensions are made of instead of the dimensions
+    /// themselves: hashing it allocates nothing, and the dimension list is built only on a miss.
+    struct CallKey: Hashable, Sendable {
+        var label: String
+        var target: ModelCallTarget
+        var responseModel: String?
+        var errorType: String?
+        /// What else tells the series apart (`gen_ai.token.type`).
+        var detail: String?
+    }
+
     private let factory: any MetricsFactory
     private let capacity: Int
     private let recorders = Mutex<[Key: Recorder]>([:])
     private let counters = Mutex<[Key: Counter]>([:])
     private let floatingPointCounters = Mutex<[Key: FloatingPointCounter]>([:])
+    private let callRecorders = Mutex<[CallKey: Recorder]>([:])
+    private let callCounters = Mutex<[CallKey: Counter]>([:])
+    private let callFloatingPointCounters = Mutex<[CallKey: FloatingPointCounter]>([:])
 
     init(factory: any MetricsFactory, capacity: Int = 10_000) {
         self.factory = factory
@@ -46,7 +60,19 @@ final class MetricHandleCache: Sendable {
         cached(in: floatingPointCounters, Self.key(label, dimensions)) { FloatingPointCounter(label: label, dimensions: dimensions, factory: factory) }
     }
 
-    private func cached<Handle: Sendable>(in table: borrowing Mutex<[Key: Handle]>, _ key: Key, make: () -> Handle) -> Handle {
+    func recorder(_ key: CallKey, _ dimensions: () -> [(String, String)]) -> Recorder {
+        cached(in: callRecorders, key) { Recorder(label: key.label, dimensions: dimensions(), aggregate: true, factory: factory) }
+    }
+
+    func counter(_ key: CallKey, _ dimensions: () -> [(String, String)]) -> Counter {
+        cached(in: callCounters, key) { Counter(label: key.label, dimensions: dimensions(), factory: factory) }
+    }
+
+    func floatingPointCounter(_ key: CallKey, _ dimensions: () -> [(String, String)]) -> FloatingPointCounter {
+        cached(in: callFloatingPointCounters, key) { FloatingPointCounter(label: key.label, dimensions: dimensions(), factory: factory) }
+    }
+
+    private func cached<Handle: Sendable, Lookup: Hashable & Sendable>(in table: borrowing Mutex<[Lookup: Handle]>, _ key: Lookup, make: () -> Handle) -> Handle {
         if let handle = table.withLock({ $0[key] }) { return handle }
         // Made outside the lock: the factory takes its own locks.
         let handle = make()
