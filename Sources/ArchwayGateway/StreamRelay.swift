@@ -83,7 +83,7 @@ struct StreamRelay: Sendable {
                 return
             }
             if dropUsage { chunk.usage = nil }
-            ServerSentEvent.writeData(try WireJSON.encodeData(OpenAIChatChunk(chunk)), to: &buffer)
+            OpenAIChatChunk.writeEvent(chunk, into: &buffer)
         case .anthropic:
             try anthropic.encode(chunk, into: &buffer)
         }

@@ -86,35 +86,21 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
 
         private mutating func handle(_ raw: SSEParser.RawEvent) throws -> Relayable<ChatChunk>? {
             switch format {
-            case .openAIPassthrough:
-                // Read in place: the chunk keeps a slice of the bytes the upstream sent, to be relayed as they are.
+            case .openAIPassthrough, .openAI:
+                // Read in place. Relayed, the chunk keeps a slice of the bytes the upstream sent, to go out
+                // as they are; otherwise only the value travels (it is translated or rewritten).
                 if raw.data.readableBytesView.elementsEqual("[DONE]".utf8) {
                     state = .done
                     return nil
                 }
                 do {
-                    return try OpenAIPassthrough.chunk(raw.data)
+                    let chunk = try OpenAIPassthrough.chunk(raw.data)
+                    return format == .openAIPassthrough ? chunk : Relayable(chunk.value)
                 } catch let error as OpenAIPassthrough.ErrorEvent {
                     throw GatewayError.upstreamStatus(500, provider: provider, excerpt: CredentialScrubber.scrub(String(error.message.prefix(300)), apiKey: nil))
                 } catch {
                     throw GatewayError.upstreamInvalidResponse(provider: provider, reason: "undecodable stream chunk")
                 }
-            case .openAI:
-                let data = String(buffer: raw.data)
-                if data == "[DONE]" {
-                    state = .done
-                    return nil
-                }
-                let value: OpenAIChatChunk
-                do {
-                    value = try WireJSON.decode(OpenAIChatChunk.self, from: data)
-                } catch {
-                    if let message = (try? WireJSON.decode(JSONValue.self, from: data))?["error"]?["message"]?.stringValue {
-                        throw GatewayError.upstreamStatus(500, provider: provider, excerpt: CredentialScrubber.scrub(String(message.prefix(300)), apiKey: nil))
-                    }
-                    throw GatewayError.upstreamInvalidResponse(provider: provider, reason: "undecodable stream chunk")
-                }
-                return Relayable(value.chunk)
             case .anthropic:
                 do {
                     switch try anthropic.decode(ServerSentEvent(raw)) {

@@ -5,7 +5,7 @@ import NIOCore
 /// The OpenAI chat stream: `data: {chunk}` events closed by `data: [DONE]`.
 struct OpenAIStreamEncoding: SimulatedStreamEncoder {
     mutating func encode(_ chunk: ChatChunk, into buffer: inout ByteBuffer) throws {
-        ServerSentEvent.writeData(try WireJSON.encodeData(OpenAIChatChunk(chunk)), to: &buffer)
+        OpenAIChatChunk.writeEvent(chunk, into: &buffer)
     }
 
     mutating func finish(into buffer: inout ByteBuffer) throws {

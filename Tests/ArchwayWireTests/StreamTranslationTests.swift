@@ -72,6 +72,63 @@ import Testing
         }
     }
 
+    /// The hand-written chunk writer says what `Codable` says: the same document (`JSONEncoder`'s key order
+    /// is not stable, so compared as JSON values), for text
+    /// that needs escaping, tool calls with and without ids and names, every finish reason, usage with
+    /// and without details, and a fingerprint.
+    @Test func theChunkWriterWritesWhatCodableWrites() throws {
+        var chunks = Self.chunks
+        chunks.append(ChatChunk(id: "c\"2", model: "m/1", created: 1_733_000_000, choices: [
+            .init(index: 0, role: .assistant, content: "quote \" backslash \\ newline \n tab \t bell \u{07} backspace \u{08} feed \u{0C} é ✓ 🙂 </script>"),
+            .init(index: 1, toolCalls: [.init(index: 0, id: "call_2", name: nil, arguments: nil), .init(index: 1, name: "g")]),
+        ], usage: Usage(inputTokens: 10, outputTokens: 2, cacheReadTokens: 4, reasoningTokens: 1), systemFingerprint: "fp_1"))
+        for reason in [FinishReason.stop, .length, .toolCalls, .contentFilter] {
+            chunks.append(ChatChunk(id: "c3", model: "m", created: 2, choices: [.init(finishReason: reason)]))
+        }
+        for chunk in chunks {
+            let codable = String(buffer: try WireJSON.encode(OpenAIChatChunk(chunk)))
+            var written = ByteBuffer()
+            OpenAIChatChunk.write(chunk, into: &written)
+            #expect(try WireJSON.decode(JSONValue.self, from: String(buffer: written)) == WireJSON.decode(JSONValue.self, from: codable))
+            #expect(try WireJSON.decode(OpenAIChatChunk.self, from: String(buffer: written)).chunk == chunk)
+        }
+    }
+
+    /// What the Anthropic decoder reads from events it used to decode through `JSONValue`: cache usage,
+    /// a text block's opening text, events without a `type` member (named by the SSE event), nulls where
+    /// objects are expected, and unknown events.
+    @Test func theAnthropicDecoderReadsEveryEventShape() throws {
+        var decoder = AnthropicStreamDecoder()
+        func decode(_ data: String, event: String? = nil) throws -> AnthropicStreamDecoder.Action {
+            try decoder.decode(ServerSentEvent(event: event, data: data))
+        }
+        guard case .chunk(let start) = try decode(#"{"type":"message_start","message":{"id":"msg_1","model":"claude","usage":{"input_tokens":5,"cache_read_input_tokens":100,"cache_creation_input_tokens":20,"output_tokens":1}}}"#) else {
+            Issue.record("message_start gives a chunk"); return
+        }
+        #expect(start.id == "msg_1" && start.model == "claude" && start.choices.first?.role == .assistant)
+        guard case .chunk(let opening) = try decode(#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":"Hi"}}"#) else {
+            Issue.record("a text block's opening text is forwarded"); return
+        }
+        #expect(opening.choices.first?.content == "Hi")
+        guard case .chunk(let named) = try decode(#"{"index":0,"delta":{"type":"text_delta","text":"\u00e9\n"}}"#, event: "content_block_delta") else {
+            Issue.record("an event without a type member is read by its SSE name"); return
+        }
+        #expect(named.choices.first?.content == "é\n")
+        guard case .skip = try decode(#"{"type":"content_block_start","index":1,"content_block":null}"#) else {
+            Issue.record("a null block is skipped"); return
+        }
+        guard case .skip = try decode(#"{"type":"ping"}"#) else { Issue.record("ping is skipped"); return }
+        guard case .skip = try decode(#"{"type":"content_block_delta","index":7,"delta":{"type":"input_json_delta","partial_json":"{}"}}"#) else {
+            Issue.record("arguments for a block that never started are skipped"); return
+        }
+        guard case .chunk(let stop) = try decode(#"{"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":42}}"#) else {
+            Issue.record("message_delta gives the finish reason"); return
+        }
+        #expect(stop.choices.first?.finishReason == .length)
+        #expect(decoder.usageChunk.usage == Usage(inputTokens: 125, outputTokens: 42, cacheReadTokens: 100, cacheCreationTokens: 20))
+        #expect(throws: (any Error).self) { try decode("not json") }
+    }
+
     @Test func anthropicErrorEventMakesDecoderThrow() {
         var decoder = AnthropicStreamDecoder()
         #expect(throws: AnthropicStreamDecoder.StreamError.self) {

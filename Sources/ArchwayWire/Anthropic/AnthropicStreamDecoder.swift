@@ -24,34 +24,73 @@ public struct AnthropicStreamDecoder: Sendable {
         public var message: String
     }
 
+    /// Reads one event. The JSON is read where it lies (`JSONScanner`), not decoded into a value tree:
+    /// a stream has an event per token.
     public mutating func decode(_ event: ServerSentEvent) throws -> Action {
-        let value = try WireJSON.decode(JSONValue.self, from: event.data)
-        let type = value["type"]?.stringValue ?? event.event ?? ""
-        switch type {
+        var data = event.data
+        return try data.withUTF8 { utf8 in
+            try decode(JSONScanner(UnsafeRawBufferPointer(utf8)), eventName: event.event)
+        }
+    }
+
+    private mutating func decode(_ scanner: JSONScanner, eventName: String?) throws -> Action {
+        // The top-level members the event types use, in one pass.
+        var type: String?
+        var blockIndex = 0
+        var message: Range<Int>?
+        var contentBlock: Range<Int>?
+        var delta: Range<Int>?
+        var usageRange: Range<Int>?
+        var error: Range<Int>?
+        try scanner.forEachMember(of: try scanner.value(at: 0)) { member in
+            if scanner.key(of: member, is: "type") {
+                type = scanner.string(member.value)
+            } else if scanner.key(of: member, is: "index") {
+                blockIndex = scanner.int(member.value) ?? 0
+            } else if scanner.key(of: member, is: "message") {
+                message = scanner.object(member.value)
+            } else if scanner.key(of: member, is: "content_block") {
+                contentBlock = scanner.object(member.value)
+            } else if scanner.key(of: member, is: "delta") {
+                delta = scanner.object(member.value)
+            } else if scanner.key(of: member, is: "usage") {
+                usageRange = scanner.object(member.value)
+            } else if scanner.key(of: member, is: "error") {
+                error = scanner.object(member.value)
+            }
+        }
+        switch type ?? eventName ?? "" {
         case "message_start":
-            let message = value["message"]
-            id = message?["id"]?.stringValue ?? ""
-            model = message?["model"]?.stringValue ?? ""
+            id = ""
+            model = ""
             created = currentUnixSeconds()
-            if let usageValue = message?["usage"] {
-                let decoded = try WireJSON.decoder.decode(AnthropicUsage.self, from: WireJSON.encodeData(usageValue)).usage
-                usage.inputTokens = decoded.inputTokens
-                usage.cacheReadTokens = decoded.cacheReadTokens
-                usage.cacheCreationTokens = decoded.cacheCreationTokens
-                usage.outputTokens = decoded.outputTokens
+            if let message {
+                try scanner.forEachMember(of: message) { member in
+                    if scanner.key(of: member, is: "id") {
+                        id = scanner.string(member.value) ?? ""
+                    } else if scanner.key(of: member, is: "model") {
+                        model = scanner.string(member.value) ?? ""
+                    } else if scanner.key(of: member, is: "usage"), let fields = scanner.object(member.value) {
+                        usage = try scanner.anthropicUsage(fields)
+                    }
+                }
             }
             return .chunk(chunk([ChatChunk.Choice(role: .assistant, content: "")]))
         case "content_block_start":
-            let block = value["content_block"]
-            let blockIndex = value.intValue(forKey: "index") ?? 0
-            switch block?["type"]?.stringValue {
+            guard let contentBlock else { return .skip }
+            switch try scanner.member("type", of: contentBlock, scanner.string) {
             case "tool_use":
                 let toolIndex = toolIndexByBlock.count
                 toolIndexByBlock[blockIndex] = toolIndex
-                let delta = ChatChunk.ToolCallDelta(index: toolIndex, id: block?["id"]?.stringValue, name: block?["name"]?.stringValue, arguments: "")
+                let delta = ChatChunk.ToolCallDelta(
+                    index: toolIndex,
+                    id: try scanner.member("id", of: contentBlock, scanner.string),
+                    name: try scanner.member("name", of: contentBlock, scanner.string),
+                    arguments: ""
+                )
                 return .chunk(chunk([ChatChunk.Choice(toolCalls: [delta])]))
             case "text":
-                if let text = block?["text"]?.stringValue, !text.isEmpty {
+                if let text = try scanner.member("text", of: contentBlock, scanner.string), !text.isEmpty {
                     return .chunk(chunk([ChatChunk.Choice(content: text)]))
                 }
                 return .skip
@@ -59,31 +98,44 @@ public struct AnthropicStreamDecoder: Sendable {
                 return .skip
             }
         case "content_block_delta":
-            let delta = value["delta"]
-            let blockIndex = value.intValue(forKey: "index") ?? 0
-            switch delta?["type"]?.stringValue {
+            guard let delta else { return .skip }
+            var kind: String?
+            var text: String?
+            try scanner.forEachMember(of: delta) { member in
+                if scanner.key(of: member, is: "type") {
+                    kind = scanner.string(member.value)
+                } else if scanner.key(of: member, is: "text") || scanner.key(of: member, is: "partial_json") {
+                    text = scanner.string(member.value)
+                }
+            }
+            switch kind {
             case "text_delta":
-                return .chunk(chunk([ChatChunk.Choice(content: delta?["text"]?.stringValue ?? "")]))
+                return .chunk(chunk([ChatChunk.Choice(content: text ?? "")]))
             case "input_json_delta":
                 guard let toolIndex = toolIndexByBlock[blockIndex] else { return .skip }
-                let call = ChatChunk.ToolCallDelta(index: toolIndex, arguments: delta?["partial_json"]?.stringValue ?? "")
+                let call = ChatChunk.ToolCallDelta(index: toolIndex, arguments: text ?? "")
                 return .chunk(chunk([ChatChunk.Choice(toolCalls: [call])]))
             default:
                 return .skip
             }
         case "message_delta":
-            if case .number(let output)? = value["usage"]?["output_tokens"] { usage.outputTokens = Int(output) }
-            if case .number(let input)? = value["usage"]?["input_tokens"] {
-                usage.inputTokens = Int(input) + (usage.cacheReadTokens ?? 0) + (usage.cacheCreationTokens ?? 0)
+            if let usageRange {
+                if let output = try scanner.member("output_tokens", of: usageRange, scanner.int) { usage.outputTokens = output }
+                if let input = try scanner.member("input_tokens", of: usageRange, scanner.int) {
+                    usage.inputTokens = input + (usage.cacheReadTokens ?? 0) + (usage.cacheCreationTokens ?? 0)
+                }
             }
-            if let reason = value["delta"]?["stop_reason"]?.stringValue {
+            if let delta, let reason = try scanner.member("stop_reason", of: delta, scanner.string) {
                 return .chunk(chunk([ChatChunk.Choice(finishReason: FinishReason(anthropic: reason))]))
             }
             return .skip
         case "message_stop":
             return .finished
         case "error":
-            throw StreamError(type: value["error"]?["type"]?.stringValue ?? "api_error", message: value["error"]?["message"]?.stringValue ?? "stream error")
+            throw StreamError(
+                type: try error.flatMap { try scanner.member("type", of: $0, scanner.string) } ?? "api_error",
+                message: try error.flatMap { try scanner.member("message", of: $0, scanner.string) } ?? "stream error"
+            )
         default:
             return .skip
         }
@@ -96,5 +148,32 @@ public struct AnthropicStreamDecoder: Sendable {
 
     private func chunk(_ choices: [ChatChunk.Choice]) -> ChatChunk {
         ChatChunk(id: id, model: model, created: created, choices: choices)
+    }
+}
+
+extension JSONScanner {
+    /// `range` if it holds an object (not null, a string or a number).
+    func object(_ range: Range<Int>) -> Range<Int>? {
+        range.isEmpty || bytes[range.lowerBound] != UInt8(ascii: "{") ? nil : range
+    }
+
+    /// Anthropic's `usage` object: `input_tokens` excludes the cached part, which the canonical count
+    /// includes.
+    func anthropicUsage(_ range: Range<Int>) throws -> Usage {
+        var uncached = 0
+        var usage = Usage(inputTokens: 0, outputTokens: 0)
+        try forEachMember(of: range) { member in
+            if key(of: member, is: "input_tokens") {
+                uncached = int(member.value) ?? 0
+            } else if key(of: member, is: "output_tokens") {
+                usage.outputTokens = int(member.value) ?? 0
+            } else if key(of: member, is: "cache_read_input_tokens") {
+                usage.cacheReadTokens = int(member.value)
+            } else if key(of: member, is: "cache_creation_input_tokens") {
+                usage.cacheCreationTokens = int(member.value)
+            }
+        }
+        usage.inputTokens = uncached + (usage.cacheReadTokens ?? 0) + (usage.cacheCreationTokens ?? 0)
+        return usage
     }
 }

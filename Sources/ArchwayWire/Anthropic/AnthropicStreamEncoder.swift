@@ -21,52 +21,49 @@ public struct AnthropicStreamEncoder: Sendable {
         self.model = model
     }
 
-    /// Writes the events for one chunk into `buffer`.
+    /// Writes the events for one chunk into `buffer`. Events are written as bytes, not built as values
+    /// and encoded: a translated stream writes one or two per token.
     public mutating func encode(_ chunk: ChatChunk, into buffer: inout ByteBuffer) throws {
         if !started {
             started = true
-            let start: JSONValue = .object([
-                "type": .string("message_start"),
-                "message": .object([
-                    "id": .string(chunk.id),
-                    "type": .string("message"),
-                    "role": .string("assistant"),
-                    "model": .string(model),
-                    "content": .array([]),
-                    "stop_reason": .null,
-                    "stop_sequence": .null,
-                    "usage": .object(["input_tokens": .number(Double(chunk.usage?.inputTokens ?? 0)), "output_tokens": .number(0)]),
-                ]),
-            ])
-            try write(event: "message_start", start, into: &buffer)
+            Self.startEvent("message_start", into: &buffer)
+            buffer.writeStaticString(#"{"type":"message_start","message":{"id":"#)
+            buffer.writeJSONString(chunk.id)
+            buffer.writeStaticString(#","type":"message","role":"assistant","model":"#)
+            buffer.writeJSONString(model)
+            buffer.writeStaticString(#","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":"#)
+            buffer.writeJSONInteger(chunk.usage?.inputTokens ?? 0)
+            buffer.writeStaticString(#","output_tokens":0}}}"#)
+            Self.endEvent(into: &buffer)
         }
         if let usage = chunk.usage { self.usage = usage }
         guard let choice = chunk.choices.first(where: { $0.index == 0 }) else { return }
         if let content = choice.content, !content.isEmpty {
             if currentBlock != .text {
-                try open(.text, start: .object(["type": .string("text"), "text": .string("")]), into: &buffer)
+                open(.text, into: &buffer) { buffer in buffer.writeStaticString(#"{"type":"text","text":""}"#) }
             }
-            try write(event: "content_block_delta", .object([
-                "type": .string("content_block_delta"),
-                "index": .number(Double(blockIndex)),
-                "delta": .object(["type": .string("text_delta"), "text": .string(content)]),
-            ]), into: &buffer)
+            delta(into: &buffer) { buffer in
+                buffer.writeStaticString(#"{"type":"text_delta","text":"#)
+                buffer.writeJSONString(content)
+                buffer.writeStaticString("}")
+            }
         }
         for call in choice.toolCalls {
             if currentBlock != .tool(index: call.index) {
-                try open(.tool(index: call.index), start: .object([
-                    "type": .string("tool_use"),
-                    "id": .string(call.id ?? "toolu_\(call.index)"),
-                    "name": .string(call.name ?? ""),
-                    "input": .object([:]),
-                ]), into: &buffer)
+                open(.tool(index: call.index), into: &buffer) { buffer in
+                    buffer.writeStaticString(#"{"type":"tool_use","id":"#)
+                    buffer.writeJSONString(call.id ?? "toolu_\(call.index)")
+                    buffer.writeStaticString(#","name":"#)
+                    buffer.writeJSONString(call.name ?? "")
+                    buffer.writeStaticString(#","input":{}}"#)
+                }
             }
             if let arguments = call.arguments, !arguments.isEmpty {
-                try write(event: "content_block_delta", .object([
-                    "type": .string("content_block_delta"),
-                    "index": .number(Double(blockIndex)),
-                    "delta": .object(["type": .string("input_json_delta"), "partial_json": .string(arguments)]),
-                ]), into: &buffer)
+                delta(into: &buffer) { buffer in
+                    buffer.writeStaticString(#"{"type":"input_json_delta","partial_json":"#)
+                    buffer.writeJSONString(arguments)
+                    buffer.writeStaticString("}")
+                }
             }
         }
         if let reason = choice.finishReason { stopReason = reason }
@@ -77,15 +74,21 @@ public struct AnthropicStreamEncoder: Sendable {
         if !started {
             try encode(ChatChunk(id: "msg_empty", model: model, created: 0, choices: []), into: &buffer)
         }
-        try closeBlock(into: &buffer)
-        var usageObject: [String: JSONValue] = ["output_tokens": .number(Double(usage?.outputTokens ?? 0))]
-        if let usage { usageObject["input_tokens"] = .number(Double(usage.inputTokens)) }
-        try write(event: "message_delta", .object([
-            "type": .string("message_delta"),
-            "delta": .object(["stop_reason": .string((stopReason ?? .stop).anthropicStopReason), "stop_sequence": .null]),
-            "usage": .object(usageObject),
-        ]), into: &buffer)
-        try write(event: "message_stop", .object(["type": .string("message_stop")]), into: &buffer)
+        closeBlock(into: &buffer)
+        Self.startEvent("message_delta", into: &buffer)
+        buffer.writeStaticString(#"{"type":"message_delta","delta":{"stop_reason":"#)
+        buffer.writeJSONString((stopReason ?? .stop).anthropicStopReason)
+        buffer.writeStaticString(#","stop_sequence":null},"usage":{"output_tokens":"#)
+        buffer.writeJSONInteger(usage?.outputTokens ?? 0)
+        if let usage {
+            buffer.writeStaticString(#","input_tokens":"#)
+            buffer.writeJSONInteger(usage.inputTokens)
+        }
+        buffer.writeStaticString("}}")
+        Self.endEvent(into: &buffer)
+        Self.startEvent("message_stop", into: &buffer)
+        buffer.writeStaticString(#"{"type":"message_stop"}"#)
+        Self.endEvent(into: &buffer)
     }
 
     /// Writes the `error` event that makes an Anthropic SDK raise instead of finishing cleanly.
@@ -94,24 +97,47 @@ public struct AnthropicStreamEncoder: Sendable {
         ServerSentEvent.writeData(try WireJSON.encodeData(body), event: "error", to: &buffer)
     }
 
-    private mutating func open(_ block: Block, start: JSONValue, into buffer: inout ByteBuffer) throws {
-        try closeBlock(into: &buffer)
+    private mutating func open(_ block: Block, into buffer: inout ByteBuffer, contentBlock: (inout ByteBuffer) -> Void) {
+        closeBlock(into: &buffer)
         blockIndex += 1
         currentBlock = block
-        try write(event: "content_block_start", .object([
-            "type": .string("content_block_start"),
-            "index": .number(Double(blockIndex)),
-            "content_block": start,
-        ]), into: &buffer)
+        Self.startEvent("content_block_start", into: &buffer)
+        buffer.writeStaticString(#"{"type":"content_block_start","index":"#)
+        buffer.writeJSONInteger(blockIndex)
+        buffer.writeStaticString(#","content_block":"#)
+        contentBlock(&buffer)
+        buffer.writeStaticString("}")
+        Self.endEvent(into: &buffer)
     }
 
-    private mutating func closeBlock(into buffer: inout ByteBuffer) throws {
+    private func delta(into buffer: inout ByteBuffer, _ delta: (inout ByteBuffer) -> Void) {
+        Self.startEvent("content_block_delta", into: &buffer)
+        buffer.writeStaticString(#"{"type":"content_block_delta","index":"#)
+        buffer.writeJSONInteger(blockIndex)
+        buffer.writeStaticString(#","delta":"#)
+        delta(&buffer)
+        buffer.writeStaticString("}")
+        Self.endEvent(into: &buffer)
+    }
+
+    private mutating func closeBlock(into buffer: inout ByteBuffer) {
         guard currentBlock != nil else { return }
         currentBlock = nil
-        try write(event: "content_block_stop", .object(["type": .string("content_block_stop"), "index": .number(Double(blockIndex))]), into: &buffer)
+        Self.startEvent("content_block_stop", into: &buffer)
+        buffer.writeStaticString(#"{"type":"content_block_stop","index":"#)
+        buffer.writeJSONInteger(blockIndex)
+        buffer.writeStaticString("}")
+        Self.endEvent(into: &buffer)
     }
 
-    private func write(event: String, _ value: JSONValue, into buffer: inout ByteBuffer) throws {
-        ServerSentEvent.writeData(try WireJSON.encodeData(value), event: event, to: &buffer)
+    /// `event: NAME` and the start of the `data:` line.
+    private static func startEvent(_ name: StaticString, into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("event: ")
+        buffer.writeStaticString(name)
+        buffer.writeStaticString("\ndata: ")
+    }
+
+    private static func endEvent(into buffer: inout ByteBuffer) {
+        buffer.writeStaticString("\n\n")
     }
 }
