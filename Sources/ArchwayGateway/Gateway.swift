@@ -146,7 +146,9 @@ public enum Gateway {
         var application = Application(
             router: router,
             server: .http1(configuration: .init(additionalChannelHandlers: [ClientCloseHandler()])),
-            configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "archway"),
+            // A backlog for bursts of thousands of new connections (clients opening streams at once); the
+            // kernel caps it at net.core.somaxconn. Hummingbird's default, 256, drops SYNs under such bursts.
+            configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "archway", backlog: 4_096),
             services: services,
             onServerRunning: onServerRunning,
             logger: logger
