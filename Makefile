@@ -60,7 +60,7 @@ BENCH_DURATION ?= 10
 SOAK_DURATION ?= 600
 PEERS ?=
 
-.PHONY: bench bench-soak bench-routing
+.PHONY: bench bench-soak bench-routing bench-streams
 
 bench:
 	SWIFT="$(SWIFT)" PYTHON="$(PYTHON)" BENCH_DURATION="$(BENCH_DURATION)" PEERS="$(PEERS)" bench/run.sh bench
@@ -73,6 +73,12 @@ bench-soak:
 ROUTING_REQUESTS ?= 150
 bench-routing:
 	SWIFT="$(SWIFT)" PYTHON="$(PYTHON)" PEERS="$(PEERS)" ROUTING_REQUESTS="$(ROUTING_REQUESTS)" bench/run.sh routing
+
+# Streams at LLM scale (bench/streams.py): thousands of concurrent streams at a token rate, OpenAI and
+# Anthropic upstreams behind the OpenAI wire, tool calls in some: `make bench-streams [STREAMS_LEVELS=1000x50,5000x10] [PEERS=litellm]`.
+STREAMS_LEVELS ?= 1000x50,5000x10
+bench-streams:
+	SWIFT="$(SWIFT)" PYTHON="$(PYTHON)" PEERS="$(PEERS)" STREAMS_LEVELS="$(STREAMS_LEVELS)" bench/run.sh streams
 
 # Micro benchmarks of the hot path (Benchmarks/, package-benchmark): wall time, instructions (where the
 # CPU exposes them), malloc counts. `bench-micro-check` fails when a result leaves the committed

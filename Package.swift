@@ -21,6 +21,10 @@ let package = Package(
         .library(name: "ArchwayExecution", targets: ["ArchwayExecution"]),
         .library(name: "ArchwayPolicy", targets: ["ArchwayPolicy"]),
         .library(name: "ArchwayOTLP", targets: ["ArchwayOTLP"]),
+        // Issue 16's spike (bench/spike/): built and measured by `make bench` only.
+        .executable(name: "bench-nio-forwarder", targets: ["BenchNIOForwarder"]),
+        .executable(name: "bench-async-floor", targets: ["BenchAsyncFloor"]),
+        .executable(name: "bench-stream-load", targets: ["BenchStreamLoad"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -203,6 +207,35 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "BenchNIOForwarder",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "bench/spike/NIOForwarder"
+        ),
+        .executableTarget(
+            name: "BenchAsyncFloor",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "bench/spike/AsyncFloor"
+        ),
+        .executableTarget(
+            name: "BenchStreamLoad",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            path: "bench/spike/StreamLoad"
         ),
         // Test support shared by the test targets: a scripted OpenAI-compatible upstream on loopback.
         .target(

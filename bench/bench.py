@@ -143,10 +143,21 @@ def start_target(target: Target, children: bl.Children, work: Path, upstream: bl
         })
         target.proc = bl.start_nginx(children, "proxy", conf, work, target.port)
         target.log = work / "proxy-error.log"
-    elif target.name in ("archway-otel", "archway-nootel"):
+    elif target.name.startswith(("archway-otel", "archway-nootel")):
+        # `-before` targets run the binary in ARCHWAY_BEFORE_BIN: before and after in one run.
+        binary = Path(os.environ["ARCHWAY_BEFORE_BIN"]) if target.name.endswith("-before") else None
         target.proc, target.port = bl.start_archway(children, target.name, work, upstream,
-                                                    telemetry=target.name == "archway-otel")
+                                                    telemetry=target.name.startswith("archway-otel"), binary=binary)
         target.log = work / f"{target.name}.log"
+    elif target.name in ("nio-forwarder", "async-floor"):
+        # Issue 16's spike: built beside the archway binary by bench/run.sh (bench/spike/).
+        binary = bl.archway_binary().parent / f"bench-{target.name}"
+        if not binary.exists():
+            raise RuntimeError(f"{binary} not found: bench/run.sh builds it")
+        target.port = bl.free_port()
+        target.log = work / f"{target.name}.log"
+        target.proc = children.start(target.name, [str(binary), str(target.port), str(upstream.port)], target.log)
+        bl.wait_port(target.port, 30, target.proc)
     elif target.name == "litellm":
         binary = bl.BENCH_DIR / ".venv" / "bin" / "litellm"
         if not binary.exists():
@@ -335,7 +346,14 @@ def main() -> int:
         Target("nginx", "client -> nginx reverse proxy (upstream keepalive) -> upstream: the floor", "/json/v1/chat/completions", "/sse/v1/chat/completions", "gpt-4o-mini", "gpt-4o-mini"),
         Target("archway-otel", "client -> archway serve, spans and metrics exported over OTLP/HTTP to a local sink", "/v1/chat/completions", "/v1/chat/completions", "bench-json", "bench-sse"),
         Target("archway-nootel", "client -> archway serve with OTEL_SDK_DISABLED=true", "/v1/chat/completions", "/v1/chat/completions", "bench-json", "bench-sse"),
+        Target("nio-forwarder", "client -> the spike: SwiftNIO server pipeline, pooled NIO client on the same event loop, no task per request -> upstream", "/json/v1/chat/completions", "/sse/v1/chat/completions", "gpt-4o-mini", "gpt-4o-mini"),
+        Target("async-floor", "client -> the thinnest Hummingbird 2 + AsyncHTTPClient proxy -> upstream: the async stack's floor", "/json/v1/chat/completions", "/sse/v1/chat/completions", "gpt-4o-mini", "gpt-4o-mini"),
     ]
+    if os.environ.get("ARCHWAY_BEFORE_BIN"):
+        targets[2:2] = [
+            Target("archway-otel-before", "archway-otel with the binary in ARCHWAY_BEFORE_BIN", "/v1/chat/completions", "/v1/chat/completions", "bench-json", "bench-sse"),
+            Target("archway-nootel-before", "archway-nootel with the binary in ARCHWAY_BEFORE_BIN", "/v1/chat/completions", "/v1/chat/completions", "bench-json", "bench-sse"),
+        ]
     if "litellm" in peers:
         targets.append(Target("litellm", "client -> LiteLLM proxy (bench/.venv), same upstream as an OpenAI-compatible model",
                               "/v1/chat/completions", "/v1/chat/completions", "bench-json", "bench-sse", auth=bl.LITELLM_MASTER_KEY))

@@ -388,8 +388,8 @@ def archway_env(sink_port: int | None, telemetry: bool) -> dict:
 
 
 def start_archway(children: Children, name: str, work: Path, upstream: Upstream, telemetry: bool,
-                  slow_hosts: int = 1) -> tuple[subprocess.Popen, int]:
-    binary = archway_binary()
+                  slow_hosts: int = 1, binary: Path | None = None) -> tuple[subprocess.Popen, int]:
+    binary = binary or archway_binary()
     if not binary.exists():
         raise RuntimeError(f"{binary} not found: build it with `swift build -c release --product archway --scratch-path .build-release`")
     port = free_port()

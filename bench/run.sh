@@ -23,6 +23,12 @@ say() { printf '[bench] %s\n' "$*" >&2; }
 if [[ "${BENCH_SKIP_BUILD:-0}" != "1" && -z "${ARCHWAY_BIN:-}" ]]; then
     say "swift build -c release --product archway --scratch-path .build-release"
     "$SWIFT" build -c release --product archway --scratch-path .build-release
+    # Issue 16's spike and the async floor it is compared with (bench/spike/), beside the binary.
+    if [[ "$mode" == "bench" || "$mode" == "streams" ]]; then
+        for product in bench-nio-forwarder bench-async-floor bench-stream-load; do
+            "$SWIFT" build -c release --product "$product" --scratch-path .build-release
+        done
+    fi
 fi
 export ARCHWAY_BIN="${ARCHWAY_BIN:-$PWD/.build-release/release/archway}"
 if [[ ! -x "$ARCHWAY_BIN" ]]; then
@@ -74,5 +80,6 @@ case "$mode" in
     bench) exec "$PYTHON" bench/bench.py ;;
     soak) exec "$PYTHON" bench/soak.py ;;
     routing) exec "$PYTHON" bench/routing.py ;;
-    *) say "usage: bench/run.sh bench|soak|routing"; exit 2 ;;
+    streams) exec "$PYTHON" bench/streams.py ;;
+    *) say "usage: bench/run.sh bench|soak|routing|streams"; exit 2 ;;
 esac
