@@ -3,7 +3,6 @@ import Foundation
 public import Logging
 public import ServiceLifecycle
 import SwiftProtobuf
-import Synchronization
 
 /// Exports log records (GenAI events such as `gen_ai.evaluation.result`) over OTLP/HTTP protobuf, in
 /// batches, off the request path. swift-otel 1.6's logs pipeline cannot set a record's `event_name`
@@ -13,19 +12,15 @@ import Synchronization
 /// Records wait in a bounded queue (full: dropped and counted in `droppedRecords`) and leave every
 /// `scheduleDelay`; at shutdown the queue is flushed once.
 public final class OTLPLogExporter: Service, Sendable {
-    private struct Queue: Sendable {
-        var records: [Opentelemetry_Proto_Logs_V1_LogRecord] = []
-        var dropped = 0
-    }
-
     public let settings: OTLPExportSettings
-    private let queue = Mutex(Queue())
+    private let queue: OTLPExportQueue<Opentelemetry_Proto_Logs_V1_LogRecord>
     private let transport: OTLPHTTPTransport
     private let diagnostics: Logger
     private let resource: Opentelemetry_Proto_Resource_V1_Resource
 
     public init(settings: OTLPExportSettings, client: HTTPClient = .shared, diagnostics: Logger) {
         self.settings = settings
+        self.queue = OTLPExportQueue(capacity: settings.maxQueueSize)
         self.transport = OTLPHTTPTransport(settings: settings, client: client)
         self.diagnostics = diagnostics
         self.resource = .init(attributes: settings.resourceAttributes)
@@ -38,43 +33,20 @@ public final class OTLPLogExporter: Service, Sendable {
     }
 
     /// Records dropped because the queue was full.
-    public var droppedRecords: Int { queue.withLock { $0.dropped } }
+    public var droppedRecords: Int { queue.dropped }
 
     /// Records waiting for the next export.
-    var pending: [Opentelemetry_Proto_Logs_V1_LogRecord] { queue.withLock { $0.records } }
+    var pending: [Opentelemetry_Proto_Logs_V1_LogRecord] { queue.items }
 
     func enqueue(_ record: Opentelemetry_Proto_Logs_V1_LogRecord) {
-        queue.withLock { queue in
-            guard queue.records.count < settings.maxQueueSize else {
-                queue.dropped += 1
-                return
-            }
-            queue.records.append(record)
-        }
+        _ = queue.append(record)
     }
 
     public func run() async throws {
         // Events are few (a share of a share of calls): one tick a `scheduleDelay` sends them all, in
         // batches of at most `maxExportBatchSize`.
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: self.settings.scheduleDelay)
-                await self.exportQueued()
-            }
-        }
-        // Shutdown: whatever is left goes out once.
-        await exportQueued()
-    }
-
-    private func exportQueued() async {
-        while true {
-            let batch: [Opentelemetry_Proto_Logs_V1_LogRecord] = queue.withLock { queue in
-                let count = min(queue.records.count, settings.maxExportBatchSize)
-                defer { queue.records.removeFirst(count) }
-                return Array(queue.records.prefix(count))
-            }
-            guard !batch.isEmpty else { return }
-            await export(batch)
+        await exportPeriodically(every: settings.scheduleDelay) {
+            await self.queue.drain(batchSize: self.settings.maxExportBatchSize) { await self.export(Array($0)) }
         }
     }
 
