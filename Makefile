@@ -11,11 +11,16 @@ CONFIG ?= examples/quickstart.yaml
 # executable as `make run` builds it (for the end-to-end suites), all in the same .build/debug. `swift test`
 # re-plans the build for testing, so the product build must come after it: then `make run` right after
 # `make test` has nothing left to compile.
-build:
+build: system-deps
 	$(SWIFT) build --product archway
 
-build-tests:
+build-tests: system-deps
 	$(SWIFT) build --build-tests
+
+# zlib's header, for gzip-compressed OTLP export (compress-nio); Debian's zlib1g-dev, installed only if absent.
+.PHONY: system-deps
+system-deps:
+	@[ -f /usr/include/zlib.h ] || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends zlib1g-dev)
 
 run: build
 	$(BIN) serve --config $(CONFIG)

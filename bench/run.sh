@@ -19,6 +19,13 @@ LITELLM_VERSION="${LITELLM_VERSION:-1.81.13}"
 
 say() { printf '[bench] %s\n' "$*" >&2; }
 
+# 0. zlib's header (compress-nio, gzip-compressed OTLP export): Debian's zlib1g-dev, only if absent.
+if [[ ! -f /usr/include/zlib.h ]]; then
+    sudo_cmd=()
+    [[ "$(id -u)" != "0" ]] && sudo_cmd=(sudo)
+    "${sudo_cmd[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends zlib1g-dev >&2
+fi
+
 # 1. Release build in its own scratch path, so it never disturbs the debug build in .build.
 if [[ "${BENCH_SKIP_BUILD:-0}" != "1" && -z "${ARCHWAY_BIN:-}" ]]; then
     say "swift build -c release --product archway --scratch-path .build-release"
