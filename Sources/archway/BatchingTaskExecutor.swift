@@ -4,13 +4,12 @@ import Synchronization
 /// A task executor with a thread of its own that runs the jobs queued since its last pass about once a
 /// millisecond, instead of being woken for each one.
 ///
-/// Every other task of `archway serve` runs on NIO's event loops (see `ServeCommand`). The OpenTelemetry
-/// SDK runs here: it hands each started and ended span to its own tasks through async streams, so on an
-/// ordinary executor every span would wake a sleeping thread (a futex call and a context switch, several
-/// per request). Here enqueueing is an append under an uncontended lock; the cost is that telemetry is
-/// processed up to a millisecond later (20 ms when idle), which export batches a quarter of a second
-/// apart never notice. Serialising a batch for export also happens here, so it never holds up an event
-/// loop.
+/// Every other task of `archway serve` runs on NIO's event loops (see `ServeCommand`). Telemetry export
+/// runs here: the span and event exporters' batches (encoded here, so an event loop never waits for
+/// one) and swift-otel's metric exports and their internal tasks, which on an ordinary executor would
+/// wake a sleeping thread for every job (a futex call and a context switch). Here enqueueing is an append
+/// under an uncontended lock; the cost is that a job starts up to a millisecond later (20 ms when idle),
+/// which exports a quarter of a second apart never notice.
 final class BatchingTaskExecutor: TaskExecutor {
     private let queue = Mutex<[UnownedJob]>([])
     private let interval: UInt32
