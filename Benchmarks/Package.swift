@@ -16,6 +16,9 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/package-benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         .executableTarget(
@@ -29,7 +32,11 @@ let package = Package(
                 .product(name: "ArchwayPrometheus", package: archway),
                 .product(name: "ArchwayRouting", package: archway),
                 .product(name: "ArchwayPolicy", package: archway),
-                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "ArchwayOTLP", package: archway),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "OTel", package: "swift-otel"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Benchmarks/HotPath",

@@ -1,4 +1,5 @@
 import ArchwayConfig
+import ArchwayOTLP
 import ArchwayCore
 import ArchwayPolicy
 import ArchwayPrometheus
@@ -6,7 +7,10 @@ import ArchwayRouting
 import ArchwayTelemetry
 import ArchwayWire
 import Benchmark
-import InMemoryTracing
+import Logging
+import Metrics
+import OTel
+import Tracing
 import NIOCore
 
 let benchmarks: @Sendable () -> Void = {
@@ -107,7 +111,7 @@ let benchmarks: @Sendable () -> Void = {
             var output = ByteBuffer()
             while let event = parser.nextEvent() {
                 guard event.data != "[DONE]" else { break }
-                try encoder.encode(WireJSON.decode(OpenAIChatChunk.self, from: event.data).chunk, into: &output)
+                try encoder.encode(OpenAIPassthrough.chunk(ByteBuffer(string: event.data)).value, into: &output)
             }
             try encoder.finish(into: &output)
             blackHole(output)
@@ -123,7 +127,7 @@ let benchmarks: @Sendable () -> Void = {
             var output = ByteBuffer()
             while let event = parser.nextEvent() {
                 if case .chunk(let chunk) = try decoder.decode(event) {
-                    ServerSentEvent.writeData(try WireJSON.encodeData(OpenAIChatChunk(chunk)), to: &output)
+                    OpenAIChatChunk.writeEvent(chunk, into: &output)
                 }
             }
             blackHole(output)
@@ -138,10 +142,82 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
-    Benchmark("Record an attempt's span and metrics") { benchmark in
-        let tracer = InMemoryTracer()
-        let telemetry = GenAITelemetry(tracer: tracer, metrics: PrometheusExposition())
-        let request = ChatRequest(model: "fast", messages: [.text(.user, "hi")], temperature: 0.2, maxTokens: 100)
+    // What a request records on its path with full telemetry, as `archway serve` sets it up: its three
+    // spans (SERVER, the GenAI CLIENT span, the HTTP attempt) through `OTLPTracer` into the exporter's
+    // queue, and the call's metrics into both registries (swift-otel's OTLP metrics and /metrics).
+    // (The telemetry is made once, in `Fixtures`: the closure runs once per sample, and making it here
+    // would measure its set-up, handle creation included, every time.)
+    Benchmark("Record a request's spans and metrics") { benchmark in
+        let (telemetry, exporter) = Fixtures.production
+        for _ in benchmark.scaledIterations {
+            Fixtures.recordRequest(telemetry, outcome: Fixtures.outcome)
+        }
+        Fixtures.emptyNowAndThen(exporter)
+    }
+
+    // Its parts: the three spans alone (the metrics' handles looked up, recording into a no-op factory), and
+    // the call's metrics alone into the two registries.
+    Benchmark("Record a request's spans") { benchmark in
+        let (telemetry, exporter) = Fixtures.spansOnly
+        for _ in benchmark.scaledIterations {
+            Fixtures.recordRequest(telemetry, outcome: Fixtures.outcome)
+        }
+        Fixtures.emptyNowAndThen(exporter)
+    }
+
+    Benchmark("Record a call's metrics") { benchmark in
+        let (telemetry, _) = Fixtures.production
+        for _ in benchmark.scaledIterations {
+            telemetry.recordMetrics(Fixtures.outcome)
+        }
+    }
+
+    // The same, and the spans' share of the export: encoded as an OTLP/HTTP protobuf request body (off the
+    // event loops in the gateway, but on the same cores).
+    Benchmark("Record and encode a request's spans and metrics") { benchmark in
+        let (telemetry, exporter) = Fixtures.production
+        for _ in benchmark.scaledIterations {
+            Fixtures.recordRequest(telemetry, outcome: Fixtures.outcome)
+            blackHole(exporter.takeExportBody())
+        }
+    }
+}
+
+enum Fixtures {
+    /// Telemetry as `archway serve` sets it up: spans through `OTLPTracer`, metrics into swift-otel's OTLP
+    /// registry and /metrics.
+    static let production: (GenAITelemetry, OTLPSpanExporter) = {
+        let exporter = benchmarkExporter()
+        let otlpMetrics = try! OTel.makeMetricsBackend(configuration: .default)
+        let metrics = MultiplexMetricsHandler(factories: [otlpMetrics.factory, PrometheusExposition()])
+        return (GenAITelemetry(tracer: OTLPTracer(exporter: exporter), metrics: metrics), exporter)
+    }()
+
+    /// The same spans, metrics into a no-op factory.
+    static let spansOnly: (GenAITelemetry, OTLPSpanExporter) = {
+        let exporter = benchmarkExporter()
+        return (GenAITelemetry(tracer: OTLPTracer(exporter: exporter), metrics: NOOPMetricsHandler.instance), exporter)
+    }()
+
+    /// Recordings since the queue was last emptied (benchmarks run one at a time).
+    nonisolated(unsafe) static var recordedSinceEmptied = 0
+
+    /// Empties the exporter's queue every 5,000 recordings, so memory stays flat; the rare sample that
+    /// does it shows in p99 and above only.
+    static func emptyNowAndThen(_ exporter: OTLPSpanExporter) {
+        recordedSinceEmptied += 1
+        if recordedSinceEmptied >= 5_000 {
+            recordedSinceEmptied = 0
+            blackHole(exporter.takeExportBody())
+        }
+    }
+
+    /// A queue that never fills during a run (recording is measured, not dropping); emptied now and then.
+    static func benchmarkExporter() -> OTLPSpanExporter {
+        OTLPSpanExporter(settings: OTLPExportSettings(endpoint: "http://127.0.0.1:9/v1/traces", maxQueueSize: .max), diagnostics: Logger(label: "bench"))
+    }
+
+    static let outcome: AttemptOutcome = {
         var outcome = AttemptOutcome(target: Fixtures.target, streamed: false)
         outcome.responseID = "chatcmpl-1"
         outcome.responseModel = "gpt-4o-mini"
@@ -150,15 +226,36 @@ let benchmarks: @Sendable () -> Void = {
         outcome.duration = .milliseconds(800)
         outcome.costUSD = 0.0001
         outcome.httpAttempts = 1
-        for _ in benchmark.scaledIterations {
-            let span = telemetry.startModelCall(Fixtures.target, chat: request, context: .topLevel)
-            telemetry.finish(span, outcome: outcome)
-        }
-        tracer.clearAll()
-    }
-}
+        return outcome
+    }()
 
-enum Fixtures {
+    static let request = ChatRequest(model: "fast", messages: [.text(.user, "hi")], temperature: 0.2, maxTokens: 100)
+
+    /// The spans and metrics of one request, as the gateway records them.
+    static func recordRequest(_ telemetry: GenAITelemetry, outcome: AttemptOutcome) {
+        let tracer = telemetry.tracer
+        let server = tracer.startSpan("POST /v1/chat/completions", context: .topLevel, ofKind: .server)
+        server.setInitialAttributes(capacity: 8) { attributes in
+            attributes.set(GenAIAttributes.httpRequestMethod, "POST")
+            attributes.set(GenAIAttributes.urlPath, "/v1/chat/completions")
+            attributes.set(GenAIAttributes.urlScheme, "http")
+            attributes.set(GenAIAttributes.httpRoute, "/v1/chat/completions")
+        }
+        let call = telemetry.startModelCall(Fixtures.target, chat: request, context: server.context)
+        let attempt = tracer.startSpan("POST", context: call.context, ofKind: .client)
+        attempt.setInitialAttributes(capacity: 8) { attributes in
+            attributes.set(GenAIAttributes.httpRequestMethod, "POST")
+            attributes.set(GenAIAttributes.serverAddress, "api.openai.com")
+            attributes.set(GenAIAttributes.serverPort, 443)
+            attributes.set(GenAIAttributes.urlFull, "https://api.openai.com/v1/chat/completions")
+        }
+        attempt.attributes.set(GenAIAttributes.httpResponseStatusCode, 200)
+        attempt.end()
+        telemetry.finish(call, outcome: outcome)
+        server.attributes.set(GenAIAttributes.httpResponseStatusCode, 200)
+        server.end()
+    }
+
     /// About 4 KB of an ordinary support conversation: a few personal values among order ids, prices,
     /// dates, versions and part numbers.
     static let supportTicket: String = {
