@@ -57,7 +57,33 @@ func streams(_ bytes: ByteBuffer) {
     var events = 0
     while let event = parser.nextEvent(), events < 10_000 {
         events += 1
-        _ = try? anthropic.decode(event)
-        _ = try? OpenAIPassthrough.chunk(ByteBuffer(string: event.data))
+        if case .chunk(let chunk)? = try? anthropic.decode(event) { reencode(chunk) }
+        if let chunk = try? OpenAIPassthrough.chunk(ByteBuffer(string: event.data)) { reencode(chunk.value) }
     }
+}
+
+/// A chunk read from a provider, written back out as the gateway writes chunks and events without
+/// Codable: the JSON must read back with the same text and tool arguments, whatever the text holds.
+func reencode(_ chunk: ChatChunk) {
+    var openAI = ByteBuffer()
+    OpenAIChatChunk.write(chunk, into: &openAI)
+    guard let back = try? OpenAIPassthrough.chunk(openAI).value else { preconditionFailure("unreadable chunk: \(String(buffer: openAI))") }
+    precondition(back.id == chunk.id && back.model == chunk.model && back.choices.count == chunk.choices.count, "chunk changed")
+    for (written, read) in zip(chunk.choices, back.choices) {
+        precondition(written.content == read.content, "content changed")
+        precondition(written.toolCalls.map(\.arguments) == read.toolCalls.map(\.arguments), "tool arguments changed")
+    }
+    var encoder = AnthropicStreamEncoder(model: "m")
+    var events = ByteBuffer()
+    try? encoder.encode(chunk, into: &events)
+    var parser = SSEParser()
+    parser.append(events)
+    var decoder = AnthropicStreamDecoder()
+    var text = ""
+    while let event = parser.nextEvent() {
+        guard let action = try? decoder.decode(event) else { preconditionFailure("unreadable event: \(event.data)") }
+        if case .chunk(let decoded) = action { text += decoded.choices.first?.content ?? "" }
+    }
+    let sent = chunk.choices.first { $0.index == 0 }?.content ?? ""
+    precondition(text == sent, "text changed")
 }
