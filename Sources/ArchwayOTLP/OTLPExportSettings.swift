@@ -65,10 +65,7 @@ public struct OTLPExportSettings: Sendable, Hashable {
     public init?(signal: Signal, environment: [String: String], defaults: OTLPExportSettings, serviceName: String = "archway") {
         if environment["OTEL_SDK_DISABLED"]?.lowercased() == "true" { return nil }
         // `otlp` is the one exporter spoken; `none` (or only others, such as `console`) means none.
-        if let exporters = environment["OTEL_\(signal.variable)_EXPORTER"]?.lowercased(),
-           !exporters.split(separator: ",").contains(where: { $0.trimmingSpaces() == "otlp" }) {
-            return nil
-        }
+        if let exporters = Self.exporters(signal, environment), !exporters.contains("otlp") { return nil }
         let signalVariable = { (name: String) in
             environment["OTEL_EXPORTER_OTLP_\(signal.variable)_\(name)"].flatMap { $0.isEmpty ? nil : $0 } ?? environment["OTEL_EXPORTER_OTLP_\(name)"]
         }
@@ -97,6 +94,18 @@ public struct OTLPExportSettings: Sendable, Hashable {
         if let size = environment[batch + "MAX_EXPORT_BATCH_SIZE"].flatMap(Int.init), size > 0 { maxExportBatchSize = size }
         if let size = environment[batch + "MAX_QUEUE_SIZE"].flatMap(Int.init), size > 0 { maxQueueSize = size }
         if let delay = environment[batch + "SCHEDULE_DELAY"].flatMap(Int.init), delay > 0 { scheduleDelay = .milliseconds(delay) }
+    }
+
+    /// The exporters `OTEL_<SIGNAL>_EXPORTER` names, or nil when it is not set.
+    static func exporters(_ signal: Signal, _ environment: [String: String]) -> [Substring]? {
+        environment["OTEL_\(signal.variable)_EXPORTER"].map { $0.lowercased().split(separator: ",").map { $0.trimmingSpaces() } }
+    }
+
+    /// The value of `OTEL_<SIGNAL>_EXPORTER` when it names neither `otlp` nor `none`: the signal is then
+    /// not exported, which is worth a warning at start-up.
+    public static func unsupportedExporter(_ signal: Signal, environment: [String: String]) -> String? {
+        guard let exporters = exporters(signal, environment), !exporters.contains("otlp"), !exporters.contains("none") else { return nil }
+        return environment["OTEL_\(signal.variable)_EXPORTER"]
     }
 
     /// `key=value,key=value`, percent-decoded, as the OTLP exporter specification writes headers and

@@ -70,21 +70,19 @@ struct ServeCommand: AsyncParsableCommand {
             // The SDK's info lines (one per applied variable) are noise; OTEL_LOG_LEVEL still overrides.
             otel.diagnosticLogLevel = .warning
             otel.metrics.valueHistogramBuckets = GenAIMetricSet.histogramBuckets
-            otel.diagnosticLogger = .custom(Logger(label: "archway.otel") { label in
-                ThrottledLogHandler(label: label, interval: .seconds(60))
-            })
+            // The SDK's and Archway's exporters warn through one throttled log.
+            let diagnostics = Logger(label: "archway.otel") { label in ThrottledLogHandler(label: label, interval: .seconds(60)) }
+            otel.diagnosticLogger = .custom(diagnostics)
             let otlpMetrics = try OTel.makeMetricsBackend(configuration: otel)
             var exporters: [any Service] = [ServiceOnExecutor(service: otlpMetrics.service, executor: backgroundExecutor)]
-            let diagnostics = Logger(label: "archway.otel") { label in ThrottledLogHandler(label: label, interval: .seconds(60)) }
+            for signal in [OTLPExportSettings.Signal.traces, .logs] {
+                if let value = OTLPExportSettings.unsupportedExporter(signal, environment: environment) {
+                    logger.warning("OTEL_\(signal.rawValue.uppercased())_EXPORTER=\(value): only otlp (or none) is supported for \(signal.rawValue); they are not exported")
+                }
+            }
             // A gateway ends three spans per request. Spans queue as values and leave in batches four
             // times a second: up to 8,192 per request to the collector, from a queue of 16,384 (about
             // 4k requests/s between two ticks). OTEL_BSP_* still override these.
-            for signal in ["TRACES", "LOGS"] {
-                if let exporters = environment["OTEL_\(signal)_EXPORTER"]?.lowercased(),
-                   !exporters.split(separator: ",").contains(where: { ["otlp", "none"].contains($0.trimmingCharacters(in: .whitespaces)) }) {
-                    logger.warning("OTEL_\(signal)_EXPORTER=\(exporters): only otlp (or none) is supported for \(signal.lowercased()); they are not exported")
-                }
-            }
             let spanDefaults = OTLPExportSettings(maxExportBatchSize: 8_192, scheduleDelay: .milliseconds(250), maxQueueSize: 16_384)
             var spanExporter: OTLPSpanExporter?
             if let settings = OTLPExportSettings(signal: .traces, environment: environment, defaults: spanDefaults) {

@@ -166,6 +166,9 @@ import Tracing
         #expect(OTLPExportSettings(signal: .traces, environment: ["OTEL_TRACES_EXPORTER": "none"], defaults: defaults) == nil)
         #expect(OTLPExportSettings(signal: .traces, environment: ["OTEL_TRACES_EXPORTER": "console"], defaults: defaults) == nil)
         #expect(OTLPExportSettings(signal: .traces, environment: ["OTEL_TRACES_EXPORTER": "otlp, console"], defaults: defaults) != nil)
+        #expect(OTLPExportSettings.unsupportedExporter(.traces, environment: ["OTEL_TRACES_EXPORTER": "console"]) == "console")
+        #expect(OTLPExportSettings.unsupportedExporter(.traces, environment: ["OTEL_TRACES_EXPORTER": "none"]) == nil)
+        #expect(OTLPExportSettings.unsupportedExporter(.logs, environment: ["OTEL_LOGS_EXPORTER": "otlp,console"]) == nil)
     }
 
     @Test func gzipBodiesRoundTrip() throws {
