@@ -67,4 +67,5 @@ final class Concurrency: Sendable {
     func enter() { state.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) } }
     func leave() { state.withLock { $0.now -= 1 } }
     var peak: Int { state.withLock { $0.peak } }
+    var current: Int { state.withLock { $0.now } }
 }
