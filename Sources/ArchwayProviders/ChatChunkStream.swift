@@ -1,5 +1,4 @@
 public import ArchwayCore
-import AsyncHTTPClient
 import ArchwayWire
 import NIOCore
 
@@ -18,11 +17,11 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
         case anthropic
     }
 
-    let body: HTTPClientResponse.Body
+    let body: UpstreamResponseBody
     let format: Format
     let provider: String
 
-    init(body: HTTPClientResponse.Body, format: Format, provider: String) {
+    init(body: UpstreamResponseBody, format: Format, provider: String) {
         self.body = body
         self.format = format
         self.provider = provider
@@ -33,7 +32,7 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
-        var bytes: HTTPClientResponse.Body.AsyncIterator
+        var bytes: UpstreamResponseBody.AsyncIterator
         let format: Format
         let provider: String
         var parser = SSEParser()
@@ -46,7 +45,7 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
             case done
         }
 
-        init(bytes: HTTPClientResponse.Body.AsyncIterator, format: Format, provider: String) {
+        init(bytes: UpstreamResponseBody.AsyncIterator, format: Format, provider: String) {
             self.bytes = bytes
             self.format = format
             self.provider = provider

@@ -2,7 +2,6 @@ public import ArchwayConfig
 public import ArchwayCore
 import ArchwayTelemetry
 import ArchwayWire
-import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 
@@ -13,6 +12,9 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     public let serverAddress: (host: String, port: Int)
     let transport: UpstreamTransport
     let baseURL: String
+    let origin: UpstreamOrigin
+    /// The base URL's path (`/v1`), which every request path extends.
+    let basePath: String
     let baseHeaders: HTTPHeaders
 
     /// The `anthropic-version` Archway speaks.
@@ -24,8 +26,10 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         self.transport = transport
         let base = baseURL ?? provider.baseURL ?? "http://127.0.0.1"
         self.baseURL = base
-        self.serverAddress = Self.hostAndPort(of: base)
+        (self.origin, self.basePath) = UpstreamOrigin.parse(base)
+        self.serverAddress = (origin.host, origin.port)
         var headers = HTTPHeaders()
+        headers.add(name: "host", value: origin.hostHeader)
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "user-agent", value: "archway")
         switch provider.kind {
@@ -122,15 +126,16 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         }
     }
 
-    func send(path: String, body: ByteBuffer, stream: Bool, call: UpstreamCall) async throws -> (HTTPClientResponse, UpstreamExchange) {
+    func send(path: String, body: ByteBuffer, stream: Bool, call: UpstreamCall) async throws -> (UpstreamResponse, UpstreamExchange) {
         var headers = baseHeaders
         if stream { headers.add(name: "accept", value: "text/event-stream") }
         return try await transport.send(
+            origin: origin,
+            path: basePath + path,
             url: baseURL + path,
             body: body,
             headers: headers,
             provider: provider,
-            server: serverAddress,
             call: call
         )
     }
@@ -140,20 +145,5 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         let requests = headers.first(name: "x-ratelimit-remaining-requests") ?? headers.first(name: "anthropic-ratelimit-requests-remaining")
         let tokens = headers.first(name: "x-ratelimit-remaining-tokens") ?? headers.first(name: "anthropic-ratelimit-tokens-remaining")
         return RateLimitHeadroom(remainingRequests: requests.flatMap { Int($0) }, remainingTokens: tokens.flatMap { Int($0) })
-    }
-
-    static func hostAndPort(of url: String) -> (host: String, port: Int) {
-        let https = url.lowercased().hasPrefix("https://")
-        let rest = url.drop { $0 != "/" }.dropFirst(2)
-        let authority = rest.prefix { $0 != "/" }
-        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
-            let host = String(authority[authority.index(after: authority.startIndex)..<close])
-            let port = Int(authority[close...].dropFirst(2)) ?? (https ? 443 : 80)
-            return (host, port)
-        }
-        let parts = authority.split(separator: ":", maxSplits: 1)
-        let host = parts.first.map(String.init) ?? ""
-        let port = parts.count > 1 ? Int(parts[1]) ?? (https ? 443 : 80) : (https ? 443 : 80)
-        return (host, port)
     }
 }

@@ -1,55 +1,74 @@
 public import ArchwayConfig
-public import AsyncHTTPClient
-import NIOCore
+public import NIOCore
+public import NIOHTTP1
 import NIOPosix
+public import NIOSSL
 import Synchronization
 
-/// One `HTTPClient` per event loop, each keeping its upstream connections on its own loop.
+/// Archway's upstream HTTP/1.1 client: a connection pool per event loop, keeping each model call's
+/// upstream connection on the loop its task runs on.
 ///
-/// `archway serve` runs a request's task on the event loop of the client's connection. A single shared
-/// client hands out any idle upstream connection, often one on the other loop, and then every upstream
-/// write and read crosses threads (a wake-up each way). With a client per loop, the client's connection,
-/// the task and the upstream connection share one thread, and the loops' pools share no lock.
+/// `archway serve` runs a request's task on the event loop of the client's connection, so the client's
+/// connection, the task and the upstream connection share one thread: no lock, no wake-up of another
+/// thread per read or write. Each exchange is one flush out and one timer; its answer's head resumes the
+/// caller once, and its body streams with back-pressure.
 public final class UpstreamClients: Sendable {
-    private let loops: [any EventLoop]
-    private let clients: [HTTPClient]
+    private let pools: [UpstreamConnectionPool]
     private let next = Atomic<Int>(0)
 
-    /// Clients configured from the upstream settings; `upstream.max_connections_per_host` is shared out
-    /// between the loops. Their own tracing is off: Archway makes the HTTP spans.
-    public init(settings: UpstreamSettings, group: MultiThreadedEventLoopGroup = .singleton) {
+    /// - Parameters:
+    ///   - settings: timeouts; `max_connections_per_host` is shared out between the loops.
+    ///   - tlsConfiguration: for `https` upstreams (the system's trust roots by default); HTTP/1.1 is
+    ///     the only protocol offered.
+    public init(
+        settings: UpstreamSettings,
+        group: MultiThreadedEventLoopGroup = .singleton,
+        tlsConfiguration: TLSConfiguration = .makeClientConfiguration()
+    ) {
         let loops = Array(group.makeIterator())
-        var configuration = HTTPClient.Configuration(
-            timeout: .init(connect: .nanoseconds(settings.connectTimeout.nanoseconds), read: .nanoseconds(settings.firstByteTimeout.nanoseconds))
+        let tls = UpstreamTLS(configuration: tlsConfiguration)
+        let pool = UpstreamConnectionPool.Settings(
+            connectTimeout: .nanoseconds(settings.connectTimeout.nanoseconds),
+            readTimeout: .nanoseconds(settings.firstByteTimeout.nanoseconds),
+            maxConnectionsPerOrigin: max(1, (settings.maxConnectionsPerHost + loops.count - 1) / loops.count)
         )
-        configuration.tracing.tracer = nil
-        configuration.connectionPool = .init(
-            idleTimeout: .seconds(60),
-            concurrentHTTP1ConnectionsPerHostSoftLimit: max(1, (settings.maxConnectionsPerHost + loops.count - 1) / loops.count)
-        )
-        // No `accept-encoding`, so providers answer uncompressed: relayed bodies are read in place and
-        // forwarded as they are, and a decompressing handler would sit in every upstream read.
-        configuration.decompression = .disabled
-        self.loops = loops
-        self.clients = loops.map { HTTPClient(eventLoopGroup: $0, configuration: configuration) }
+        self.pools = loops.map { UpstreamConnectionPool(eventLoop: $0, settings: pool, tls: tls) }
     }
 
-    /// The client of the event loop this code runs on; off the loops (in-process tests), each in turn.
-    public var current: HTTPClient {
+    /// The pool of the event loop this code runs on; off the loops (in-process tests), each in turn.
+    private var currentPool: UpstreamConnectionPool {
         if let loop = MultiThreadedEventLoopGroup.currentEventLoop {
-            for index in loops.indices where loops[index] === loop {
-                return clients[index]
+            for pool in pools where pool.eventLoop === loop {
+                return pool
             }
         }
-        return clients[next.wrappingAdd(1, ordering: .relaxed).oldValue % clients.count]
+        return pools[next.wrappingAdd(1, ordering: .relaxed).oldValue % pools.count]
     }
 
-    /// Clients for the duration of `body`, shut down after it however it ends (as `HTTPClient.withHTTPClient`).
+    /// Sends one request and returns once the upstream's head has arrived. Cancelling the task closes
+    /// the exchange's connection. Throws `UpstreamConnectionError` or `CancellationError`.
+    public func execute(origin: UpstreamOrigin, head: HTTPRequestHead, body: ByteBuffer, deadline: NIODeadline) async throws -> UpstreamResponse {
+        let pool = currentPool
+        let request = UpstreamRequest(origin: origin, head: head, body: body, deadline: deadline, promise: pool.eventLoop.makePromise())
+        return try await withTaskCancellationHandler {
+            if pool.eventLoop.inEventLoop {
+                pool.execute(request)
+            } else {
+                pool.eventLoop.execute { pool.execute(request) }
+            }
+            return try await request.promise.futureResult.get()
+        } onCancel: {
+            pool.eventLoop.execute { pool.cancel(request) }
+        }
+    }
+
+    /// Clients for the duration of `body`, shut down after it however it ends.
     public static func with<Value: Sendable>(
         settings: UpstreamSettings,
+        tlsConfiguration: TLSConfiguration = .makeClientConfiguration(),
         _ body: (UpstreamClients) async throws -> Value
     ) async throws -> Value {
-        let clients = UpstreamClients(settings: settings)
+        let clients = UpstreamClients(settings: settings, tlsConfiguration: tlsConfiguration)
         let value: Value
         do {
             value = try await body(clients)
@@ -61,9 +80,10 @@ public final class UpstreamClients: Sendable {
         return value
     }
 
+    /// Closes idle connections and refuses new requests; exchanges in flight finish first.
     public func shutdown() async throws {
-        for client in clients {
-            try await client.shutdown()
+        for pool in pools {
+            try await pool.eventLoop.submit { pool.shutdown() }.get()
         }
     }
 }

@@ -1,12 +1,11 @@
 public import ArchwayConfig
 import ArchwayCore
-import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 public import Tracing
 import ArchwayTelemetry
 
-/// Sends requests to providers through the current event loop's `HTTPClient`: an HTTP CLIENT span per
+/// Sends requests to providers through the current event loop's connection pool: an HTTP CLIENT span per
 /// attempt with the W3C trace context injected, bounded retries on retryable failures, error mapping.
 public struct UpstreamTransport: Sendable {
     public let clients: UpstreamClients
@@ -19,35 +18,35 @@ public struct UpstreamTransport: Sendable {
         self.tracer = tracer
     }
 
-    /// Sends `body` to `url`, retrying retryable failures, and returns the first successful response.
+    /// Sends `body` to `path` at `origin` (`url` is the same, for telemetry), retrying retryable failures,
+    /// and returns the first successful response.
     func send(
+        origin: UpstreamOrigin,
+        path: String,
         url: String,
         body: ByteBuffer,
         headers: HTTPHeaders,
         provider: ProviderConfiguration,
-        server: (host: String, port: Int),
         call: UpstreamCall
-    ) async throws -> (response: HTTPClientResponse, exchange: UpstreamExchange) {
+    ) async throws -> (response: UpstreamResponse, exchange: UpstreamExchange) {
         var attempt = 0
         while true {
             call.attempts.increment()
             let span = tracer.startSpan("POST", context: call.context, ofKind: .client)
             span.setInitialAttributes(capacity: 8) { attributes in
                 attributes.set(GenAIAttributes.httpRequestMethod, "POST")
-                attributes.set(GenAIAttributes.serverAddress, server.host)
-                attributes.set(GenAIAttributes.serverPort, server.port)
+                attributes.set(GenAIAttributes.serverAddress, origin.host)
+                attributes.set(GenAIAttributes.serverPort, origin.port)
                 attributes.set(GenAIAttributes.urlFull, url)
                 if attempt > 0 { attributes.set(GenAIAttributes.httpRequestResendCount, attempt) }
             }
-            var request = HTTPClientRequest(url: url)
-            request.method = .POST
-            request.headers = headers
-            tracer.inject(span.context, into: &request.headers, using: HTTPHeadersInjector())
-            request.body = .bytes(body)
+            var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers)
+            head.headers.add(name: "content-length", value: String(body.readableBytes))
+            tracer.inject(span.context, into: &head.headers, using: HTTPHeadersInjector())
             let failed: GatewayError
             var retryAfter: Duration?
             do {
-                let response = try await clients.current.execute(request, deadline: Self.nioDeadline(call.deadline))
+                let response = try await clients.execute(origin: origin, head: head, body: body, deadline: Self.nioDeadline(call.deadline))
                 span.attributes.set(GenAIAttributes.httpResponseStatusCode, Int(response.status.code))
                 if (200..<300).contains(response.status.code) {
                     return (response, UpstreamExchange(span: span))
@@ -102,20 +101,21 @@ public struct UpstreamTransport: Sendable {
 
     static func map(_ error: any Error, provider: String) -> GatewayError {
         if let error = error as? GatewayError { return error }
-        if let error = error as? HTTPClientError {
-            switch error {
-            case .readTimeout: return .upstreamTimeout(provider: provider, phase: "no response within the first-byte timeout")
-            case .deadlineExceeded: return .upstreamTimeout(provider: provider, phase: "request timeout exceeded")
-            case .connectTimeout: return .upstreamTimeout(provider: provider, phase: "connect timeout")
-            case .remoteConnectionClosed: return .streamInterrupted(provider: provider)
-            default: return .upstreamUnreachable(provider: provider, reason: String(describing: error))
+        if let error = error as? UpstreamConnectionError {
+            switch error.code {
+            case .readTimeout, .deadlineExceeded, .connectTimeout:
+                return .upstreamTimeout(provider: provider, phase: error.shortDescription)
+            case .remoteConnectionClosed:
+                return .streamInterrupted(provider: provider)
+            case .connectFailed, .tlsFailed, .invalidResponse, .shutdown:
+                return .upstreamUnreachable(provider: provider, reason: error.shortDescription)
             }
         }
         return .upstreamUnreachable(provider: provider, reason: String(describing: type(of: error)))
     }
 
     /// A short, credential-free excerpt of an error body: its `error.message` when it is JSON.
-    static func errorExcerpt(_ response: HTTPClientResponse, apiKey: String?) async -> String? {
+    static func errorExcerpt(_ response: UpstreamResponse, apiKey: String?) async -> String? {
         guard let buffer = try? await response.body.collect(upTo: 16 * 1024) else { return nil }
         let text = String(buffer: buffer)
         var message = text

@@ -1,0 +1,40 @@
+/// Why an upstream HTTP exchange failed below HTTP: the transport maps each to a `GatewayError`.
+public struct UpstreamConnectionError: Error, Hashable, Sendable, CustomStringConvertible {
+    enum Code: Hashable, Sendable {
+        case connectTimeout
+        case connectFailed
+        case tlsFailed
+        case readTimeout
+        case deadlineExceeded
+        case remoteConnectionClosed
+        case invalidResponse
+        case shutdown
+    }
+
+    let code: Code
+
+    static let connectTimeout = Self(code: .connectTimeout)
+    static let connectFailed = Self(code: .connectFailed)
+    static let tlsFailed = Self(code: .tlsFailed)
+    static let readTimeout = Self(code: .readTimeout)
+    static let deadlineExceeded = Self(code: .deadlineExceeded)
+    static let remoteConnectionClosed = Self(code: .remoteConnectionClosed)
+    static let invalidResponse = Self(code: .invalidResponse)
+    static let shutdown = Self(code: .shutdown)
+
+    /// Bounded and free of anything the upstream sent.
+    public var shortDescription: String {
+        switch code {
+        case .connectTimeout: "connect timeout"
+        case .connectFailed: "connection refused or unresolvable host"
+        case .tlsFailed: "TLS handshake failed"
+        case .readTimeout: "no response within the first-byte timeout"
+        case .deadlineExceeded: "request timeout exceeded"
+        case .remoteConnectionClosed: "connection closed by the upstream"
+        case .invalidResponse: "malformed HTTP response"
+        case .shutdown: "gateway shutting down"
+        }
+    }
+
+    public var description: String { shortDescription }
+}

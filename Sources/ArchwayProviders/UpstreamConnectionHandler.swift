@@ -1,0 +1,272 @@
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// One pooled HTTP/1.1 connection to an upstream, one exchange at a time, on its channel's event loop.
+///
+/// Sends a request's head, body and end in one flush, answers the request's promise with the response
+/// head, then relays body parts into the response's async sequence. Reading from the socket pauses while
+/// that sequence is full. One timer per exchange enforces both the call's deadline and the idle-read
+/// (first-byte) timeout; it is re-armed lazily instead of on every read.
+final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    private enum State {
+        case idle
+        case awaitingHead(UpstreamRequest)
+        case streaming(UpstreamResponseBody.Producer.Source)
+        case closed
+    }
+
+    let origin: UpstreamOrigin
+    private let pool: UpstreamConnectionPool
+    private let readTimeout: TimeAmount
+    private var context: ChannelHandlerContext?
+    private var state = State.idle
+    /// Distinguishes exchanges, so a late signal from a finished body never touches the next one.
+    private var generation = 0
+    private var deadline = NIODeadline.distantFuture
+    private var lastRead = NIODeadline.now()
+    private var timer: Scheduled<Void>?
+    private var keepAlive = true
+    private var readPaused = false
+    private var readPending = false
+    private var skippingInformational = false
+    /// Why the connection is being closed, delivered to the exchange when the channel goes inactive.
+    private var closeReason: (any Error)?
+    private(set) var completedExchanges = 0
+    private(set) var idleSince = NIODeadline.now()
+
+    init(origin: UpstreamOrigin, pool: UpstreamConnectionPool, readTimeout: TimeAmount) {
+        self.origin = origin
+        self.pool = pool
+        self.readTimeout = readTimeout
+    }
+
+    var isUsable: Bool {
+        guard case .idle = state, let context else { return false }
+        return context.channel.isActive
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: exchanges
+
+    /// Sends `request` on this idle connection.
+    func start(_ request: UpstreamRequest) {
+        guard let context, case .idle = state, context.channel.isActive else {
+            return request.fail(UpstreamConnectionError.remoteConnectionClosed)
+        }
+        generation &+= 1
+        state = .awaitingHead(request)
+        request.phase = .sent(self)
+        deadline = request.deadline
+        lastRead = .now()
+        keepAlive = request.head.isKeepAlive
+        closeReason = nil
+        context.write(wrapOutboundOut(.head(request.head)), promise: nil)
+        if request.body.readableBytes > 0 {
+            context.write(wrapOutboundOut(.body(.byteBuffer(request.body))), promise: nil)
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        armTimer()
+    }
+
+    /// The caller went away before the head arrived.
+    func cancel(_ request: UpstreamRequest) {
+        guard case .awaitingHead(let current) = state, current === request else { return }
+        close(reason: CancellationError())
+    }
+
+    func close(reason: any Error) {
+        if closeReason == nil { closeReason = reason }
+        context?.close(promise: nil)
+    }
+
+    // MARK: inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastRead = .now()
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            guard case .awaitingHead(let request) = state else {
+                return close(reason: UpstreamConnectionError.invalidResponse)
+            }
+            if head.status.code < 200, head.status != .switchingProtocols {
+                skippingInformational = true
+                return
+            }
+            keepAlive = keepAlive && head.isKeepAlive
+            let body = UpstreamResponseBody.Producer.makeSequence(
+                backPressureStrategy: .init(lowWatermark: 2, highWatermark: 16),
+                finishOnDeinit: true,
+                delegate: BodyDemand(handler: self, generation: generation, eventLoop: context.eventLoop)
+            )
+            state = .streaming(body.source)
+            request.succeed(UpstreamResponse(status: head.status, headers: head.headers, body: UpstreamResponseBody(producer: body.sequence)))
+        case .body(let part):
+            guard case .streaming(let source) = state else {
+                if case .awaitingHead = state { close(reason: UpstreamConnectionError.invalidResponse) }
+                return
+            }
+            if source.yield(part) == .stopProducing { readPaused = true }
+        case .end:
+            if skippingInformational {
+                skippingInformational = false
+                return
+            }
+            guard case .streaming(let source) = state else {
+                return close(reason: UpstreamConnectionError.invalidResponse)
+            }
+            // Idle before the body ends: finishing it may call back into this handler at once.
+            finishExchange()
+            source.finish()
+            if keepAlive {
+                pool.release(self)
+            } else {
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let reason = closeReason ?? UpstreamConnectionError.remoteConnectionClosed
+        let previous = state
+        state = .closed
+        timer?.cancel()
+        timer = nil
+        switch previous {
+        case .awaitingHead(let request):
+            // An idle keep-alive connection the upstream closed just as it was reused: nothing was
+            // answered, so the request goes once more on a new connection.
+            if closeReason == nil, completedExchanges > 0, !request.retriedOnFreshConnection {
+                request.retriedOnFreshConnection = true
+                pool.connectionClosed(self)
+                pool.retry(request)
+                context.fireChannelInactive()
+                return
+            }
+            request.fail(reason)
+        case .streaming(let source):
+            source.finish(reason)
+        case .idle, .closed:
+            break
+        }
+        pool.connectionClosed(self)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let reason: UpstreamConnectionError = switch error {
+        case is NIOSSLError, is BoringSSLError, is NIOSSLExtraError: .tlsFailed
+        case is HTTPParserError: .invalidResponse
+        default: .remoteConnectionClosed
+        }
+        close(reason: reason)
+    }
+
+    // MARK: outbound
+
+    func read(context: ChannelHandlerContext) {
+        if readPaused {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    // MARK: body demand
+
+    fileprivate func resumeReading(generation: Int) {
+        guard generation == self.generation, readPaused else { return }
+        readPaused = false
+        lastRead = .now()
+        // The timer was armed for the deadline alone while paused: the idle timeout applies again.
+        timer?.cancel()
+        timer = nil
+        armTimer()
+        if readPending, let context {
+            readPending = false
+            context.read()
+        }
+    }
+
+    /// The body's reader is gone (finished, cancelled or dropped). Before the end it can never be read
+    /// again: close, which also stops the provider generating for no one.
+    fileprivate func bodyTerminated(generation: Int) {
+        guard generation == self.generation, case .streaming = state else { return }
+        close(reason: CancellationError())
+    }
+
+    private func finishExchange() {
+        state = .idle
+        timer?.cancel()
+        timer = nil
+        deadline = .distantFuture
+        completedExchanges += 1
+        idleSince = .now()
+        // An idle connection keeps reading, so an upstream's close is seen at once.
+        readPaused = false
+        if readPending, let context {
+            readPending = false
+            context.read()
+        }
+    }
+
+    // MARK: timer
+
+    private func armTimer() {
+        guard timer == nil, let context else { return }
+        let idleDue = readPaused ? NIODeadline.distantFuture : lastRead + readTimeout
+        timer = context.eventLoop.scheduleTask(deadline: min(deadline, idleDue)) { [self] in
+            timer = nil
+            timerFired()
+        }
+    }
+
+    private func timerFired() {
+        switch state {
+        case .awaitingHead, .streaming: break
+        case .idle, .closed: return
+        }
+        let now = NIODeadline.now()
+        if now >= deadline {
+            close(reason: UpstreamConnectionError.deadlineExceeded)
+        } else if !readPaused, now >= lastRead + readTimeout {
+            close(reason: UpstreamConnectionError.readTimeout)
+        } else {
+            armTimer()
+        }
+    }
+
+    /// Tells the connection when its body's reader wants more, or is gone.
+    struct BodyDemand: NIOAsyncSequenceProducerDelegate {
+        let handler: UpstreamConnectionHandler
+        let generation: Int
+        let eventLoop: any EventLoop
+
+        func produceMore() {
+            if eventLoop.inEventLoop {
+                handler.resumeReading(generation: generation)
+            } else {
+                eventLoop.execute { [handler, generation] in handler.resumeReading(generation: generation) }
+            }
+        }
+
+        func didTerminate() {
+            if eventLoop.inEventLoop {
+                handler.bodyTerminated(generation: generation)
+            } else {
+                eventLoop.execute { [handler, generation] in handler.bodyTerminated(generation: generation) }
+            }
+        }
+    }
+}

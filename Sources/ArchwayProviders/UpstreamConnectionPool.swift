@@ -1,0 +1,192 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// The upstream connections of one event loop, per origin: idle ones reused last-in first-out, new ones
+/// opened up to a limit, requests beyond it queued in order until a connection frees up or their
+/// deadline passes. Touched only on its event loop, so it needs no lock.
+final class UpstreamConnectionPool: @unchecked Sendable {
+    struct Settings: Sendable {
+        var connectTimeout: TimeAmount
+        var readTimeout: TimeAmount
+        var maxConnectionsPerOrigin: Int
+        var idleTimeout: TimeAmount = .seconds(60)
+    }
+
+    private struct Origin {
+        var idle: [UpstreamConnectionHandler] = []
+        var open = 0
+        var waiting = CircularBuffer<UpstreamRequest>()
+    }
+
+    let eventLoop: any EventLoop
+    private let settings: Settings
+    private let tls: UpstreamTLS
+    private var origins: [UpstreamOrigin: Origin] = [:]
+    private var sweep: RepeatedTask?
+    private var isShutDown = false
+
+    init(eventLoop: any EventLoop, settings: Settings, tls: UpstreamTLS) {
+        self.eventLoop = eventLoop
+        self.settings = settings
+        self.tls = tls
+    }
+
+    /// Sends `request` on an idle connection, a new one, or once one frees up.
+    func execute(_ request: UpstreamRequest) {
+        eventLoop.assertInEventLoop()
+        guard !isShutDown else { return request.fail(UpstreamConnectionError.shutdown) }
+        guard !request.isAnswered else { return }
+        let key = request.origin
+        while let connection = origins[key]?.idle.popLast() {
+            if connection.isUsable, NIODeadline.now() - connection.idleSince < settings.idleTimeout {
+                return connection.start(request)
+            }
+            connection.close(reason: UpstreamConnectionError.shutdown)
+        }
+        if origins[key, default: Origin()].open < settings.maxConnectionsPerOrigin {
+            return connect(for: request)
+        }
+        let timer = eventLoop.scheduleTask(deadline: request.deadline) { [self] in
+            origins[key]?.waiting.removeAll { $0 === request }
+            request.fail(UpstreamConnectionError.deadlineExceeded)
+        }
+        request.phase = .queued(timer)
+        origins[key]!.waiting.append(request)
+    }
+
+    /// A request whose connection closed before answering it: sent again as if new.
+    func retry(_ request: UpstreamRequest) {
+        request.phase = .created
+        execute(request)
+    }
+
+    func cancel(_ request: UpstreamRequest) {
+        eventLoop.assertInEventLoop()
+        switch request.phase {
+        case .queued:
+            origins[request.origin]?.waiting.removeAll { $0 === request }
+            request.fail(CancellationError())
+        case .created, .connecting:
+            request.fail(CancellationError())
+        case .sent(let connection):
+            connection.cancel(request)
+        case .answered:
+            break
+        }
+    }
+
+    /// A connection that finished an exchange and may be reused.
+    func release(_ connection: UpstreamConnectionHandler) {
+        guard !isShutDown else { return connection.close(reason: UpstreamConnectionError.shutdown) }
+        let key = connection.origin
+        while let next = origins[key]?.waiting.popFirst() {
+            if case .queued(let timer) = next.phase { timer.cancel() }
+            guard !next.isAnswered else { continue }
+            return connection.start(next)
+        }
+        origins[key]?.idle.append(connection)
+        startSweeping()
+    }
+
+    func connectionClosed(_ connection: UpstreamConnectionHandler) {
+        let key = connection.origin
+        guard var origin = origins[key] else { return }
+        origin.open -= 1
+        if let index = origin.idle.lastIndex(where: { $0 === connection }) {
+            origin.idle.remove(at: index)
+        }
+        let next = !isShutDown && origin.open < settings.maxConnectionsPerOrigin ? origin.waiting.popFirst() : nil
+        origins[key] = origin
+        if let next, !next.isAnswered {
+            if case .queued(let timer) = next.phase { timer.cancel() }
+            connect(for: next)
+        }
+    }
+
+    /// Closes idle connections and refuses new requests; exchanges in flight finish, then close.
+    func shutdown() {
+        eventLoop.assertInEventLoop()
+        isShutDown = true
+        sweep?.cancel()
+        for (_, origin) in origins {
+            for connection in origin.idle { connection.close(reason: UpstreamConnectionError.shutdown) }
+            for request in origin.waiting { request.fail(UpstreamConnectionError.shutdown) }
+        }
+    }
+
+    private func connect(for request: UpstreamRequest) {
+        let key = request.origin
+        origins[key, default: Origin()].open += 1
+        request.phase = .connecting
+        let connection = UpstreamConnectionHandler(origin: key, pool: self, readTimeout: settings.readTimeout)
+        let tls: NIOSSLContext?
+        do {
+            tls = key.tls ? try self.tls.makeContext() : nil
+        } catch {
+            origins[key]!.open -= 1
+            return request.fail(error)
+        }
+        let serverName = Self.isIPAddress(key.host) ? nil : key.host
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(settings.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                do {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                    }
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(connection)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+            .connect(host: key.host, port: key.port)
+            .whenComplete { [self] result in
+                switch result {
+                case .success:
+                    if request.isAnswered {
+                        release(connection)
+                    } else {
+                        connection.start(request)
+                    }
+                case .failure(let error):
+                    origins[key]?.open -= 1
+                    if case ChannelError.connectTimeout = error {
+                        request.fail(UpstreamConnectionError.connectTimeout)
+                    } else {
+                        request.fail(UpstreamConnectionError.connectFailed)
+                    }
+                    serveWaiting(key)
+                }
+            }
+    }
+
+    /// After a failed connect, the next waiting request gets its own try.
+    private func serveWaiting(_ key: UpstreamOrigin) {
+        guard let origin = origins[key], origin.open < settings.maxConnectionsPerOrigin,
+              let next = origins[key]?.waiting.popFirst() else { return }
+        if case .queued(let timer) = next.phase { timer.cancel() }
+        if !next.isAnswered { connect(for: next) }
+    }
+
+    private func startSweeping() {
+        guard sweep == nil else { return }
+        let interval = TimeAmount.nanoseconds(settings.idleTimeout.nanoseconds / 2)
+        sweep = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
+            let now = NIODeadline.now()
+            for (_, origin) in origins {
+                for connection in origin.idle where now - connection.idleSince >= settings.idleTimeout {
+                    connection.close(reason: UpstreamConnectionError.shutdown)
+                }
+            }
+        }
+    }
+
+    static func isIPAddress(_ host: String) -> Bool {
+        host.contains(":") || host.allSatisfy { $0 == "." || $0.isASCII && $0.isNumber }
+    }
+}

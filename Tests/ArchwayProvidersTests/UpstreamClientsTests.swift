@@ -1,0 +1,240 @@
+import ArchwayConfig
+@testable import ArchwayProviders
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import Testing
+
+/// One event loop, so every call of a test shares one pool and connection counts are exact.
+private func withClients<Value: Sendable>(
+    _ settings: UpstreamSettings = UpstreamSettings(),
+    tls: TLSConfiguration = .makeClientConfiguration(),
+    _ body: @Sendable (UpstreamClients) async throws -> Value
+) async throws -> Value {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let clients = UpstreamClients(settings: settings, group: group, tlsConfiguration: tls)
+    let value: Result<Value, any Error>
+    do {
+        value = .success(try await body(clients))
+    } catch {
+        value = .failure(error)
+    }
+    try await clients.shutdown()
+    try await group.shutdownGracefully()
+    return try value.get()
+}
+
+private func call(_ clients: UpstreamClients, _ origin: UpstreamOrigin, deadline: TimeAmount = .seconds(5)) async throws -> UpstreamResponse {
+    let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/v1/chat/completions", headers: ["host": origin.hostHeader, "content-length": "2"])
+    return try await clients.execute(origin: origin, head: head, body: ByteBuffer(string: "{}"), deadline: .now() + deadline)
+}
+
+private func text(_ response: UpstreamResponse) async throws -> String {
+    String(buffer: try await response.body.collect(upTo: 1 << 24))
+}
+
+private func failure(_ work: () async throws -> Void) async -> (any Error)? {
+    do {
+        try await work()
+        return nil
+    } catch {
+        return error
+    }
+}
+
+@Suite struct UpstreamClientsTests {
+    @Test func sequentialCallsShareOneKeptAliveConnection() async throws {
+        let upstream = RawUpstream { index in .json(#"{"n":\#(index)}"#) }
+        try await upstream.run { (origin: UpstreamOrigin) async throws in
+            try await withClients { (clients: UpstreamClients) async throws in
+                for index in 0..<5 {
+                    let response = try await call(clients, origin)
+                    #expect(response.status == .ok && response.headers.first(name: "x-request-index") == String(index))
+                    #expect(try await text(response) == #"{"n":\#(index)}"#)
+                }
+            }
+        }
+        #expect(upstream.counts.connections == 1 && upstream.counts.requests == 5)
+    }
+
+    @Test func aKeptAliveConnectionTheUpstreamDroppedIsReplacedOnce() async throws {
+        // The second request lands on a connection the upstream closes without answering: the race of
+        // an idle connection the server dropped just as it was reused. It goes once more, on a new one.
+        let upstream = RawUpstream { index in index == 1 ? .closeWithoutAnswer : .json("ok") }
+        try await upstream.run { (origin: UpstreamOrigin) async throws in
+            try await withClients { (clients: UpstreamClients) async throws in
+                #expect(try await text(try await call(clients, origin)) == "ok")
+                #expect(try await text(try await call(clients, origin)) == "ok")
+            }
+        }
+        #expect(upstream.counts.connections == 2 && upstream.counts.requests == 3)
+
+        // A new connection closed without an answer is the upstream's answer: no second try.
+        let closing = RawUpstream { _ in .closeWithoutAnswer }
+        let error = try await closing.run { (origin: UpstreamOrigin) async throws in
+            try await withClients { clients in await failure { _ = try await call(clients, origin) } }
+        }
+        #expect(error as? UpstreamConnectionError == .remoteConnectionClosed)
+        #expect(closing.counts.requests == 1)
+    }
+
+    @Test func firstByteTimeoutAndDeadlineCloseTheConnection() async throws {
+        let upstream = RawUpstream { _ in .silent }
+        try await upstream.run { (origin: UpstreamOrigin) async throws in
+            try await withClients(UpstreamSettings(firstByteTimeout: .milliseconds(200))) { (clients: UpstreamClients) async throws in
+                let started = ContinuousClock.now
+                let error = await failure { _ = try await call(clients, origin) }
+                #expect(error as? UpstreamConnectionError == .readTimeout)
+                #expect(started.duration(to: .now) < .seconds(2))
+            }
+            try await withClients { (clients: UpstreamClients) async throws in
+                let error = await failure { _ = try await call(clients, origin, deadline: .milliseconds(300)) }
+                #expect(error as? UpstreamConnectionError == .deadlineExceeded)
+            }
+            #expect(try await upstream.eventually { $0.closed == 2 })
+        }
+    }
+
+    @Test func theFirstByteTimeoutIsBetweenReadsNotOverTheWholeStream() async throws {
+        let parts = (0..<5).map { "data: \($0)\n\n" }
+        let upstream = RawUpstream { index in
+            index == 0 ? .stream(parts, interval: .milliseconds(300)) : .stream(parts + Array(repeating: "data: x\n\n", count: 40), interval: .milliseconds(50))
+        }
+        try await upstream.run { (origin: UpstreamOrigin) async throws in
+            try await withClients(UpstreamSettings(firstByteTimeout: .seconds(1))) { (clients: UpstreamClients) async throws in
+                // 5 × 300 ms is longer than the timeout; no gap is (with room for a loaded machine).
+                #expect(try await text(try await call(clients, origin)) == parts.joined())
+                // The call's deadline still ends a stream that outlives it, mid-body.
+                let response = try await call(clients, origin, deadline: .milliseconds(400))
+                let error = await failure { _ = try await text(response) }
+                #expect(error as? UpstreamConnectionError == .deadlineExceeded)
+            }
+        }
+    }
+
+    @Test func cancellingACallClosesItsConnection() async throws {
+        let upstream = RawUpstream { _ in .silent }
+        try await upstream.run { (origin: UpstreamOrigin) async throws in
+            try await withClients { (clients: UpstreamClients) async throws in
+                let task = Task { try await call(clients, origin) }
+                #expect(try await upstream.eventually { $0.requests == 1 })
+                task.cancel()
+                let error = await failure { _ = try await task.value }
+                #expect(error is CancellationError)
+                #expect(try await upstream.eventually { $0.closed == 1 })
+            }
+        }
+    }
+
+    @Test func abandoningABodyMidStreamClosesItsConnection() async throws {
+        let upstream = RawUpstream { index in
+            index == 0 ? .stream((0..<200).map { "part \($0)\n" }, interval: .milliseconds(10)) : .json("next")
+        }
+        try await upstream.run { (origin: UpstreamOrigin) async throws in
+            try await withClients { (clients: UpstreamClients) async throws in
+                do {
+                    let response = try await call(clients, origin)
+                    var parts = response.body.makeAsyncIterator()
+                    _ = try await parts.next()
+                    _ = try await parts.next()
+                }
+                // The reader is gone: the provider is told (the connection closes) and the next call
+                // never gets the abandoned connection.
+                #expect(try await upstream.eventually { $0.closed == 1 })
+                #expect(try await text(try await call(clients, origin)) == "next")
+            }
+        }
+        #expect(upstream.counts.connections == 2)
+    }
+
+    @Test func largeBodiesArriveWholeAndCollectStopsAtItsLimit() async throws {
+        let size = 3 * 1024 * 1024 + 17
+        let upstream = RawUpstream { _ in .large(size) }
+        try await upstream.run { (origin: UpstreamOrigin) async throws in
+            try await withClients { (clients: UpstreamClients) async throws in
+                // Read slowly, so the connection has to stop and resume reading from its socket.
+                let response = try await call(clients, origin)
+                var received: [UInt8] = []
+                for try await part in response.body {
+                    received += part.readableBytesView
+                    if received.count < 256 * 1024 { try await Task.sleep(for: .milliseconds(5)) }
+                }
+                #expect(received == RawUpstream.largeBody(size))
+                let error = await failure { _ = try await call(clients, origin).body.collect(upTo: 1024) }
+                #expect(error is NIOTooManyBytesError)
+            }
+        }
+    }
+
+    @Test func callsBeyondTheConnectionLimitWaitTheirTurn() async throws {
+        let upstream = RawUpstream { index in .stream(["a", "b", "\(index)"], interval: .milliseconds(20)) }
+        try await upstream.run { (origin: UpstreamOrigin) async throws in
+            try await withClients(UpstreamSettings(maxConnectionsPerHost: 1)) { (clients: UpstreamClients) async throws in
+                let bodies = try await withThrowingTaskGroup(of: String.self) { group in
+                    for _ in 0..<4 { group.addTask { try await text(try await call(clients, origin)) } }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(bodies.sorted() == ["ab0", "ab1", "ab2", "ab3"])
+            }
+        }
+        #expect(upstream.counts.connections == 1)
+
+        // A call still waiting for a connection at its deadline fails with the deadline.
+        let silent = RawUpstream { _ in .silent }
+        try await silent.run { (origin: UpstreamOrigin) async throws in
+            try await withClients(UpstreamSettings(maxConnectionsPerHost: 1)) { (clients: UpstreamClients) async throws in
+                let holder = Task { try await call(clients, origin) }
+                #expect(try await silent.eventually { $0.requests == 1 })
+                let error = await failure { _ = try await call(clients, origin, deadline: .milliseconds(200)) }
+                #expect(error as? UpstreamConnectionError == .deadlineExceeded)
+                holder.cancel()
+                _ = await failure { _ = try await holder.value }
+            }
+        }
+        #expect(silent.counts.connections == 1)
+    }
+
+    @Test func httpsUpstreamsAreVerifiedAgainstTheTrustRoots() async throws {
+        let (server, trust) = try RawUpstream.selfSignedTLS()
+        let upstream = RawUpstream { _ in .json("secure") }
+        try await upstream.run(tls: server) { (origin: UpstreamOrigin) async throws in
+            var trusting = TLSConfiguration.makeClientConfiguration()
+            trusting.trustRoots = .certificates([trust])
+            try await withClients(tls: trusting) { (clients: UpstreamClients) async throws in
+                #expect(try await text(try await call(clients, origin)) == "secure")
+                #expect(try await text(try await call(clients, origin)) == "secure")
+            }
+            // The system's roots do not know this certificate: the handshake fails, nothing is sent.
+            try await withClients { (clients: UpstreamClients) async throws in
+                let error = await failure { _ = try await call(clients, origin) }
+                #expect(error as? UpstreamConnectionError == .tlsFailed)
+            }
+        }
+        #expect(upstream.counts.requests == 2)
+    }
+
+    @Test func anUnreachableUpstreamFailsFast() async throws {
+        // A port nothing listens on (bound, then closed).
+        let probe = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let port = probe.localAddress!.port!
+        try await probe.close()
+        try await withClients { (clients: UpstreamClients) async throws in
+            let error = await failure { _ = try await call(clients, UpstreamOrigin(tls: false, host: "127.0.0.1", port: port)) }
+            #expect(error as? UpstreamConnectionError == .connectFailed)
+        }
+    }
+
+    @Test(arguments: [
+        ("https://api.openai.com/v1", true, "api.openai.com", 443, "/v1", "api.openai.com"),
+        ("http://127.0.0.1:8080/v1/", false, "127.0.0.1", 8080, "/v1", "127.0.0.1:8080"),
+        ("http://[::1]:9000", false, "::1", 9000, "", "[::1]:9000"),
+        ("HTTPS://example.com:443/a/b", true, "example.com", 443, "/a/b", "example.com"),
+        ("http://example.com", false, "example.com", 80, "", "example.com"),
+    ])
+    func originsAndPathsComeFromBaseURLs(url: String, tls: Bool, host: String, port: Int, path: String, hostHeader: String) {
+        let (origin, parsedPath) = UpstreamOrigin.parse(url)
+        #expect(origin == UpstreamOrigin(tls: tls, host: host, port: port))
+        #expect(parsedPath == path && origin.hostHeader == hostHeader)
+    }
+}
