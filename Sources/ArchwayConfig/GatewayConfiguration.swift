@@ -91,9 +91,9 @@ public struct UpstreamSettings: Sendable {
     /// Extra attempts at the same provider after a retryable failure (429, 5xx, connection error),
     /// made only before any byte has reached the client.
     public var maxRetries: Int
-    /// Pooled HTTP/1.1 connections per upstream host. A stream holds its connection for its whole
-    /// length, so this bounds concurrent streams to one plain-HTTP upstream (HTTPS upstreams that
-    /// speak HTTP/2 multiplex instead).
+    /// Pooled HTTP/1.1 connections per upstream host (plain or TLS). A call holds its connection for
+    /// its whole length, streams included, so this bounds concurrent calls to one host; calls beyond it
+    /// wait in order for a free connection, until their deadline.
     public var maxConnectionsPerHost: Int
 
     public init(

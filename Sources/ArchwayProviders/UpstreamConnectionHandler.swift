@@ -33,7 +33,6 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
     private var keepAlive = true
     private var readPaused = false
     private var readPending = false
-    private var skippingInformational = false
     /// Why the connection is being closed, delivered to the exchange when the channel goes inactive.
     private var closeReason: (any Error)?
     private(set) var completedExchanges = 0
@@ -97,12 +96,9 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
         lastRead = .now()
         switch unwrapInboundIn(data) {
         case .head(let head):
+            // NIO's decoder drops informational (1xx) answers: a head here is the final one.
             guard case .awaitingHead(let request) = state else {
                 return close(reason: UpstreamConnectionError.invalidResponse)
-            }
-            if head.status.code < 200, head.status != .switchingProtocols {
-                skippingInformational = true
-                return
             }
             keepAlive = keepAlive && head.isKeepAlive
             let body = UpstreamResponseBody.Producer.makeSequence(
@@ -119,10 +115,6 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
             }
             if source.yield(part) == .stopProducing { readPaused = true }
         case .end:
-            if skippingInformational {
-                skippingInformational = false
-                return
-            }
             guard case .streaming(let source) = state else {
                 return close(reason: UpstreamConnectionError.invalidResponse)
             }
@@ -167,6 +159,8 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let reason: UpstreamConnectionError = switch error {
         case is NIOSSLError, is BoringSSLError, is NIOSSLExtraError: .tlsFailed
+        // The connection closed inside a message: a cut answer, as when a stream breaks.
+        case HTTPParserError.invalidEOFState: .remoteConnectionClosed
         case is HTTPParserError: .invalidResponse
         default: .remoteConnectionClosed
         }

@@ -1,0 +1,168 @@
+@testable import ArchwayProviders
+import ArchwayCore
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import NIOSSL
+import Testing
+
+/// Whatever bytes an upstream sends, in whatever pieces, and whenever it hangs up: the exchange's caller
+/// gets exactly one answer (a head or an error), a body it was given always ends, and nothing traps.
+/// The bytes are parsed by NIO's llhttp; what is Archway's is the state machine over the parts.
+@Suite struct UpstreamConnectionHandlerTests {
+    struct Outcome {
+        var answered: Bool
+        var status: Int?
+        var body: [UInt8]?
+        var bodyError: (any Error)?
+        var headError: (any Error)?
+    }
+
+    /// Feeds `pieces` to one exchange on an embedded connection, then hangs up: by then every part the
+    /// exchange will ever get is buffered, so its body can be read to its end.
+    static func replay(_ pieces: [[UInt8]]) async throws -> Outcome {
+        let channel = EmbeddedChannel()
+        let loop = channel.embeddedEventLoop
+        let pool = UpstreamConnectionPool(
+            eventLoop: loop,
+            settings: .init(connectTimeout: .seconds(1), readTimeout: .seconds(1), maxConnectionsPerOrigin: 1),
+            tls: UpstreamTLS(configuration: .makeClientConfiguration())
+        )
+        let origin = UpstreamOrigin(tls: false, host: "127.0.0.1", port: 1)
+        let handler = UpstreamConnectionHandler(origin: origin, pool: pool, readTimeout: .seconds(1))
+        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+        try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let request = UpstreamRequest(
+            origin: origin,
+            head: HTTPRequestHead(version: .http1_1, method: .POST, uri: "/v1/chat/completions", headers: ["host": "127.0.0.1:1", "content-length": "2"]),
+            body: ByteBuffer(string: "{}"),
+            deadline: .now() + .seconds(5),
+            promise: loop.makePromise()
+        )
+        handler.start(request)
+        for piece in pieces where channel.isActive {
+            _ = try? channel.writeInbound(ByteBuffer(bytes: piece))
+        }
+        if channel.isActive {
+            _ = try? channel.close().wait()
+        }
+        loop.run()
+
+        var results: [Result<UpstreamResponse, any Error>] = []
+        request.promise.futureResult.whenComplete { results.append($0) }
+        loop.run()
+        var outcome = Outcome(answered: results.count == 1)
+        switch results.first {
+        case .success(let response):
+            outcome.status = Int(response.status.code)
+            do {
+                outcome.body = Array(try await response.body.collect(upTo: 1 << 20).readableBytesView)
+            } catch {
+                outcome.bodyError = error
+            }
+        case .failure(let error):
+            outcome.headError = error
+        case nil:
+            break
+        }
+        _ = try? channel.finish()
+        return outcome
+    }
+
+    static func response(_ body: String, chunked: Bool = false, extraHeaders: String = "") -> [UInt8] {
+        if chunked {
+            let size = String(body.utf8.count, radix: 16)
+            return Array("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\(extraHeaders)\r\n\(size)\r\n\(body)\r\n0\r\n\r\n".utf8)
+        }
+        return Array("HTTP/1.1 200 OK\r\ncontent-length: \(body.utf8.count)\r\n\(extraHeaders)\r\n\(body)".utf8)
+    }
+
+    static func split(_ bytes: [UInt8], using random: inout SplitMix64) -> [[UInt8]] {
+        var pieces: [[UInt8]] = []
+        var index = 0
+        while index < bytes.count {
+            let length = 1 + Int(random.next() % UInt64(max(1, min(bytes.count - index, 24))))
+            pieces.append(Array(bytes[index..<min(bytes.count, index + length)]))
+            index += length
+        }
+        return pieces
+    }
+
+    @Test func wellFormedAnswersArriveWholeHoweverTheyAreSplit() async throws {
+        var random = SplitMix64(seed: 7)
+        let answers: [([UInt8], String)] = [
+            (Self.response(#"{"ok":true}"#), #"{"ok":true}"#),
+            (Self.response("data: a\n\ndata: [DONE]\n\n", chunked: true), "data: a\n\ndata: [DONE]\n\n"),
+            (Array("HTTP/1.1 100 Continue\r\n\r\n".utf8) + Self.response("after continue"), "after continue"),
+            (Array("HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the end".utf8), "until the end"),
+        ]
+        for (bytes, body) in answers {
+            for _ in 0..<25 {
+                let outcome = try await Self.replay(Self.split(bytes, using: &random))
+                #expect(outcome.answered && outcome.status == 200)
+                #expect(outcome.body.map { String(decoding: $0, as: UTF8.self) } == body)
+            }
+        }
+    }
+
+    @Test func aTruncatedAnswerIsAnErrorNeverAShortBody() async throws {
+        var random = SplitMix64(seed: 3)
+        let chunked = Self.response(#"{"choices":[{"message":{"content":"hello"}}]}"#, chunked: true)
+        let truncated: [[UInt8]] = [
+            Array("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort".utf8),
+            Array(chunked.prefix(chunked.count - 5)),
+            Array(chunked.prefix(chunked.count - 1)),
+        ]
+        for bytes in truncated {
+            for _ in 0..<10 {
+                let outcome = try await Self.replay(Self.split(bytes, using: &random))
+                #expect(outcome.answered && outcome.status == 200 && outcome.body == nil)
+                #expect(outcome.bodyError as? UpstreamConnectionError == .remoteConnectionClosed)
+            }
+        }
+        // Cut before the head: the caller gets the error, not an answer.
+        let outcome = try await Self.replay([Array("HTTP/1.1 200 OK\r\ncontent-le".utf8)])
+        #expect(outcome.answered && outcome.headError as? UpstreamConnectionError == .remoteConnectionClosed)
+    }
+
+    @Test func brokenAnswersFailTheExchangeAndNeverHang() async throws {
+        var random = SplitMix64(seed: 11)
+        let valid = Self.response(#"{"choices":[{"message":{"content":"hello"}}]}"#, chunked: true)
+        var cases: [[UInt8]] = [
+            [],
+            Array("garbage\r\n\r\n".utf8),
+            Array("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort".utf8),
+            Array("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n".utf8),
+            Self.response("one") + Self.response("an unsolicited second answer"),
+            Array("HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n".utf8),
+            Array(valid.prefix(valid.count / 2)),
+        ]
+        // Mutations of a valid chunked answer: flipped, dropped and duplicated bytes.
+        for _ in 0..<1_500 {
+            var bytes = valid
+            for _ in 0..<(1 + Int(random.next() % 4)) {
+                let at = Int(random.next() % UInt64(bytes.count))
+                switch random.next() % 3 {
+                case 0: bytes[at] = UInt8(truncatingIfNeeded: random.next())
+                case 1: bytes.remove(at: at)
+                default: bytes.insert(bytes[at], at: at)
+                }
+                if bytes.isEmpty { break }
+            }
+            cases.append(bytes)
+        }
+        for bytes in cases {
+            let outcome = try await Self.replay(Self.split(bytes, using: &random))
+            // Exactly one answer: a head, or an error for the caller.
+            #expect(outcome.answered)
+            #expect((outcome.status != nil) != (outcome.headError != nil))
+            if let error = outcome.headError {
+                #expect(error is UpstreamConnectionError)
+            }
+            if let error = outcome.bodyError {
+                #expect(error is UpstreamConnectionError)
+            }
+        }
+    }
+}
