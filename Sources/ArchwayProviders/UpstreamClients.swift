@@ -20,17 +20,23 @@ public final class UpstreamClients: Sendable {
     ///   - settings: timeouts; `max_connections_per_host` is shared out between the loops.
     ///   - tlsConfiguration: for `https` upstreams (the system's trust roots by default); HTTP/1.1 is
     ///     the only protocol offered.
-    public init(
+    public convenience init(
         settings: UpstreamSettings,
         group: MultiThreadedEventLoopGroup = .singleton,
         tlsConfiguration: TLSConfiguration = .makeClientConfiguration()
     ) {
+        self.init(settings: settings, group: group, tlsConfiguration: tlsConfiguration, idleTimeout: .seconds(60))
+    }
+
+    /// - Parameter idleTimeout: how long an unused connection stays pooled.
+    init(settings: UpstreamSettings, group: MultiThreadedEventLoopGroup, tlsConfiguration: TLSConfiguration, idleTimeout: TimeAmount) {
         let loops = Array(group.makeIterator())
         let tls = UpstreamTLS(configuration: tlsConfiguration)
         let pool = UpstreamConnectionPool.Settings(
             connectTimeout: .nanoseconds(settings.connectTimeout.nanoseconds),
             readTimeout: .nanoseconds(settings.firstByteTimeout.nanoseconds),
-            maxConnectionsPerOrigin: max(1, (settings.maxConnectionsPerHost + loops.count - 1) / loops.count)
+            maxConnectionsPerOrigin: max(1, (settings.maxConnectionsPerHost + loops.count - 1) / loops.count),
+            idleTimeout: idleTimeout
         )
         self.pools = loops.map { UpstreamConnectionPool(eventLoop: $0, settings: pool, tls: tls) }
     }

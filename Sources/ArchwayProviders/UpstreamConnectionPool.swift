@@ -11,7 +11,7 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         var connectTimeout: TimeAmount
         var readTimeout: TimeAmount
         var maxConnectionsPerOrigin: Int
-        var idleTimeout: TimeAmount = .seconds(60)
+        var idleTimeout: TimeAmount
     }
 
     private struct Origin {
@@ -175,7 +175,9 @@ final class UpstreamConnectionPool: @unchecked Sendable {
 
     private func startSweeping() {
         guard sweep == nil else { return }
-        let interval = TimeAmount.nanoseconds(settings.idleTimeout.nanoseconds / 2)
+        // A connection lives between the idle timeout and a sixth more: no timer per release, and a
+        // burst's connections (and their buffers) are gone soon after it.
+        let interval = TimeAmount.nanoseconds(settings.idleTimeout.nanoseconds / 6)
         sweep = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in
             let now = NIODeadline.now()
             for (_, origin) in origins {

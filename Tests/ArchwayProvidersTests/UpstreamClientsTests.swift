@@ -10,10 +10,11 @@ import Testing
 private func withClients<Value: Sendable>(
     _ settings: UpstreamSettings = UpstreamSettings(),
     tls: TLSConfiguration = .makeClientConfiguration(),
+    idleTimeout: TimeAmount = .seconds(60),
     _ body: @Sendable (UpstreamClients) async throws -> Value
 ) async throws -> Value {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    let clients = UpstreamClients(settings: settings, group: group, tlsConfiguration: tls)
+    let clients = UpstreamClients(settings: settings, group: group, tlsConfiguration: tls, idleTimeout: idleTimeout)
     let value: Result<Value, any Error>
     do {
         value = .success(try await body(clients))
@@ -109,6 +110,23 @@ private func failure(_ work: () async throws -> Void) async -> (any Error)? {
                 let response = try await call(clients, origin, deadline: .milliseconds(400))
                 let error = await failure { _ = try await text(response) }
                 #expect(error as? UpstreamConnectionError == .deadlineExceeded)
+            }
+        }
+    }
+
+    @Test func idleConnectionsCloseAfterTheIdleTimeout() async throws {
+        let upstream = RawUpstream { _ in .stream(["a", "b"], interval: .milliseconds(10)) }
+        try await upstream.run { (origin: UpstreamOrigin) async throws in
+            try await withClients(idleTimeout: .milliseconds(300)) { (clients: UpstreamClients) async throws in
+                let bodies = try await withThrowingTaskGroup(of: String.self) { group in
+                    for _ in 0..<20 { group.addTask { try await text(try await call(clients, origin)) } }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(bodies == Array(repeating: "ab", count: 20))
+                #expect(upstream.counts.connections == 20 && upstream.counts.closed == 0)
+                // Within the idle timeout and a sweep (a sixth of it) of going idle, every one is closed.
+                try await Task.sleep(for: .milliseconds(400))
+                #expect(try await upstream.eventually { $0.closed == 20 })
             }
         }
     }

@@ -25,7 +25,7 @@ import Testing
         let loop = channel.embeddedEventLoop
         let pool = UpstreamConnectionPool(
             eventLoop: loop,
-            settings: .init(connectTimeout: .seconds(1), readTimeout: .seconds(1), maxConnectionsPerOrigin: 1),
+            settings: .init(connectTimeout: .seconds(1), readTimeout: .seconds(1), maxConnectionsPerOrigin: 1, idleTimeout: .seconds(60)),
             tls: UpstreamTLS(configuration: .makeClientConfiguration())
         )
         let origin = UpstreamOrigin(tls: false, host: "127.0.0.1", port: 1)
