@@ -100,13 +100,16 @@ bench-micro-thresholds:
 	cd Benchmarks && $(SWIFT) package --disable-sandbox --allow-writing-to-package-directory benchmark thresholds update
 
 # libFuzzer over everything that reads client and provider bytes (Fuzz/): `make fuzz [FUZZ_SECONDS=120]`.
-# Findings are written as crash-* files in Fuzz/; the seed corpora are Fuzz/corpus/wire and Fuzz/corpus/policy
-# (the PII scanner, redaction and restoration, the injection scorer, the consistency measure, workflow templates).
+# Findings are written as crash-* files in Fuzz/; the seed corpora are Fuzz/corpus/wire, Fuzz/corpus/upstream
+# (an upstream's HTTP/1.1 bytes through Archway's client) and Fuzz/corpus/policy (the PII scanner, redaction
+# and restoration, the injection scorer, the consistency measure, workflow templates).
 FUZZ_SECONDS ?= 120
 .PHONY: fuzz
 fuzz:
 	cd Fuzz && $(SWIFT) build -c release --sanitize=fuzzer
 	mkdir -p Fuzz/.build/corpus && cp Fuzz/corpus/wire/* Fuzz/.build/corpus/
 	cd Fuzz && SWIFT_BACKTRACE=enable=no ./.build/release/FuzzWire .build/corpus corpus/wire -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1
+	mkdir -p Fuzz/.build/corpus-upstream && cp Fuzz/corpus/upstream/* Fuzz/.build/corpus-upstream/
+	cd Fuzz && SWIFT_BACKTRACE=enable=no ./.build/release/FuzzUpstream .build/corpus-upstream corpus/upstream -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1
 	mkdir -p Fuzz/.build/corpus-policy && cp Fuzz/corpus/policy/* Fuzz/.build/corpus-policy/
 	cd Fuzz && SWIFT_BACKTRACE=enable=no ./.build/release/FuzzPolicy .build/corpus-policy corpus/policy -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1

@@ -21,6 +21,13 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
         .executableTarget(
+            name: "FuzzUpstream",
+            dependencies: [
+                .product(name: "ArchwayProviders", package: "archway"),
+            ],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+        .executableTarget(
             name: "FuzzPolicy",
             dependencies: [
                 .product(name: "ArchwayPolicy", package: "archway"),

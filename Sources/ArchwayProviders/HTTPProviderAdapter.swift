@@ -29,7 +29,6 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         (self.origin, self.basePath) = UpstreamOrigin.parse(base)
         self.serverAddress = (origin.host, origin.port)
         var headers = HTTPHeaders()
-        headers.add(name: "host", value: origin.hostHeader)
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "user-agent", value: "archway")
         switch provider.kind {
@@ -42,6 +41,8 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         for header in provider.headers {
             headers.add(name: header.name, value: header.value)
         }
+        // Configuration refuses a `host` header: it is always the base URL's.
+        headers.add(name: "host", value: origin.hostHeader)
         self.baseHeaders = headers
     }
 

@@ -13,14 +13,14 @@ public struct UpstreamConnectionError: Error, Hashable, Sendable, CustomStringCo
 
     let code: Code
 
-    static let connectTimeout = Self(code: .connectTimeout)
-    static let connectFailed = Self(code: .connectFailed)
-    static let tlsFailed = Self(code: .tlsFailed)
-    static let readTimeout = Self(code: .readTimeout)
-    static let deadlineExceeded = Self(code: .deadlineExceeded)
-    static let remoteConnectionClosed = Self(code: .remoteConnectionClosed)
-    static let invalidResponse = Self(code: .invalidResponse)
-    static let shutdown = Self(code: .shutdown)
+    public static let connectTimeout = Self(code: .connectTimeout)
+    public static let connectFailed = Self(code: .connectFailed)
+    public static let tlsFailed = Self(code: .tlsFailed)
+    public static let readTimeout = Self(code: .readTimeout)
+    public static let deadlineExceeded = Self(code: .deadlineExceeded)
+    public static let remoteConnectionClosed = Self(code: .remoteConnectionClosed)
+    public static let invalidResponse = Self(code: .invalidResponse)
+    public static let shutdown = Self(code: .shutdown)
 
     /// Bounded and free of anything the upstream sent.
     public var shortDescription: String {

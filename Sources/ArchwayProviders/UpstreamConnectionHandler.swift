@@ -157,14 +157,19 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        let reason: UpstreamConnectionError = switch error {
-        case is NIOSSLError, is BoringSSLError, is NIOSSLExtraError: .tlsFailed
-        // The connection closed inside a message: a cut answer, as when a stream breaks.
-        case HTTPParserError.invalidEOFState: .remoteConnectionClosed
-        case is HTTPParserError: .invalidResponse
-        default: .remoteConnectionClosed
+        switch error {
+        case is NIOSSLError, is BoringSSLError, is NIOSSLExtraError:
+            close(reason: UpstreamConnectionError.tlsFailed)
+        case HTTPParserError.invalidEOFState:
+            // The connection closed inside a message: a cut answer, as when a stream breaks.
+            close(reason: UpstreamConnectionError.remoteConnectionClosed)
+        case is HTTPParserError:
+            close(reason: UpstreamConnectionError.invalidResponse)
+        default:
+            // A socket error (a reset, say) gives no reason of its own: the close reads as the upstream's,
+            // so a reused connection reset before it answered is retried like one closed cleanly.
+            context.close(promise: nil)
         }
-        close(reason: reason)
     }
 
     // MARK: outbound

@@ -43,6 +43,27 @@ struct AdapterHarness {
 }
 
 @Suite struct HTTPProviderAdapterTests {
+    @Test func theHostHeaderNamesTheUpstreamOnce() async throws {
+        let upstream = RawUpstream { _ in .json(AdapterHarness.completion) }
+        let port = try await upstream.run { (origin: UpstreamOrigin) async throws -> Int in
+            for extra in ["", ", headers: {x-team: a}"] {
+                let configuration = try ConfigurationLoader(environment: [:]).load(yaml: """
+                providers:
+                  up: {kind: openai, base_url: "http://127.0.0.1:\(origin.port)/v1"\(extra)}
+                models:
+                  m: {provider: up, model: m-upstream}
+                """)
+                let provider = try #require(configuration.providers["up"])
+                try await UpstreamClients.with(settings: configuration.upstream) { clients in
+                    let transport = UpstreamTransport(clients: clients, settings: configuration.upstream, tracer: InMemoryTracer())
+                    _ = try await HTTPProviderAdapter(provider: provider, transport: transport).chat(AdapterHarness.request, call: AdapterHarness.call())
+                }
+            }
+            return origin.port
+        }
+        #expect(upstream.counts.hosts == ["127.0.0.1:\(port)", "127.0.0.1:\(port)"])
+    }
+
     @Test func retryableFailuresAreRetriedWithOneSpanPerAttempt() async throws {
         let upstream = ScriptedUpstream { _, index in
             index < 2 ? .scriptedJSON(#"{"error":{"message":"busy"}}"#, status: .serviceUnavailable) : .scriptedJSON(AdapterHarness.completion)

@@ -28,6 +28,8 @@ final class RawUpstream: Sendable {
         var connections = 0
         var closed = 0
         var requests = 0
+        /// The `host` header of each request, in order.
+        var hosts: [String] = []
     }
 
     private let script: @Sendable (_ index: Int) -> Reply
@@ -85,6 +87,9 @@ final class RawUpstream: Sendable {
         defer { state.withLock { $0.closed += 1 } }
         try? await connection.executeThenClose { inbound, outbound in
             for try await part in inbound {
+                if case .head(let head) = part {
+                    state.withLock { $0.hosts.append(head.headers["host"].joined(separator: ",")) }
+                }
                 guard case .end = part else { continue }
                 let index = state.withLock { counts in
                     counts.requests += 1

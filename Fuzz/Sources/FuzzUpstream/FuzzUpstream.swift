@@ -1,0 +1,29 @@
+@_spi(Testing) import ArchwayProviders
+import Dispatch
+
+/// One libFuzzer input as an upstream's bytes through one exchange of Archway's HTTP/1.1 client: NIO's
+/// decoder and the connection handler's state machine. The first byte sets how the rest is split into
+/// reads. Whatever arrives, the caller gets exactly one answer, a body it was given ends with its bytes or
+/// an `UpstreamConnectionError`, and nothing traps.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzUpstream(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
+    guard count > 0 else { return 0 }
+    let bytes = Array(UnsafeBufferPointer(start: start, count: count))
+    let pieceSize = 1 + Int(bytes[0] % 64)
+    let pieces = stride(from: 1, to: bytes.count, by: pieceSize).map { Array(bytes[$0..<min(bytes.count, $0 + pieceSize)]) }
+    let done = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var outcome: UpstreamConnectionReplay.Outcome?
+    Task {
+        outcome = try? await UpstreamConnectionReplay.replay(pieces)
+        done.signal()
+    }
+    done.wait()
+    guard let outcome else { fatalError("the replay could not set up its channel") }
+    precondition(outcome.answered, "the caller got no answer, or more than one")
+    precondition((outcome.status != nil) != (outcome.headError != nil), "both a head and an error, or neither")
+    precondition(!outcome.foreignError, "an error that is not an UpstreamConnectionError reached the caller")
+    if outcome.status != nil {
+        precondition((outcome.body != nil) != (outcome.bodyError != nil), "a body that neither ended nor failed")
+    }
+    return 0
+}
