@@ -352,6 +352,21 @@ def build_rules() -> dict:
                 },
             },
             {
+                "alert": "ArchwayUpstreamConnectionsExhausted",
+                "expr": "max by (job, server_address, server_port) (archway_upstream_waiting_calls) > 0\n",
+                "for": "5m",
+                "labels": {"severity": "ticket"},
+                "annotations": {
+                    "summary": "Calls are waiting for upstream connections",
+                    "description": (
+                        "Calls of {{ $labels.job }} to {{ $labels.server_address }}:{{ $labels.server_port }} have waited for a "
+                        "connection for 5 minutes: the host is at upstream.max_connections_per_host (a call, stream included, "
+                        "holds one). Raise the limit if the provider allows, or spread the load over more hosts."
+                    ),
+                    "dashboard": "/d/archway-overview/archway-overview",
+                },
+            },
+            {
                 "alert": "ArchwayTelemetryDropped",
                 "expr": "sum by (job, reason) (rate(archway_telemetry_dropped_total[10m])) > 0\n",
                 "for": "10m",
@@ -685,6 +700,21 @@ def build_tests(rules: dict) -> dict:
             {"eval_time": "22m", "alertname": "ArchwayPromptInjectionSurge",
              "exp_alerts": op_fired("ArchwayPromptInjectionSurge", probed)},
             {"eval_time": "50m", "alertname": "ArchwayPromptInjectionSurge", "exp_alerts": []},
+        ],
+    })
+    pool = {"job": JOB, "server_address": "api.openai.com", "server_port": "443"}
+    tests.append({
+        "name": "connections: calls waiting for 5 minutes fire; a two-minute burst does not",
+        "interval": "1m",
+        "input_series": [
+            {"series": "archway_upstream_waiting_calls" + _labels(pool), "values": "0 0 3 5 4 6 7 5 3 0 0 0 4 2 0 0"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "5m", "alertname": "ArchwayUpstreamConnectionsExhausted", "exp_alerts": []},
+            {"eval_time": "7m", "alertname": "ArchwayUpstreamConnectionsExhausted",
+             "exp_alerts": op_fired("ArchwayUpstreamConnectionsExhausted", pool)},
+            {"eval_time": "10m", "alertname": "ArchwayUpstreamConnectionsExhausted", "exp_alerts": []},
+            {"eval_time": "14m", "alertname": "ArchwayUpstreamConnectionsExhausted", "exp_alerts": []},
         ],
     })
     drop = {"job": JOB, "reason": "export_failed"}

@@ -94,6 +94,7 @@ public enum Gateway {
         if !configuration.routes.isEmpty {
             services.append(ProbeService(statistics: statistics, executor: executor))
         }
+        services.append(UpstreamConnectionGaugePublisher(clients: clients, telemetry: telemetry))
         services.append(EndpointGaugePublisher(
             models: catalog.names,
             routes: configuration.routes,

@@ -68,6 +68,19 @@ public final class UpstreamClients: Sendable {
         }
     }
 
+    /// Each upstream origin's connections and waiting calls, summed over the event loops.
+    public func connectionCounts() async throws -> [UpstreamOrigin: UpstreamConnectionCounts] {
+        var total: [UpstreamOrigin: UpstreamConnectionCounts] = [:]
+        for pool in pools {
+            for (origin, counts) in try await pool.eventLoop.submit({ pool.counts() }).get() {
+                total[origin, default: UpstreamConnectionCounts()].active += counts.active
+                total[origin, default: UpstreamConnectionCounts()].idle += counts.idle
+                total[origin, default: UpstreamConnectionCounts()].waiting += counts.waiting
+            }
+        }
+        return total
+    }
+
     /// Clients for the duration of `body`, shut down after it however it ends.
     public static func with<Value: Sendable>(
         settings: UpstreamSettings,

@@ -105,6 +105,14 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         }
     }
 
+    /// Each origin's connections and waiting calls now.
+    func counts() -> [UpstreamOrigin: UpstreamConnectionCounts] {
+        eventLoop.assertInEventLoop()
+        return origins.mapValues { origin in
+            UpstreamConnectionCounts(active: origin.open - origin.idle.count, idle: origin.idle.count, waiting: origin.waiting.count)
+        }
+    }
+
     /// Closes idle connections and refuses new requests; exchanges in flight finish, then close.
     func shutdown() {
         eventLoop.assertInEventLoop()

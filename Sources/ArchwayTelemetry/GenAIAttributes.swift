@@ -50,6 +50,7 @@ public enum GenAIAttributes {
 
     public static let serverAddress = "server.address"
     public static let serverPort = "server.port"
+    public static let httpConnectionState = "http.connection.state"
     public static let errorType = "error.type"
 
     public static let httpRequestMethod = "http.request.method"

@@ -68,6 +68,9 @@ public struct GenAIMetricSet: Sendable, Hashable {
     public static let endpointEjected = "archway.endpoint.ejected"
     public static let endpointErrorRate = "archway.endpoint.error_rate"
     public static let endpointPrice = "archway.endpoint.price"
+    /// HTTP semantic conventions: connections to each upstream by `http.connection.state` (active | idle).
+    public static let httpClientOpenConnections = "http.client.open_connections"
+    public static let upstreamWaitingCalls = "archway.upstream.waiting_calls"
     public static let routeEligibleCandidates = "archway.route.eligible_candidates"
     public static let routeMinQuality = "archway.route.min_quality"
     /// Consistency shadowing: each model's windowed score per route (gauge), samples by label, and

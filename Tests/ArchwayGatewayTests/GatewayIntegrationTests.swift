@@ -53,6 +53,28 @@ import Tracing
         #expect(!harness.metrics.recorders(label: "gen_ai.client.token.usage").isEmpty)
     }
 
+    @Test func upstreamConnectionsArePublishedByState() async throws {
+        let harness = try GatewayTestHarness()
+        try await harness.run { client in
+            let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: Self.chatBody))
+            #expect(response.status == .ok)
+            // The publisher runs every second: the call's kept-alive connection shows as idle, none waits.
+            func value(_ label: String, state: String?) -> Double? {
+                harness.metrics.recorders(label: label).first { recorder in
+                    state.map { state in recorder.dimensions.contains { $0 == ("http.connection.state", state) } } ?? true
+                }?.lastValue
+            }
+            for _ in 0..<40 where value("http.client.open_connections", state: "idle") != 1 {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(value("http.client.open_connections", state: "idle") == 1)
+            #expect(value("http.client.open_connections", state: "active") == 0)
+            #expect(value("archway.upstream.waiting_calls", state: nil) == 0)
+            let recorder = try #require(harness.metrics.recorders(label: "http.client.open_connections").first)
+            #expect(recorder.dimensions.contains { $0 == ("server.address", "127.0.0.1") })
+        }
+    }
+
     @Test func callersTraceparentIsContinued() async throws {
         let harness = try GatewayTestHarness()
         try await harness.run { client in

@@ -204,8 +204,11 @@ private func failure(_ work: () async throws -> Void) async -> (any Error)? {
             try await withClients(UpstreamSettings(maxConnectionsPerHost: 1)) { (clients: UpstreamClients) async throws in
                 let holder = Task { try await call(clients, origin) }
                 #expect(try await silent.eventually { $0.requests == 1 })
-                let error = await failure { _ = try await call(clients, origin, deadline: .milliseconds(200)) }
-                #expect(error as? UpstreamConnectionError == .deadlineExceeded)
+                let waiter = Task { await failure { _ = try await call(clients, origin, deadline: .milliseconds(300)) } }
+                try await Task.sleep(for: .milliseconds(100))
+                #expect(try await clients.connectionCounts()[origin] == UpstreamConnectionCounts(active: 1, idle: 0, waiting: 1))
+                #expect(await waiter.value as? UpstreamConnectionError == .deadlineExceeded)
+                #expect(try await clients.connectionCounts()[origin] == UpstreamConnectionCounts(active: 1, idle: 0, waiting: 0))
                 holder.cancel()
                 _ = await failure { _ = try await holder.value }
             }

@@ -54,6 +54,12 @@ OTLP_METRICS: dict[str, dict[str, Any]] = {
         "type": "counter", "unit": "{retry}", "attrs": {"archway.provider", "gen_ai.request.model"}},
     "archway.telemetry.dropped": {
         "type": "counter", "unit": "{span}", "attrs": {"reason"}},
+    # Upstream connection pools (README "Metrics"), every second: connections by state (active | idle) and
+    # calls waiting for a connection, per upstream host.
+    "http.client.open_connections": {
+        "type": "gauge", "unit": "{connection}", "attrs": {"server.address", "server.port", "http.connection.state"}},
+    "archway.upstream.waiting_calls": {
+        "type": "gauge", "unit": "{call}", "attrs": {"server.address", "server.port"}},
     "http.server.request.duration": {
         "type": "histogram", "unit": "s",
         "attrs": {"http.request.method", "http.route", "http.response.status_code"}},

@@ -20,8 +20,11 @@ def test_otel_to_prometheus_names():
     names = prometheus_series_names()
     assert names["gen_ai_client_operation_time_to_first_chunk_seconds_bucket"] == "gen_ai.client.operation.time_to_first_chunk"
     assert names["archway_telemetry_dropped_total"] == "archway.telemetry.dropped"
-    # seven histograms (three series each), eleven counters, eight gauges
-    assert len(names) == 7 * 3 + 11 + 8
+    # seven histograms (three series each), eleven counters, ten gauges
+    assert len(names) == 7 * 3 + 11 + 10
+    # the connection pools: `{connection}` and `{call}` annotations add no suffix to gauges
+    assert names["http_client_open_connections"] == "http.client.open_connections"
+    assert names["archway_upstream_waiting_calls"] == "archway.upstream.waiting_calls"
     assert names["archway_endpoint_latency_seconds"] == "archway.endpoint.latency"
     assert names["archway_route_decisions_total"] == "archway.route.decisions"
     assert names["archway_endpoint_error_rate"] == "archway.endpoint.error_rate"

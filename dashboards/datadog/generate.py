@@ -23,6 +23,8 @@ HTTP = "http.server.request.duration"
 COST = "archway.cost"
 RETRIES = "archway.upstream.retries"
 DROPPED = "archway.telemetry.dropped"
+OPEN_CONNS = "http.client.open_connections"
+WAITING_CALLS = "archway.upstream.waiting_calls"
 DECISIONS = "archway.route.decisions"
 FALLBACKS = "archway.route.fallbacks"
 EJECTIONS = "archway.endpoint.ejections"
@@ -190,6 +192,14 @@ def build() -> dict:
              "`gen_ai.client.operation.time_to_first_chunk` and `http.server.request.duration` for the p50/p95/p99 "
              "widgets (and on `gen_ai.workflow.duration` and `archway.workflow.step.duration` for the Workflows "
              "group). Counters arrive as counts (cumulative monotonic sums → deltas); gauges as gauges."),
+    ]))
+    widgets.append(group("Upstream connections", [
+        timeseries("Upstream connections by host and state",
+                   [q("q1", f"sum:{OPEN_CONNS}{{{F_SVC}}} by {{server.address,server.port,http.connection.state}}")],
+                   [{"formula": "q1"}], display="area"),
+        timeseries("Calls waiting for an upstream connection",
+                   [q("q1", f"sum:{WAITING_CALLS}{{{F_SVC}}} by {{server.address,server.port}}")],
+                   [{"formula": "q1"}], display="bars"),
     ]))
     widgets.append(group("Routing", [
         timeseries("Route decisions/s by chosen model",

@@ -44,6 +44,8 @@ HTTP = "http_server_request_duration_seconds"
 COST = "archway_cost_USD_total"
 RETRIES = "archway_upstream_retries_total"
 DROPPED = "archway_telemetry_dropped_total"
+OPEN_CONNS = "http_client_open_connections"
+WAITING_CALLS = "archway_upstream_waiting_calls"
 DECISIONS = "archway_route_decisions_total"
 FALLBACKS = "archway_route_fallbacks_total"
 EJECTIONS = "archway_endpoint_ejections_total"
@@ -395,6 +397,20 @@ def overview() -> dict:
                      [target(f'sum by (job, reason) (rate({DROPPED}{{job=~"$job"}}[{RI}]))', "{{job}} {{reason}}")],
                      "short", "archway.telemetry.dropped: spans lost (queue_full, export_failed). "
                      "The series appears with the first loss.", thresholds=[(0.001, "red")]), 12, 7)
+
+    L.row("Upstream connections")
+    L.add(timeseries("Upstream connections by host and state",
+                     [target(f'sum by (server_address, server_port, http_connection_state) ({OPEN_CONNS}{{job=~"$job"}})',
+                             "{{server_address}}:{{server_port}} {{http_connection_state}}")], "short",
+                     "http.client.open_connections: pooled HTTP/1.1 connections to each upstream host, active "
+                     "(carrying a call, stream included) or idle (kept alive for reuse, closed after 60-70 s).",
+                     stack=True), 12, 7)
+    L.add(timeseries("Calls waiting for an upstream connection",
+                     [target(f'sum by (server_address, server_port) ({WAITING_CALLS}{{job=~"$job"}})',
+                             "{{server_address}}:{{server_port}}")], "short",
+                     "archway.upstream.waiting_calls: calls queued because their host is at "
+                     "upstream.max_connections_per_host; they wait until a connection frees up or their deadline.",
+                     thresholds=[(1, "red")]), 12, 7)
 
     L.row("Routing")
     L.add(timeseries("Share of decisions by chosen model",
