@@ -3,7 +3,8 @@ import Synchronization
 
 /// The bounded queue an exporter's items wait in between exports: appending is a lock and a copy of a
 /// value; a full queue refuses the item (the caller counts it). The exporter takes everything at once by
-/// swapping in an emptied buffer, so the storage is reused from one export to the next.
+/// swapping in an emptied buffer, so the storage is reused from one export to the next (a burst's
+/// oversized buffer is let go).
 final class OTLPExportQueue<Item: Sendable>: Sendable {
     private struct State: Sendable {
         var items: [Item] = []
@@ -51,7 +52,10 @@ final class OTLPExportQueue<Item: Sendable>: Sendable {
             await body(taken[start..<end])
             start = end
         }
-        taken.removeAll(keepingCapacity: true)
+        // Reuse the storage for steady traffic, but not a burst's: a buffer four times larger than what
+        // it carried goes back to the allocator, so memory returns to idle after a peak.
+        let count = taken.count
+        taken.removeAll(keepingCapacity: taken.capacity <= max(4 * count, 1_024))
         state.withLock { $0.spare = taken }
     }
 
