@@ -28,15 +28,24 @@ public final class UpstreamClients: Sendable {
         self.init(settings: settings, group: group, tlsConfiguration: tlsConfiguration, idleTimeout: .seconds(60))
     }
 
-    /// - Parameter idleTimeout: how long an unused connection stays pooled.
-    init(settings: UpstreamSettings, group: MultiThreadedEventLoopGroup, tlsConfiguration: TLSConfiguration, idleTimeout: TimeAmount) {
+    /// - Parameters:
+    ///   - idleTimeout: how long an unused connection stays pooled.
+    ///   - drainAllowance: how long a body abandoned before its end may take to end and keep its connection.
+    init(
+        settings: UpstreamSettings,
+        group: MultiThreadedEventLoopGroup,
+        tlsConfiguration: TLSConfiguration,
+        idleTimeout: TimeAmount,
+        drainAllowance: TimeAmount = .milliseconds(50)
+    ) {
         let loops = Array(group.makeIterator())
         let tls = UpstreamTLS(configuration: tlsConfiguration)
         let pool = UpstreamConnectionPool.Settings(
             connectTimeout: .nanoseconds(settings.connectTimeout.nanoseconds),
             readTimeout: .nanoseconds(settings.firstByteTimeout.nanoseconds),
             maxConnectionsPerOrigin: max(1, (settings.maxConnectionsPerHost + loops.count - 1) / loops.count),
-            idleTimeout: idleTimeout
+            idleTimeout: idleTimeout,
+            drainAllowance: drainAllowance
         )
         self.pools = loops.map { UpstreamConnectionPool(eventLoop: $0, settings: pool, tls: tls) }
     }

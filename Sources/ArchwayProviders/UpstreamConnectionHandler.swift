@@ -17,12 +17,18 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
         case idle
         case awaitingHead(UpstreamRequest)
         case streaming(UpstreamResponseBody.Producer.Source)
+        /// The body's reader left before its end: the rest is read and dropped for a moment, so a
+        /// stream whose end was already on its way (an SSE `[DONE]` read before the terminating chunk)
+        /// keeps its connection; anything longer is closed.
+        case draining
         case closed
     }
 
     let origin: UpstreamOrigin
     private let pool: UpstreamConnectionPool
     private let readTimeout: TimeAmount
+    /// How long an abandoned body may take to end before its connection is closed instead.
+    private let drainAllowance: TimeAmount
     private var context: ChannelHandlerContext?
     private var state = State.idle
     /// Distinguishes exchanges, so a late signal from a finished body never touches the next one.
@@ -38,10 +44,11 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
     private(set) var completedExchanges = 0
     private(set) var idleSince = NIODeadline.now()
 
-    init(origin: UpstreamOrigin, pool: UpstreamConnectionPool, readTimeout: TimeAmount) {
+    init(origin: UpstreamOrigin, pool: UpstreamConnectionPool, readTimeout: TimeAmount, drainAllowance: TimeAmount) {
         self.origin = origin
         self.pool = pool
         self.readTimeout = readTimeout
+        self.drainAllowance = drainAllowance
     }
 
     var isUsable: Bool {
@@ -109,18 +116,26 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
             state = .streaming(body.source)
             request.succeed(UpstreamResponse(status: head.status, headers: head.headers, body: UpstreamResponseBody(producer: body.sequence)))
         case .body(let part):
-            guard case .streaming(let source) = state else {
-                if case .awaitingHead = state { close(reason: UpstreamConnectionError.invalidResponse) }
-                return
+            switch state {
+            case .streaming(let source):
+                if source.yield(part) == .stopProducing { readPaused = true }
+            case .draining:
+                break
+            case .awaitingHead:
+                close(reason: UpstreamConnectionError.invalidResponse)
+            case .idle, .closed:
+                break
             }
-            if source.yield(part) == .stopProducing { readPaused = true }
         case .end:
-            guard case .streaming(let source) = state else {
-                return close(reason: UpstreamConnectionError.invalidResponse)
+            let source: UpstreamResponseBody.Producer.Source?
+            switch state {
+            case .streaming(let streaming): source = streaming
+            case .draining: source = nil
+            case .awaitingHead, .idle, .closed: return close(reason: UpstreamConnectionError.invalidResponse)
             }
             // Idle before the body ends: finishing it may call back into this handler at once.
             finishExchange()
-            source.finish()
+            source?.finish()
             if keepAlive {
                 pool.release(self)
             } else {
@@ -149,7 +164,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
             request.fail(reason)
         case .streaming(let source):
             source.finish(reason)
-        case .idle, .closed:
+        case .draining, .idle, .closed:
             break
         }
         pool.connectionClosed(self)
@@ -198,11 +213,21 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
         }
     }
 
-    /// The body's reader is gone (finished, cancelled or dropped). Before the end it can never be read
-    /// again: close, which also stops the provider generating for no one.
+    /// The body's reader is gone (finished, cancelled or dropped) before the end. If the end arrives
+    /// within the drain allowance the connection is kept; otherwise it closes, which also stops the provider
+    /// generating for no one.
     fileprivate func bodyTerminated(generation: Int) {
         guard generation == self.generation, case .streaming = state else { return }
-        close(reason: CancellationError())
+        state = .draining
+        deadline = min(deadline, .now() + drainAllowance)
+        timer?.cancel()
+        timer = nil
+        readPaused = false
+        armTimer()
+        if readPending, let context {
+            readPending = false
+            context.read()
+        }
     }
 
     private func finishExchange() {
@@ -233,7 +258,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
 
     private func timerFired() {
         switch state {
-        case .awaitingHead, .streaming: break
+        case .awaitingHead, .streaming, .draining: break
         case .idle, .closed: return
         }
         let now = NIODeadline.now()

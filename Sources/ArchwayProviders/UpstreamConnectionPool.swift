@@ -12,6 +12,9 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         var readTimeout: TimeAmount
         var maxConnectionsPerOrigin: Int
         var idleTimeout: TimeAmount
+        /// How long a body abandoned before its end may take to end, so its connection is kept: an SSE
+        /// stream read to `[DONE]` before its terminating chunk arrived.
+        var drainAllowance: TimeAmount = .milliseconds(50)
     }
 
     private struct Origin {
@@ -128,7 +131,7 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         let key = request.origin
         origins[key, default: Origin()].open += 1
         request.phase = .connecting
-        let connection = UpstreamConnectionHandler(origin: key, pool: self, readTimeout: settings.readTimeout)
+        let connection = UpstreamConnectionHandler(origin: key, pool: self, readTimeout: settings.readTimeout, drainAllowance: settings.drainAllowance)
         let tls: NIOSSLContext?
         do {
             tls = key.tls ? try self.tls.makeContext() : nil

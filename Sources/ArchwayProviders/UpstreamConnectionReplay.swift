@@ -28,7 +28,7 @@ public enum UpstreamConnectionReplay {
             tls: UpstreamTLS(configuration: .makeClientConfiguration())
         )
         let origin = UpstreamOrigin(tls: false, host: "127.0.0.1", port: 1)
-        let handler = UpstreamConnectionHandler(origin: origin, pool: pool, readTimeout: .seconds(1))
+        let handler = UpstreamConnectionHandler(origin: origin, pool: pool, readTimeout: .seconds(1), drainAllowance: .milliseconds(50))
         try channel.pipeline.syncOperations.addHTTPClientHandlers()
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()

@@ -11,10 +11,11 @@ private func withClients<Value: Sendable>(
     _ settings: UpstreamSettings = UpstreamSettings(),
     tls: TLSConfiguration = .makeClientConfiguration(),
     idleTimeout: TimeAmount = .seconds(60),
+    drainAllowance: TimeAmount = .milliseconds(50),
     _ body: @Sendable (UpstreamClients) async throws -> Value
 ) async throws -> Value {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-    let clients = UpstreamClients(settings: settings, group: group, tlsConfiguration: tls, idleTimeout: idleTimeout)
+    let clients = UpstreamClients(settings: settings, group: group, tlsConfiguration: tls, idleTimeout: idleTimeout, drainAllowance: drainAllowance)
     let value: Result<Value, any Error>
     do {
         value = .success(try await body(clients))
@@ -164,6 +165,30 @@ private func failure(_ work: () async throws -> Void) async -> (any Error)? {
             }
         }
         #expect(upstream.counts.connections == 2)
+    }
+
+    @Test func aStreamLeftAtItsLastEventKeepsItsConnection() async throws {
+        // The reader stops at `[DONE]`; the terminating chunk follows 30 ms later, within the time an
+        // abandoned body may take to end (50 ms by default, generous here for a loaded machine). The connection reads
+        // it, goes back to the pool and carries the next call.
+        let upstream = RawUpstream { index in
+            index == 0 ? .stream(["data: a\n\n", "data: [DONE]\n\n"], interval: .milliseconds(30)) : .json("next")
+        }
+        try await upstream.run { (origin: UpstreamOrigin) async throws in
+            try await withClients(drainAllowance: .seconds(2)) { (clients: UpstreamClients) async throws in
+                do {
+                    let response = try await call(clients, origin)
+                    var parts = response.body.makeAsyncIterator()
+                    while let part = try await parts.next(), !String(buffer: part).contains("[DONE]") {}
+                }
+                // Back in the pool once the end has arrived.
+                for _ in 0..<100 where try await clients.connectionCounts()[origin]?.idle != 1 {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(try await text(try await call(clients, origin)) == "next")
+            }
+        }
+        #expect(upstream.counts.connections == 1)
     }
 
     @Test func largeBodiesArriveWholeAndCollectStopsAtItsLimit() async throws {
