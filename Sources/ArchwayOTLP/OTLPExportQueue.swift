@@ -37,6 +37,9 @@ final class OTLPExportQueue<Item: Sendable>: Sendable {
     /// The items waiting now (tests).
     var items: [Item] { state.withLock { $0.items } }
 
+    /// The capacity of the two buffers (tests).
+    var capacities: (items: Int, spare: Int) { state.withLock { ($0.items.capacity, $0.spare.capacity) } }
+
     /// Takes every waiting item, passes them to `body` in slices of at most `batchSize`, and keeps the
     /// emptied buffer for the next time.
     func drain(batchSize: Int, _ body: (ArraySlice<Item>) async -> Void) async {
