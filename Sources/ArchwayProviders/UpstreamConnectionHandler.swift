@@ -148,26 +148,25 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
         let reason = closeReason ?? UpstreamConnectionError.remoteConnectionClosed
         let previous = state
         state = .closed
-        timer?.cancel()
-        timer = nil
+        cancelTimer()
+        var retry: UpstreamRequest?
         switch previous {
         case .awaitingHead(let request):
             // An idle keep-alive connection the upstream closed just as it was reused: nothing was
             // answered, so the request goes once more on a new connection.
             if closeReason == nil, completedExchanges > 0, !request.retriedOnFreshConnection {
                 request.retriedOnFreshConnection = true
-                pool.connectionClosed(self)
-                pool.retry(request)
-                context.fireChannelInactive()
-                return
+                retry = request
+            } else {
+                request.fail(reason)
             }
-            request.fail(reason)
         case .streaming(let source):
             source.finish(reason)
         case .draining, .idle, .closed:
             break
         }
         pool.connectionClosed(self)
+        if let retry { pool.retry(retry) }
         context.fireChannelInactive()
     }
 
@@ -201,16 +200,11 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
 
     fileprivate func resumeReading(generation: Int) {
         guard generation == self.generation, readPaused else { return }
-        readPaused = false
         lastRead = .now()
+        unpauseReading()
         // The timer was armed for the deadline alone while paused: the idle timeout applies again.
-        timer?.cancel()
-        timer = nil
+        cancelTimer()
         armTimer()
-        if readPending, let context {
-            readPending = false
-            context.read()
-        }
     }
 
     /// The body's reader is gone (finished, cancelled or dropped) before the end. If the end arrives
@@ -220,24 +214,23 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
         guard generation == self.generation, case .streaming = state else { return }
         state = .draining
         deadline = min(deadline, .now() + drainAllowance)
-        timer?.cancel()
-        timer = nil
-        readPaused = false
+        unpauseReading()
+        cancelTimer()
         armTimer()
-        if readPending, let context {
-            readPending = false
-            context.read()
-        }
     }
 
     private func finishExchange() {
         state = .idle
-        timer?.cancel()
-        timer = nil
+        cancelTimer()
         deadline = .distantFuture
         completedExchanges += 1
         idleSince = .now()
         // An idle connection keeps reading, so an upstream's close is seen at once.
+        unpauseReading()
+    }
+
+    /// Reads from the socket again, including the read held back while paused.
+    private func unpauseReading() {
         readPaused = false
         if readPending, let context {
             readPending = false
@@ -246,6 +239,11 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
     }
 
     // MARK: timer
+
+    private func cancelTimer() {
+        timer?.cancel()
+        timer = nil
+    }
 
     private func armTimer() {
         guard timer == nil, let context else { return }

@@ -84,9 +84,7 @@ final class UpstreamConnectionPool: @unchecked Sendable {
     func release(_ connection: UpstreamConnectionHandler) {
         guard !isShutDown else { return connection.close(reason: UpstreamConnectionError.shutdown) }
         let key = connection.origin
-        while let next = origins[key]?.waiting.popFirst() {
-            if case .queued(let timer) = next.phase { timer.cancel() }
-            guard !next.isAnswered else { continue }
+        if let next = nextWaiting(key) {
             return connection.start(next)
         }
         origins[key]?.idle.append(connection)
@@ -95,17 +93,12 @@ final class UpstreamConnectionPool: @unchecked Sendable {
 
     func connectionClosed(_ connection: UpstreamConnectionHandler) {
         let key = connection.origin
-        guard var origin = origins[key] else { return }
-        origin.open -= 1
-        if let index = origin.idle.lastIndex(where: { $0 === connection }) {
-            origin.idle.remove(at: index)
+        guard origins[key] != nil else { return }
+        origins[key]!.open -= 1
+        if let index = origins[key]!.idle.lastIndex(where: { $0 === connection }) {
+            origins[key]!.idle.remove(at: index)
         }
-        let next = !isShutDown && origin.open < settings.maxConnectionsPerOrigin ? origin.waiting.popFirst() : nil
-        origins[key] = origin
-        if let next, !next.isAnswered {
-            if case .queued(let timer) = next.phase { timer.cancel() }
-            connect(for: next)
-        }
+        serveWaiting(key)
     }
 
     /// Each origin's connections and waiting calls now.
@@ -176,12 +169,20 @@ final class UpstreamConnectionPool: @unchecked Sendable {
             }
     }
 
-    /// After a failed connect, the next waiting request gets its own try.
+    /// A connection closed or failed to open: the next waiting request, if any, gets a new one.
     private func serveWaiting(_ key: UpstreamOrigin) {
-        guard let origin = origins[key], origin.open < settings.maxConnectionsPerOrigin,
-              let next = origins[key]?.waiting.popFirst() else { return }
-        if case .queued(let timer) = next.phase { timer.cancel() }
-        if !next.isAnswered { connect(for: next) }
+        guard !isShutDown, let origin = origins[key], origin.open < settings.maxConnectionsPerOrigin,
+              let next = nextWaiting(key) else { return }
+        connect(for: next)
+    }
+
+    /// The first waiting request still owed an answer, taken off the queue with its deadline timer.
+    private func nextWaiting(_ key: UpstreamOrigin) -> UpstreamRequest? {
+        while let next = origins[key]?.waiting.popFirst() {
+            if case .queued(let timer) = next.phase { timer.cancel() }
+            if !next.isAnswered { return next }
+        }
+        return nil
     }
 
     private func startSweeping() {

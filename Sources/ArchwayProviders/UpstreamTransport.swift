@@ -53,7 +53,7 @@ public struct UpstreamTransport: Sendable {
                 }
                 let excerpt = await Self.errorExcerpt(response, apiKey: provider.apiKey)
                 failed = response.status.code == 404
-                    ? GatewayError.upstreamNotFound(provider: provider.name, path: Self.path(of: url), model: call.model)
+                    ? GatewayError.upstreamNotFound(provider: provider.name, path: path, model: call.model)
                     : GatewayError.upstreamStatus(Int(response.status.code), provider: provider.name, excerpt: excerpt)
                 retryAfter = Self.retryAfter(response.headers.first(name: "retry-after"))
             } catch is CancellationError {
@@ -85,13 +85,6 @@ public struct UpstreamTransport: Sendable {
     static func retryAfter(_ value: String?) -> Duration? {
         guard let value, let seconds = Double(value.filter { $0 != " " }), seconds.isFinite, seconds >= 0 else { return nil }
         return .milliseconds(Int64(min(seconds, 3600) * 1000))
-    }
-
-    /// The path of a URL (what a 404 names; the host is in the configuration, the key never shown).
-    static func path(of url: String) -> String {
-        guard let schemeEnd = url.range(of: "://")?.upperBound else { return url }
-        let path = url[schemeEnd...].drop { $0 != "/" }
-        return path.isEmpty ? "/" : String(path)
     }
 
     static func nioDeadline(_ deadline: ContinuousClock.Instant) -> NIODeadline {

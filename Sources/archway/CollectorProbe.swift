@@ -1,3 +1,4 @@
+import ArchwayProviders
 import Logging
 import NIOCore
 import NIOPosix
@@ -20,19 +21,11 @@ struct CollectorProbe: Service {
         return grpc ? "http://localhost:4317" : "http://localhost:4318"
     }
 
-    /// Host and port of an endpoint URL.
+    /// Host and port of an endpoint URL; nil without a scheme or a host.
     static func hostAndPort(_ url: String) -> (host: String, port: Int)? {
-        let https = url.lowercased().hasPrefix("https://")
-        guard let schemeEnd = url.range(of: "://")?.upperBound else { return nil }
-        let authority = url[schemeEnd...].prefix { $0 != "/" && $0 != "?" }
-        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
-            let host = String(authority[authority.index(after: authority.startIndex)..<close])
-            let port = Int(authority[close...].dropFirst(2)) ?? (https ? 443 : 80)
-            return (host, port)
-        }
-        let parts = authority.split(separator: ":", maxSplits: 1)
-        guard let host = parts.first, !host.isEmpty else { return nil }
-        return (String(host), parts.count > 1 ? Int(parts[1]) ?? (https ? 443 : 80) : (https ? 443 : 80))
+        guard url.contains("://") else { return nil }
+        let origin = UpstreamOrigin.parse(url).origin
+        return origin.host.isEmpty ? nil : (origin.host, origin.port)
     }
 
     func run() async throws {
