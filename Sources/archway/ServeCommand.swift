@@ -42,11 +42,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
 
         let logLevel = environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = logLevel
-            return handler
-        }
+        LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label, logLevel: logLevel) }
         let logger = Logger(label: "archway")
 
         // Background work (telemetry export, heap trimming) runs on a thread of its own, off the event loops.

@@ -28,7 +28,7 @@ struct SimulateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label) }
         let logger = Logger(label: "archway.simulator")
         let settings = SimulatorSettings(
             latency: .milliseconds(latency),
