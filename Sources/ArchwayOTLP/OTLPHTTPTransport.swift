@@ -13,17 +13,17 @@ struct OTLPHTTPTransport: Sendable {
     /// shrink several times even at level 1, and the CPU is the gateway's.
     static let gzip = CompressionAlgorithm.gzip(configuration: .init(compressionLevel: .fastestCompression))
 
-    func post(_ body: [UInt8]) async throws -> Int {
+    func post(_ body: ByteBuffer) async throws -> Int {
         var request = HTTPClientRequest(url: settings.endpoint)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-protobuf")
         for (name, value) in settings.headers { request.headers.add(name: name, value: value) }
         switch settings.compression {
         case .none:
-            request.body = .bytes(ByteBuffer(bytes: body))
+            request.body = .bytes(body)
         case .gzip:
             request.headers.add(name: "Content-Encoding", value: "gzip")
-            var plain = ByteBuffer(bytes: body)
+            var plain = body
             request.body = .bytes(try plain.compress(with: Self.gzip))
         }
         let response = try await client.execute(request, timeout: TimeAmount(settings.timeout))

@@ -1,4 +1,5 @@
 public import AsyncHTTPClient
+import NIOCore
 import Foundation
 public import Logging
 public import ServiceLifecycle
@@ -65,7 +66,7 @@ public final class OTLPLogExporter: Service, Sendable {
 
     func export(_ records: [Opentelemetry_Proto_Logs_V1_LogRecord]) async {
         do {
-            let status = try await transport.post(exportRequest(records).serializedBytes())
+            let status = try await transport.post(ByteBuffer(bytes: exportRequest(records).serializedBytes() as [UInt8]))
             if !(200..<300).contains(status) {
                 diagnostics.warning("OTLP log export failed", metadata: ["status": "\(status)", "endpoint": "\(settings.endpoint)", "records": "\(records.count)"])
             }

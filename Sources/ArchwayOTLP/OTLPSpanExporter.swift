@@ -1,7 +1,9 @@
 public import AsyncHTTPClient
 import CoreMetrics
+import NIOCore
 public import Logging
 public import ServiceLifecycle
+import Synchronization
 
 /// Exports ended spans over OTLP/HTTP protobuf (gzip with `OTEL_EXPORTER_OTLP_COMPRESSION=gzip`), in
 /// batches, off the request path.
@@ -15,6 +17,8 @@ public final class OTLPSpanExporter: Service, Sendable {
     private let transport: OTLPHTTPTransport
     private let diagnostics: Logger
     private let encoding: OTLPTraceEncoding
+    /// Used by one export at a time (exports run one after another on the exporter's task).
+    private let buffers = Mutex(OTLPExportBuffers())
 
     public init(settings: OTLPExportSettings, client: HTTPClient = .shared, diagnostics: Logger) {
         self.settings = settings
@@ -33,7 +37,8 @@ public final class OTLPSpanExporter: Service, Sendable {
     /// Takes every queued span and returns them as one export request body, the bytes `run` would post:
     /// for tools that measure or inspect the export path (the micro benchmarks).
     public func takeExportBody() -> [UInt8] {
-        encoding.encode(queue.takeAll()[...])
+        var buffers = OTLPExportBuffers()
+        return Array(encoding.encode(queue.takeAll()[...], into: &buffers).readableBytesView)
     }
 
     func enqueue(_ span: OTLPFinishedSpan) {
@@ -50,8 +55,17 @@ public final class OTLPSpanExporter: Service, Sendable {
     }
 
     private func export(_ spans: ArraySlice<OTLPFinishedSpan>) async {
+        var buffers = self.buffers.withLock { buffers in
+            var taken = OTLPExportBuffers()
+            swap(&taken, &buffers)
+            return taken
+        }
+        defer {
+            buffers.releaseOversized()
+            self.buffers.withLock { [buffers] in $0 = buffers }
+        }
         do {
-            let status = try await transport.post(encoding.encode(spans))
+            let status = try await transport.post(encoding.encode(spans, into: &buffers))
             if !(200..<300).contains(status) {
                 Self.countDropped(spans.count, reason: "export_failed")
                 diagnostics.warning("OTLP span export failed", metadata: ["status": "\(status)", "endpoint": "\(settings.endpoint)", "spans": "\(spans.count)"])

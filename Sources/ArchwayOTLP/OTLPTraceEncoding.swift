@@ -1,3 +1,4 @@
+import NIOCore
 import Tracing
 import W3CTraceContext
 
@@ -25,29 +26,55 @@ struct OTLPTraceEncoding {
         self.scopeName = scopeName
     }
 
-    /// The export request's bytes for a batch.
-    func encode(_ spans: ArraySlice<OTLPFinishedSpan>) -> [UInt8] {
-        var spanBytes = ProtobufWriter(capacity: spans.count * 600)
-        var scratch = ProtobufWriter(capacity: 1_024)
-        var nested = ProtobufWriter(capacity: 256)
+    /// Writes the export request for a batch into `buffers.body` (emptied first) and returns it.
+    ///
+    /// The buffers are kept from one export to the next: a gateway's batches run to megabytes, and new
+    /// buffers of that size are fresh pages from the kernel each time (page faults and zeroing were a
+    /// tenth of the exporter's CPU). After an export much smaller than their capacity they are let go, so
+    /// memory returns to idle after a peak.
+    func encode(_ spans: ArraySlice<OTLPFinishedSpan>, into buffers: inout OTLPExportBuffers) -> ByteBuffer {
+        buffers.spans.bytes.removeAll(keepingCapacity: true)
         for span in spans {
-            spanBytes.message(2, scratch: &scratch) { writer in writer.span(span, scratch: &nested) }
+            buffers.spans.message(2, scratch: &buffers.span) { writer in writer.span(span, scratch: &buffers.nested) }
         }
         // ScopeSpans { scope = 1 { name = 1 }, spans = 2 … }
         var scope = ProtobufWriter()
         scope.string(1, scopeName)
-        let scopeSpansLength = ProtobufWriter.fieldSize(length: scope.bytes.count) + spanBytes.bytes.count
+        let scopeSpansLength = ProtobufWriter.fieldSize(length: scope.bytes.count) + buffers.spans.bytes.count
         // ResourceSpans { resource = 1, scope_spans = 2 }
         let resourceSpansLength = ProtobufWriter.fieldSize(length: resource.count) + ProtobufWriter.fieldSize(length: scopeSpansLength)
-        var request = ProtobufWriter(capacity: ProtobufWriter.fieldSize(length: resourceSpansLength))
-        request.lengthPrefix(1, resourceSpansLength)
-        request.lengthPrefix(1, resource.count)
-        request.bytes.append(contentsOf: resource)
-        request.lengthPrefix(2, scopeSpansLength)
-        request.lengthPrefix(1, scope.bytes.count)
-        request.bytes.append(contentsOf: scope.bytes)
-        request.bytes.append(contentsOf: spanBytes.bytes)
-        return request.bytes
+        var head = ProtobufWriter(capacity: 64 + resource.count + scope.bytes.count)
+        head.lengthPrefix(1, resourceSpansLength)
+        head.lengthPrefix(1, resource.count)
+        head.bytes.append(contentsOf: resource)
+        head.lengthPrefix(2, scopeSpansLength)
+        head.lengthPrefix(1, scope.bytes.count)
+        head.bytes.append(contentsOf: scope.bytes)
+
+        let size = head.bytes.count + buffers.spans.bytes.count
+        buffers.body.clear(minimumCapacity: size)
+        buffers.body.writeBytes(head.bytes)
+        buffers.body.writeBytes(buffers.spans.bytes)
+        return buffers.body
+    }
+}
+
+/// The encoder's buffers, reused between exports by one exporter (see `OTLPTraceEncoding.encode`).
+struct OTLPExportBuffers: Sendable {
+    /// The batch's encoded spans.
+    var spans = ProtobufWriter()
+    /// One span, then copied into `spans` behind its length.
+    var span = ProtobufWriter(capacity: 1_024)
+    /// A span's events and links.
+    var nested = ProtobufWriter(capacity: 256)
+    /// The export request.
+    var body = ByteBuffer()
+
+    /// Lets go of buffers four times larger than the last export needed (and over 64 KiB).
+    mutating func releaseOversized() {
+        let used = body.readableBytes
+        if body.capacity > max(4 * used, 64 * 1_024) { body = ByteBuffer() }
+        if spans.bytes.capacity > max(4 * spans.bytes.count, 64 * 1_024) { spans = ProtobufWriter() }
     }
 }
 
@@ -92,73 +119,111 @@ extension ProtobufWriter {
     }
 
     /// A `KeyValue` { key = 1, value = 2 (`AnyValue`) } in field `field`, sized first so nothing is copied.
+    /// The scalar shapes (nearly every attribute) are written from the value as it is.
     mutating func keyValue(_ field: Int, key: String, value: SpanAttribute) {
-        let value = value.encodable
-        let valueSize = value.size
-        let keySize = key.utf8.count
-        lengthPrefix(field, ProtobufWriter.fieldSize(length: keySize) + ProtobufWriter.fieldSize(length: valueSize))
-        string(1, key)
-        lengthPrefix(2, valueSize)
-        anyValue(value)
+        switch value {
+        case .string(let text):
+            keyValueHead(field, key: key, valueSize: SpanAttribute.stringSize(text))
+            string(1, text)
+        case .int64(let number):
+            keyValueHead(field, key: key, valueSize: SpanAttribute.intSize(number))
+            uint(3, UInt64(bitPattern: number))
+        case .double(let number):
+            keyValueHead(field, key: key, valueSize: 9)
+            double(4, number)
+        case .bool(let flag):
+            keyValueHead(field, key: key, valueSize: 2)
+            uint(2, flag ? 1 : 0)
+        default:
+            let value = value.encodable
+            keyValueHead(field, key: key, valueSize: value.anyValueSize)
+            anyValue(value)
+        }
     }
 
-    /// An `AnyValue`'s one field: string = 1, bool = 2, int = 3, double = 4, array = 5 (`ArrayValue` { values = 1 }).
-    mutating func anyValue(_ value: EncodableValue) {
+    /// A `KeyValue`'s length, its key and the head of its value.
+    private mutating func keyValueHead(_ field: Int, key: String, valueSize: Int) {
+        lengthPrefix(field, ProtobufWriter.fieldSize(length: key.utf8.count) + ProtobufWriter.fieldSize(length: valueSize))
+        string(1, key)
+        lengthPrefix(2, valueSize)
+    }
+
+    /// An `AnyValue`'s one field: string = 1, bool = 2, int = 3, double = 4, array = 5 (`ArrayValue` {
+    /// values = 1 }). `value` is in one of `encodable`'s shapes.
+    mutating func anyValue(_ value: SpanAttribute) {
         switch value {
         case .string(let text): string(1, text)
         case .bool(let flag): uint(2, flag ? 1 : 0)
-        case .int(let number): uint(3, UInt64(bitPattern: number))
-        case .double(let number):
-            tag(4, .fixed64)
-            withUnsafeBytes(of: number.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
-        case .array(let values):
-            lengthPrefix(5, values.reduce(0) { $0 + ProtobufWriter.fieldSize(length: $1.size) })
+        case .int64(let number): uint(3, UInt64(bitPattern: number))
+        case .double(let number): double(4, number)
+        case .stringArray(let values):
+            lengthPrefix(5, values.reduce(0) { $0 + ProtobufWriter.fieldSize(length: SpanAttribute.stringSize($1)) })
             for element in values {
-                lengthPrefix(1, element.size)
-                anyValue(element)
+                lengthPrefix(1, SpanAttribute.stringSize(element))
+                string(1, element)
             }
+        case .int64Array(let values):
+            lengthPrefix(5, values.reduce(0) { $0 + ProtobufWriter.fieldSize(length: SpanAttribute.intSize($1)) })
+            for element in values {
+                lengthPrefix(1, SpanAttribute.intSize(element))
+                uint(3, UInt64(bitPattern: element))
+            }
+        case .doubleArray(let values):
+            lengthPrefix(5, values.count * ProtobufWriter.fieldSize(length: 9))
+            for element in values {
+                lengthPrefix(1, 9)
+                double(4, element)
+            }
+        case .boolArray(let values):
+            lengthPrefix(5, values.count * ProtobufWriter.fieldSize(length: 2))
+            for element in values {
+                lengthPrefix(1, 2)
+                uint(2, element ? 1 : 0)
+            }
+        default:
+            // `encodable` leaves no other shape.
+            string(1, "\(value)")
         }
     }
-}
 
-/// An attribute value in the shapes `AnyValue` has, with its encoded size.
-indirect enum EncodableValue {
-    case string(String)
-    case bool(Bool)
-    case int(Int64)
-    case double(Double)
-    case array([EncodableValue])
-
-    /// The size of the `AnyValue` message holding it.
-    var size: Int {
-        switch self {
-        case .string(let text): ProtobufWriter.fieldSize(length: text.utf8.count)
-        case .bool: 2
-        case .int(let number): 1 + ProtobufWriter.varintSize(UInt64(bitPattern: number))
-        case .double: 9
-        case .array(let values): ProtobufWriter.fieldSize(length: values.reduce(0) { $0 + ProtobufWriter.fieldSize(length: $1.size) })
-        }
+    mutating func double(_ field: Int, _ value: Double) {
+        tag(field, .fixed64)
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
     }
 }
 
 extension SpanAttribute {
-    var encodable: EncodableValue {
+    /// The value in the shapes `AnyValue` has: strings, 64-bit integers, doubles, booleans and arrays of
+    /// those. The common shapes come back as they are (no copy, no allocation); the rest (32-bit numbers,
+    /// string-convertible values, nested values) are converted once, so sizing and writing agree.
+    var encodable: SpanAttribute {
         switch self {
-        case .string(let text): .string(text)
-        case .int64(let number): .int(number)
-        case .int32(let number): .int(Int64(number))
-        case .double(let number): .double(number)
-        case .bool(let flag): .bool(flag)
+        case .string, .int64, .double, .bool, .stringArray, .int64Array, .doubleArray, .boolArray: self
+        case .int32(let number): .int64(Int64(number))
+        case .int32Array(let values): .int64Array(values.map(Int64.init))
         case .stringConvertible(let value): .string(value.description)
-        case .stringArray(let values): .array(values.map { .string($0) })
-        case .int64Array(let values): .array(values.map { .int($0) })
-        case .int32Array(let values): .array(values.map { .int(Int64($0)) })
-        case .doubleArray(let values): .array(values.map { .double($0) })
-        case .boolArray(let values): .array(values.map { .bool($0) })
-        case .stringConvertibleArray(let values): .array(values.map { .string($0.description) })
+        case .stringConvertibleArray(let values): .stringArray(values.map(\.description))
         default: .string("\(self)")
         }
     }
+
+    /// The size of the `AnyValue` message holding an `encodable` value.
+    var anyValueSize: Int {
+        switch self {
+        case .string(let text): Self.stringSize(text)
+        case .bool: 2
+        case .int64(let number): Self.intSize(number)
+        case .double: 9
+        case .stringArray(let values): ProtobufWriter.fieldSize(length: values.reduce(0) { $0 + ProtobufWriter.fieldSize(length: Self.stringSize($1)) })
+        case .int64Array(let values): ProtobufWriter.fieldSize(length: values.reduce(0) { $0 + ProtobufWriter.fieldSize(length: Self.intSize($1)) })
+        case .doubleArray(let values): ProtobufWriter.fieldSize(length: values.count * ProtobufWriter.fieldSize(length: 9))
+        case .boolArray(let values): ProtobufWriter.fieldSize(length: values.count * ProtobufWriter.fieldSize(length: 2))
+        default: Self.stringSize("\(self)")
+        }
+    }
+
+    static func stringSize(_ text: String) -> Int { ProtobufWriter.fieldSize(length: text.utf8.count) }
+    static func intSize(_ number: Int64) -> Int { 1 + ProtobufWriter.varintSize(UInt64(bitPattern: number)) }
 }
 
 extension SpanKind {
