@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
+        // NIO's HTTP/1 <-> HTTPTypes codec, for Archway's ingress (Hummingbird uses the same).
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.0"),
         // Tests only: a self-signed certificate for the TLS upstream tests.
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
@@ -165,8 +167,12 @@ let package = Package(
                 "ArchwayCore", "ArchwayWire", "ArchwayConfig", "ArchwayTelemetry", "ArchwayPrometheus",
                 "ArchwayRouting", "ArchwayProviders", "ArchwayExecution", "ArchwayWorkflows", "ArchwayPolicy",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -8,6 +8,7 @@ import ArchwayRouting
 import ArchwayWorkflows
 public import ArchwayTelemetry
 public import Hummingbird
+import HummingbirdCore
 public import Logging
 public import NIOCore
 public import ServiceLifecycle
@@ -144,9 +145,13 @@ public enum Gateway {
             }
         }
 
+        let responder = router.buildResponder()
+        let ingress = IngressChannel(responder: responder, maxBodyBytes: configuration.server.maxBodyBytes, serverName: "archway", logger: logger)
         var application = Application(
-            router: router,
-            server: .http1(configuration: .init(additionalChannelHandlers: [ClientCloseHandler()])),
+            responder: responder,
+            // Archway's ingress (`IngressChannel`) serves the router; Hummingbird's server binds, accepts
+            // and shuts down.
+            server: HTTPServerBuilder { _ in ingress },
             // A backlog for bursts of thousands of new connections (clients opening streams at once); the
             // kernel caps it at net.core.somaxconn. Hummingbird's default, 256, drops SYNs under such bursts.
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port), serverName: "archway", backlog: 4_096),

@@ -1,0 +1,81 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypesHTTP1
+
+/// Archway's HTTP/1.1 ingress: SwiftNIO's server pipeline and one channel handler in front of the router,
+/// in place of Hummingbird's `NIOAsyncChannel` bridge.
+///
+/// Hummingbird's HTTP/1 channel runs a task per connection that reads every request part through an
+/// async sequence and writes every response part through an async writer; under load that bridge was
+/// 28 % of the gateway's CPU. Here a request is read on its event loop (head, then the body up to
+/// `server.max_body_bytes`), one task per request runs the router on that same loop, and the response
+/// leaves with plain channel writes: head, body and end in one flush when the body's size is known, a
+/// stream chunk by chunk with each write awaited, so a slow client holds the producer back.
+///
+/// The router, middleware and request context stay Hummingbird's (the in-process tests drive the same
+/// router); keep-alive, pipelining, malformed requests (400) and graceful shutdown are SwiftNIO's
+/// `HTTPServerPipelineHandler` and `HTTPServerProtocolErrorHandler`, quiesced by Hummingbird's server.
+struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Responder.Context == GatewayRequestContext {
+    struct Value: ServerChildChannelValue {
+        let channel: any Channel
+    }
+
+    let responder: Responder
+    let maxBodyBytes: Int
+    let serverName: String
+    let logger: Logger
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let pipeline = channel.pipeline.syncOperations
+            try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+            try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+            try pipeline.addHandler(ClientCloseHandler())
+            try pipeline.addHandler(IngressHandler(bodyLimit: maxBodyBytes) { request, channel in
+                Task { await respond(to: request, on: channel) }
+            })
+            return Value(channel: channel)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        // A connection lasts as long as its channel; its requests run in tasks of their own.
+        await withTaskCancellationHandler {
+            try? await value.channel.closeFuture.get()
+        } onCancel: {
+            value.channel.close(promise: nil)
+        }
+    }
+
+    /// Runs the router for one request and writes its response.
+    func respond(to request: Request, on channel: any Channel) async {
+        // As Hummingbird's application does: a request ID in the request's logger (`context.id` reads it).
+        var logger = self.logger
+        logger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
+        let context = GatewayRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
+        var response: Response
+        do {
+            response = try await responder.respond(to: request, context: context)
+        } catch {
+            // Errors became OpenAI-shaped responses inside the router (`OpenAIErrorMiddleware`); this is
+            // only the last resort Hummingbird's application has too.
+            response = Response(status: (error as? any HTTPResponseError)?.status ?? .internalServerError)
+        }
+        response.headers[.date] = HTTPDate.now
+        response.headers[.server] = serverName
+        let closes = request.headers[.connection].map { $0.lowercased().contains("close") } ?? false
+        if closes { response.headers[.connection] = "close" }
+        let writer = IngressResponseWriter(channel: channel, head: response.head, holdsBody: response.body.contentLength != nil)
+        do {
+            try await response.body.write(writer)
+            if closes { channel.close(promise: nil) }
+        } catch {
+            // The client is gone or the body failed half-way: the response cannot be completed.
+            channel.close(promise: nil)
+        }
+    }
+}

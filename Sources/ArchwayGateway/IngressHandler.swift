@@ -1,0 +1,57 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOHTTPTypes
+
+/// Reads one request at a time on the event loop (SwiftNIO's pipeline handler holds pipelined ones back
+/// until the response before them has ended) and hands it, body included, to `dispatch`.
+///
+/// The body is kept up to one byte more than `bodyLimit`, the rest read and dropped: that is enough for
+/// the route to answer 413 in the OpenAI error shape, without holding an oversized upload in memory.
+final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+
+    private enum State {
+        case idle
+        case receiving(HTTPRequest, ByteBuffer?)
+    }
+
+    private var state = State.idle
+    private let bodyLimit: Int
+    private let dispatch: (Request, any Channel) -> Void
+
+    init(bodyLimit: Int, dispatch: @escaping (Request, any Channel) -> Void) {
+        self.bodyLimit = bodyLimit
+        self.dispatch = dispatch
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            state = .receiving(head, nil)
+        case .body(var part):
+            guard case .receiving(let head, var body) = state else { return }
+            state = .idle  // so `body` is the only reference while it grows
+            let kept = body?.readableBytes ?? 0
+            let room = max(0, bodyLimit + 1 - kept)
+            if part.readableBytes > room { part = part.getSlice(at: part.readerIndex, length: room) ?? ByteBuffer() }
+            if body == nil {
+                body = part
+            } else if part.readableBytes > 0 {
+                body!.writeBuffer(&part)
+            }
+            state = .receiving(head, body)
+        case .end:
+            guard case .receiving(let head, let body) = state else { return }
+            state = .idle
+            dispatch(Request(head: head, body: RequestBody(buffer: body ?? ByteBuffer())), context.channel)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A malformed request has been answered 400 by SwiftNIO's error handler; after it, or after a
+        // socket error, the connection cannot be trusted to be in step: close it.
+        state = .idle
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,44 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOHTTPTypes
+
+/// Writes a response's head, body and end to the client's channel.
+///
+/// A body of known size (JSON answers, errors) is held until its end, so the three parts leave in one
+/// flush; a stream's head goes with its first chunk, and every chunk's write is awaited (back-pressure).
+struct IngressResponseWriter: ResponseBodyWriter {
+    let channel: any Channel
+    private var head: HTTPResponse?
+    private let holdsBody: Bool
+    private var held: ByteBuffer?
+
+    init(channel: any Channel, head: HTTPResponse, holdsBody: Bool) {
+        self.channel = channel
+        self.head = head
+        self.holdsBody = holdsBody
+    }
+
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        if holdsBody {
+            if held == nil {
+                held = buffer
+            } else {
+                var buffer = buffer
+                held!.writeBuffer(&buffer)
+            }
+            return
+        }
+        if let head {
+            self.head = nil
+            channel.write(HTTPResponsePart.head(head), promise: nil)
+        }
+        try await channel.writeAndFlush(HTTPResponsePart.body(buffer)).get()
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
+        if let head { channel.write(HTTPResponsePart.head(head), promise: nil) }
+        if let held { channel.write(HTTPResponsePart.body(held), promise: nil) }
+        try await channel.writeAndFlush(HTTPResponsePart.end(trailingHeaders)).get()
+    }
+}

@@ -1,0 +1,184 @@
+"""HTTP/1.1 as clients speak it to Archway's ingress, on raw sockets.
+
+Keep-alive and pipelining (answers in order on one connection), `Connection: close`, the `Date` and
+`Server` headers, an upload larger than `server.max_body_bytes` (413 in the OpenAI error shape, the
+connection still usable), a body trickled in small pieces, a malformed request (400, then closed) and a
+streamed answer sent chunked.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import socket
+import time
+
+import pytest
+
+from e2e_helpers import base_config
+
+BODY = json.dumps({"model": "sim-small", "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 8}).encode()
+LIMIT = 65536
+
+
+@pytest.fixture(scope="module")
+def gw(module_gateway, simulator):
+    return module_gateway(base_config(simulator, server={"max_body_bytes": LIMIT}))
+
+
+class Connection:
+    """One client connection, reading answers one after another (Content-Length or chunked)."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buffer = b""
+
+    def __enter__(self) -> "Connection":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.sock.close()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed")
+        self.buffer += chunk
+
+    def _line(self) -> bytes:
+        while b"\r\n" not in self.buffer:
+            self._fill()
+        line, self.buffer = self.buffer.split(b"\r\n", 1)
+        return line
+
+    def _exactly(self, count: int) -> bytes:
+        while len(self.buffer) < count:
+            self._fill()
+        data, self.buffer = self.buffer[:count], self.buffer[count:]
+        return data
+
+    def response(self) -> tuple[int, dict[str, str], bytes]:
+        status = int(self._line().split()[1])
+        headers: dict[str, str] = {}
+        while line := self._line():
+            name, value = line.decode().split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+        if "content-length" in headers:
+            body = self._exactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding") == "chunked":
+            body = b""
+            while (size := int(self._line().split(b";")[0], 16)) > 0:
+                body += self._exactly(size)
+                assert self._exactly(2) == b"\r\n"
+            while self._line():  # trailers, then the empty line
+                pass
+        else:
+            body = b""
+        return status, headers, body
+
+    def closed(self, within: float = 5.0) -> bool:
+        """True when the server closes the connection (after anything still unread)."""
+        self.sock.settimeout(within)
+        try:
+            while self.sock.recv(65536):
+                pass
+            return True
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            return True
+
+
+def post(path: str, body: bytes, extra: str = "") -> bytes:
+    return (f"POST {path} HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n{extra}\r\n").encode() + body
+
+
+def get(path: str, extra: str = "") -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: gw\r\n{extra}\r\n".encode()
+
+
+def test_keep_alive_answers_carry_date_and_server(gw):
+    with Connection(gw.port) as conn:
+        for _ in range(3):
+            conn.send(post("/v1/chat/completions", BODY))
+            status, headers, body = conn.response()
+            assert status == 200, body
+            assert json.loads(body)["object"] == "chat.completion"
+            assert headers["server"] == "archway"
+            date = email.utils.parsedate_to_datetime(headers["date"])
+            assert headers["date"].endswith(" GMT") and abs(date.timestamp() - time.time()) < 10, headers["date"]
+            assert "connection" not in headers
+
+
+def test_pipelined_requests_are_answered_in_order(gw):
+    with Connection(gw.port) as conn:
+        conn.send(get("/healthz") + post("/v1/chat/completions", BODY) + get("/v1/models") + get("/nope"))
+        answers = [conn.response() for _ in range(4)]
+    assert [status for status, _, _ in answers] == [200, 200, 200, 404]
+    assert json.loads(answers[0][2]) == {"status": "ok"}
+    assert json.loads(answers[1][2])["object"] == "chat.completion"
+    assert json.loads(answers[2][2])["object"] == "list"
+    assert json.loads(answers[3][2])["error"]["code"] == "unknown_url"
+
+
+def test_connection_close_is_honoured(gw):
+    with Connection(gw.port) as conn:
+        conn.send(post("/v1/chat/completions", BODY, "Connection: close\r\n"))
+        status, headers, _ = conn.response()
+        assert status == 200
+        assert headers.get("connection") == "close"
+        assert conn.closed()
+
+
+def test_an_upload_over_the_limit_is_413_and_the_connection_stays_usable(gw):
+    big = json.dumps({"model": "sim-small", "messages": [{"role": "user", "content": "x" * (LIMIT * 4)}]}).encode()
+    chunked = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n")
+    for start in range(0, len(big), 10_000):
+        piece = big[start:start + 10_000]
+        chunked += f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
+    chunked += b"0\r\n\r\n"
+    with Connection(gw.port) as conn:
+        conn.send(chunked)
+        status, _, body = conn.response()
+        assert status == 413, body
+        assert json.loads(body)["error"]["code"] == "request_too_large"
+        conn.send(post("/v1/chat/completions", BODY))
+        status, _, body = conn.response()
+        assert status == 200, body
+
+
+def test_a_body_trickled_in_small_pieces_arrives_whole(gw):
+    request = post("/v1/chat/completions", BODY)
+    with Connection(gw.port) as conn:
+        for start in range(0, len(request), 7):
+            conn.send(request[start:start + 7])
+            time.sleep(0.002)
+        status, _, body = conn.response()
+    assert status == 200, body
+    assert json.loads(body)["choices"][0]["message"]["content"]
+
+
+def test_a_malformed_request_is_400_and_closed(gw):
+    with Connection(gw.port) as conn:
+        conn.send(b"NOT HTTP AT ALL\r\n\r\n")
+        status, _, _ = conn.response()
+        assert status == 400
+        assert conn.closed()
+
+
+def test_a_streamed_answer_is_sent_chunked_and_the_connection_kept(gw):
+    stream = json.dumps({"model": "sim-small", "stream": True, "messages": [{"role": "user", "content": "Hello"}]}).encode()
+    with Connection(gw.port) as conn:
+        conn.send(post("/v1/chat/completions", stream))
+        status, headers, body = conn.response()
+        assert status == 200
+        assert headers["transfer-encoding"] == "chunked"
+        assert headers["content-type"].startswith("text/event-stream")
+        assert body.rstrip().endswith(b"data: [DONE]")
+        conn.send(get("/healthz"))
+        assert conn.response()[0] == 200
