@@ -101,7 +101,8 @@ bench-micro-thresholds:
 
 # libFuzzer over everything that reads client and provider bytes (Fuzz/): `make fuzz [FUZZ_SECONDS=120]`.
 # Findings are written as crash-* files in Fuzz/; the seed corpora are Fuzz/corpus/wire, Fuzz/corpus/upstream
-# (an upstream's HTTP/1.1 bytes through Archway's client) and Fuzz/corpus/policy (the PII scanner, redaction
+# (an upstream's HTTP/1.1 bytes through Archway's client), Fuzz/corpus/ingress (a client's HTTP/1.1 bytes
+# through Archway's ingress) and Fuzz/corpus/policy (the PII scanner, redaction
 # and restoration, the injection scorer, the consistency measure, workflow templates).
 FUZZ_SECONDS ?= 120
 .PHONY: fuzz
@@ -111,5 +112,7 @@ fuzz:
 	cd Fuzz && SWIFT_BACKTRACE=enable=no ./.build/release/FuzzWire .build/corpus corpus/wire -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1
 	mkdir -p Fuzz/.build/corpus-upstream && cp Fuzz/corpus/upstream/* Fuzz/.build/corpus-upstream/
 	cd Fuzz && SWIFT_BACKTRACE=enable=no ./.build/release/FuzzUpstream .build/corpus-upstream corpus/upstream -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1
+	mkdir -p Fuzz/.build/corpus-ingress && cp Fuzz/corpus/ingress/* Fuzz/.build/corpus-ingress/
+	cd Fuzz && SWIFT_BACKTRACE=enable=no ./.build/release/FuzzIngress .build/corpus-ingress corpus/ingress -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1
 	mkdir -p Fuzz/.build/corpus-policy && cp Fuzz/corpus/policy/* Fuzz/.build/corpus-policy/
 	cd Fuzz && SWIFT_BACKTRACE=enable=no ./.build/release/FuzzPolicy .build/corpus-policy corpus/policy -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1

@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "ArchwayExecution", targets: ["ArchwayExecution"]),
         .library(name: "ArchwayPolicy", targets: ["ArchwayPolicy"]),
         .library(name: "ArchwayOTLP", targets: ["ArchwayOTLP"]),
+        .library(name: "ArchwayGateway", targets: ["ArchwayGateway"]),
         // Issue 16's spike (bench/spike/): built and measured by `make bench` only.
         .executable(name: "bench-nio-forwarder", targets: ["BenchNIOForwarder"]),
         .executable(name: "bench-async-floor", targets: ["BenchAsyncFloor"]),
@@ -173,6 +174,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -28,6 +28,13 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
         .executableTarget(
+            name: "FuzzIngress",
+            dependencies: [
+                .product(name: "ArchwayGateway", package: "archway"),
+            ],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
+        .executableTarget(
             name: "FuzzPolicy",
             dependencies: [
                 .product(name: "ArchwayPolicy", package: "archway"),

@@ -35,8 +35,8 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
             try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try pipeline.addHandler(ClientCloseHandler())
-            try pipeline.addHandler(IngressHandler(bodyLimit: maxBodyBytes) { request, channel in
-                Task { await respond(to: request, on: channel) }
+            try pipeline.addHandler(IngressHandler(bodyLimit: maxBodyBytes) { head, body, channel in
+                Task { await respond(to: Request(head: head, body: RequestBody(buffer: body)), on: channel) }
             })
             return Value(channel: channel)
         }

@@ -1,5 +1,4 @@
 import HTTPTypes
-import Hummingbird
 import NIOCore
 import NIOHTTPTypes
 
@@ -18,9 +17,9 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private var state = State.idle
     private let bodyLimit: Int
-    private let dispatch: (Request, any Channel) -> Void
+    private let dispatch: (HTTPRequest, ByteBuffer, any Channel) -> Void
 
-    init(bodyLimit: Int, dispatch: @escaping (Request, any Channel) -> Void) {
+    init(bodyLimit: Int, dispatch: @escaping (HTTPRequest, ByteBuffer, any Channel) -> Void) {
         self.bodyLimit = bodyLimit
         self.dispatch = dispatch
     }
@@ -44,7 +43,7 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard case .receiving(let head, let body) = state else { return }
             state = .idle
-            dispatch(Request(head: head, body: RequestBody(buffer: body ?? ByteBuffer())), context.channel)
+            dispatch(head, body ?? ByteBuffer(), context.channel)
         }
     }
 
