@@ -33,6 +33,7 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
         channel.eventLoop.makeCompletedFuture {
             let pipeline = channel.pipeline.syncOperations
             try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+            try pipeline.addHandler(IngressKeepAliveHandler())
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
             try pipeline.addHandler(ClientCloseHandler())
             try pipeline.addHandler(IngressHandler(bodyLimit: maxBodyBytes) { head, body, channel in

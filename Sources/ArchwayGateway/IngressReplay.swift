@@ -29,6 +29,7 @@ public enum IngressReplay {
         let recorder = Recorder()
         let pipeline = channel.pipeline.syncOperations
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+        try pipeline.addHandler(IngressKeepAliveHandler())
         try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
         try pipeline.addHandler(IngressHandler(bodyLimit: bodyLimit) { _, body, channel in
             recorder.outcome.requests += 1

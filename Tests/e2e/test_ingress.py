@@ -1,6 +1,6 @@
 """HTTP/1.1 as clients speak it to Archway's ingress, on raw sockets.
 
-Keep-alive and pipelining (answers in order on one connection), `Connection: close`, the `Date` and
+Keep-alive and pipelining (answers in order on one connection), `Connection: close` and HTTP/1.0, the `Date` and
 `Server` headers, an upload larger than `server.max_body_bytes` (413 in the OpenAI error shape, the
 connection still usable), a body trickled in small pieces, a malformed request (400, then closed) and a
 streamed answer sent chunked.
@@ -181,4 +181,18 @@ def test_a_streamed_answer_is_sent_chunked_and_the_connection_kept(gw):
         assert headers["content-type"].startswith("text/event-stream")
         assert body.rstrip().endswith(b"data: [DONE]")
         conn.send(get("/healthz"))
+        assert conn.response()[0] == 200
+
+
+def test_http_1_0_without_keep_alive_is_answered_then_closed(gw):
+    with Connection(gw.port) as conn:
+        conn.send(b"GET /healthz HTTP/1.0\r\n\r\n")
+        status, headers, body = conn.response()
+        assert status == 200 and json.loads(body) == {"status": "ok"}
+        assert headers.get("connection") == "close"
+        assert conn.closed()
+    with Connection(gw.port) as conn:
+        conn.send(b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        assert conn.response()[0] == 200
+        conn.send(b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
         assert conn.response()[0] == 200
