@@ -51,7 +51,18 @@ public final class OTLPSpanExporter: Service, Sendable {
 
     /// Sends everything queued now, in batches; returns once every batch has been answered.
     public func exportQueued() async {
-        await queue.drain(batchSize: settings.maxExportBatchSize) { await self.export($0) }
+        var exported = false
+        await queue.drain(batchSize: settings.maxExportBatchSize) { spans in
+            exported = true
+            await self.export(spans)
+        }
+        // Nothing to send: traffic has stopped, so a load's batch buffers go back to the allocator.
+        if !exported { buffers.withLock { $0.releaseOversized(used: 0) } }
+    }
+
+    /// The capacity of the reused export buffers (tests).
+    var bufferCapacities: (body: Int, spans: Int) {
+        buffers.withLock { ($0.body.capacity, $0.spans.bytes.capacity) }
     }
 
     private func export(_ spans: ArraySlice<OTLPFinishedSpan>) async {
@@ -61,7 +72,7 @@ public final class OTLPSpanExporter: Service, Sendable {
             return taken
         }
         defer {
-            buffers.releaseOversized()
+            buffers.releaseOversized(used: buffers.body.readableBytes)
             self.buffers.withLock { [buffers] in $0 = buffers }
         }
         do {

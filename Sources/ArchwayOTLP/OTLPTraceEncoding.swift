@@ -70,11 +70,12 @@ struct OTLPExportBuffers: Sendable {
     /// The export request.
     var body = ByteBuffer()
 
-    /// Lets go of buffers four times larger than the last export needed (and over 64 KiB).
-    mutating func releaseOversized() {
-        let used = body.readableBytes
-        if body.capacity > max(4 * used, 64 * 1_024) { body = ByteBuffer() }
-        if spans.bytes.capacity > max(4 * spans.bytes.count, 64 * 1_024) { spans = ProtobufWriter() }
+    /// Lets go of buffers over 64 KiB and four times larger than `used` bytes: the last export's size, or
+    /// zero when there was nothing to export.
+    mutating func releaseOversized(used: Int) {
+        let keep = max(4 * used, 64 * 1_024)
+        if body.capacity > keep { body = ByteBuffer() }
+        if spans.bytes.capacity > keep { spans = ProtobufWriter() }
     }
 }
 

@@ -39,16 +39,30 @@ import Tracing
 
         #expect(try decoded(encoding.encode(large[...], into: &buffers)) == large.map(\.referenceProto))
         let largeSize = buffers.body.readableBytes
-        buffers.releaseOversized()
+        buffers.releaseOversized(used: buffers.body.readableBytes)
         #expect(largeSize > 64 * 1_024 && buffers.body.capacity >= largeSize, "steady traffic keeps its buffers")
         let kept = buffers.body.capacity
 
         // The same storage, emptied first: nothing of the large batch is left in the small one's request.
         #expect(try decoded(encoding.encode(small[...], into: &buffers)) == small.map(\.referenceProto))
         #expect(buffers.body.capacity == kept, "the body was written into the kept storage")
-        buffers.releaseOversized()
+        buffers.releaseOversized(used: buffers.body.readableBytes)
         #expect(buffers.body.capacity < largeSize && buffers.spans.bytes.capacity < largeSize, "a burst's buffers go back")
 
         #expect(try decoded(encoding.encode(large[...], into: &buffers)) == large.map(\.referenceProto))
+    }
+
+    @Test func anIdleExportTickLetsGoOfTheLastLoadsBuffers() async throws {
+        let exporter = OTLPSpanExporter(settings: OTLPExportSettings(endpoint: "http://127.0.0.1:9/v1/traces", timeout: .milliseconds(200), maxExportBatchSize: 8_192, maxQueueSize: 8_192), diagnostics: Logger(label: "test"))
+        let tracer = OTLPTracer(exporter: exporter)
+        for index in 0..<2_000 {
+            let span = tracer.startSpan("call \(index)", context: .topLevel, ofKind: .client)
+            span.attributes["gen_ai.request.model"] = "model-\(index)"
+            span.end()
+        }
+        await exporter.exportQueued()  // port 9 refuses it; the buffers are kept all the same
+        #expect(exporter.bufferCapacities.body > 64 * 1_024, "the batch was encoded into the kept buffers")
+        await exporter.exportQueued()  // nothing queued
+        #expect(exporter.bufferCapacities.body <= 64 * 1_024 && exporter.bufferCapacities.spans <= 64 * 1_024)
     }
 }
