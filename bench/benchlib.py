@@ -265,6 +265,11 @@ def rss_mb(pids: list[int]) -> float:
     return round(status_kb(pids, "VmRSS") / 1024, 1)
 
 
+def rss_split_mb(pids: list[int]) -> dict[str, float]:
+    """Resident memory split into anonymous (heap, stacks) and file-backed (code and data of the binaries)."""
+    return {"anon": round(status_kb(pids, "RssAnon") / 1024, 1), "file": round(status_kb(pids, "RssFile") / 1024, 1)}
+
+
 def hwm_mb(pids: list[int]) -> float:
     return round(status_kb(pids, "VmHWM") / 1024, 1)
 

@@ -168,6 +168,7 @@ def main() -> int:
         time.sleep(3)
         idle = bl.rss_mb([pid])
         report["rss_idle_mb"] = idle
+        report["rss_idle_split_mb"] = bl.rss_split_mb([pid])
         report["fds_idle"] = bl.open_fds([pid])
         bl.log(f"idle RSS {idle} MB")
 
@@ -261,6 +262,7 @@ def main() -> int:
         time.sleep(settle)
         after = bl.rss_mb([pid])
         report["rss_after_mb"] = after
+        report["rss_after_split_mb"] = bl.rss_split_mb([pid])
         report["fds_after"] = bl.open_fds([pid])
         report["rss_peak_mb"] = bl.hwm_mb([pid])
         report["returned_within_10pct"] = after <= idle * 1.10
@@ -297,6 +299,9 @@ def main() -> int:
     print(f"  RSS after load + {settle:g} s  {report['rss_after_mb']:8.1f} MB   "
           f"({'within' if report['returned_within_10pct'] else 'NOT within'} 10% of idle: "
           f"{(report['rss_after_mb'] / report['rss_idle_mb'] - 1) * 100:+.1f}%)")
+    print(f"  of which anonymous / file-backed: idle {report['rss_idle_split_mb']['anon']} / {report['rss_idle_split_mb']['file']} MB, "
+          f"after {report['rss_after_split_mb']['anon']} / {report['rss_after_split_mb']['file']} MB "
+          "(file-backed: the executable's and libraries' pages in use)")
     print(f"  streams: {s['completed_with_done']}/{streams} completed with [DONE], statuses {s['statuses']}, errors {s['errors'] or 'none'}")
     if s["failed_samples"]:
         sample = s["failed_samples"][0]
