@@ -9,6 +9,7 @@ import NIOHTTPTypes
 /// the route to answer 413 in the OpenAI error shape, without holding an oversized upload in memory.
 final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
+    typealias OutboundOut = HTTPResponsePart
 
     private enum State {
         case idle
@@ -28,6 +29,12 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             state = .receiving(head, nil)
+            if head.headerFields[.expect]?.lowercased() == "100-continue",
+               (head.headerFields[.contentLength].flatMap { Int($0) } ?? 0) <= bodyLimit {
+                // The client waits for this before it sends its body (curl does from 1 MB): tell it to go on
+                // rather than let it sit out its timer. Over the limit it is not invited; the answer is 413.
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
+            }
         case .body(var part):
             guard case .receiving(let head, var body) = state else { return }
             state = .idle  // so `body` is the only reference while it grows

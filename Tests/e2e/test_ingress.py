@@ -1,9 +1,9 @@
 """HTTP/1.1 as clients speak it to Archway's ingress, on raw sockets.
 
-Keep-alive and pipelining (answers in order on one connection), `Connection: close` and HTTP/1.0, the `Date` and
-`Server` headers, an upload larger than `server.max_body_bytes` (413 in the OpenAI error shape, the
-connection still usable), a body trickled in small pieces, a malformed request (400, then closed) and a
-streamed answer sent chunked.
+Keep-alive and pipelining (answers in order on one connection), `Connection: close` and HTTP/1.0, the
+`Date` and `Server` headers, `Expect: 100-continue`, an upload larger than `server.max_body_bytes` (413 in
+the OpenAI error shape, the connection still usable), a body trickled in small pieces, a malformed request
+(400, then closed) and a streamed answer sent chunked.
 """
 
 from __future__ import annotations
@@ -196,3 +196,16 @@ def test_http_1_0_without_keep_alive_is_answered_then_closed(gw):
         assert conn.response()[0] == 200
         conn.send(b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
         assert conn.response()[0] == 200
+
+
+def test_expect_100_continue_is_answered_before_the_body(gw):
+    with Connection(gw.port) as conn:
+        conn.send((f"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {len(BODY)}\r\nExpect: 100-continue\r\n\r\n").encode())
+        conn.sock.settimeout(0.5)  # well under the second curl would wait before sending anyway
+        status, _, _ = conn.response()
+        assert status == 100
+        conn.sock.settimeout(10)
+        conn.send(BODY)
+        status, _, body = conn.response()
+        assert status == 200, body
