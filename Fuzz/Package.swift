@@ -11,6 +11,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
+        // Shared by the targets that read a peer's bytes in pieces.
+        .target(name: "FuzzSupport"),
         .executableTarget(
             name: "FuzzWire",
             dependencies: [
@@ -24,6 +26,7 @@ let package = Package(
             name: "FuzzUpstream",
             dependencies: [
                 .product(name: "ArchwayProviders", package: "archway"),
+                "FuzzSupport",
             ],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
@@ -31,6 +34,7 @@ let package = Package(
             name: "FuzzIngress",
             dependencies: [
                 .product(name: "ArchwayGateway", package: "archway"),
+                "FuzzSupport",
             ],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),

@@ -1,4 +1,5 @@
 @_spi(Testing) import ArchwayGateway
+import FuzzSupport
 
 /// One libFuzzer input as a client's bytes through Archway's ingress pipeline: SwiftNIO's HTTP/1.1 server
 /// handlers, the HTTPTypes codec and `IngressHandler`. The first byte sets how the rest is split into
@@ -6,10 +7,7 @@
 /// one byte that lets the route answer 413, and every request handed over got its answer written.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzIngress(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
-    guard count > 0 else { return 0 }
-    let bytes = Array(UnsafeBufferPointer(start: start, count: count))
-    let pieceSize = 1 + Int(bytes[0] % 64)
-    let pieces = stride(from: 1, to: bytes.count, by: pieceSize).map { Array(bytes[$0..<min(bytes.count, $0 + pieceSize)]) }
+    guard let pieces = inputPieces(start, count) else { return 0 }
     let limit = 64
     guard let outcome = try? IngressReplay.replay(pieces, bodyLimit: limit) else { fatalError("the replay could not set up its channel") }
     precondition(outcome.largestBody <= limit + 1, "a body over the limit reached the router")

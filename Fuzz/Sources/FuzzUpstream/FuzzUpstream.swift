@@ -1,4 +1,5 @@
 @_spi(Testing) import ArchwayProviders
+import FuzzSupport
 import Dispatch
 
 /// One libFuzzer input as an upstream's bytes through one exchange of Archway's HTTP/1.1 client: NIO's
@@ -7,10 +8,7 @@ import Dispatch
 /// an `UpstreamConnectionError`, and nothing traps.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzUpstream(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
-    guard count > 0 else { return 0 }
-    let bytes = Array(UnsafeBufferPointer(start: start, count: count))
-    let pieceSize = 1 + Int(bytes[0] % 64)
-    let pieces = stride(from: 1, to: bytes.count, by: pieceSize).map { Array(bytes[$0..<min(bytes.count, $0 + pieceSize)]) }
+    guard let pieces = inputPieces(start, count) else { return 0 }
     let done = DispatchSemaphore(value: 0)
     nonisolated(unsafe) var outcome: UpstreamConnectionReplay.Outcome?
     Task {
