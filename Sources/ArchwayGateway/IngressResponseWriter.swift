@@ -6,7 +6,8 @@ import NIOHTTPTypes
 /// Writes a response's head, body and end to the client's channel.
 ///
 /// A body of known size (JSON answers, errors) is held until its end, so the three parts leave in one
-/// flush; a stream's head goes with its first chunk, and every chunk's write is awaited (back-pressure).
+/// flush; a stream's head goes with its first chunk, and a chunk's write is awaited while the socket is
+/// behind (back-pressure).
 struct IngressResponseWriter: ResponseBodyWriter {
     let channel: any Channel
     private var head: HTTPResponse?
@@ -33,7 +34,15 @@ struct IngressResponseWriter: ResponseBodyWriter {
             self.head = nil
             channel.write(HTTPResponsePart.head(head), promise: nil)
         }
-        try await channel.writeAndFlush(HTTPResponsePart.body(buffer)).get()
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        channel.writeAndFlush(HTTPResponsePart.body(buffer), promise: written)
+        // Wait for the write only while the socket is behind (back-pressure): awaiting every chunk's write
+        // would cost a task hop per chunk though the bytes have usually left already.
+        if !channel.isWritable {
+            try await written.futureResult.get()
+        } else if !channel.isActive {
+            throw ChannelError.ioOnClosedChannel
+        }
     }
 
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
