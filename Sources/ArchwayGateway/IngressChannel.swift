@@ -14,7 +14,7 @@ import NIOHTTPTypesHTTP1
 /// 28 % of the gateway's CPU. Here a request is read on its event loop (head, then the body up to
 /// `server.max_body_bytes`), one task per request runs the router on that same loop, and the response
 /// leaves with plain channel writes: head, body and end in one flush when the body's size is known, a
-/// stream chunk by chunk with each write awaited, so a slow client holds the producer back.
+/// stream chunk by chunk, a write awaited while the socket is behind, so a slow client holds the producer back.
 ///
 /// The router, middleware and request context stay Hummingbird's (the in-process tests drive the same
 /// router); keep-alive, pipelining, malformed requests (400) and graceful shutdown are SwiftNIO's
