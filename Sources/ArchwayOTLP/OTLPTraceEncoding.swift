@@ -131,7 +131,7 @@ extension ProtobufWriter {
             uint(3, UInt64(bitPattern: number))
         case .double(let number):
             keyValueHead(field, key: key, valueSize: 9)
-            double(4, number)
+            fixed64(4, number.bitPattern)
         case .bool(let flag):
             keyValueHead(field, key: key, valueSize: 2)
             uint(2, flag ? 1 : 0)
@@ -156,7 +156,7 @@ extension ProtobufWriter {
         case .string(let text): string(1, text)
         case .bool(let flag): uint(2, flag ? 1 : 0)
         case .int64(let number): uint(3, UInt64(bitPattern: number))
-        case .double(let number): double(4, number)
+        case .double(let number): fixed64(4, number.bitPattern)
         case .stringArray(let values):
             lengthPrefix(5, values.reduce(0) { $0 + ProtobufWriter.fieldSize(length: SpanAttribute.stringSize($1)) })
             for element in values {
@@ -173,7 +173,7 @@ extension ProtobufWriter {
             lengthPrefix(5, values.count * ProtobufWriter.fieldSize(length: 9))
             for element in values {
                 lengthPrefix(1, 9)
-                double(4, element)
+                fixed64(4, element.bitPattern)
             }
         case .boolArray(let values):
             lengthPrefix(5, values.count * ProtobufWriter.fieldSize(length: 2))
@@ -185,11 +185,6 @@ extension ProtobufWriter {
             // `encodable` leaves no other shape.
             string(1, "\(value)")
         }
-    }
-
-    mutating func double(_ field: Int, _ value: Double) {
-        tag(field, .fixed64)
-        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
     }
 }
 
