@@ -3,8 +3,6 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
-import NIOHTTP1
-import NIOHTTPTypesHTTP1
 
 /// Archway's HTTP/1.1 ingress: SwiftNIO's server pipeline and one channel handler in front of the router,
 /// in place of Hummingbird's `NIOAsyncChannel` bridge.
@@ -31,14 +29,9 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            let pipeline = channel.pipeline.syncOperations
-            try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-            try pipeline.addHandler(IngressKeepAliveHandler())
-            try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-            try pipeline.addHandler(ClientCloseHandler())
-            try pipeline.addHandler(IngressHandler(bodyLimit: maxBodyBytes) { head, body, channel in
+            try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: maxBodyBytes) { head, body, channel in
                 Task { await respond(to: Request(head: head, body: RequestBody(buffer: body)), on: channel) }
-            })
+            }
             return Value(channel: channel)
         }
     }

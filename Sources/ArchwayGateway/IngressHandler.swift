@@ -1,6 +1,8 @@
 import HTTPTypes
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
 
 /// Reads one request at a time on the event loop (SwiftNIO's pipeline handler holds pipelined ones back
 /// until the response before them has ended) and hands it, body included, to `dispatch`.
@@ -23,6 +25,21 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
     init(bodyLimit: Int, dispatch: @escaping (HTTPRequest, ByteBuffer, any Channel) -> Void) {
         self.bodyLimit = bodyLimit
         self.dispatch = dispatch
+    }
+
+    /// The ingress pipeline of a client connection, ending in an `IngressHandler`: SwiftNIO's HTTP/1.1
+    /// server handlers, the keep-alive marking, the HTTPTypes codec and the client-close watch. The server
+    /// (`IngressChannel`) and the fuzz replay (`IngressReplay`) both build it here.
+    static func addPipeline(
+        to pipeline: ChannelPipeline.SynchronousOperations,
+        bodyLimit: Int,
+        dispatch: @escaping (HTTPRequest, ByteBuffer, any Channel) -> Void
+    ) throws {
+        try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+        try pipeline.addHandler(IngressKeepAliveHandler())
+        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+        try pipeline.addHandler(ClientCloseHandler())
+        try pipeline.addHandler(IngressHandler(bodyLimit: bodyLimit, dispatch: dispatch))
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

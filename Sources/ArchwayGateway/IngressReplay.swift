@@ -1,12 +1,10 @@
 import HTTPTypes
 import NIOCore
 import NIOEmbedded
-import NIOHTTP1
 import NIOHTTPTypes
-import NIOHTTPTypesHTTP1
 
-/// Client bytes through the ingress's pipeline (SwiftNIO's HTTP/1.1 server handlers, the HTTPTypes codec
-/// and `IngressHandler`) on an embedded channel, every request answered at once with a small response.
+/// Client bytes through the ingress's pipeline (`IngressHandler.addPipeline`, as the server builds it) on
+/// an embedded channel, every request answered at once with a small response.
 /// For the fuzz target (`Fuzz/Sources/FuzzIngress`).
 @_spi(Testing)
 public enum IngressReplay {
@@ -27,17 +25,13 @@ public enum IngressReplay {
     public static func replay(_ pieces: [[UInt8]], bodyLimit: Int) throws -> Outcome {
         let channel = EmbeddedChannel()
         let recorder = Recorder()
-        let pipeline = channel.pipeline.syncOperations
-        try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-        try pipeline.addHandler(IngressKeepAliveHandler())
-        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-        try pipeline.addHandler(IngressHandler(bodyLimit: bodyLimit) { _, body, channel in
+        try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: bodyLimit) { _, body, channel in
             recorder.outcome.requests += 1
             recorder.outcome.largestBody = max(recorder.outcome.largestBody, body.readableBytes)
             channel.write(HTTPResponsePart.head(HTTPResponse(status: .ok, headerFields: [.contentLength: "2"])), promise: nil)
             channel.write(HTTPResponsePart.body(ByteBuffer(string: "ok")), promise: nil)
             channel.writeAndFlush(HTTPResponsePart.end(nil), promise: nil)
-        })
+        }
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         for piece in pieces where channel.isActive {
             // A malformed request is answered 400 and its error surfaces here; the channel then closes.
