@@ -16,7 +16,7 @@ extension CallDecisions {
         guard let decision = record.decision else { return }
         headers[Self.routeHeader] = decision.route
         guard let span, span.isRecording else { return }
-        span.updateAttributes { attributes in
+        span.modifyAttributes { attributes in
             attributes[GenAIAttributes.archwayRouteName] = decision.route
             attributes[GenAIAttributes.archwayRouteStrategy] = decision.strategy.rawValue
             attributes[GenAIAttributes.archwayRouteChosen] = record.model

@@ -1,4 +1,4 @@
-import NIOConcurrencyHelpers
+import Synchronization
 public import Tracing
 
 /// A span of `OTLPTracer`. Sampled spans record under a lock and, when they end, go to the exporter's
@@ -12,11 +12,14 @@ public final class OTLPSpan: Span, @unchecked Sendable {
     /// Nil for a span that is not sampled.
     private let exporter: OTLPSpanExporter?
 
-    // Guarded by `lock`. A plain lock rather than a `Mutex` so `attributes` can yield its storage in
-    // place (`span.attributes[key] = value` then changes the dictionary without copying it).
-    private let lock = NIOLock()
+    // Guarded by `lock`, held across `attributes`' yield so `span.attributes[key] = value` changes the
+    // dictionary in place. A `Mutex<Void>` locked and unlocked by hand: it lives inline in the span,
+    // where a `NIOLock` is an allocation of its own (three per request).
+    private let lock = Mutex<Void>(())
     private var name: String
-    private var recorded: SpanAttributes = [:]
+    // `lock` already makes accesses exclusive. The runtime's check would keep an access record in
+    // `attributes`' modify frame, which then outgrows the caller's fixed buffer and is allocated.
+    @exclusivity(unchecked) private var recorded: SpanAttributes = [:]
     private var events: [SpanEvent] = []
     private var links: [SpanLink] = []
     private var status: SpanStatus?
@@ -32,39 +35,36 @@ public final class OTLPSpan: Span, @unchecked Sendable {
     }
 
     public var isRecording: Bool {
-        exporter != nil && !lock.withLock { ended }
+        exporter != nil && !lock.withLock { _ in ended }
     }
 
     public var operationName: String {
-        get { lock.withLock { name } }
+        get { lock.withLock { _ in name } }
         set {
             guard exporter != nil else { return }
-            lock.withLock { if !ended { name = newValue } }
+            lock.withLock { _ in if !ended { name = newValue } }
         }
     }
 
     public var attributes: SpanAttributes {
-        get { lock.withLock { recorded } }
+        get { lock.withLock { _ in recorded } }
         set {
             guard exporter != nil else { return }
-            lock.withLock { if !ended { recorded = newValue } }
+            lock.withLock { _ in if !ended { recorded = newValue } }
         }
         _modify {
-            lock.lock()
-            defer { lock.unlock() }
-            // After the end (or unsampled) changes go to a scratch value and are dropped.
-            if ended || exporter == nil {
-                var scratch = SpanAttributes()
-                yield &scratch
-            } else {
-                yield &recorded
-            }
+            lock._unsafeLock()
+            defer { lock._unsafeUnlock() }
+            // Changes after the end (or to an unsampled span) land in `recorded` but are never exported:
+            // `end` has moved the recorded values out. No branch to a scratch value here, which kept
+            // the accessor's frame small enough not to be allocated on each call.
+            yield &recorded
         }
     }
 
     public func setStatus(_ status: SpanStatus) {
         guard exporter != nil else { return }
-        lock.withLock {
+        lock.withLock { _ in
             // The specification's precedence: OK is final.
             guard !ended, self.status?.code != .ok else { return }
             self.status = status
@@ -73,7 +73,7 @@ public final class OTLPSpan: Span, @unchecked Sendable {
 
     public func addEvent(_ event: SpanEvent) {
         guard exporter != nil else { return }
-        lock.withLock { if !ended { events.append(event) } }
+        lock.withLock { _ in if !ended { events.append(event) } }
     }
 
     public func recordError<Instant: TracerInstant>(_ error: any Error, attributes: SpanAttributes, at instant: @autoclosure () -> Instant) {
@@ -86,12 +86,12 @@ public final class OTLPSpan: Span, @unchecked Sendable {
 
     public func addLink(_ link: SpanLink) {
         guard exporter != nil else { return }
-        lock.withLock { if !ended { links.append(link) } }
+        lock.withLock { _ in if !ended { links.append(link) } }
     }
 
     public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
         guard let exporter else { return }
-        let finished: OTLPFinishedSpan? = lock.withLock {
+        let finished: OTLPFinishedSpan? = lock.withLock { _ in
             guard !ended else { return nil }
             ended = true
             // The recorded values move out: the span keeps nothing it no longer needs.

@@ -74,7 +74,7 @@ public struct PolicyStage: CallStage {
         let detected = best.score >= settings.threshold
         let action = detected ? settings.action.rawValue : "allow"
         let span = guardrailSpan("injection", scope: scope)
-        span.updateAttributes { attributes in
+        span.modifyAttributes { attributes in
             attributes[GenAIAttributes.guardrailVerdictType] = detected ? "deny" : "allow"
             attributes[GenAIAttributes.guardrailActionType] = detected && settings.action == .block ? "block" : "allow"
             attributes[GenAIAttributes.guardrailRiskCategory] = "prompt_injection"
@@ -138,7 +138,7 @@ public struct PolicyStage: CallStage {
             rewritten.messages[index] = message
         }
         let found = total > 0
-        span.updateAttributes { attributes in
+        span.modifyAttributes { attributes in
             attributes[GenAIAttributes.guardrailVerdictType] = found ? "deny" : "allow"
             attributes[GenAIAttributes.guardrailActionType] = !found || settings.action == .detect ? "allow" : settings.action == .block ? "block" : "modify"
             attributes[GenAIAttributes.guardrailRiskCategory] = "sensitive_information_disclosure"
@@ -172,7 +172,7 @@ public struct PolicyStage: CallStage {
 
     func guardrailSpan(_ component: String, scope: CallScope) -> any Span {
         let span = telemetry.tracer.startSpan("apply_guardrail \(component)", context: scope.context, ofKind: .internal)
-        span.updateAttributes { attributes in
+        span.modifyAttributes { attributes in
             attributes[GenAIAttributes.operationName] = "apply_guardrail"
             attributes[GenAIAttributes.guardrailComponentName] = component
             attributes[GenAIAttributes.guardrailTargetType] = "input"

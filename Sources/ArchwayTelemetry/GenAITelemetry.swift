@@ -83,7 +83,7 @@ public struct GenAITelemetry: Sendable {
             }
         }
         if captureContent, let request {
-            span.updateAttributes { attributes in
+            span.modifyAttributes { attributes in
                 let (system, messages) = ContentCapture.inputMessages(request.messages)
                 attributes.set(GenAIAttributes.inputMessages, filtered(messages))
                 attributes.set(GenAIAttributes.systemInstructions, system.map(filtered))
@@ -96,11 +96,11 @@ public struct GenAITelemetry: Sendable {
     /// Sets the outcome's attributes and status on the span, records the metrics, and ends the span.
     public func finish(_ span: any Span, outcome: AttemptOutcome, output: ChatResponse? = nil) {
         if span.isRecording {
-            span.updateAttributes { attributes in
+            span.modifyAttributes { attributes in
                 attributes.set(GenAIAttributes.responseID, outcome.responseID)
                 attributes.set(GenAIAttributes.responseModel, outcome.responseModel)
                 if !outcome.finishReasons.isEmpty {
-                    attributes.set(GenAIAttributes.responseFinishReasons, outcome.finishReasons.map(\.rawValue))
+                    attributes.set(GenAIAttributes.responseFinishReasons, Self.attributeValue(outcome.finishReasons))
                 }
                 if let usage = outcome.usage {
                     attributes.set(GenAIAttributes.usageInputTokens, usage.inputTokens)
@@ -128,6 +128,27 @@ public struct GenAITelemetry: Sendable {
         }
         recordMetrics(outcome)
         span.end()
+    }
+
+    /// The finish reasons as the attribute's string array. Nearly every call has exactly one, so its
+    /// array is made once rather than per call.
+    private static func attributeValue(_ reasons: [FinishReason]) -> [String] {
+        guard reasons.count == 1 else { return reasons.map(\.rawValue) }
+        switch reasons[0] {
+        case .stop: return SingleFinishReason.stop
+        case .length: return SingleFinishReason.length
+        case .toolCalls: return SingleFinishReason.toolCalls
+        case .contentFilter: return SingleFinishReason.contentFilter
+        case .error: return SingleFinishReason.error
+        }
+    }
+
+    private enum SingleFinishReason {
+        static let stop = [FinishReason.stop.rawValue]
+        static let length = [FinishReason.length.rawValue]
+        static let toolCalls = [FinishReason.toolCalls.rawValue]
+        static let contentFilter = [FinishReason.contentFilter.rawValue]
+        static let error = [FinishReason.error.rawValue]
     }
 
     private func filtered(_ text: String) -> String {

@@ -11,6 +11,14 @@ extension Span {
         build(&attributes)
         self.attributes = attributes
     }
+
+    /// Changes the span's attributes in place, through the `attributes` modify accessor.
+    /// `updateAttributes` reads a copy and writes it back: the span's dictionary is shared while the
+    /// change runs, so the first change copies it whole (an allocation and a rehash of every entry).
+    @inlinable
+    public func modifyAttributes(_ change: (inout SpanAttributes) -> Void) {
+        change(&self.attributes)
+    }
 }
 
 extension SpanAttributes {

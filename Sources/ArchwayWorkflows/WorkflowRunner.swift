@@ -58,7 +58,7 @@ public struct WorkflowRunner: Sendable {
         let start = clock.now
         let runDeadline = min(start + workflow.deadline, callerDeadline ?? start + workflow.deadline)
         let span = telemetry.tracer.startSpan("invoke_workflow \(workflow.name)", context: context, ofKind: .internal)
-        span.updateAttributes { attributes in
+        span.modifyAttributes { attributes in
             attributes[GenAIAttributes.operationName] = GenAIOperation.invokeWorkflow.rawValue
             attributes[GenAIAttributes.workflowName] = workflow.name
         }
@@ -205,7 +205,7 @@ public struct WorkflowRunner: Sendable {
         result.attempts = record.attempts
         result.duration = start.duration(to: clock.now)
 
-        span.updateAttributes { attributes in
+        span.modifyAttributes { attributes in
             attributes[GenAIAttributes.workflowName] = workflow
             attributes[GenAIAttributes.archwayWorkflowStepName] = step.name
             attributes[GenAIAttributes.archwayWorkflowStepStatus] = result.status.rawValue

@@ -137,6 +137,27 @@ import Tracing
         #expect(OTLPSampler(environment: [:]) == .parentBased(root: .alwaysOn))
     }
 
+    @Test func changesAfterTheEndAreNotExported() throws {
+        let exporter = makeExporter()
+        let tracer = OTLPTracer(exporter: exporter)
+        let span = tracer.startSpan("chat gpt-4o", context: .topLevel, ofKind: .client)
+        span.attributes["gen_ai.request.model"] = "gpt-4o"
+        span.end()
+        // In place (the modify accessor), replaced whole, and every other kind of change.
+        span.attributes["gen_ai.response.id"] = "late"
+        span.attributes = ["gen_ai.response.model": "late"]
+        span.operationName = "renamed"
+        span.setStatus(SpanStatus(code: .error, message: "late"))
+        span.addEvent("late")
+        #expect(!span.isRecording)
+
+        let spans = try exported(exporter)
+        #expect(spans.count == 1)
+        #expect(spans[0].name == "chat gpt-4o")
+        #expect(spans[0].attributes.map(\.key) == ["gen_ai.request.model"])
+        #expect(spans[0].events.isEmpty && spans[0].status.code == .unset)
+    }
+
     @Test func aFullQueueDropsAndCounts() {
         let exporter = makeExporter { $0.maxQueueSize = 3 }
         let tracer = OTLPTracer(exporter: exporter)
