@@ -88,10 +88,12 @@ bench-streams:
 # Micro benchmarks of the hot path (Benchmarks/, package-benchmark): wall time, instructions (where the
 # CPU exposes them), malloc counts. `bench-micro-check` fails when a result leaves the committed
 # Benchmarks/Thresholds/ by more than the tolerances in Benchmarks/Benchmarks/HotPath/HotPath.swift;
-# `bench-micro-thresholds` records new ones after an intended change.
+# `bench-micro-thresholds` records new ones after an intended change. BENCH_MICRO_ARGS goes to the runner,
+# e.g. `make bench-micro BENCH_MICRO_ARGS="--filter 'Record.*' --allocation-stacks"` (where each allocation comes from).
+BENCH_MICRO_ARGS ?=
 .PHONY: bench-micro bench-micro-check bench-micro-thresholds
 bench-micro:
-	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark $(BENCH_MICRO_ARGS)
 
 bench-micro-check:
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark thresholds check
