@@ -3,7 +3,7 @@ public import Tracing
 
 /// A span of `OTLPTracer`. Sampled spans record under a lock and, when they end, go to the exporter's
 /// queue as one value: no task, stream or registry per span. Unsampled spans carry their context (so it
-/// still propagates) and record nothing.
+/// still propagates) and export nothing.
 public final class OTLPSpan: Span, @unchecked Sendable {
     public let context: ServiceContext
     let spanContext: OTLPSpanContext
@@ -47,7 +47,8 @@ public final class OTLPSpan: Span, @unchecked Sendable {
     }
 
     public var attributes: SpanAttributes {
-        get { lock.withLock { _ in recorded } }
+        // What an unsampled or ended span took through the modify accessor is not part of it.
+        get { lock.withLock { _ in exporter == nil || ended ? [:] : recorded } }
         set {
             guard exporter != nil else { return }
             lock.withLock { _ in if !ended { recorded = newValue } }
@@ -55,9 +56,9 @@ public final class OTLPSpan: Span, @unchecked Sendable {
         _modify {
             lock._unsafeLock()
             defer { lock._unsafeUnlock() }
-            // Changes after the end (or to an unsampled span) land in `recorded` but are never exported:
-            // `end` has moved the recorded values out. No branch to a scratch value here, which kept
-            // the accessor's frame small enough not to be allocated on each call.
+            // Changes to an unsampled span, or after the end, land in `recorded` and are never exported;
+            // `end` lets them go. Nothing else runs around the yield: any branch or scratch value here
+            // outgrew the accessor's frame buffer, and the frame was then allocated on every call.
             yield &recorded
         }
     }
@@ -90,7 +91,11 @@ public final class OTLPSpan: Span, @unchecked Sendable {
     }
 
     public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
-        guard let exporter else { return }
+        guard let exporter else {
+            // Unsampled: drop whatever the modify accessor took.
+            lock.withLock { _ in recorded = [:] }
+            return
+        }
         let finished: OTLPFinishedSpan? = lock.withLock { _ in
             guard !ended else { return nil }
             ended = true

@@ -126,6 +126,8 @@ import Tracing
         var sampledParent = ServiceContext.topLevel
         off.extract(["traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"], into: &sampledParent, using: DictionaryExtractor())
         #expect(off.startSpan("child", context: sampledParent, ofKind: .server).isRecording)
+        unsampled.attributes["gen_ai.request.model"] = "gpt-4o"
+        #expect(unsampled.attributes.get("gen_ai.request.model") == nil)
         unsampled.end()
         #expect(exporter.queuedSpans.isEmpty)
 
@@ -150,6 +152,7 @@ import Tracing
         span.setStatus(SpanStatus(code: .error, message: "late"))
         span.addEvent("late")
         #expect(!span.isRecording)
+        #expect(span.attributes.get("gen_ai.response.id") == nil)
 
         let spans = try exported(exporter)
         #expect(spans.count == 1)
