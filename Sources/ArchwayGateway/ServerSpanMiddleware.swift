@@ -30,11 +30,15 @@ struct ServerSpanMiddleware: RouterMiddleware {
         let start = ContinuousClock.now
         var parent = ServiceContext.topLevel
         tracer.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
-        let method = request.method.rawValue
-        let span = tracer.startSpan(route.map { "\(method) \($0)" } ?? method, context: parent, ofKind: .server)
+        let original = request.method.rawValue
+        let method = Self.conventionalMethod(original)
+        // The conventions name an unknown method's span `HTTP`.
+        let nameMethod = method == "_OTHER" ? "HTTP" : method
+        let span = tracer.startSpan(route.map { "\(nameMethod) \($0)" } ?? nameMethod, context: parent, ofKind: .server)
         if span.isRecording {
             span.setInitialAttributes(capacity: 8) { attributes in
                 attributes.set(GenAIAttributes.httpRequestMethod, method)
+                if method != original { attributes.set(GenAIAttributes.httpRequestMethodOriginal, String(original.prefix(64))) }
                 attributes.set(GenAIAttributes.urlPath, request.uri.path)
                 attributes.set(GenAIAttributes.urlScheme, "http")
                 if let route { attributes.set(GenAIAttributes.httpRoute, route) }
@@ -70,11 +74,17 @@ struct ServerSpanMiddleware: RouterMiddleware {
     }
 
     private func duration(method: String, route: String?, status: HTTPResponse.Status) -> Recorder {
-        telemetry.histogram(GenAIMetricSet.httpServerDuration, unit: "s", [
-            (GenAIAttributes.httpRequestMethod, method),
-            (GenAIAttributes.httpRoute, route ?? "other"),
-            (GenAIAttributes.httpResponseStatusCode, String(status.code)),
-        ])
+        telemetry.httpServerDuration(method: method, route: route, status: status.code)
+    }
+
+    /// The methods HTTP's conventions name; any other that SwiftNIO's parser accepts (WebDAV's and a few
+    /// more) is reported as `_OTHER`, its original in `http.request.method_original`, so span names and the
+    /// metric's label set stay the conventions' closed ones.
+    static func conventionalMethod(_ method: String) -> String {
+        switch method {
+        case "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH": method
+        default: "_OTHER"
+        }
     }
 }
 

@@ -54,6 +54,7 @@ public enum GenAIAttributes {
     public static let errorType = "error.type"
 
     public static let httpRequestMethod = "http.request.method"
+    public static let httpRequestMethodOriginal = "http.request.method_original"
     public static let httpResponseStatusCode = "http.response.status_code"
     public static let httpRoute = "http.route"
     public static let httpRequestResendCount = "http.request.resend_count"

@@ -244,6 +244,19 @@ public struct GenAITelemetry: Sendable {
         }
     }
 
+    /// `http.server.request.duration` of one method, route template and status. Looked up by those three:
+    /// the dimension list is built only the first time a combination is seen, not on every request.
+    public func httpServerDuration(method: String, route: String?, status: Int) -> Recorder {
+        handles.recorder(MetricHandleCache.ServerKey(method: method, route: route, status: status), label: GenAIMetricSet.httpServerDuration) {
+            [
+                ("unit", "s"),
+                (GenAIAttributes.httpRequestMethod, method),
+                (GenAIAttributes.httpRoute, route ?? "other"),
+                (GenAIAttributes.httpResponseStatusCode, String(status)),
+            ]
+        }
+    }
+
     /// A histogram (aggregating recorder) with the unit passed the way swift-otel reads it.
     public func histogram(_ label: String, unit: String, _ dimensions: [(String, String)]) -> Recorder {
         handles.recorder(label, [("unit", unit)] + dimensions)

@@ -24,6 +24,13 @@ final class MetricHandleCache: Sendable {
         var detail: String?
     }
 
+    /// A SERVER span's `http.server.request.duration`, keyed by what its dimensions are made of.
+    struct ServerKey: Hashable, Sendable {
+        var method: String
+        var route: String?
+        var status: Int
+    }
+
     private let factory: any MetricsFactory
     private let capacity: Int
     private let recorders = Mutex<[Key: Recorder]>([:])
@@ -32,6 +39,7 @@ final class MetricHandleCache: Sendable {
     private let callRecorders = Mutex<[CallKey: Recorder]>([:])
     private let callCounters = Mutex<[CallKey: Counter]>([:])
     private let callFloatingPointCounters = Mutex<[CallKey: FloatingPointCounter]>([:])
+    private let serverRecorders = Mutex<[ServerKey: Recorder]>([:])
 
     init(factory: any MetricsFactory, capacity: Int = 10_000) {
         self.factory = factory
@@ -70,6 +78,10 @@ final class MetricHandleCache: Sendable {
 
     func floatingPointCounter(_ key: CallKey, _ dimensions: () -> [(String, String)]) -> FloatingPointCounter {
         cached(in: callFloatingPointCounters, key) { FloatingPointCounter(label: key.label, dimensions: dimensions(), factory: factory) }
+    }
+
+    func recorder(_ key: ServerKey, label: String, _ dimensions: () -> [(String, String)]) -> Recorder {
+        cached(in: serverRecorders, key) { Recorder(label: label, dimensions: dimensions(), aggregate: true, factory: factory) }
     }
 
     private func cached<Handle: Sendable, Lookup: Hashable & Sendable>(in table: borrowing Mutex<[Lookup: Handle]>, _ key: Lookup, make: () -> Handle) -> Handle {

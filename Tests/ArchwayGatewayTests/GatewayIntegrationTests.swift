@@ -210,6 +210,26 @@ import Tracing
     }
 }
 
+extension GatewayMetricsEndpointTests {
+    /// A method HTTP's conventions do not name (WebDAV's PROPFIND, which SwiftNIO's parser accepts) is
+    /// `_OTHER` in the span and the metric, keeping their label set closed.
+    @Test func aMethodTheConventionsDoNotNameIsReportedAsOther() async throws {
+        let harness = try GatewayTestHarness()
+        let exposition = PrometheusExposition()
+        try await harness.run(prometheus: exposition) { client in
+            let other = try await client.execute(uri: "/v1/models", method: try #require(HTTPRequest.Method("PROPFIND")))
+            #expect(other.status.code >= 400 && other.status.code < 500)
+            let text = String(buffer: try #require(try await client.execute(uri: "/metrics", method: .get).body))
+            #expect(text.contains(#"http_server_request_duration_seconds_count{http_request_method="_OTHER""#))
+            #expect(!text.contains("PROPFIND"))
+        }
+        let server = try #require(try await harness.finishedSpans(count: 1).first { $0.kind == .server })
+        #expect(server.operationName.hasPrefix("HTTP"))
+        #expect(server.attributes["http.request.method"]?.toSpanAttribute() == .string("_OTHER"))
+        #expect(server.attributes["http.request.method_original"]?.toSpanAttribute() == .string("PROPFIND"))
+    }
+}
+
 @Suite struct GatewayRetryTests {
     @Test func failedCallAfterRetriesStillReportsItsAttempts() async throws {
         var harness = try GatewayTestHarness()
