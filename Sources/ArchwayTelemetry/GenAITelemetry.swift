@@ -247,7 +247,7 @@ public struct GenAITelemetry: Sendable {
     /// `http.server.request.duration` of one method, route template and status. Looked up by those three:
     /// the dimension list is built only the first time a combination is seen, not on every request.
     public func httpServerDuration(method: String, route: String?, status: Int) -> Recorder {
-        handles.recorder(MetricHandleCache.ServerKey(method: method, route: route, status: status), label: GenAIMetricSet.httpServerDuration) {
+        handles.serverDurationRecorder(MetricHandleCache.ServerKey(method: method, route: route, status: status)) {
             [
                 ("unit", "s"),
                 (GenAIAttributes.httpRequestMethod, method),

@@ -80,8 +80,9 @@ final class MetricHandleCache: Sendable {
         cached(in: callFloatingPointCounters, key) { FloatingPointCounter(label: key.label, dimensions: dimensions(), factory: factory) }
     }
 
-    func recorder(_ key: ServerKey, label: String, _ dimensions: () -> [(String, String)]) -> Recorder {
-        cached(in: serverRecorders, key) { Recorder(label: label, dimensions: dimensions(), aggregate: true, factory: factory) }
+    /// The `http.server.request.duration` recorder of `key`: the table holds that one metric, so its label is fixed here.
+    func serverDurationRecorder(_ key: ServerKey, _ dimensions: () -> [(String, String)]) -> Recorder {
+        cached(in: serverRecorders, key) { Recorder(label: GenAIMetricSet.httpServerDuration, dimensions: dimensions(), aggregate: true, factory: factory) }
     }
 
     private func cached<Handle: Sendable, Lookup: Hashable & Sendable>(in table: borrowing Mutex<[Lookup: Handle]>, _ key: Lookup, make: () -> Handle) -> Handle {
