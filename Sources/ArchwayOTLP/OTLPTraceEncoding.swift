@@ -9,8 +9,9 @@ import W3CTraceContext
 /// Why not build the generated swift-protobuf messages and serialise them: that made a message (a
 /// storage class) per span, attribute and value, copied the attribute arrays, and walked everything
 /// twice (sizes, then bytes); it was the largest single cost of tracing under load, about an eighth of
-/// the gateway's CPU. Here each attribute is sized and written in one go and a span is written once into
-/// a reused buffer. The tests decode the output with the generated messages and compare it with the
+/// the gateway's CPU. Here each attribute is sized and written in one go, a span is written once (by the
+/// thread that ends it, `OTLPSpanExporter.enqueue`) and an export only puts the request's head before
+/// the queued spans. The tests decode the output with the generated messages and compare it with the
 /// same spans built as messages.
 struct OTLPTraceEncoding {
     /// The resource (`service.name`, …) as encoded `Resource` fields, computed once.
@@ -26,21 +27,18 @@ struct OTLPTraceEncoding {
         self.scopeName = scopeName
     }
 
-    /// Writes the export request for a batch into `buffers.body` (emptied first) and returns it.
+    /// Writes the export request for a batch of encoded spans (`ScopeSpans.spans` fields, as
+    /// `OTLPSpanQueue` holds them) into `body` (emptied first) and returns it.
     ///
-    /// The buffers are kept from one export to the next: a gateway's batches run to megabytes, and new
+    /// The body is kept from one export to the next: a gateway's batches run to megabytes, and new
     /// buffers of that size are fresh pages from the kernel each time (page faults and zeroing were a
-    /// tenth of the exporter's CPU). After an export much smaller than their capacity they are let go, so
-    /// memory returns to idle after a peak.
-    func encode(_ spans: ArraySlice<OTLPFinishedSpan>, into buffers: inout OTLPExportBuffers) -> ByteBuffer {
-        buffers.spans.bytes.removeAll(keepingCapacity: true)
-        for span in spans {
-            buffers.spans.message(2, scratch: &buffers.span) { writer in writer.span(span, scratch: &buffers.nested) }
-        }
+    /// tenth of the exporter's CPU). The exporter lets it go after an export much smaller than its
+    /// capacity, so memory returns to idle after a peak.
+    func encode(_ spans: ArraySlice<UInt8>, into body: inout ByteBuffer) -> ByteBuffer {
         // ScopeSpans { scope = 1 { name = 1 }, spans = 2 … }
         var scope = ProtobufWriter()
         scope.string(1, scopeName)
-        let scopeSpansLength = ProtobufWriter.fieldSize(length: scope.bytes.count) + buffers.spans.bytes.count
+        let scopeSpansLength = ProtobufWriter.fieldSize(length: scope.bytes.count) + spans.count
         // ResourceSpans { resource = 1, scope_spans = 2 }
         let resourceSpansLength = ProtobufWriter.fieldSize(length: resource.count) + ProtobufWriter.fieldSize(length: scopeSpansLength)
         var head = ProtobufWriter(capacity: 64 + resource.count + scope.bytes.count)
@@ -51,31 +49,22 @@ struct OTLPTraceEncoding {
         head.lengthPrefix(1, scope.bytes.count)
         head.bytes.append(contentsOf: scope.bytes)
 
-        let size = head.bytes.count + buffers.spans.bytes.count
-        buffers.body.clear(minimumCapacity: size)
-        buffers.body.writeBytes(head.bytes)
-        buffers.body.writeBytes(buffers.spans.bytes)
-        return buffers.body
+        body.clear(minimumCapacity: head.bytes.count + spans.count)
+        body.writeBytes(head.bytes)
+        body.writeBytes(spans)
+        return body
     }
-}
 
-/// The encoder's buffers, reused between exports by one exporter (see `OTLPTraceEncoding.encode`).
-struct OTLPExportBuffers: Sendable {
-    /// The batch's encoded spans.
-    var spans = ProtobufWriter()
-    /// One span, then copied into `spans` behind its length.
-    var span = ProtobufWriter(capacity: 1_024)
-    /// A span's events and links.
-    var nested = ProtobufWriter(capacity: 256)
-    /// The export request.
-    var body = ByteBuffer()
-
-    /// Lets go of buffers over 64 KiB and four times larger than `used` bytes: the last export's size, or
-    /// zero when there was nothing to export.
-    mutating func releaseOversized(used: Int) {
-        let keep = max(4 * used, 64 * 1_024)
-        if body.capacity > keep { body = ByteBuffer() }
-        if spans.bytes.capacity > keep { spans = ProtobufWriter() }
+    /// Encodes ended spans and the request that carries them, as the exporter would (tests, tools).
+    func encode(_ spans: [OTLPFinishedSpan]) -> ByteBuffer {
+        var entries = ProtobufWriter()
+        var message = ProtobufWriter()
+        var nested = ProtobufWriter()
+        for span in spans {
+            entries.message(2, scratch: &message) { writer in writer.span(span, scratch: &nested) }
+        }
+        var body = ByteBuffer()
+        return encode(entries.bytes[...], into: &body)
     }
 }
 

@@ -8,9 +8,9 @@ import Tracing
 @Suite struct OTLPTraceEncodingTests {
     private let encoding = OTLPTraceEncoding(resourceAttributes: ["service.name": "archway"])
 
-    /// Ended spans, as the exporter queues them.
-    private func spans(_ count: Int, named prefix: String) -> [OTLPFinishedSpan] {
-        let exporter = OTLPSpanExporter(settings: OTLPExportSettings(endpoint: "http://127.0.0.1:9/v1/traces"), diagnostics: Logger(label: "test"))
+    /// Ended spans, as the exporter queued them, and the exporter.
+    private func spans(_ count: Int, named prefix: String) -> ([OTLPFinishedSpan], OTLPSpanExporter) {
+        let exporter = OTLPSpanExporter(settings: OTLPExportSettings(endpoint: "http://127.0.0.1:9/v1/traces"), diagnostics: Logger(label: "test"), keepsEndedSpans: true)
         let tracer = OTLPTracer(exporter: exporter)
         for index in 0..<count {
             let span = tracer.startSpan("\(prefix) \(index)", context: .topLevel, ofKind: .client)
@@ -20,11 +20,15 @@ import Tracing
             }
             span.end()
         }
-        return exporter.queuedSpans
+        return (exporter.takeEndedSpans(), exporter)
     }
 
     private func decoded(_ body: ByteBuffer) throws -> [Opentelemetry_Proto_Trace_V1_Span] {
-        let request = try Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest(serializedBytes: Array(body.readableBytesView))
+        try decoded(Array(body.readableBytesView))
+    }
+
+    private func decoded(_ body: [UInt8]) throws -> [Opentelemetry_Proto_Trace_V1_Span] {
+        let request = try Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest(serializedBytes: body)
         return request.resourceSpans.flatMap(\.scopeSpans).flatMap(\.spans).map { span in
             var span = span
             span.attributes.sort { $0.key < $1.key }
@@ -32,27 +36,62 @@ import Tracing
         }
     }
 
-    @Test func reusedBuffersCarryOnlyTheirOwnBatchAndABurstsAreLetGo() throws {
-        let large = spans(2_000, named: "large")  // over the 64 KiB that is always kept
-        let small = spans(2, named: "small")
-        var buffers = OTLPExportBuffers()
-
-        #expect(try decoded(encoding.encode(large[...], into: &buffers)) == large.map(\.referenceProto))
-        let largeSize = buffers.body.readableBytes
-        buffers.releaseOversized(used: buffers.body.readableBytes)
-        #expect(largeSize > 64 * 1_024 && buffers.body.capacity >= largeSize, "steady traffic keeps its buffers")
-        let kept = buffers.body.capacity
-
-        // The same storage, emptied first: nothing of the large batch is left in the small one's request.
-        #expect(try decoded(encoding.encode(small[...], into: &buffers)) == small.map(\.referenceProto))
-        #expect(buffers.body.capacity == kept, "the body was written into the kept storage")
-        buffers.releaseOversized(used: buffers.body.readableBytes)
-        #expect(buffers.body.capacity < largeSize && buffers.spans.bytes.capacity < largeSize, "a burst's buffers go back")
-
-        #expect(try decoded(encoding.encode(large[...], into: &buffers)) == large.map(\.referenceProto))
+    @Test func spansEncodedAsTheyEndMakeTheSameRequestAsEncodedTogether() throws {
+        let (ended, exporter) = spans(50, named: "call")
+        let body = exporter.takeExportBody()
+        #expect(try decoded(body) == ended.map(\.referenceProto))
+        #expect(Array(encoding.encode(ended).readableBytesView) == body)
+        #expect(exporter.queuedSpanCount == 0)
     }
 
-    @Test func anIdleExportTickLetsGoOfTheLastLoadsBuffers() async throws {
+    @Test func aDrainSplitsTheQueueIntoBatchesAtSpanBoundaries() async throws {
+        let (ended, exporter) = spans(25, named: "call")
+        _ = exporter.takeExportBody()
+        let queue = OTLPSpanQueue(capacity: 100)
+        var writer = ProtobufWriter()
+        var nested = ProtobufWriter()
+        for span in ended {
+            writer.bytes.removeAll()
+            writer.span(span, scratch: &nested)
+            #expect(queue.append(field: 2, message: writer.bytes))
+        }
+        var batches: [[Opentelemetry_Proto_Trace_V1_Span]] = []
+        var counts: [Int] = []
+        await queue.drain(batchSize: 10) { spans, count in
+            var body = ByteBuffer()
+            batches.append((try? decoded(encoding.encode(spans, into: &body))) ?? [])
+            counts.append(count)
+        }
+        #expect(counts == [10, 10, 5])
+        #expect(batches.map(\.count) == [10, 10, 5])
+        #expect(batches.flatMap { $0 } == ended.map(\.referenceProto))
+        #expect(queue.count == 0)
+    }
+
+    @Test func reusedBodyCarriesOnlyItsOwnBatch() throws {
+        let (large, _) = spans(2_000, named: "large")  // over the 64 KiB that is always kept
+        let (small, _) = spans(2, named: "small")
+        var body = ByteBuffer()
+        let largeEntries = entries(large)
+        #expect(try decoded(encoding.encode(largeEntries[...], into: &body)) == large.map(\.referenceProto))
+        let kept = body.capacity
+        #expect(kept > 64 * 1_024)
+        // The same storage, emptied first: nothing of the large batch is left in the small one's request.
+        #expect(try decoded(encoding.encode(entries(small)[...], into: &body)) == small.map(\.referenceProto))
+        #expect(body.capacity == kept, "the body was written into the kept storage")
+    }
+
+    private func entries(_ spans: [OTLPFinishedSpan]) -> [UInt8] {
+        var entries = ProtobufWriter()
+        var message = ProtobufWriter()
+        var nested = ProtobufWriter()
+        for span in spans {
+            entries.message(2, scratch: &message) { writer in writer.span(span, scratch: &nested) }
+        }
+        return entries.bytes
+    }
+
+    @Test func idleExportTicksLetGoOfTheLastLoadsBuffers() async throws {
         let exporter = OTLPSpanExporter(settings: OTLPExportSettings(endpoint: "http://127.0.0.1:9/v1/traces", timeout: .milliseconds(200), maxExportBatchSize: 8_192, maxQueueSize: 8_192), diagnostics: Logger(label: "test"))
         let tracer = OTLPTracer(exporter: exporter)
         for index in 0..<2_000 {
@@ -62,7 +101,12 @@ import Tracing
         }
         await exporter.exportQueued()  // port 9 refuses it; the buffers are kept all the same
         #expect(exporter.bufferCapacities.body > 64 * 1_024, "the batch was encoded into the kept buffers")
-        await exporter.exportQueued()  // nothing queued
+        #expect(exporter.bufferCapacities.spans > 64 * 1_024, "the queue keeps its storage for the next load")
+        // Nothing queued: the body goes at the first idle tick, the queue's storage (swapped in as the
+        // next buffer to fill) at the second.
+        await exporter.exportQueued()
+        #expect(exporter.bufferCapacities.body <= 64 * 1_024)
+        await exporter.exportQueued()
         #expect(exporter.bufferCapacities.body <= 64 * 1_024 && exporter.bufferCapacities.spans <= 64 * 1_024)
     }
 }

@@ -11,13 +11,13 @@ import Tracing
     private func makeExporter(_ configure: (inout OTLPExportSettings) -> Void = { _ in }) -> OTLPSpanExporter {
         var settings = OTLPExportSettings(endpoint: "http://127.0.0.1:9/v1/traces")
         configure(&settings)
-        return OTLPSpanExporter(settings: settings, diagnostics: Logger(label: "test"))
+        return OTLPSpanExporter(settings: settings, diagnostics: Logger(label: "test"), keepsEndedSpans: true)
     }
 
-    /// The spans queued so far, as the export request carries them: encoded, then parsed with the
-    /// generated messages, and checked against the same spans built as messages.
+    /// The spans queued so far, as the export request carries them: encoded when they ended, then parsed
+    /// with the generated messages, and checked against the same spans built as messages.
     private func exported(_ exporter: OTLPSpanExporter) throws -> [Opentelemetry_Proto_Trace_V1_Span] {
-        let queued = exporter.queuedSpans
+        let queued = exporter.takeEndedSpans()
         let parsed = try Opentelemetry_Proto_Collector_Trace_V1_ExportTraceServiceRequest(serializedBytes: exporter.takeExportBody())
         #expect(parsed.resourceSpans.count == 1)
         let resource = Dictionary(uniqueKeysWithValues: parsed.resourceSpans[0].resource.attributes.map { ($0.key, $0.value.stringValue) })
@@ -129,7 +129,7 @@ import Tracing
         unsampled.attributes["gen_ai.request.model"] = "gpt-4o"
         #expect(unsampled.attributes.get("gen_ai.request.model") == nil)
         unsampled.end()
-        #expect(exporter.queuedSpans.isEmpty)
+        #expect(exporter.queuedSpanCount == 0)
 
         let ratio = OTLPTracer(sampler: .traceIDRatio(0.25), exporter: exporter)
         let kept = (0..<4_000).filter { _ in ratio.startSpan("r", context: .topLevel, ofKind: .internal).isRecording }.count
@@ -165,7 +165,7 @@ import Tracing
         let exporter = makeExporter { $0.maxQueueSize = 3 }
         let tracer = OTLPTracer(exporter: exporter)
         for index in 0..<5 { tracer.startSpan("s\(index)", context: .topLevel, ofKind: .internal).end() }
-        #expect(exporter.queuedSpans.count == 3)
+        #expect(exporter.queuedSpanCount == 3)
         #expect(exporter.droppedSpans == 2)
     }
 
