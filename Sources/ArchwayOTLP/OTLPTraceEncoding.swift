@@ -109,33 +109,52 @@ extension ProtobufWriter {
     }
 
     /// A `KeyValue` { key = 1, value = 2 (`AnyValue`) } in field `field`, sized first so nothing is copied.
-    /// The scalar shapes (nearly every attribute) are written from the value as it is.
+    /// The scalar shapes (nearly every attribute) are written from the value as it is, their tags, lengths
+    /// and numbers gathered in `ProtobufHead`s.
     mutating func keyValue(_ field: Int, key: String, value: SpanAttribute) {
+        var value = value
         switch value {
-        case .string(let text):
-            keyValueHead(field, key: key, valueSize: SpanAttribute.stringSize(text))
-            string(1, text)
+        case .string(var text):
+            text.withUTF8 { utf8 in
+                var head = ProtobufHead()
+                head.lengthPrefix(1, utf8.count)
+                keyValueHead(field, key: key, valueSize: ProtobufWriter.fieldSize(length: utf8.count), then: head)
+                bytes.append(contentsOf: utf8)
+            }
         case .int64(let number):
-            keyValueHead(field, key: key, valueSize: SpanAttribute.intSize(number))
-            uint(3, UInt64(bitPattern: number))
+            var head = ProtobufHead()
+            head.uint(3, UInt64(bitPattern: number))
+            keyValueHead(field, key: key, valueSize: head.count, then: head)
         case .double(let number):
-            keyValueHead(field, key: key, valueSize: 9)
-            fixed64(4, number.bitPattern)
+            var head = ProtobufHead()
+            head.fixed64(4, number.bitPattern)
+            keyValueHead(field, key: key, valueSize: head.count, then: head)
         case .bool(let flag):
-            keyValueHead(field, key: key, valueSize: 2)
-            uint(2, flag ? 1 : 0)
+            var head = ProtobufHead()
+            head.uint(2, flag ? 1 : 0)
+            keyValueHead(field, key: key, valueSize: head.count, then: head)
         default:
-            let value = value.encodable
-            keyValueHead(field, key: key, valueSize: value.anyValueSize)
+            value = value.encodable
+            keyValueHead(field, key: key, valueSize: value.anyValueSize, then: ProtobufHead())
             anyValue(value)
         }
     }
 
-    /// A `KeyValue`'s length, its key and the head of its value.
-    private mutating func keyValueHead(_ field: Int, key: String, valueSize: Int) {
-        lengthPrefix(field, ProtobufWriter.fieldSize(length: key.utf8.count) + ProtobufWriter.fieldSize(length: valueSize))
-        string(1, key)
-        lengthPrefix(2, valueSize)
+    /// A `KeyValue`'s length, its key, the head of its value (`AnyValue`'s length), then `valueHead`: the
+    /// value's own tag and length, or all of a number.
+    private mutating func keyValueHead(_ field: Int, key: String, valueSize: Int, then valueHead: ProtobufHead) {
+        var key = key
+        key.withUTF8 { utf8 in
+            var head = ProtobufHead()
+            head.lengthPrefix(field, ProtobufWriter.fieldSize(length: utf8.count) + ProtobufWriter.fieldSize(length: valueSize))
+            head.lengthPrefix(1, utf8.count)
+            append(head)
+            bytes.append(contentsOf: utf8)
+        }
+        var head = ProtobufHead()
+        head.lengthPrefix(2, valueSize)
+        append(head)
+        append(valueHead)
     }
 
     /// An `AnyValue`'s one field: string = 1, bool = 2, int = 3, double = 4, array = 5 (`ArrayValue` {

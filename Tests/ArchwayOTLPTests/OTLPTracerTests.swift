@@ -81,6 +81,8 @@ import Tracing
             attributes["da"] = [1.5, -2.25]
             attributes["ba"] = [true, false]
             attributes["long"] = String(repeating: "x", count: 300)
+            attributes[String(repeating: "k", count: 200)] = true  // a key whose length takes two bytes
+            attributes["neg"] = -0.5
         }
         span.recordError(OTLPSpanExporter.TestFailure(), attributes: ["attempt": 2])
         span.setStatus(SpanStatus(code: .ok))
