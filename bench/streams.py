@@ -13,7 +13,8 @@ each stream's time to first chunk. Targets, one after the other on the same core
   litellm-*         the same through LiteLLM (PEERS=litellm)
 
 Levels: STREAMS_LEVELS, `count x rate` pairs (default `1000x50,5000x10`). Reported per level and target:
-streams completed and failed, chunks, the proxy's CPU seconds per 1,000 chunks, added chunk delay
+streams completed and failed, chunks, the proxy's CPU seconds per 1,000 chunks (on the direct row: the load
+tools' own, upstream and client, and the cores they kept busy), added chunk delay
 p50/p99 (target minus direct at the same level), time to first chunk, peak RSS. Results in
 bench/results/streams-<UTC>.json.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -58,6 +60,12 @@ def run_client(port: int, path: str, streams: int, body: Path, tools: Path, time
     if out.returncode != 0:
         raise RuntimeError(f"client failed: {out.stderr[-500:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def client_cpu_seconds() -> float:
+    """CPU of the load clients run so far (children this process has waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> int:
@@ -108,8 +116,16 @@ def main() -> int:
                 bl.log(f"{count} streams at {rate} chunks/s for {seconds:g} s: {name}")
                 if target is None:
                     plain, tools = bodies(work, "direct")
+                    # What the load tools themselves take (the upstream's and the client's CPU): on a small
+                    # machine they share its cores with the proxy, and past some level they fill them alone.
+                    tools_before = bl.cpu_seconds([load.pid]) + client_cpu_seconds()
+                    started = time.monotonic()
                     report = run_client(load_port, "/openai/v1/chat/completions", count, plain, tools, timeout=seconds * 20 + 120)
-                    report.update(cpu_s_per_1k_chunks=None, peak_rss_mb=None)
+                    wall = time.monotonic() - started
+                    tools_cpu = bl.cpu_seconds([load.pid]) + client_cpu_seconds() - tools_before
+                    report.update(cpu_s_per_1k_chunks=None, peak_rss_mb=None,
+                                  load_tools_cpu_s_per_1k_chunks=round(tools_cpu / max(report["chunks"], 1) * 1000, 4),
+                                  load_tools_cores=round(tools_cpu / max(wall, 0.001), 2))
                 else:
                     tproc, tport, model = target
                     plain, tools = bodies(work, model)
@@ -144,6 +160,15 @@ def main() -> int:
     return 0
 
 
+def cpu_cell(r: dict) -> str:
+    if r.get("cpu_s_per_1k_chunks") is not None:
+        return f"{r['cpu_s_per_1k_chunks']:.3f}"
+    if r.get("load_tools_cpu_s_per_1k_chunks") is not None:
+        # The direct row: the load tools' own CPU, and how many cores they kept busy.
+        return f"tools {r['load_tools_cpu_s_per_1k_chunks']:.3f} ({r['load_tools_cores']:.1f} cores)"
+    return "-"
+
+
 def table(results: list[dict], machine: dict) -> str:
     rows = [["level", "target", "ok/failed", "chunks", "CPU s/1k chunks", "delay p50/p99 us", "added p50/p99 us",
              "TTFC p50/p99 ms", "RSS idle/peak MB"]]
@@ -151,7 +176,7 @@ def table(results: list[dict], machine: dict) -> str:
         added = r.get("added_delay_us")
         rows.append([
             r["level"], r["target"], f"{r['completed']}/{r['failed']}", f"{r['chunks']:,}",
-            "-" if r.get("cpu_s_per_1k_chunks") is None else f"{r['cpu_s_per_1k_chunks']:.3f}",
+            cpu_cell(r),
             f"{r['delay_us']['p50']:,}/{r['delay_us']['p99']:,}",
             "-" if not added else f"{added['p50']:+,}/{added['p99']:+,}",
             f"{r['ttfc_us']['p50'] / 1000:.1f}/{r['ttfc_us']['p99'] / 1000:.1f}",
