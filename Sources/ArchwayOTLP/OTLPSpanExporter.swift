@@ -60,12 +60,12 @@ public final class OTLPSpanExporter: Service, Sendable {
 
     /// Encodes an ended span on the calling thread, into its thread's scratch buffers, and queues the bytes.
     func enqueue(_ span: OTLPFinishedSpan) {
-        let scratch = OTLPSpanScratch.current
-        scratch.span.bytes.removeAll(keepingCapacity: true)
-        scratch.span.span(span, scratch: &scratch.nested)
-        // ScopeSpans.spans = 2
-        let queued = queue.append(field: 2, message: scratch.span.bytes)
-        scratch.trim()
+        let queued = OTLPSpanScratch.with { scratch in
+            scratch.span.bytes.removeAll(keepingCapacity: true)
+            scratch.span.span(span, scratch: &scratch.nested)
+            // ScopeSpans.spans = 2
+            return queue.append(field: 2, message: scratch.span.bytes)
+        }
         if !queued { Self.countDropped(1, reason: "queue_full") }
         if queued { ended?.withLock { $0.append(span) } }
     }

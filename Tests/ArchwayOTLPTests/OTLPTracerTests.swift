@@ -163,6 +163,29 @@ import Tracing
         #expect(spans[0].events.isEmpty && spans[0].status.code == .unset)
     }
 
+    /// An attribute whose description ends another span while the first is being encoded.
+    private struct EndsASpan: CustomStringConvertible, Sendable {
+        let tracer: OTLPTracer
+        var description: String {
+            tracer.startSpan("inner", context: .topLevel, ofKind: .internal).end()
+            return "described"
+        }
+    }
+
+    @Test func aSpanEndedWhileAnotherIsEncodedKeepsItsOwnBuffers() throws {
+        let exporter = makeExporter()
+        let tracer = OTLPTracer(exporter: exporter)
+        let outer = tracer.startSpan("outer", context: .topLevel, ofKind: .internal)
+        outer.attributes["value"] = SpanAttribute.stringConvertible(EndsASpan(tracer: tracer))
+        outer.attributes["model"] = "gpt-4o"
+        outer.end()
+        let spans = try exported(exporter)  // compares every field with the reference messages
+        #expect(Set(spans.map(\.name)) == ["inner", "outer"])
+        let outerSpan = try #require(spans.first { $0.name == "outer" })
+        #expect(outerSpan.attributes.map(\.key) == ["model", "value"])
+        #expect(outerSpan.attributes.last?.value.stringValue == "described")
+    }
+
     @Test func aFullQueueDropsAndCounts() {
         let exporter = makeExporter { $0.maxQueueSize = 3 }
         let tracer = OTLPTracer(exporter: exporter)
