@@ -2,8 +2,8 @@ import Synchronization
 public import Tracing
 
 /// A span of `OTLPTracer`. Sampled spans record under a lock and, when they end, are encoded on the
-/// ending thread into the exporter's queue: no task, stream or registry per span. Unsampled spans carry their context (so it
-/// still propagates) and export nothing.
+/// ending thread into the exporter's queue: no task, stream or registry per span. Unsampled spans carry
+/// their context (so it still propagates) and export nothing.
 public final class OTLPSpan: Span, @unchecked Sendable {
     public let context: ServiceContext
     let spanContext: OTLPSpanContext

@@ -66,8 +66,11 @@ public final class OTLPSpanExporter: Service, Sendable {
             // ScopeSpans.spans = 2
             return queue.append(field: 2, message: scratch.span.bytes)
         }
-        if !queued { Self.countDropped(1, reason: "queue_full") }
-        if queued { ended?.withLock { $0.append(span) } }
+        if queued {
+            ended?.withLock { $0.append(span) }
+        } else {
+            Self.countDropped(1, reason: "queue_full")
+        }
     }
 
     public func run() async throws {
