@@ -90,7 +90,8 @@ public final class OTLPSpanExporter: Service, Sendable {
 
     /// The capacities of the reused export buffers: the request body and the queue's (tests).
     var bufferCapacities: (body: Int, spans: Int) {
-        (body.withLock { $0.capacity }, max(queue.capacities.spans, queue.capacities.spare))
+        let queued = queue.capacities
+        return (body.withLock { $0.capacity }, max(queued.spans, queued.spare))
     }
 
     private func export(_ spans: ArraySlice<UInt8>, count: Int) async {

@@ -57,14 +57,19 @@ struct OTLPTraceEncoding {
 
     /// Encodes ended spans and the request that carries them, as the exporter would (tests, tools).
     func encode(_ spans: [OTLPFinishedSpan]) -> ByteBuffer {
+        var body = ByteBuffer()
+        return encode(Self.entries(spans)[...], into: &body)
+    }
+
+    /// Ended spans as `ScopeSpans.spans` fields, as `OTLPSpanQueue` holds them (tests, tools).
+    static func entries(_ spans: [OTLPFinishedSpan]) -> [UInt8] {
         var entries = ProtobufWriter()
         var message = ProtobufWriter()
         var nested = ProtobufWriter()
         for span in spans {
             entries.message(2, scratch: &message) { writer in writer.span(span, scratch: &nested) }
         }
-        var body = ByteBuffer()
-        return encode(entries.bytes[...], into: &body)
+        return entries.bytes
     }
 }
 
@@ -112,7 +117,6 @@ extension ProtobufWriter {
     /// The scalar shapes (nearly every attribute) are written from the value as it is, their tags, lengths
     /// and numbers gathered in `ProtobufHead`s.
     mutating func keyValue(_ field: Int, key: String, value: SpanAttribute) {
-        var value = value
         switch value {
         case .string(var text):
             text.withUTF8 { utf8 in
@@ -134,7 +138,7 @@ extension ProtobufWriter {
             head.uint(2, flag ? 1 : 0)
             keyValueHead(field, key: key, valueSize: head.count, then: head)
         default:
-            value = value.encodable
+            let value = value.encodable
             keyValueHead(field, key: key, valueSize: value.anyValueSize, then: ProtobufHead())
             anyValue(value)
         }

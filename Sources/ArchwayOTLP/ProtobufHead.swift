@@ -5,35 +5,51 @@ struct ProtobufHead {
     private var storage: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
     private(set) var count = 0
 
+    /// A field's tag: its number and wire type.
+    mutating func tag(_ field: Int, _ type: ProtobufWriter.WireType) {
+        varint(UInt64(field) << 3 | type.rawValue)
+    }
+
     /// A length-delimited field's tag and length (the bytes follow separately).
     mutating func lengthPrefix(_ field: Int, _ length: Int) {
-        varint(UInt64(field) << 3 | ProtobufWriter.WireType.lengthDelimited.rawValue)
+        tag(field, .lengthDelimited)
         varint(UInt64(length))
     }
 
     /// A varint field: tag and value.
     mutating func uint(_ field: Int, _ value: UInt64) {
-        varint(UInt64(field) << 3 | ProtobufWriter.WireType.varint.rawValue)
+        tag(field, .varint)
         varint(value)
     }
 
     /// A fixed 64-bit field: tag and eight little-endian bytes.
     mutating func fixed64(_ field: Int, _ value: UInt64) {
-        varint(UInt64(field) << 3 | ProtobufWriter.WireType.fixed64.rawValue)
-        var value = value
-        for _ in 0..<8 {
-            byte(UInt8(truncatingIfNeeded: value))
-            value >>= 8
-        }
+        tag(field, .fixed64)
+        littleEndian(value, bytes: 8)
     }
 
-    private mutating func varint(_ value: UInt64) {
+    /// A fixed 32-bit field: tag and four little-endian bytes.
+    mutating func fixed32(_ field: Int, _ value: UInt32) {
+        tag(field, .fixed32)
+        littleEndian(UInt64(value), bytes: 4)
+    }
+
+    /// A base-128 varint: seven bits a byte, least significant first, at least one byte.
+    mutating func varint(_ value: UInt64) {
         var value = value
         while value >= 0x80 {
             byte(UInt8(truncatingIfNeeded: value) | 0x80)
             value >>= 7
         }
         byte(UInt8(truncatingIfNeeded: value))
+    }
+
+    private mutating func littleEndian(_ value: UInt64, bytes: Int) {
+        var value = value
+        for _ in 0..<bytes {
+            byte(UInt8(truncatingIfNeeded: value))
+            value >>= 8
+        }
     }
 
     private mutating func byte(_ value: UInt8) {

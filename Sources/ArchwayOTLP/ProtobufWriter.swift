@@ -24,22 +24,13 @@ struct ProtobufWriter {
         1 + varintSize(UInt64(length)) + length
     }
 
-    mutating func varint(_ value: UInt64) {
-        var value = value
-        while value >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        bytes.append(UInt8(value))
-    }
-
-    mutating func tag(_ field: Int, _ type: WireType) {
-        varint(UInt64(field) << 3 | type.rawValue)
-    }
+    // Tags, lengths and numbers are encoded by `ProtobufHead` (the one place that knows varints and
+    // fixed widths) and appended at once.
 
     mutating func lengthPrefix(_ field: Int, _ length: Int) {
-        tag(field, .lengthDelimited)
-        varint(UInt64(length))
+        var head = ProtobufHead()
+        head.lengthPrefix(field, length)
+        append(head)
     }
 
     mutating func string(_ field: Int, _ value: String) {
@@ -58,18 +49,21 @@ struct ProtobufWriter {
     }
 
     mutating func fixed64(_ field: Int, _ value: UInt64) {
-        tag(field, .fixed64)
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        var head = ProtobufHead()
+        head.fixed64(field, value)
+        append(head)
     }
 
     mutating func fixed32(_ field: Int, _ value: UInt32) {
-        tag(field, .fixed32)
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        var head = ProtobufHead()
+        head.fixed32(field, value)
+        append(head)
     }
 
     mutating func uint(_ field: Int, _ value: UInt64) {
-        tag(field, .varint)
-        varint(value)
+        var head = ProtobufHead()
+        head.uint(field, value)
+        append(head)
     }
 
     /// A nested message whose body is written first into `scratch` (reused, so no allocation once warm).

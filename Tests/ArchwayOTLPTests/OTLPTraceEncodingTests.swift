@@ -72,23 +72,13 @@ import Tracing
         let (large, _) = spans(2_000, named: "large")  // over the 64 KiB that is always kept
         let (small, _) = spans(2, named: "small")
         var body = ByteBuffer()
-        let largeEntries = entries(large)
+        let largeEntries = OTLPTraceEncoding.entries(large)
         #expect(try decoded(encoding.encode(largeEntries[...], into: &body)) == large.map(\.referenceProto))
         let kept = body.capacity
         #expect(kept > 64 * 1_024)
         // The same storage, emptied first: nothing of the large batch is left in the small one's request.
-        #expect(try decoded(encoding.encode(entries(small)[...], into: &body)) == small.map(\.referenceProto))
+        #expect(try decoded(encoding.encode(OTLPTraceEncoding.entries(small)[...], into: &body)) == small.map(\.referenceProto))
         #expect(body.capacity == kept, "the body was written into the kept storage")
-    }
-
-    private func entries(_ spans: [OTLPFinishedSpan]) -> [UInt8] {
-        var entries = ProtobufWriter()
-        var message = ProtobufWriter()
-        var nested = ProtobufWriter()
-        for span in spans {
-            entries.message(2, scratch: &message) { writer in writer.span(span, scratch: &nested) }
-        }
-        return entries.bytes
     }
 
     @Test func idleExportTicksLetGoOfTheLastLoadsBuffers() async throws {
