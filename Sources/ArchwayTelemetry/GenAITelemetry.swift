@@ -157,16 +157,16 @@ public struct GenAITelemetry: Sendable {
 
     /// Records the outcome's metrics without a span (used by `finish`).
     ///
-    /// Handles are looked up by the call's target and outcome (`MetricHandleCache.CallKey`), not by a
-    /// dimension list: the lists are built only the first time a combination is seen, so recording a
-    /// call's half dozen metrics allocates nothing.
+    /// The call's handles are found with one lookup by its target and outcome
+    /// (`ModelCallMetricHandles`), not one by dimension list per metric: the lists are built only the
+    /// first time a series is recorded into, so recording a call's half dozen metrics allocates nothing.
     public func recordMetrics(_ outcome: AttemptOutcome) {
         let target = outcome.target
         let responseModel = outcome.responseModel.flatMap { !$0.isEmpty && $0.utf8.count <= 128 ? $0 : nil }
         let errorType = outcome.error?.shortDescription
-        func key(_ label: String, error: Bool = false, detail: String? = nil) -> MetricHandleCache.CallKey {
-            MetricHandleCache.CallKey(label: label, target: target, responseModel: responseModel, errorType: error ? errorType : nil, detail: detail)
-        }
+        let series = handles.call(ModelCallMetricHandles.Key(target: target, responseModel: responseModel, errorType: errorType))
+        let metricSet = metricSet
+        let factory = metrics
         func dimensions(_ unit: String, error: Bool = false, _ extra: (String, String)? = nil) -> [(String, String)] {
             var dimensions: [(String, String)] = [
                 ("unit", unit),
@@ -181,14 +181,17 @@ public struct GenAITelemetry: Sendable {
             if let extra { dimensions.append(extra) }
             return dimensions
         }
+        func histogram(_ slot: borrowing LazyMetricHandle<Recorder>, _ label: String, _ dimensions: () -> [(String, String)]) -> Recorder {
+            slot.handle { Recorder(label: label, dimensions: dimensions(), aggregate: true, factory: factory) }
+        }
 
-        handles.recorder(key(metricSet.operationDuration, error: true)) { dimensions("s", error: true) }.record(outcome.duration.seconds)
+        histogram(series.duration, metricSet.operationDuration) { dimensions("s", error: true) }.record(outcome.duration.seconds)
 
         if outcome.streamed, outcome.error == nil, let ttfc = outcome.timeToFirstChunk {
-            handles.recorder(key(metricSet.timeToFirstChunk)) { dimensions("s") }.record(ttfc.seconds)
+            histogram(series.timeToFirstChunk, metricSet.timeToFirstChunk) { dimensions("s") }.record(ttfc.seconds)
             if outcome.outputChunks > 1 {
                 let perChunk = (outcome.duration - ttfc).seconds / Double(outcome.outputChunks - 1)
-                handles.recorder(key(metricSet.timePerOutputChunk)) { dimensions("s") }.record(perChunk)
+                histogram(series.timePerOutputChunk, metricSet.timePerOutputChunk) { dimensions("s") }.record(perChunk)
             }
         }
 
@@ -196,32 +199,31 @@ public struct GenAITelemetry: Sendable {
             switch metricSet.version {
             case .stable:
                 let input = (GenAIAttributes.tokenType, "input")
-                handles.recorder(key(GenAIMetricSet.tokenUsage, detail: "input")) { dimensions("{token}", input) }.record(usage.inputTokens)
+                histogram(series.inputTokens, GenAIMetricSet.tokenUsage) { dimensions("{token}", input) }.record(usage.inputTokens)
                 if target.operation != .embeddings {
                     let output = (GenAIAttributes.tokenType, "output")
-                    handles.recorder(key(GenAIMetricSet.tokenUsage, detail: "output")) { dimensions("{token}", output) }.record(usage.outputTokens)
+                    histogram(series.outputTokens, GenAIMetricSet.tokenUsage) { dimensions("{token}", output) }.record(usage.outputTokens)
                 }
             case .latestExperimental:
-                handles.recorder(key(GenAIMetricSet.inputTokensHistogram, error: true)) { dimensions("{token}", error: true) }.record(usage.inputTokens)
-                handles.recorder(key(GenAIMetricSet.outputTokensHistogram, error: true)) { dimensions("{token}", error: true) }.record(usage.outputTokens)
+                histogram(series.inputTokens, GenAIMetricSet.inputTokensHistogram) { dimensions("{token}", error: true) }.record(usage.inputTokens)
+                histogram(series.outputTokens, GenAIMetricSet.outputTokensHistogram) { dimensions("{token}", error: true) }.record(usage.outputTokens)
                 let modality = (GenAIAttributes.tokenModality, "text")
-                func tokens(_ label: String, _ count: Int?) {
+                func tokens(_ slot: borrowing LazyMetricHandle<Counter>, _ label: String, _ count: Int?) {
                     guard let count else { return }
-                    handles.counter(key(label)) { dimensions("{token}", modality) }.increment(by: count)
+                    slot.handle { Counter(label: label, dimensions: dimensions("{token}", modality), factory: factory) }.increment(by: count)
                 }
-                tokens(GenAIMetricSet.inputTokensCounter, usage.inputTokens)
-                tokens(GenAIMetricSet.outputTokensCounter, usage.outputTokens)
-                tokens(GenAIMetricSet.cacheReadTokensCounter, usage.cacheReadTokens)
-                tokens(GenAIMetricSet.cacheWriteTokensCounter, usage.cacheCreationTokens)
-                tokens(GenAIMetricSet.reasoningTokensCounter, usage.reasoningTokens)
+                tokens(series.inputTokenCount, GenAIMetricSet.inputTokensCounter, usage.inputTokens)
+                tokens(series.outputTokenCount, GenAIMetricSet.outputTokensCounter, usage.outputTokens)
+                tokens(series.cacheReadTokenCount, GenAIMetricSet.cacheReadTokensCounter, usage.cacheReadTokens)
+                tokens(series.cacheWriteTokenCount, GenAIMetricSet.cacheWriteTokensCounter, usage.cacheCreationTokens)
+                tokens(series.reasoningTokenCount, GenAIMetricSet.reasoningTokensCounter, usage.reasoningTokens)
             }
         }
 
         if let cost = outcome.costUSD, cost > 0 {
-            // By model and purpose only: the key leaves the response model and error out.
-            let costKey = MetricHandleCache.CallKey(label: GenAIMetricSet.cost, target: target, responseModel: nil, errorType: nil, detail: nil)
-            handles.floatingPointCounter(costKey) {
-                [
+            series.cost.handle {
+                // By model and purpose only: the response model and error are left out.
+                FloatingPointCounter(label: GenAIMetricSet.cost, dimensions: [
                     ("unit", "USD"),
                     (GenAIAttributes.operationName, target.operation.rawValue),
                     (GenAIAttributes.archwayModel, target.model),
@@ -229,17 +231,16 @@ public struct GenAITelemetry: Sendable {
                     (GenAIAttributes.requestModel, target.upstreamModel),
                     // Shadow and probe spend apart from what clients' calls cost.
                     (GenAIAttributes.archwayCallPurpose, target.purpose ?? "client"),
-                ]
+                ], factory: factory)
             }.increment(by: cost)
         }
         if outcome.httpAttempts > 1 {
-            let retriesKey = MetricHandleCache.CallKey(label: GenAIMetricSet.upstreamRetries, target: target, responseModel: nil, errorType: nil, detail: nil)
-            handles.counter(retriesKey) {
-                [
+            series.retries.handle {
+                Counter(label: GenAIMetricSet.upstreamRetries, dimensions: [
                     ("unit", "{retry}"),
                     (GenAIAttributes.archwayProvider, target.providerKey),
                     (GenAIAttributes.requestModel, target.upstreamModel),
-                ]
+                ], factory: factory)
             }.increment(by: outcome.httpAttempts - 1)
         }
     }

@@ -13,17 +13,6 @@ final class MetricHandleCache: Sendable {
         var dimensions: [String]
     }
 
-    /// A model call's metric, keyed by what its dimensions are made of instead of the dimensions
-    /// themselves: hashing it allocates nothing, and the dimension list is built only on a miss.
-    struct CallKey: Hashable, Sendable {
-        var label: String
-        var target: ModelCallTarget
-        var responseModel: String?
-        var errorType: String?
-        /// What else tells the series apart (`gen_ai.token.type`).
-        var detail: String?
-    }
-
     /// A SERVER span's `http.server.request.duration`, keyed by what its dimensions are made of.
     struct ServerKey: Hashable, Sendable {
         var method: String
@@ -36,9 +25,7 @@ final class MetricHandleCache: Sendable {
     private let recorders = Mutex<[Key: Recorder]>([:])
     private let counters = Mutex<[Key: Counter]>([:])
     private let floatingPointCounters = Mutex<[Key: FloatingPointCounter]>([:])
-    private let callRecorders = Mutex<[CallKey: Recorder]>([:])
-    private let callCounters = Mutex<[CallKey: Counter]>([:])
-    private let callFloatingPointCounters = Mutex<[CallKey: FloatingPointCounter]>([:])
+    private let calls = Mutex<[ModelCallMetricHandles.Key: ModelCallMetricHandles]>([:])
     private let serverRecorders = Mutex<[ServerKey: Recorder]>([:])
 
     init(factory: any MetricsFactory, capacity: Int = 10_000) {
@@ -68,16 +55,10 @@ final class MetricHandleCache: Sendable {
         cached(in: floatingPointCounters, Self.key(label, dimensions)) { FloatingPointCounter(label: label, dimensions: dimensions, factory: factory) }
     }
 
-    func recorder(_ key: CallKey, _ dimensions: () -> [(String, String)]) -> Recorder {
-        cached(in: callRecorders, key) { Recorder(label: key.label, dimensions: dimensions(), aggregate: true, factory: factory) }
-    }
-
-    func counter(_ key: CallKey, _ dimensions: () -> [(String, String)]) -> Counter {
-        cached(in: callCounters, key) { Counter(label: key.label, dimensions: dimensions(), factory: factory) }
-    }
-
-    func floatingPointCounter(_ key: CallKey, _ dimensions: () -> [(String, String)]) -> FloatingPointCounter {
-        cached(in: callFloatingPointCounters, key) { FloatingPointCounter(label: key.label, dimensions: dimensions(), factory: factory) }
+    /// The handles of a model call's target and outcome. Nothing is made on a hit; on a miss only the
+    /// (empty) holder is.
+    func call(_ key: ModelCallMetricHandles.Key) -> ModelCallMetricHandles {
+        cached(in: calls, key) { ModelCallMetricHandles(key: key) }
     }
 
     /// The `http.server.request.duration` recorder of `key`: the table holds that one metric, so its label is fixed here.
