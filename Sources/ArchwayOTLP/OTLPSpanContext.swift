@@ -26,6 +26,38 @@ public struct OTLPSpanContext: Sendable {
     }
 
     public var isSampled: Bool { flags.contains(.sampled) }
+
+    /// `traceparent` (version 00), written in one allocation: `TraceContext`'s builds each id's hex in an
+    /// array of its own and interpolates them, which every model call paid for.
+    public var traceParentHeaderValue: String {
+        String(unsafeUninitializedCapacity: 55) { out in
+            var index = 0
+            func put(_ byte: UInt8) {
+                out[index] = byte
+                index += 1
+            }
+            func hex(_ bytes: UnsafeRawBufferPointer) {
+                for byte in bytes {
+                    put(Self.hexDigit(byte >> 4))
+                    put(Self.hexDigit(byte & 0x0F))
+                }
+            }
+            put(UInt8(ascii: "0"))
+            put(UInt8(ascii: "0"))
+            put(UInt8(ascii: "-"))
+            withUnsafeBytes(of: traceID.bytes) { hex($0) }
+            put(UInt8(ascii: "-"))
+            withUnsafeBytes(of: spanID.bytes) { hex($0) }
+            put(UInt8(ascii: "-"))
+            withUnsafeBytes(of: flags.rawValue) { hex($0) }
+            return index
+        }
+    }
+
+    /// Lowercase, as the specification asks.
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") - 10 + nibble
+    }
 }
 
 private enum OTLPSpanContextKey: ServiceContextKey {

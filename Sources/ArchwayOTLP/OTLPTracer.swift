@@ -77,10 +77,12 @@ public final class OTLPTracer: Tracer, Sendable {
 
     public func inject<Carrier, Inject: Injector>(_ context: ServiceContext, into carrier: inout Carrier, using injector: Inject) where Inject.Carrier == Carrier {
         guard propagates, let span = context.otlpSpanContext else { return }
-        let trace = TraceContext(traceID: span.traceID, spanID: span.spanID, flags: span.flags, state: span.state)
-        injector.inject(trace.traceParentHeaderValue, forKey: "traceparent", into: &carrier)
-        if let state = trace.traceStateHeaderValue, !state.isEmpty {
-            injector.inject(state, forKey: "tracestate", into: &carrier)
+        injector.inject(span.traceParentHeaderValue, forKey: "traceparent", into: &carrier)
+        if !span.state.isEmpty {
+            let trace = TraceContext(traceID: span.traceID, spanID: span.spanID, flags: span.flags, state: span.state)
+            if let state = trace.traceStateHeaderValue, !state.isEmpty {
+                injector.inject(state, forKey: "tracestate", into: &carrier)
+            }
         }
     }
 }

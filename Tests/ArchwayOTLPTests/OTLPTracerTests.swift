@@ -6,6 +6,7 @@ import NIOCore
 import SwiftProtobuf
 import Testing
 import Tracing
+import W3CTraceContext
 
 @Suite struct OTLPTracerTests {
     private func makeExporter(_ configure: (inout OTLPExportSettings) -> Void = { _ in }) -> OTLPSpanExporter {
@@ -83,6 +84,15 @@ import Tracing
             attributes["long"] = String(repeating: "x", count: 300)
             attributes[String(repeating: "k", count: 200)] = true  // a key whose length takes two bytes
             attributes["neg"] = -0.5
+            // Around the size where a key and its value stop fitting in one `ProtobufHead` (96 bytes).
+            for keyLength in stride(from: 60, through: 92, by: 4) {
+                let key = String(repeating: "q", count: keyLength)
+                attributes[key + "n"] = Int64(-keyLength)
+                attributes[key + "d"] = Double(keyLength) / 3
+                for valueLength in [0, 3, 9, 17, 33] {
+                    attributes[key + "s\(valueLength)"] = String(repeating: "v", count: valueLength)
+                }
+            }
         }
         span.recordError(OTLPSpanExporter.TestFailure(), attributes: ["attempt": 2])
         span.setStatus(SpanStatus(code: .ok))
@@ -113,6 +123,23 @@ import Tracing
         var fresh = ServiceContext.topLevel
         tracer.extract(["traceparent": "00-zz-b7ad6b7169203331-01"], into: &fresh, using: DictionaryExtractor())
         #expect(fresh.otlpSpanContext == nil)
+    }
+
+    @Test func traceparentIsWrittenAsTheW3CPackageWritesIt() {
+        var generator = SystemRandomNumberGenerator()
+        for flags in [TraceFlags(rawValue: 0), .sampled, TraceFlags(rawValue: 0xA5), TraceFlags(rawValue: 0xFF)] {
+            for _ in 0..<50 {
+                let span = OTLPSpanContext(traceID: .random(using: &generator), spanID: .random(using: &generator), flags: flags)
+                let reference = TraceContext(traceID: span.traceID, spanID: span.spanID, flags: span.flags, state: span.state)
+                #expect(span.traceParentHeaderValue == reference.traceParentHeaderValue)
+            }
+        }
+        let fixed = OTLPSpanContext(
+            traceID: TraceID(bytes: (0x0A, 0xF7, 0x65, 0x19, 0x16, 0xCD, 0x43, 0xDD, 0x84, 0x48, 0xEB, 0x21, 0x1C, 0x80, 0x31, 0x9C)),
+            spanID: SpanID(bytes: (0xB7, 0xAD, 0x6B, 0x71, 0x69, 0x20, 0x33, 0x31)),
+            flags: .sampled
+        )
+        #expect(fixed.traceParentHeaderValue == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
     }
 
     @Test func samplingFollowsTheParentAndTheRatio() {
