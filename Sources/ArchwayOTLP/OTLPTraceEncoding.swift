@@ -122,8 +122,7 @@ extension ProtobufWriter {
             text.withUTF8 { utf8 in
                 var head = ProtobufHead()
                 head.lengthPrefix(1, utf8.count)
-                keyValueHead(field, key: key, valueSize: ProtobufWriter.fieldSize(length: utf8.count), then: head)
-                bytes.append(contentsOf: utf8)
+                keyValueHead(field, key: key, valueSize: ProtobufWriter.fieldSize(length: utf8.count), then: head, UnsafeRawBufferPointer(utf8))
             }
         case .int64(let number):
             var head = ProtobufHead()
@@ -144,21 +143,36 @@ extension ProtobufWriter {
         }
     }
 
-    /// A `KeyValue`'s length, its key, the head of its value (`AnyValue`'s length), then `valueHead`: the
-    /// value's own tag and length, or all of a number.
-    private mutating func keyValueHead(_ field: Int, key: String, valueSize: Int, then valueHead: ProtobufHead) {
+    /// A `KeyValue`'s length, its key, the head of its value (`AnyValue`'s length), then `valueHead` (the
+    /// value's own tag and length, or all of a number) and `valueBytes`. What fits in a `ProtobufHead`
+    /// (every key Archway sets, and short strings) goes in one append.
+    private mutating func keyValueHead(_ field: Int, key: String, valueSize: Int, then valueHead: ProtobufHead, _ valueBytes: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) {
         var key = key
         key.withUTF8 { utf8 in
             var head = ProtobufHead()
             head.lengthPrefix(field, ProtobufWriter.fieldSize(length: utf8.count) + ProtobufWriter.fieldSize(length: valueSize))
             head.lengthPrefix(1, utf8.count)
+            // The value's length takes at most eleven bytes (a tag and a ten-byte varint).
+            if head.count + utf8.count + 11 + valueHead.count <= ProtobufHead.capacity {
+                head.append(UnsafeRawBufferPointer(utf8))
+                head.lengthPrefix(2, valueSize)
+                head.append(valueHead)
+                if !head.append(valueBytes) {
+                    append(head)
+                    bytes.append(contentsOf: valueBytes)
+                    return
+                }
+                append(head)
+                return
+            }
             append(head)
             bytes.append(contentsOf: utf8)
+            var tail = ProtobufHead()
+            tail.lengthPrefix(2, valueSize)
+            append(tail)
+            append(valueHead)
+            bytes.append(contentsOf: valueBytes)
         }
-        var head = ProtobufHead()
-        head.lengthPrefix(2, valueSize)
-        append(head)
-        append(valueHead)
     }
 
     /// An `AnyValue`'s one field: string = 1, bool = 2, int = 3, double = 4, array = 5 (`ArrayValue` {

@@ -1,8 +1,10 @@
-/// Up to 32 bytes of protobuf tags, lengths and small values gathered on the stack, then appended to a
-/// `ProtobufWriter` at once. An attribute's fields written one by one were a dozen appends, each checking
-/// the array's uniqueness and capacity; gathered, an attribute is three or four appends.
+/// Up to 96 bytes of protobuf tags, lengths, small values and short strings gathered on the stack, then
+/// appended to a `ProtobufWriter` at once. An attribute's fields written one by one were a dozen appends,
+/// each checking the array's uniqueness and capacity; gathered, an attribute with a number is one append
+/// and one with a string two.
 struct ProtobufHead {
-    private var storage: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+    static let capacity = 96
+    private var storage: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
     private(set) var count = 0
 
     /// A field's tag: its number and wire type.
@@ -44,6 +46,24 @@ struct ProtobufHead {
         byte(UInt8(truncatingIfNeeded: value))
     }
 
+    /// Appends `raw` if it fits in what is left; returns false (and appends nothing) if it does not.
+    @discardableResult
+    mutating func append(_ raw: UnsafeRawBufferPointer) -> Bool {
+        let start = count
+        guard raw.count <= Self.capacity - start else { return false }
+        withUnsafeMutableBytes(of: &storage) { storage in
+            UnsafeMutableRawBufferPointer(rebasing: storage[start..<(start + raw.count)]).copyMemory(from: raw)
+        }
+        count = start + raw.count
+        return true
+    }
+
+    /// Appends another head's bytes if they fit; returns false (and appends nothing) if they do not.
+    @discardableResult
+    mutating func append(_ other: ProtobufHead) -> Bool {
+        other.withBytes { append($0) }
+    }
+
     private mutating func littleEndian(_ value: UInt64, bytes: Int) {
         var value = value
         for _ in 0..<bytes {
@@ -54,7 +74,7 @@ struct ProtobufHead {
 
     private mutating func byte(_ value: UInt8) {
         let index = count
-        precondition(index < 32, "ProtobufHead holds 32 bytes")
+        precondition(index < Self.capacity, "ProtobufHead holds 96 bytes")
         withUnsafeMutableBytes(of: &storage) { $0[index] = value }
         count = index + 1
     }
