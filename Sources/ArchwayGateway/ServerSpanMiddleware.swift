@@ -9,8 +9,8 @@ import NIOCore
 
 /// Opens the SERVER span of each request (continuing a caller's `traceparent`) and records
 /// `http.server.request.duration`. It only traces: errors have become responses further in
-/// (`OpenAIErrorMiddleware`). A streamed response keeps its span open until its last byte is written,
-/// and the span ends even when the body never runs (a client that hung up first).
+/// (`OpenAIErrorMiddleware`). A response keeps its span open until its last byte is written, and the
+/// span ends even when the body never runs (a client that hung up first).
 struct ServerSpanMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
 
@@ -60,17 +60,16 @@ struct ServerSpanMiddleware: RouterMiddleware {
         }
         let status = response.status
         let end = ServerSpanEnd(span: span, start: start, duration: duration(method: method, route: route, status: status))
-        guard response.body.contentLength == nil else {
-            end.end(status: status)
-            return response
-        }
-        var streamed = response
+        // The span ends, and the duration is taken, once the response's last byte has been written (the
+        // writer's finish waits for its flush), as `http.server.request.duration` asks. This also keeps the
+        // span's encoding out of the time a client waits for its answer.
+        var answered = response
         let body = response.body
-        streamed.body = ResponseBody { writer in
+        answered.body = ResponseBody(contentLength: body.contentLength) { writer in
             defer { end.end(status: status) }
             try await body.write(writer)
         }
-        return streamed
+        return answered
     }
 
     private func duration(method: String, route: String?, status: HTTPResponse.Status) -> Recorder {
@@ -88,8 +87,8 @@ struct ServerSpanMiddleware: RouterMiddleware {
     }
 }
 
-/// Ends a SERVER span and records its duration exactly once: after the last byte of a streamed body,
-/// or, when the server drops a response whose body never ran, when the last reference goes.
+/// Ends a SERVER span and records its duration exactly once: after the last byte of the body, or, when
+/// the server drops a response whose body never ran, when the last reference goes.
 final class ServerSpanEnd: Sendable {
     private let span: Mutex<(any Span)?>
     private let start: ContinuousClock.Instant
