@@ -6,7 +6,8 @@ import Testing
 import Tracing
 
 @Suite struct GenAITelemetryTests {
-    let target = ModelCallTarget(
+    /// The model call target of these tests and `ModelCallMetricHandlesTests`.
+    static let target = ModelCallTarget(
         operation: .chat,
         providerName: "openai",
         providerKey: "main",
@@ -15,6 +16,7 @@ import Tracing
         serverAddress: "api.example.com",
         serverPort: 443
     )
+    var target: ModelCallTarget { Self.target }
 
     func request() -> ChatRequest {
         ChatRequest(model: "fast", messages: [.text(.system, "Be brief."), .text(.user, "Hi")], stream: true, temperature: 0.3, maxTokens: 50, stop: ["X"], seed: 1)

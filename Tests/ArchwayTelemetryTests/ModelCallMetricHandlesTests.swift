@@ -18,7 +18,7 @@ import Testing
         let tally = Tally()
         weak var first: Handle?
         do {
-            let lazy = ModelCallMetricHandles(key: .init(target: Self.target, responseModel: nil, errorType: nil))
+            let lazy = ModelCallMetricHandles(key: .init(target: GenAITelemetryTests.target, responseModel: nil, errorType: nil))
             await withTaskGroup(of: Void.self) { group in
                 for _ in 0..<16 {
                     group.addTask {
@@ -45,7 +45,7 @@ import Testing
     @Test func callsOfOneTargetAndOutcomeShareTheirSeries() throws {
         let metrics = TestMetrics()
         let telemetry = GenAITelemetry(tracer: InMemoryTracer(), metrics: metrics)
-        var outcome = AttemptOutcome(target: Self.target, streamed: false)
+        var outcome = AttemptOutcome(target: GenAITelemetryTests.target, streamed: false)
         outcome.responseModel = "gpt-4o-mini-2024"
         outcome.usage = Usage(inputTokens: 10, outputTokens: 20)
         outcome.costUSD = 1  // whole dollars: the test factory rounds fractional counters
@@ -72,14 +72,4 @@ import Testing
         #expect(metrics.counters(label: "archway.cost").count == 1)
         #expect(metrics.counterTotal(label: "archway.cost") == 3)
     }
-
-    static let target = ModelCallTarget(
-        operation: .chat,
-        providerName: "openai",
-        providerKey: "main",
-        clientModel: "fast",
-        upstreamModel: "gpt-4o-mini",
-        serverAddress: "api.example.com",
-        serverPort: 443
-    )
 }
