@@ -17,10 +17,12 @@ build: system-deps
 build-tests: system-deps
 	$(SWIFT) build --build-tests
 
-# zlib's header, for gzip-compressed OTLP export (compress-nio); Debian's zlib1g-dev, installed only if absent.
+# Debian packages the build links, each installed only if absent: zlib's header, for gzip-compressed OTLP
+# export (compress-nio), and jemalloc, the executable's allocator on Linux (Sources/CArchwayAllocator).
 .PHONY: system-deps
 system-deps:
 	@[ -f /usr/include/zlib.h ] || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends zlib1g-dev)
+	@[ "$$(uname -s)" != Linux ] || [ -f /usr/include/jemalloc/jemalloc.h ] || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libjemalloc-dev)
 
 run: build
 	$(BIN) serve --config $(CONFIG)

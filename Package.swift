@@ -205,10 +205,18 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // Composes the gateway with the embedded simulator and bootstraps swift-otel.
+        // jemalloc as the process's allocator on Linux (Debian's libjemalloc-dev, which `make` installs):
+        // it returns a load peak's freed pages, which glibc's malloc kept resident. Its settings are in
+        // allocator.c.
+        .target(
+            name: "CArchwayAllocator",
+            linkerSettings: [.linkedLibrary("jemalloc", .when(platforms: [.linux]))]
+        ),
         .executableTarget(
             name: "archway",
             dependencies: [
                 "ArchwayGateway", "ArchwaySimulator", "ArchwayConfig", "ArchwayTelemetry", "ArchwayPrometheus", "ArchwayOTLP", "ArchwayPolicy",
+                "CArchwayAllocator",
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -19,11 +19,15 @@ LITELLM_VERSION="${LITELLM_VERSION:-1.81.13}"
 
 say() { printf '[bench] %s\n' "$*" >&2; }
 
-# 0. zlib's header (compress-nio, gzip-compressed OTLP export): Debian's zlib1g-dev, only if absent.
-if [[ ! -f /usr/include/zlib.h ]]; then
+# 0. Debian packages the build links, only if absent: zlib's header (compress-nio, gzip-compressed OTLP
+#    export) and jemalloc (the executable's allocator on Linux), as `make` installs them.
+missing=()
+[[ -f /usr/include/zlib.h ]] || missing+=(zlib1g-dev)
+[[ "$(uname -s)" != Linux || -f /usr/include/jemalloc/jemalloc.h ]] || missing+=(libjemalloc-dev)
+if (( ${#missing[@]} )); then
     sudo_cmd=()
     [[ "$(id -u)" != "0" ]] && sudo_cmd=(sudo)
-    "${sudo_cmd[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends zlib1g-dev >&2
+    "${sudo_cmd[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
 # 1. Release build in its own scratch path, so it never disturbs the debug build in .build.

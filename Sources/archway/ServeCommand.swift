@@ -26,7 +26,6 @@ struct ServeCommand: AsyncParsableCommand {
     var config: String
 
     func run() async throws {
-        HeapTrimService.limitArenas()
         // Swift Concurrency runs on NIO's event loops instead of its own thread pool. A request's task then
         // resumes on the event loop whose socket woke it, so reading the request, calling the upstream and
         // writing the answer stay on one thread instead of hopping between two pools at every read and
@@ -44,10 +43,19 @@ struct ServeCommand: AsyncParsableCommand {
         let logLevel = environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label, logLevel: logLevel) }
         let logger = Logger(label: "archway")
+        let allocator = AllocatorReport.current
+        if let allocator {
+            logger.info("allocator \(allocator)")
+        }
 
-        // Background work (telemetry export, heap trimming) runs on a thread of its own, off the event loops.
+        // Background work (telemetry export, emptying the allocator's thread caches) runs on a thread of its
+        // own, off the event loops.
         let backgroundExecutor = BatchingTaskExecutor(name: "archway-background")
-        var services: [any Service] = [ServiceOnExecutor(service: HeapTrimService(), executor: backgroundExecutor)]
+        var services: [any Service] = []
+        if allocator != nil {
+            let flush = ThreadCacheFlushService(eventLoops: MultiThreadedEventLoopGroup.singleton)
+            services.append(ServiceOnExecutor(service: flush, executor: backgroundExecutor))
+        }
         let metricSet = GenAIMetricSet(environment: environment)
         // `GET /metrics` is always served; OTLP export comes beside it unless the SDK is disabled.
         let prometheus = PrometheusExposition()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import anthropic
 import httpx
 import openai
+import pytest
 
 from e2e_helpers import base_config, closed_port
 
@@ -71,3 +74,23 @@ def test_an_upstream_404_is_a_502_naming_provider_path_and_model(gateway, simula
     for part in ("misrouted", "/wrong/v1/chat/completions", "lost-upstream-id"):
         assert part in error["message"], error
     assert "sk-secret" not in r.text
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="Archway links jemalloc on Linux only")
+def test_memory_is_served_by_jemalloc_with_background_purging(gateway, simulator):
+    # jemalloc returns a load peak's freed pages to the system from its own thread; glibc's malloc kept
+    # them resident. Seen from outside: the library is mapped, its purging thread runs, and the log says so.
+    gw = gateway(base_config(simulator))
+    pid = gw.process.pid
+    assert "libjemalloc" in Path(f"/proc/{pid}/maps").read_text(), gw.describe()
+    deadline = time.monotonic() + 5
+    threads: list[str] = []
+    while time.monotonic() < deadline:
+        threads = [p.read_text().strip() for p in Path(f"/proc/{pid}/task").glob("*/comm")]
+        if any(name.startswith("jemalloc_bg_thd") for name in threads):
+            break
+        time.sleep(0.1)
+    assert any(name.startswith("jemalloc_bg_thd") for name in threads), threads
+    gw.stop(timeout=10)
+    lines = [line for line in gw.output().splitlines() if "allocator jemalloc" in line]
+    assert len(lines) == 1 and "background purging on" in lines[0], gw.describe()
