@@ -67,13 +67,19 @@ BENCH_DURATION ?= 10
 SOAK_DURATION ?= 600
 PEERS ?=
 
-.PHONY: bench bench-soak bench-routing bench-streams
+.PHONY: bench bench-soak bench-pairs bench-routing bench-streams
 
 bench:
 	SWIFT="$(SWIFT)" PYTHON="$(PYTHON)" BENCH_DURATION="$(BENCH_DURATION)" PEERS="$(PEERS)" bench/run.sh bench
 
 bench-soak:
 	SWIFT="$(SWIFT)" PYTHON="$(PYTHON)" SOAK_DURATION="$(SOAK_DURATION)" bench/run.sh soak
+
+# Two binaries in interleaved rounds, for a noisy machine (bench/pairs.py):
+# `make bench-pairs ARCHWAY_BEFORE_BIN=/path/to/old/archway [PAIRS_ROUNDS=6]`; the other is this tree's release build.
+PAIRS_ROUNDS ?= 6
+bench-pairs:
+	SWIFT="$(SWIFT)" PYTHON="$(PYTHON)" PAIRS_ROUNDS="$(PAIRS_ROUNDS)" ARCHWAY_BEFORE_BIN="$(ARCHWAY_BEFORE_BIN)" bench/run.sh pairs
 
 # Routing strategies (and LiteLLM's routers with PEERS=litellm) against a hindsight oracle on a simulated
 # workload with an outage, a recovery, a model that drifts and a price drop: `make bench-routing [ROUTING_REQUESTS=150]`.

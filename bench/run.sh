@@ -3,6 +3,7 @@
 #   bench/run.sh bench   builds release, installs missing tools, runs bench/bench.py
 #   bench/run.sh soak    the same, then bench/soak.py
 #   bench/run.sh routing the same, then bench/routing.py (routing strategies against a hindsight oracle)
+#   bench/run.sh pairs   the same, then bench/pairs.py (two binaries in interleaved rounds)
 # Environment: SWIFT, PYTHON, PEERS (litellm), LITELLM_VERSION, BENCH_SKIP_BUILD=1, ARCHWAY_BIN, and the
 # BENCH_* / SOAK_* settings documented in bench/README.md.
 set -euo pipefail
@@ -92,5 +93,6 @@ case "$mode" in
     soak) exec "$PYTHON" bench/soak.py ;;
     routing) exec "$PYTHON" bench/routing.py ;;
     streams) exec "$PYTHON" bench/streams.py ;;
-    *) say "usage: bench/run.sh bench|soak|routing|streams"; exit 2 ;;
+    pairs) exec "$PYTHON" bench/pairs.py ;;
+    *) say "usage: bench/run.sh bench|soak|routing|streams|pairs"; exit 2 ;;
 esac
