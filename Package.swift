@@ -204,7 +204,6 @@ let package = Package(
             exclude: ["Generated/README.md"],
             swiftSettings: strictSettings
         ),
-        // Composes the gateway with the embedded simulator and bootstraps swift-otel.
         // jemalloc as the process's allocator on Linux (Debian's libjemalloc-dev, which `make` installs):
         // it returns a load peak's freed pages, which glibc's malloc kept resident. Its settings are in
         // allocator.c.
@@ -212,6 +211,7 @@ let package = Package(
             name: "CArchwayAllocator",
             linkerSettings: [.linkedLibrary("jemalloc", .when(platforms: [.linux]))]
         ),
+        // Composes the gateway with the embedded simulator and bootstraps swift-otel.
         .executableTarget(
             name: "archway",
             dependencies: [

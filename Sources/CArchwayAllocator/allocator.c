@@ -28,6 +28,7 @@ int archway_allocator_background_purging(void) {
     }
     return enabled ? 1 : 0;
 }
+
 void archway_allocator_flush_thread_cache(void) {
     (void)mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
 }
