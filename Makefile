@@ -21,8 +21,10 @@ build-tests: system-deps
 # export (compress-nio), and jemalloc, the executable's allocator on Linux (Sources/CArchwayAllocator).
 .PHONY: system-deps
 system-deps:
-	@[ -f /usr/include/zlib.h ] || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends zlib1g-dev)
-	@[ "$$(uname -s)" != Linux ] || [ -f /usr/include/jemalloc/jemalloc.h ] || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libjemalloc-dev)
+	@missing=""; \
+	[ -f /usr/include/zlib.h ] || missing="$$missing zlib1g-dev"; \
+	[ "$$(uname -s)" != Linux ] || [ -f /usr/include/jemalloc/jemalloc.h ] || missing="$$missing libjemalloc-dev"; \
+	[ -z "$$missing" ] || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing)
 
 run: build
 	$(BIN) serve --config $(CONFIG)
