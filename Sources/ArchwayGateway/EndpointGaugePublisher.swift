@@ -16,13 +16,8 @@ struct EndpointGaugePublisher: Service {
     var interval: Duration = .seconds(1)
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully {
+        await repeatUntilGracefulShutdown(every: interval) {
             publish()
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                return
-            }
         }
     }
 

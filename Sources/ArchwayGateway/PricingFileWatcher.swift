@@ -41,12 +41,7 @@ struct PricingFileWatcher: Service {
     func run() async throws {
         var stamp = load()
         if stamp == nil { logger.warning("pricing file not found; it is applied once it appears", metadata: ["file": "\(path)"]) }
-        while !Task.isShuttingDownGracefully {
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                return
-            }
+        await repeatUntilGracefulShutdown(every: interval, pauseFirst: true) {
             stamp = load(after: stamp)
         }
     }

@@ -17,7 +17,7 @@ struct ProbeService: Service {
     func run() async throws {
         await withDiscardingTaskGroup { group in
             let inFlight = ProbesInFlight()
-            while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            await repeatUntilGracefulShutdown(every: interval) {
                 let now = statistics.now
                 for model in statistics.routedModels where statistics.stats(for: model)?.isEjected(at: now) == true {
                     // One probe at a time per model.
@@ -28,11 +28,6 @@ struct ProbeService: Service {
                         let scope = CallScope(model: model, deadline: .now + timeout, purpose: ModelCallTarget.probePurpose)
                         _ = try? await executor.chat(Relayable(ping), scope: scope)
                     }
-                }
-                do {
-                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-                } catch {
-                    break
                 }
             }
             // Probes in flight are not worth waiting for at shutdown.

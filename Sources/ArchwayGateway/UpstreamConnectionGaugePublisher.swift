@@ -11,13 +11,8 @@ struct UpstreamConnectionGaugePublisher: Service {
     var interval: Duration = .seconds(1)
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully {
+        await repeatUntilGracefulShutdown(every: interval) {
             try? await publish()
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                return
-            }
         }
     }
 

@@ -1,3 +1,4 @@
+import ArchwayGateway
 import CArchwayAllocator
 import NIOCore
 import ServiceLifecycle
@@ -13,12 +14,7 @@ struct ThreadCacheFlushService: Service {
     var interval: Duration = .seconds(10)
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                return
-            }
+        await repeatUntilGracefulShutdown(every: interval, pauseFirst: true) {
             for loop in eventLoops.makeIterator() {
                 loop.execute { archway_allocator_flush_thread_cache() }
             }

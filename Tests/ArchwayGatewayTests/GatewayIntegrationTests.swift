@@ -99,7 +99,7 @@ import Tracing
             #expect(response.status == .ok)
             #expect(response.headers[.contentType] == "text/event-stream")
             var parser = SSEParser()
-            parser.append(try #require(response.body))
+            parser.append(response.body)
             var events: [ServerSentEvent] = []
             while let event = parser.nextEvent() { events.append(event) }
             #expect(events.last?.data == "[DONE]")
@@ -203,7 +203,7 @@ import Tracing
             let response = try await client.execute(uri: "/metrics", method: .get)
             #expect(response.status == .ok)
             #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
-            let text = String(buffer: try #require(response.body))
+            let text = String(buffer: response.body)
             #expect(text.contains("gen_ai_client_operation_duration_seconds_count{"))
             #expect(text.contains(#"http_server_request_duration_seconds_count{http_request_method="POST",http_route="/v1/chat/completions",http_response_status_code="200"} 1"#))
         }
@@ -219,7 +219,7 @@ extension GatewayMetricsEndpointTests {
         try await harness.run(prometheus: exposition) { client in
             let other = try await client.execute(uri: "/v1/models", method: try #require(HTTPRequest.Method("PROPFIND")))
             #expect(other.status.code >= 400 && other.status.code < 500)
-            let text = String(buffer: try #require(try await client.execute(uri: "/metrics", method: .get).body))
+            let text = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
             #expect(text.contains(#"http_server_request_duration_seconds_count{http_request_method="_OTHER""#))
             #expect(!text.contains("PROPFIND"))
         }
