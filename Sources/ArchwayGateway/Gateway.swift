@@ -96,6 +96,7 @@ public enum Gateway {
             services.append(ProbeService(statistics: statistics, executor: executor))
         }
         services.append(UpstreamConnectionGaugePublisher(clients: clients, telemetry: telemetry))
+        services.append(ProcessMetricsPublisher(telemetry: telemetry))
         services.append(EndpointGaugePublisher(
             models: catalog.names,
             routes: configuration.routes,

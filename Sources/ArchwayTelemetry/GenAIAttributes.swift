@@ -51,6 +51,8 @@ public enum GenAIAttributes {
     public static let serverAddress = "server.address"
     public static let serverPort = "server.port"
     public static let httpConnectionState = "http.connection.state"
+    /// `process.cpu.time`'s mode: `user` or `system`.
+    public static let cpuMode = "cpu.mode"
     public static let errorType = "error.type"
 
     public static let httpRequestMethod = "http.request.method"

@@ -86,6 +86,13 @@ public struct GenAIMetricSet: Sendable, Hashable {
     /// The policy stage: detections by guardrail (`pii`, `injection`), entity kind and action taken.
     public static let policyDetections = "archway.policy.detections"
 
+    // The process's own resource use (OpenTelemetry's process metrics).
+    public static let processCPUTime = "process.cpu.time"
+    public static let processMemoryUsage = "process.memory.usage"
+    public static let processMemoryVirtual = "process.memory.virtual"
+    public static let processThreadCount = "process.thread.count"
+    public static let processFileDescriptorCount = "process.unix.file_descriptor.count"
+
     /// Every histogram Archway records, with its unit and bucket boundaries.
     public static let histograms: [String: (unit: String, buckets: [Double])] = [
         "gen_ai.client.operation.duration": ("s", durationBuckets),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -94,3 +95,54 @@ def test_memory_is_served_by_jemalloc_with_background_purging(gateway, simulator
     gw.stop(timeout=10)
     lines = [line for line in gw.output().splitlines() if "allocator jemalloc" in line]
     assert len(lines) == 1 and "background purging on" in lines[0], gw.describe()
+
+
+def _process_series(text: str) -> dict[str, float]:
+    """`process_*` samples of a /metrics page, by series (name and labels as written)."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("process_"):
+            series, value = line.rsplit(" ", 1)
+            out[series] = float(value)
+    return out
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="memory, threads and descriptors are read from /proc on Linux")
+def test_process_metrics_match_what_the_kernel_reports(gateway, simulator, otlp_sink):
+    # An operator sees the gateway's own memory, CPU, threads and descriptors without a node exporter:
+    # on /metrics under the names a collector gives OpenTelemetry's process metrics, and over OTLP.
+    gw = gateway(base_config(simulator))
+    pid = gw.process.pid
+    client = openai.OpenAI(api_key="k", base_url=gw.v1, max_retries=0, timeout=10)
+    for _ in range(20):
+        client.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "hi"}])
+    client.close()
+    time.sleep(5.5)  # one publishing interval after the calls
+    series = _process_series(httpx.get(f"{gw.base_url}/metrics", timeout=5).text)
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    rss = int(status["VmRSS"].split()[0]) * 1024
+    virtual = int(status["VmSize"].split()[0]) * 1024
+
+    assert 0.7 * rss <= series["process_memory_usage_bytes"] <= 1.3 * rss, (series, rss)
+    assert 0.7 * virtual <= series["process_memory_virtual_bytes"] <= 1.3 * virtual, (series, virtual)
+    threads = len(list(Path(f"/proc/{pid}/task").iterdir()))
+    assert abs(series["process_thread_count"] - threads) <= 4, (series, threads)
+    descriptors = len(list(Path(f"/proc/{pid}/fd").iterdir()))
+    assert abs(series["process_unix_file_descriptor_count"] - descriptors) <= 4, (series, descriptors)
+    # CPU time by mode, never more than the kernel has charged the process so far.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    user, system = int(fields[11]) / ticks, int(fields[12]) / ticks
+    published_user = series['process_cpu_time_seconds_total{cpu_mode="user"}']
+    published_system = series['process_cpu_time_seconds_total{cpu_mode="system"}']
+    assert 0 < published_user + published_system <= user + system + 0.05, (series, user, system)
+    assert {k for k in series if k.startswith("process_cpu_time")} == {
+        'process_cpu_time_seconds_total{cpu_mode="user"}', 'process_cpu_time_seconds_total{cpu_mode="system"}'}
+
+    def exported():
+        records = {r.name: r for r in otlp_sink.metric_records() if r.name.startswith("process.")}
+        return records if {"process.memory.usage", "process.cpu.time"} <= set(records) else None
+    records = otlp_sink.wait_for(exported, timeout=10, message=lambda: otlp_sink.summary())
+    assert records["process.memory.usage"].unit == "By" and records["process.memory.usage"].kind == "gauge"
+    cpu = records["process.cpu.time"]
+    assert cpu.unit == "s" and cpu.kind == "sum" and cpu.is_monotonic

@@ -172,6 +172,13 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // What the process metrics cost every 5 s: getrusage, /proc/self/statm and /stat, listing /proc/self/fd.
+    Benchmark("Read the process's statistics") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(ProcessStatistics.current())
+        }
+    }
+
     // The same, and the spans' share of the export: encoded as an OTLP/HTTP protobuf request body (off the
     // event loops in the gateway, but on the same cores).
     Benchmark("Record and encode a request's spans and metrics") { benchmark in
