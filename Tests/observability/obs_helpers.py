@@ -60,6 +60,12 @@ OTLP_METRICS: dict[str, dict[str, Any]] = {
         "type": "gauge", "unit": "{connection}", "attrs": {"server.address", "server.port", "http.connection.state"}},
     "archway.upstream.waiting_calls": {
         "type": "gauge", "unit": "{call}", "attrs": {"server.address", "server.port"}},
+    # The process's own resource use (README "Metrics"), every 5 s: OpenTelemetry's process metrics.
+    "process.cpu.time": {"type": "counter", "unit": "s", "attrs": {"cpu.mode"}},
+    "process.memory.usage": {"type": "gauge", "unit": "By", "attrs": set()},
+    "process.memory.virtual": {"type": "gauge", "unit": "By", "attrs": set()},
+    "process.thread.count": {"type": "gauge", "unit": "{thread}", "attrs": set()},
+    "process.unix.file_descriptor.count": {"type": "gauge", "unit": "{file_descriptor}", "attrs": set()},
     "http.server.request.duration": {
         "type": "histogram", "unit": "s",
         "attrs": {"http.request.method", "http.route", "http.response.status_code"}},

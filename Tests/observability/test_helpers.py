@@ -20,8 +20,15 @@ def test_otel_to_prometheus_names():
     names = prometheus_series_names()
     assert names["gen_ai_client_operation_time_to_first_chunk_seconds_bucket"] == "gen_ai.client.operation.time_to_first_chunk"
     assert names["archway_telemetry_dropped_total"] == "archway.telemetry.dropped"
-    # seven histograms (three series each), eleven counters, ten gauges
-    assert len(names) == 7 * 3 + 11 + 10
+    # seven histograms (three series each), twelve counters, fourteen gauges
+    assert len(names) == 7 * 3 + 12 + 14
+    # the process metrics: `By` is spelled out, `s` too, annotations add nothing
+    assert names["process_cpu_time_seconds_total"] == "process.cpu.time"
+    assert names["process_memory_usage_bytes"] == "process.memory.usage"
+    assert names["process_memory_virtual_bytes"] == "process.memory.virtual"
+    assert names["process_thread_count"] == "process.thread.count"
+    assert names["process_unix_file_descriptor_count"] == "process.unix.file_descriptor.count"
+    assert "cpu_mode" in prometheus_label_names()
     # the connection pools: `{connection}` and `{call}` annotations add no suffix to gauges
     assert names["http_client_open_connections"] == "http.client.open_connections"
     assert names["archway_upstream_waiting_calls"] == "archway.upstream.waiting_calls"

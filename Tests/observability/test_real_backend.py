@@ -270,7 +270,7 @@ def test_archway_metrics_reach_prometheus(backend):
 def test_archway_labels_follow_the_naming_rules(backend):
     """Label keys are the attribute keys with '.' -> '_' (plus job/instance/le), as the collector makes them."""
     r = backend.http.get(f"{backend.prom_url}/api/v1/series",
-                         params={"match[]": '{job="archway", __name__=~"gen_ai_.+|archway_.+|http_server_.+"}'}).json()
+                         params={"match[]": '{job="archway", __name__=~"gen_ai_.+|archway_.+|http_server_.+|process_.+"}'}).json()
     series = r["data"]
     assert series
     allowed = prometheus_label_names() | {"__name__"}

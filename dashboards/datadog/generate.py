@@ -25,6 +25,11 @@ RETRIES = "archway.upstream.retries"
 DROPPED = "archway.telemetry.dropped"
 OPEN_CONNS = "http.client.open_connections"
 WAITING_CALLS = "archway.upstream.waiting_calls"
+PROC_CPU = "process.cpu.time"
+PROC_MEMORY = "process.memory.usage"
+PROC_VIRTUAL = "process.memory.virtual"
+PROC_THREADS = "process.thread.count"
+PROC_FDS = "process.unix.file_descriptor.count"
 DECISIONS = "archway.route.decisions"
 FALLBACKS = "archway.route.fallbacks"
 EJECTIONS = "archway.endpoint.ejections"
@@ -200,6 +205,19 @@ def build() -> dict:
         timeseries("Calls waiting for an upstream connection",
                    [q("q1", f"sum:{WAITING_CALLS}{{{F_SVC}}} by {{server.address,server.port}}")],
                    [{"formula": "q1"}], display="bars"),
+    ]))
+    widgets.append(group("Gateway process", [
+        timeseries("Memory by host (resident, virtual)",
+                   [q("q1", f"avg:{PROC_MEMORY}{{{F_SVC}}} by {{host}}"),
+                    q("q2", f"avg:{PROC_VIRTUAL}{{{F_SVC}}} by {{host}}")],
+                   [{"formula": "q1", "alias": "resident"}, {"formula": "q2", "alias": "virtual"}], unit="byte"),
+        timeseries("CPU by host and mode (cores)",
+                   [q("q1", f"sum:{PROC_CPU}{{{F_SVC}}} by {{host,cpu.mode}}.as_rate()")],
+                   [{"formula": "q1"}], display="area"),
+        timeseries("Open file descriptors and threads by host",
+                   [q("q1", f"avg:{PROC_FDS}{{{F_SVC}}} by {{host}}"),
+                    q("q2", f"avg:{PROC_THREADS}{{{F_SVC}}} by {{host}}")],
+                   [{"formula": "q1", "alias": "descriptors"}, {"formula": "q2", "alias": "threads"}]),
     ]))
     widgets.append(group("Routing", [
         timeseries("Route decisions/s by chosen model",

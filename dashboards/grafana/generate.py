@@ -46,6 +46,10 @@ RETRIES = "archway_upstream_retries_total"
 DROPPED = "archway_telemetry_dropped_total"
 OPEN_CONNS = "http_client_open_connections"
 WAITING_CALLS = "archway_upstream_waiting_calls"
+PROCESS_MEMORY = "process_memory_usage_bytes"
+PROCESS_CPU = "process_cpu_time_seconds_total"
+PROCESS_THREADS = "process_thread_count"
+PROCESS_FDS = "process_unix_file_descriptor_count"
 DECISIONS = "archway_route_decisions_total"
 FALLBACKS = "archway_route_fallbacks_total"
 EJECTIONS = "archway_endpoint_ejections_total"
@@ -412,6 +416,23 @@ def overview() -> dict:
                      "upstream.max_connections_per_host; they wait until a connection frees up or their deadline.",
                      thresholds=[(1, "red")]), 12, 7)
 
+    L.row("Gateway process")
+    L.add(timeseries("Resident memory by instance",
+                     [target(f'sum by (job, instance) ({PROCESS_MEMORY}{{job=~"$job"}})', "{{job}} {{instance}}")], "bytes",
+                     "process.memory.usage: the gateway's resident memory (RSS), every 5 s. After a load peak it "
+                     "settles back towards idle within a minute or so (the allocator returns freed pages)."), 8, 7)
+    L.add(timeseries("CPU by instance and mode (cores)",
+                     [target(f'sum by (job, instance, cpu_mode) (rate({PROCESS_CPU}{{job=~"$job"}}[{RI}]))',
+                             "{{job}} {{instance}} {{cpu_mode}}")], "short",
+                     "process.cpu.time by cpu.mode (user, system): CPU seconds per second, i.e. cores busy.",
+                     stack=True), 8, 7)
+    L.add(timeseries("Open file descriptors and threads",
+                     [target(f'sum by (job, instance) ({PROCESS_FDS}{{job=~"$job"}})', "descriptors {{instance}}"),
+                      target(f'sum by (job, instance) ({PROCESS_THREADS}{{job=~"$job"}})', "threads {{instance}}")],
+                     "short", "process.unix.file_descriptor.count (client and upstream sockets, files) and "
+                     "process.thread.count. Descriptors that climb with traffic and never fall back point at leaked "
+                     "connections; compare with the process's limit (ulimit -n)."), 8, 7)
+
     L.row("Routing")
     L.add(timeseries("Share of decisions by chosen model",
                      [target(f"sum by (archway_route_name, archway_route_chosen) (rate({DECISIONS}{{{F_ROUTE}}}[{RI}]))\n"
@@ -555,7 +576,7 @@ def overview() -> dict:
           12, 8)
     return dashboard("archway-overview", "Archway / Overview",
                      "Archway gateway overview: traffic, errors, latency, tokens, cost, retries, telemetry loss, routing, "
-                     "workflows, policy.",
+                     "workflows, policy, the gateway process.",
                      L.panels, ["datasource", "tempo", "job", "route", "provider", "model", "archway_model", "workflow"],
                      ["overview", "genai"])
 
