@@ -142,6 +142,14 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // Nothing at all: what package-benchmark itself allocates and takes per sample, to subtract from the
+    // counts below (they include it; `--allocation-stacks` counts without it).
+    Benchmark("Nothing: the harness's own share") { benchmark in
+        for iteration in benchmark.scaledIterations {
+            blackHole(iteration)
+        }
+    }
+
     // What a request records on its path with full telemetry, as `archway serve` sets it up: its three
     // spans (SERVER, the GenAI CLIENT span, the HTTP attempt) through `OTLPTracer` into the exporter's
     // queue, and the call's metrics into both registries (swift-otel's OTLP metrics and /metrics).
