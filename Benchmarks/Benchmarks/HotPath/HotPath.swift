@@ -144,7 +144,7 @@ let benchmarks: @Sendable () -> Void = {
 
     // Nothing at all: what package-benchmark itself allocates and takes per sample, to subtract from the
     // counts below (they include it; `--allocation-stacks` counts without it).
-    Benchmark("Nothing: the harness's own share") { benchmark in
+    Benchmark("Nothing, the harness's own share") { benchmark in
         for iteration in benchmark.scaledIterations {
             blackHole(iteration)
         }
