@@ -20,10 +20,12 @@ let benchmarks: @Sendable () -> Void = {
         scalingFactor: .one,
         maxDuration: .seconds(3),
         maxIterations: 10_000,
-        // Regressions beyond these relative changes fail `make bench-micro-check` against the committed baseline.
+        // `make bench-micro-check` compares each p90 with the committed Thresholds/, so its tolerances are the
+        // p90 ones (p50 is for comparing baselines). Allocations get an absolute 2: the harness's own count
+        // is 16 or 18 a sample, and a relative one would flag that on small counts.
         thresholds: [
-            .mallocCountTotal: .init(relative: [.p50: 5]),
-            .instructions: .init(relative: [.p50: 10]),
+            .mallocCountTotal: .init(relative: [.p50: 5], absolute: [.p90: 2]),
+            .instructions: .init(relative: [.p50: 10, .p90: 10]),
         ]
     )
 
