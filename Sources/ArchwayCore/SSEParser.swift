@@ -119,22 +119,38 @@ public struct SSEParser: Sendable {
 
     /// The next line without its terminator, as a slice of the buffer, or nil if no complete line is buffered.
     private mutating func nextLine() -> ByteBuffer? {
-        let readable = buffer.readableBytesView
-        guard let end = readable.firstIndex(where: { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) else {
-            return nil
-        }
+        guard let length = buffer.withUnsafeReadableBytes(Self.lineLength) else { return nil }
         var terminatorLength = 1
-        if readable[end] == UInt8(ascii: "\r") {
-            let next = readable.index(after: end)
-            if next == readable.endIndex {
+        if buffer.getInteger(at: buffer.readerIndex + length, as: UInt8.self) == UInt8(ascii: "\r") {
+            guard length + 1 < buffer.readableBytes else {
                 // A lone `\r` at the end may be the first half of `\r\n`: wait for the next byte.
                 return nil
             }
-            if readable[next] == UInt8(ascii: "\n") { terminatorLength = 2 }
+            if buffer.getInteger(at: buffer.readerIndex + length + 1, as: UInt8.self) == UInt8(ascii: "\n") {
+                terminatorLength = 2
+            }
         }
-        let line = buffer.readSlice(length: end - readable.startIndex) ?? ByteBuffer()
+        let line = buffer.readSlice(length: length) ?? ByteBuffer()
         buffer.moveReaderIndex(forwardBy: terminatorLength)
         return line
+    }
+
+    /// The offset of the first `\n` or `\r` in `bytes`, eight bytes at a time (a chunk's line is most of it).
+    private static func lineLength(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        var index = 0
+        if let base = bytes.baseAddress {
+            while index &+ 8 <= bytes.count {
+                let word = ByteWord.load(base, at: index)
+                let ends = ByteWord.bytes(equalTo: UInt8(ascii: "\n"), in: word) | ByteWord.bytes(equalTo: UInt8(ascii: "\r"), in: word)
+                if ends != 0 { return index &+ ByteWord.firstFlagged(ends) }
+                index &+= 8
+            }
+        }
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "\n") || bytes[index] == UInt8(ascii: "\r") { return index }
+            index += 1
+        }
+        return nil
     }
 }
 

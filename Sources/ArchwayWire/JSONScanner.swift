@@ -1,3 +1,5 @@
+import ArchwayCore
+
 /// Reads a JSON document where it lies: finds an object's members, skips values and reads the few scalars
 /// a caller asks for, without building a value tree.
 ///
@@ -191,12 +193,15 @@ public struct JSONScanner {
     private func stringEnd(from start: Int) throws -> (start: Int, end: Int, escaped: Bool) {
         var index = start + 1
         var escaped = false
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") { return (start, index + 1, escaped) }
-            if byte == UInt8(ascii: "\\") {
+        while true {
+            index = stringStop(from: index)
+            guard index < bytes.count else { throw Failure(offset: start) }
+            switch bytes[index] {
+            case UInt8(ascii: "\""):
+                return (start, index + 1, escaped)
+            case UInt8(ascii: "\\"):
                 escaped = true
-                guard index + 1 < bytes.count else { break }
+                guard index + 1 < bytes.count else { throw Failure(offset: start) }
                 switch bytes[index + 1] {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
                      UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
@@ -209,12 +214,32 @@ public struct JSONScanner {
                 default:
                     throw Failure(offset: index)
                 }
-                continue
+            default:
+                throw Failure(offset: index) // a raw control character
             }
-            guard byte >= 0x20 else { throw Failure(offset: index) }
+        }
+    }
+
+    /// The index of the first quote, backslash or control character at or after `index` (or the end).
+    /// String contents are most of the bytes the scanner skips (message text), so eight at a time.
+    @inline(__always)
+    private func stringStop(from index: Int) -> Int {
+        var index = index
+        if let base = bytes.baseAddress {
+            while index &+ 8 <= bytes.count {
+                let word = ByteWord.load(base, at: index)
+                let stops = ByteWord.bytes(equalTo: UInt8(ascii: "\""), in: word)
+                    | ByteWord.bytes(equalTo: UInt8(ascii: "\\"), in: word) | ByteWord.bytes(below: 0x20, in: word)
+                if stops != 0 { return index &+ ByteWord.firstFlagged(stops) }
+                index &+= 8
+            }
+        }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return index }
             index += 1
         }
-        throw Failure(offset: start)
+        return index
     }
 
     private static func isHexDigit(_ byte: UInt8) -> Bool {

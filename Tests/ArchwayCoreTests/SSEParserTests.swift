@@ -38,6 +38,17 @@ import Testing
         #expect(parse(pieces: ["data: a\r", "\ndata: b\r\n", "\r\n"]) == [ServerSentEvent(data: "a\nb")])
     }
 
+    /// Line ends are searched eight bytes at a time: each kind of terminator at every offset of a word.
+    @Test func findsLineEndsAtEveryOffset() {
+        for length in 0..<24 {
+            for terminator in ["\n", "\r\n", "\r"] {
+                let value = String(repeating: "x", count: length)
+                let stream = "data: \(value)\(terminator)\(terminator)data: after\(terminator)\(terminator)"
+                #expect(parse(pieces: [stream]) == [ServerSentEvent(data: value), ServerSentEvent(data: "after")], "\(length) \(terminator.debugDescription)")
+            }
+        }
+    }
+
     @Test func eventWithoutFinalBlankLineIsDeliveredByFinish() {
         #expect(parse(pieces: ["data: tail"]) == [ServerSentEvent(data: "tail")])
     }

@@ -125,6 +125,56 @@ import Testing
         #expect(try members(text).map(\.0) == ["a", "c"])
     }
 
+    /// Strings are scanned eight bytes at a time: every stop (quote, backslash, control character) at
+    /// every offset around the word boundaries, against a byte-at-a-time reference.
+    @Test func scansStringsAsTheByteAtATimeGrammarDoes() throws {
+        let alphabet: [UInt8] = [
+            UInt8(ascii: "a"), UInt8(ascii: " "), UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "n"),
+            UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "F"), 0x00, 0x01, 0x1F, 0x20, 0x21, 0x7F, 0x80, 0xC3, 0xA9, 0xFF,
+        ]
+        var generator = SplitMix64(seed: 16)
+        for _ in 0..<20_000 {
+            let length = Int(generator.next() % 40)
+            var document: [UInt8] = [UInt8(ascii: "\"")]
+            for _ in 0..<length {
+                // Mostly plain bytes, so that stops land at every offset of a word, not only the first.
+                let pick = generator.next()
+                document.append(pick % 4 == 0 ? alphabet[Int(pick / 4 % UInt64(alphabet.count))] : UInt8(ascii: "x"))
+            }
+            if generator.next() % 2 == 0 { document.append(UInt8(ascii: "\"")) }
+            let expected = Self.referenceStringEnd(document)
+            let scanned: Int? = document.withUnsafeBytes { bytes in
+                try? JSONScanner(bytes).value(at: 0).upperBound
+            }
+            #expect(scanned == expected, "\(document)")
+        }
+    }
+
+    /// JSON's string grammar, one byte at a time: the index after the closing quote, or nil if invalid.
+    static func referenceStringEnd(_ bytes: [UInt8]) -> Int? {
+        var index = 1
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "\""): return index + 1
+            case UInt8(ascii: "\\"):
+                guard index + 1 < bytes.count else { return nil }
+                switch bytes[index + 1] {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    index += 2
+                case UInt8(ascii: "u"):
+                    let hex = Set("0123456789abcdefABCDEF".utf8)
+                    guard index + 6 <= bytes.count, bytes[index + 2..<index + 6].allSatisfy(hex.contains) else { return nil }
+                    index += 6
+                default: return nil
+                }
+            case 0..<0x20: return nil
+            default: index += 1
+            }
+        }
+        return nil
+    }
+
     @Test func boundsNesting() throws {
         let deep = String(repeating: "[", count: JSONScanner.maxDepth + 1) + String(repeating: "]", count: JSONScanner.maxDepth + 1)
         #expect(throws: JSONScanner.Failure.self) { try scan(deep) { scanner in _ = try scanner.value(at: 0) } }
