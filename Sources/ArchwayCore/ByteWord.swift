@@ -35,4 +35,23 @@ public enum ByteWord {
     public static func firstFlagged(_ mask: UInt64) -> Int {
         mask.trailingZeroBitCount &>> 3
     }
+
+    /// The index of the first byte at or after `start` that `flags` flags, or `bytes.count` if none is.
+    /// `flags` maps a word to its mask (an OR of the functions above). The last few bytes are tested one
+    /// at a time, each as a word of its own: only that word's lowest byte's flag counts there.
+    @inlinable
+    public static func firstFlagged(in bytes: UnsafeRawBufferPointer, from start: Int, _ flags: (UInt64) -> UInt64) -> Int {
+        var index = start
+        guard let base = bytes.baseAddress else { return index }
+        while index &+ 8 <= bytes.count {
+            let mask = flags(load(base, at: index))
+            if mask != 0 { return index &+ firstFlagged(mask) }
+            index &+= 8
+        }
+        while index < bytes.count {
+            if flags(UInt64(base.load(fromByteOffset: index, as: UInt8.self))) & 0x80 != 0 { return index }
+            index &+= 1
+        }
+        return index
+    }
 }

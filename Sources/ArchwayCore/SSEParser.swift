@@ -137,20 +137,10 @@ public struct SSEParser: Sendable {
 
     /// The offset of the first `\n` or `\r` in `bytes`, eight bytes at a time (a chunk's line is most of it).
     private static func lineLength(_ bytes: UnsafeRawBufferPointer) -> Int? {
-        var index = 0
-        if let base = bytes.baseAddress {
-            while index &+ 8 <= bytes.count {
-                let word = ByteWord.load(base, at: index)
-                let ends = ByteWord.bytes(equalTo: UInt8(ascii: "\n"), in: word) | ByteWord.bytes(equalTo: UInt8(ascii: "\r"), in: word)
-                if ends != 0 { return index &+ ByteWord.firstFlagged(ends) }
-                index &+= 8
-            }
+        let end = ByteWord.firstFlagged(in: bytes, from: 0) { word in
+            ByteWord.bytes(equalTo: UInt8(ascii: "\n"), in: word) | ByteWord.bytes(equalTo: UInt8(ascii: "\r"), in: word)
         }
-        while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "\n") || bytes[index] == UInt8(ascii: "\r") { return index }
-            index += 1
-        }
-        return nil
+        return end < bytes.count ? end : nil
     }
 }
 

@@ -224,22 +224,10 @@ public struct JSONScanner {
     /// String contents are most of the bytes the scanner skips (message text), so eight at a time.
     @inline(__always)
     private func stringStop(from index: Int) -> Int {
-        var index = index
-        if let base = bytes.baseAddress {
-            while index &+ 8 <= bytes.count {
-                let word = ByteWord.load(base, at: index)
-                let stops = ByteWord.bytes(equalTo: UInt8(ascii: "\""), in: word)
-                    | ByteWord.bytes(equalTo: UInt8(ascii: "\\"), in: word) | ByteWord.bytes(below: 0x20, in: word)
-                if stops != 0 { return index &+ ByteWord.firstFlagged(stops) }
-                index &+= 8
-            }
+        ByteWord.firstFlagged(in: bytes, from: index) { word in
+            ByteWord.bytes(equalTo: UInt8(ascii: "\""), in: word) | ByteWord.bytes(equalTo: UInt8(ascii: "\\"), in: word)
+                | ByteWord.bytes(below: 0x20, in: word)
         }
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { return index }
-            index += 1
-        }
-        return index
     }
 
     private static func isHexDigit(_ byte: UInt8) -> Bool {
