@@ -188,6 +188,7 @@ let package = Package(
         .target(
             name: "ArchwayOTLP",
             dependencies: [
+                "ArchwayTelemetry",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -348,6 +349,7 @@ let package = Package(
             name: "ArchwayOTLPTests",
             dependencies: [
                 "ArchwayOTLP",
+                "ArchwayTelemetry",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),

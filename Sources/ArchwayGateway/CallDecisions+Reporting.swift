@@ -17,14 +17,14 @@ extension CallDecisions {
         headers[Self.routeHeader] = decision.route
         guard let span, span.isRecording else { return }
         span.modifyAttributes { attributes in
-            attributes[GenAIAttributes.archwayRouteName] = decision.route
-            attributes[GenAIAttributes.archwayRouteStrategy] = decision.strategy.rawValue
-            attributes[GenAIAttributes.archwayRouteChosen] = record.model
-            attributes[GenAIAttributes.archwayRouteReason] = record.fallbacks > 0 ? "fallback" : decision.reason.rawValue
-            attributes[GenAIAttributes.archwayRouteMinQuality] = decision.minQuality
-            attributes[GenAIAttributes.archwayRouteCandidates] = decision.candidates
-            attributes[GenAIAttributes.archwayRouteEstimatedCostUSD] = decision.estimatedCostUSD
-            if record.fallbacks > 0 { attributes[GenAIAttributes.archwayRouteFallbacks] = record.fallbacks }
+            attributes.set(GenAIAttributes.archwayRouteName, decision.route)
+            attributes.set(GenAIAttributes.archwayRouteStrategy, decision.strategy.rawValue)
+            attributes.set(GenAIAttributes.archwayRouteChosen, record.model)
+            attributes.set(GenAIAttributes.archwayRouteReason, record.fallbacks > 0 ? "fallback" : decision.reason.rawValue)
+            attributes.set(GenAIAttributes.archwayRouteMinQuality, decision.minQuality)
+            attributes.set(GenAIAttributes.archwayRouteCandidates, decision.candidates)
+            attributes.set(GenAIAttributes.archwayRouteEstimatedCostUSD, decision.estimatedCostUSD)
+            if record.fallbacks > 0 { attributes.set(GenAIAttributes.archwayRouteFallbacks, record.fallbacks) }
         }
     }
 }

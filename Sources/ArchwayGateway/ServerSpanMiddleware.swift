@@ -103,11 +103,11 @@ final class ServerSpanEnd: Sendable {
     func end(status: HTTPResponse.Status) {
         guard let span = span.withLock({ span in defer { span = nil }; return span }) else { return }
         let code = Int(status.code)
-        span.attributes.set(GenAIAttributes.httpResponseStatusCode, code)
-        if code >= 500 {
-            span.attributes.set(GenAIAttributes.errorType, String(code))
-            span.setStatus(SpanStatus(code: .error))
+        span.modifyAttributes { attributes in
+            attributes.set(GenAIAttributes.httpResponseStatusCode, code)
+            if code >= 500 { attributes.set(GenAIAttributes.errorType, String(code)) }
         }
+        if code >= 500 { span.setStatus(SpanStatus(code: .error)) }
         duration.record(start.duration(to: .now).seconds)
         span.end()
     }
@@ -115,7 +115,7 @@ final class ServerSpanEnd: Sendable {
     deinit {
         // The body never ran: the client went away before its response started.
         guard let span = span.withLock({ span in defer { span = nil }; return span }) else { return }
-        span.attributes.set(GenAIAttributes.errorType, "client_closed")
+        span.modifyAttributes { $0.set(GenAIAttributes.errorType, "client_closed") }
         duration.record(start.duration(to: .now).seconds)
         span.end()
     }

@@ -67,7 +67,7 @@ struct WorkflowRoutes: Sendable {
         }
         try WorkflowRunner.validate(inputs, for: workflow)
         let parent = context.serviceContext
-        context.serverSpan?.attributes[GenAIAttributes.workflowName] = workflow.name
+        context.serverSpan?.modifyAttributes { $0.set(GenAIAttributes.workflowName, workflow.name) }
         if case .bool(true)? = fields["stream"] {
             return streamed(workflow, inputs: inputs, parent: parent)
         }
@@ -169,7 +169,7 @@ struct WorkflowRoutes: Sendable {
         let text = request.messages.last { $0.role == .user }?.text ?? ""
         let inputs: [String: JSONValue] = ["input": .string(text)]
         try WorkflowRunner.validate(inputs, for: workflow)
-        context.serverSpan?.attributes[GenAIAttributes.workflowName] = workflow.name
+        context.serverSpan?.modifyAttributes { $0.set(GenAIAttributes.workflowName, workflow.name) }
         let parent = context.serviceContext
         let result = try await ClientConnections.run(on: context.channel) {
             await runner.run(workflow, inputs: inputs, context: parent)

@@ -9,7 +9,20 @@ struct OTLPFinishedSpan: Sendable {
     var startNanoseconds: UInt64
     var endNanoseconds: UInt64
     var attributes: SpanAttributes
+    /// Attributes already encoded as `Span.attributes` fields (`OTLPEncodedAttributes`), beside
+    /// `attributes`; no key is in both.
+    var encodedAttributes: [UInt8] = []
     var events: [SpanEvent]
     var links: [SpanLink]
     var status: SpanStatus?
+}
+
+extension OTLPFinishedSpan {
+    /// The same span with every attribute in `attributes` (tests compare spans by their dictionaries).
+    var decodingAttributes: OTLPFinishedSpan {
+        var span = self
+        OTLPEncodedAttributes.forEach(in: encodedAttributes) { key, value in span.attributes.set(key, value: value) }
+        span.encodedAttributes = []
+        return span
+    }
 }

@@ -1,9 +1,12 @@
+public import ArchwayTelemetry
 import Synchronization
 public import Tracing
 
 /// A span of `OTLPTracer`. Sampled spans record under a lock and, when they end, are encoded on the
-/// ending thread into the exporter's queue: no task, stream or registry per span. Unsampled spans carry
-/// their context (so it still propagates) and export nothing.
+/// ending thread into the exporter's queue: no task, stream or registry per span. Attributes written
+/// through `SpanAttributeWriter` (all of Archway's own) are encoded as they are set, with no dictionary;
+/// the `attributes` property still reads and changes all of them. Unsampled spans carry their context (so
+/// it still propagates) and export nothing.
 public final class OTLPSpan: Span, @unchecked Sendable {
     public let context: ServiceContext
     let spanContext: OTLPSpanContext
@@ -20,6 +23,8 @@ public final class OTLPSpan: Span, @unchecked Sendable {
     // `lock` already makes accesses exclusive. The runtime's check would keep an access record in
     // `attributes`' modify frame, which then outgrows the caller's fixed buffer and is allocated.
     @exclusivity(unchecked) private var recorded: SpanAttributes = [:]
+    /// What `SpanAttributeWriter` set, encoded as it was set; no key is in both this and `recorded`.
+    @exclusivity(unchecked) private var encoded = OTLPEncodedAttributes()
     private var events: [SpanEvent] = []
     private var links: [SpanLink] = []
     private var status: SpanStatus?
@@ -48,19 +53,38 @@ public final class OTLPSpan: Span, @unchecked Sendable {
 
     public var attributes: SpanAttributes {
         // What an unsampled or ended span took through the modify accessor is not part of it.
-        get { lock.withLock { _ in exporter == nil || ended ? [:] : recorded } }
+        get {
+            lock.withLock { _ in
+                guard exporter != nil, !ended else { return [:] }
+                guard !encoded.isEmpty else { return recorded }
+                var all = recorded
+                encoded.forEach { key, value in all.set(key, value: value) }
+                return all
+            }
+        }
         set {
             guard exporter != nil else { return }
-            lock.withLock { _ in if !ended { recorded = newValue } }
+            lock.withLock { _ in
+                guard !ended else { return }
+                recorded = newValue
+                encoded.removeAll()
+            }
         }
         _modify {
             lock._unsafeLock()
             defer { lock._unsafeUnlock() }
+            // The dictionary API sees every attribute: what the writer encoded moves into the dictionary
+            // first (the hot paths write through `SpanAttributeWriter` and never come here).
+            if !encoded.isEmpty { moveEncodedIntoRecorded() }
             // Changes to an unsampled span, or after the end, land in `recorded` and are never exported;
-            // `end` lets them go. Nothing else runs around the yield: any branch or scratch value here
-            // outgrew the accessor's frame buffer, and the frame was then allocated on every call.
+            // `end` lets them go.
             yield &recorded
         }
+    }
+
+    private func moveEncodedIntoRecorded() {
+        encoded.forEach { key, value in recorded.set(key, value: value) }
+        encoded.removeAll()
     }
 
     public func setStatus(_ status: SpanStatus) {
@@ -105,6 +129,7 @@ public final class OTLPSpan: Span, @unchecked Sendable {
                 events = []
                 links = []
             }
+            let encodedAttributes = encoded.take()
             return OTLPFinishedSpan(
                 context: spanContext,
                 name: name,
@@ -112,6 +137,7 @@ public final class OTLPSpan: Span, @unchecked Sendable {
                 startNanoseconds: startNanoseconds,
                 endNanoseconds: 0,
                 attributes: recorded,
+                encodedAttributes: encodedAttributes,
                 events: events,
                 links: links,
                 status: status
@@ -120,5 +146,34 @@ public final class OTLPSpan: Span, @unchecked Sendable {
         guard var finished else { return }
         finished.endNanoseconds = instant().nanosecondsSinceEpoch
         exporter.enqueue(finished)
+    }
+}
+
+extension OTLPSpan: AttributeEncodingSpan {
+    public func writeAttributes(replacing: Bool, capacity: Int, _ write: (inout SpanAttributeWriter) -> Void) {
+        guard exporter != nil else { return }
+        lock._unsafeLock()
+        defer { lock._unsafeUnlock() }
+        guard !ended else { return }
+        if replacing {
+            recorded = [:]
+            encoded.removeAll()
+        }
+        encoded.reserve(attributes: capacity)
+        var writer = SpanAttributeWriter(encodingInto: self)
+        write(&writer)
+    }
+
+    public func appendAttribute(_ name: String, _ value: SpanAttribute) {
+        // Under `lock`, taken by `writeAttributes`.
+        guard OTLPEncodedAttributes.holds(value) else {
+            // Shapes that would not read back as set (32-bit numbers, descriptions made at export) stay in
+            // the dictionary.
+            encoded.remove(name)
+            recorded.set(name, value: value)
+            return
+        }
+        if !recorded.isEmpty { recorded.set(name, value: nil) }
+        encoded.set(name, value)
     }
 }

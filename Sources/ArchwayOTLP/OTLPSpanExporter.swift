@@ -67,7 +67,7 @@ public final class OTLPSpanExporter: Service, Sendable {
             return queue.append(field: 2, message: scratch.span.bytes)
         }
         if queued {
-            ended?.withLock { $0.append(span) }
+            ended?.withLock { $0.append(span.decodingAttributes) }
         } else {
             Self.countDropped(1, reason: "queue_full")
         }

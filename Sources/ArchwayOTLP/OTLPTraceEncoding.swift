@@ -84,6 +84,7 @@ extension ProtobufWriter {
         uint(6, UInt64(span.kind.protoValue))
         fixed64(7, span.startNanoseconds)
         fixed64(8, span.endNanoseconds)
+        bytes.append(contentsOf: span.encodedAttributes)
         span.attributes.forEach { key, value in keyValue(9, key: key, value: value) }
         for event in span.events {
             message(11, scratch: &scratch) { writer in

@@ -8,6 +8,7 @@ struct ProtobufHead {
     private(set) var count = 0
 
     /// A field's tag: its number and wire type.
+    @inline(__always)
     mutating func tag(_ field: Int, _ type: ProtobufWriter.WireType) {
         varint(UInt64(field) << 3 | type.rawValue)
     }
@@ -37,7 +38,13 @@ struct ProtobufHead {
     }
 
     /// A base-128 varint: seven bits a byte, least significant first, at least one byte.
+    @inline(__always)
     mutating func varint(_ value: UInt64) {
+        // Tags and most lengths are one byte.
+        if value < 0x80 {
+            byte(UInt8(truncatingIfNeeded: value))
+            return
+        }
         var value = value
         while value >= 0x80 {
             byte(UInt8(truncatingIfNeeded: value) | 0x80)
@@ -72,6 +79,7 @@ struct ProtobufHead {
         }
     }
 
+    @inline(__always)
     private mutating func byte(_ value: UInt8) {
         let index = count
         precondition(index < Self.capacity, "ProtobufHead holds 96 bytes")

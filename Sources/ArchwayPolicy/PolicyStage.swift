@@ -75,12 +75,12 @@ public struct PolicyStage: CallStage {
         let action = detected ? settings.action.rawValue : "allow"
         let span = guardrailSpan("injection", scope: scope)
         span.modifyAttributes { attributes in
-            attributes[GenAIAttributes.guardrailVerdictType] = detected ? "deny" : "allow"
-            attributes[GenAIAttributes.guardrailActionType] = detected && settings.action == .block ? "block" : "allow"
-            attributes[GenAIAttributes.guardrailRiskCategory] = "prompt_injection"
-            attributes[GenAIAttributes.guardrailRiskScore] = best.score
-            attributes[GenAIAttributes.archwayPolicyAction] = action
-            if detected { attributes[GenAIAttributes.guardrailVerdictReason] = Array(Set(best.reasons)).sorted().joined(separator: ",") }
+            attributes.set(GenAIAttributes.guardrailVerdictType, detected ? "deny" : "allow")
+            attributes.set(GenAIAttributes.guardrailActionType, detected && settings.action == .block ? "block" : "allow")
+            attributes.set(GenAIAttributes.guardrailRiskCategory, "prompt_injection")
+            attributes.set(GenAIAttributes.guardrailRiskScore, best.score)
+            attributes.set(GenAIAttributes.archwayPolicyAction, action)
+            if detected { attributes.set(GenAIAttributes.guardrailVerdictReason, Array(Set(best.reasons)).sorted().joined(separator: ",")) }
         }
         if detected {
             count("injection", entity: "prompt_injection", action: settings.action.rawValue)
@@ -90,7 +90,7 @@ public struct PolicyStage: CallStage {
         }
         if detected, settings.action == .block {
             span.setStatus(SpanStatus(code: .error, message: "prompt injection"))
-            span.attributes[GenAIAttributes.errorType] = "policy_violation"
+            span.modifyAttributes { $0.set(GenAIAttributes.errorType, "policy_violation") }
             span.end()
             throw GatewayError(
                 status: .badRequest,
@@ -139,12 +139,12 @@ public struct PolicyStage: CallStage {
         }
         let found = total > 0
         span.modifyAttributes { attributes in
-            attributes[GenAIAttributes.guardrailVerdictType] = found ? "deny" : "allow"
-            attributes[GenAIAttributes.guardrailActionType] = !found || settings.action == .detect ? "allow" : settings.action == .block ? "block" : "modify"
-            attributes[GenAIAttributes.guardrailRiskCategory] = "sensitive_information_disclosure"
-            attributes[GenAIAttributes.archwayPolicyAction] = found ? settings.action.rawValue : "allow"
-            attributes[GenAIAttributes.archwayPolicyFindings] = total
-            if found { attributes[GenAIAttributes.guardrailVerdictReason] = kinds.map(\.name).joined(separator: ",") }
+            attributes.set(GenAIAttributes.guardrailVerdictType, found ? "deny" : "allow")
+            attributes.set(GenAIAttributes.guardrailActionType, !found || settings.action == .detect ? "allow" : settings.action == .block ? "block" : "modify")
+            attributes.set(GenAIAttributes.guardrailRiskCategory, "sensitive_information_disclosure")
+            attributes.set(GenAIAttributes.archwayPolicyAction, found ? settings.action.rawValue : "allow")
+            attributes.set(GenAIAttributes.archwayPolicyFindings, total)
+            if found { attributes.set(GenAIAttributes.guardrailVerdictReason, kinds.map(\.name).joined(separator: ",")) }
         }
         guard found else { return .proceed }
         for kind in kinds { count("pii", entity: kind.name, action: settings.action.rawValue) }
@@ -153,7 +153,7 @@ public struct PolicyStage: CallStage {
             return .proceed
         case .block:
             span.setStatus(SpanStatus(code: .error, message: "personal data"))
-            span.attributes[GenAIAttributes.errorType] = "policy_violation"
+            span.modifyAttributes { $0.set(GenAIAttributes.errorType, "policy_violation") }
             throw GatewayError(
                 status: .badRequest,
                 type: "invalid_request_error",
@@ -173,10 +173,10 @@ public struct PolicyStage: CallStage {
     func guardrailSpan(_ component: String, scope: CallScope) -> any Span {
         let span = telemetry.tracer.startSpan("apply_guardrail \(component)", context: scope.context, ofKind: .internal)
         span.modifyAttributes { attributes in
-            attributes[GenAIAttributes.operationName] = "apply_guardrail"
-            attributes[GenAIAttributes.guardrailComponentName] = component
-            attributes[GenAIAttributes.guardrailTargetType] = "input"
-            attributes[GenAIAttributes.guardrailTargetSubtype] = "llm"
+            attributes.set(GenAIAttributes.operationName, "apply_guardrail")
+            attributes.set(GenAIAttributes.guardrailComponentName, component)
+            attributes.set(GenAIAttributes.guardrailTargetType, "input")
+            attributes.set(GenAIAttributes.guardrailTargetSubtype, "llm")
         }
         return span
     }

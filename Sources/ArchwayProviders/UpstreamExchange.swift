@@ -18,7 +18,7 @@ public final class UpstreamExchange: Sendable {
         }
         guard let span else { return }
         if let error {
-            span.attributes[HTTPSpanKeys.errorType] = error.shortDescription
+            span.modifyAttributes { $0.set(HTTPSpanKeys.errorType, error.shortDescription) }
             span.setStatus(SpanStatus(code: .error))
         }
         span.end()

@@ -47,7 +47,7 @@ public struct UpstreamTransport: Sendable {
             var retryAfter: Duration?
             do {
                 let response = try await clients.execute(origin: origin, head: head, body: body, deadline: Self.nioDeadline(call.deadline))
-                span.attributes.set(GenAIAttributes.httpResponseStatusCode, Int(response.status.code))
+                span.modifyAttributes { $0.set(GenAIAttributes.httpResponseStatusCode, Int(response.status.code)) }
                 if (200..<300).contains(response.status.code) {
                     return (response, UpstreamExchange(span: span))
                 }
@@ -68,7 +68,7 @@ public struct UpstreamTransport: Sendable {
             }
             var failure = failed
             failure.retryAfter = retryAfter
-            span.attributes.set(GenAIAttributes.errorType, failure.shortDescription)
+            span.modifyAttributes { $0.set(GenAIAttributes.errorType, failure.shortDescription) }
             span.setStatus(SpanStatus(code: .error))
             span.end()
             guard failure.isRetryable, attempt < (call.maxRetries ?? settings.maxRetries) else { throw failure }

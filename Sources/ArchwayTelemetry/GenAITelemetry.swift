@@ -120,7 +120,7 @@ public struct GenAITelemetry: Sendable {
                 if let error = outcome.error { attributes.set(GenAIAttributes.errorType, error.shortDescription) }
             }
             if captureContent, let output {
-                span.attributes.set(GenAIAttributes.outputMessages, filtered(ContentCapture.outputMessages(output)))
+                span.modifyAttributes { $0.set(GenAIAttributes.outputMessages, filtered(ContentCapture.outputMessages(output))) }
             }
             if let error = outcome.error {
                 span.setStatus(SpanStatus(code: .error, message: error.message))

@@ -1,23 +1,42 @@
 public import Tracing
 
 extension Span {
-    /// Sets a new span's attributes in one dictionary built to size. `updateAttributes` reads the span's
-    /// dictionary, changes a copy and writes it back: a copy per call, and a few regrowths for an empty
-    /// one. This is for spans that have no attributes yet; it replaces any they have.
+    /// Sets a new span's attributes, replacing any it has. Into a span that encodes attributes as they are
+    /// set (`AttributeEncodingSpan`) they go one by one; otherwise into one dictionary built to size
+    /// (`updateAttributes` reads the span's dictionary, changes a copy and writes it back: a copy per
+    /// call, and a few regrowths for an empty one).
     @inlinable
-    public func setInitialAttributes(capacity: Int, _ build: (inout SpanAttributes) -> Void) {
+    public func setInitialAttributes(capacity: Int, _ build: (inout SpanAttributeWriter) -> Void) {
+        if let span = self as? any AttributeEncodingSpan {
+            span.writeAttributes(replacing: true, capacity: capacity, build)
+            return
+        }
         var attributes = SpanAttributes()
         attributes.reserveCapacity(capacity)
-        build(&attributes)
-        self.attributes = attributes
+        var writer = SpanAttributeWriter(attributes: attributes)
+        build(&writer)
+        self.attributes = writer.attributes
     }
 
-    /// Changes the span's attributes in place, through the `attributes` modify accessor.
-    /// `updateAttributes` reads a copy and writes it back: the span's dictionary is shared while the
-    /// change runs, so the first change copies it whole (an allocation and a rehash of every entry).
+    /// Changes the span's attributes in place: straight into a span that encodes them as they are set, or
+    /// through the `attributes` modify accessor (`updateAttributes` reads a copy and writes it back, so
+    /// the first change copies the dictionary whole).
     @inlinable
-    public func modifyAttributes(_ change: (inout SpanAttributes) -> Void) {
-        change(&self.attributes)
+    public func modifyAttributes(_ change: (inout SpanAttributeWriter) -> Void) {
+        if let span = self as? any AttributeEncodingSpan {
+            span.writeAttributes(replacing: false, capacity: 0, change)
+            return
+        }
+        Self.change(&self.attributes, change)
+    }
+
+    /// Lends `attributes` to a writer and takes them back, without a copy.
+    @inlinable
+    static func change(_ attributes: inout SpanAttributes, _ change: (inout SpanAttributeWriter) -> Void) {
+        var writer = SpanAttributeWriter(attributes: SpanAttributes())
+        swap(&writer.attributes, &attributes)
+        change(&writer)
+        swap(&writer.attributes, &attributes)
     }
 }
 

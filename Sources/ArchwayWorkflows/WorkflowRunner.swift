@@ -59,8 +59,8 @@ public struct WorkflowRunner: Sendable {
         let runDeadline = min(start + workflow.deadline, callerDeadline ?? start + workflow.deadline)
         let span = telemetry.tracer.startSpan("invoke_workflow \(workflow.name)", context: context, ofKind: .internal)
         span.modifyAttributes { attributes in
-            attributes[GenAIAttributes.operationName] = GenAIOperation.invokeWorkflow.rawValue
-            attributes[GenAIAttributes.workflowName] = workflow.name
+            attributes.set(GenAIAttributes.operationName, GenAIOperation.invokeWorkflow.rawValue)
+            attributes.set(GenAIAttributes.workflowName, workflow.name)
         }
         var result = WorkflowResult(
             workflow: workflow.name,
@@ -144,7 +144,7 @@ public struct WorkflowRunner: Sendable {
         var dimensions = [(GenAIAttributes.workflowName, workflow.name)]
         if let (_, error) = result.failure {
             dimensions.append((GenAIAttributes.errorType, error.shortDescription))
-            span.attributes[GenAIAttributes.errorType] = error.shortDescription
+            span.modifyAttributes { $0.set(GenAIAttributes.errorType, error.shortDescription) }
             span.setStatus(SpanStatus(code: .error, message: result.clientError?.message))
         }
         telemetry.histogram(GenAIMetricSet.workflowDuration, unit: "s", dimensions).record(result.duration.seconds)
@@ -171,7 +171,7 @@ public struct WorkflowRunner: Sendable {
                 guard case .array(let items)? = values.value(at: reference) else {
                     throw WorkflowRunError.notAList(reference.joined(separator: "."))
                 }
-                span.attributes[GenAIAttributes.archwayWorkflowStepItems] = items.count
+                span.modifyAttributes { $0.set(GenAIAttributes.archwayWorkflowStepItems, items.count) }
                 result.output = .array(try await mapItems(items, step: step, values: values, context: span.context, deadline: deadline, tally: tally))
             } else {
                 result.output = try await call(step, values: values, context: span.context, deadline: deadline, tally: tally)
@@ -206,15 +206,15 @@ public struct WorkflowRunner: Sendable {
         result.duration = start.duration(to: clock.now)
 
         span.modifyAttributes { attributes in
-            attributes[GenAIAttributes.workflowName] = workflow
-            attributes[GenAIAttributes.archwayWorkflowStepName] = step.name
-            attributes[GenAIAttributes.archwayWorkflowStepStatus] = result.status.rawValue
-            attributes[GenAIAttributes.archwayWorkflowStepAttempts] = result.attempts
-            attributes[GenAIAttributes.archwayWorkflowStepCostUSD] = result.costUSD
-            attributes[GenAIAttributes.archwayWorkflowStepModel] = result.model
+            attributes.set(GenAIAttributes.workflowName, workflow)
+            attributes.set(GenAIAttributes.archwayWorkflowStepName, step.name)
+            attributes.set(GenAIAttributes.archwayWorkflowStepStatus, result.status.rawValue)
+            attributes.set(GenAIAttributes.archwayWorkflowStepAttempts, result.attempts)
+            attributes.set(GenAIAttributes.archwayWorkflowStepCostUSD, result.costUSD)
+            attributes.set(GenAIAttributes.archwayWorkflowStepModel, result.model)
         }
         if let error = result.error {
-            span.attributes[GenAIAttributes.errorType] = error.shortDescription
+            span.modifyAttributes { $0.set(GenAIAttributes.errorType, error.shortDescription) }
             if result.status == .failed || result.status == .cancelled {
                 span.setStatus(SpanStatus(code: .error, message: error.description))
             }

@@ -266,10 +266,10 @@ enum Fixtures {
             attributes.set(GenAIAttributes.serverPort, 443)
             attributes.set(GenAIAttributes.urlFull, "https://api.openai.com/v1/chat/completions")
         }
-        attempt.attributes.set(GenAIAttributes.httpResponseStatusCode, 200)
+        attempt.modifyAttributes { $0.set(GenAIAttributes.httpResponseStatusCode, 200) }
         attempt.end()
         telemetry.finish(call, outcome: outcome)
-        server.attributes.set(GenAIAttributes.httpResponseStatusCode, 200)
+        server.modifyAttributes { $0.set(GenAIAttributes.httpResponseStatusCode, 200) }
         server.end()
     }
 
