@@ -1,8 +1,9 @@
 public import Tracing
 
 extension Span {
-    /// Sets a new span's attributes, replacing any it has. Into a span that encodes attributes as they are
-    /// set (`AttributeEncodingSpan`) they go one by one; otherwise into one dictionary built to size
+    /// Sets a new span's attributes, replacing any it has; nothing, and `build` does not run, when the span
+    /// records nothing. Into a span that encodes attributes as they are set (`AttributeEncodingSpan`) they
+    /// go one by one; otherwise into one dictionary built to size
     /// (`updateAttributes` reads the span's dictionary, changes a copy and writes it back: a copy per
     /// call, and a few regrowths for an empty one).
     @inlinable
@@ -11,6 +12,8 @@ extension Span {
             span.writeAttributes(replacing: true, capacity: capacity, build)
             return
         }
+        // A span that records nothing drops attributes (`NoOpSpan` with telemetry off): skip building them.
+        guard isRecording else { return }
         var attributes = SpanAttributes()
         attributes.reserveCapacity(capacity)
         var writer = SpanAttributeWriter(attributes: attributes)
@@ -18,7 +21,8 @@ extension Span {
         self.attributes = writer.attributes
     }
 
-    /// Changes the span's attributes in place: straight into a span that encodes them as they are set, or
+    /// Changes the span's attributes in place (nothing when the span records nothing): straight into a
+    /// span that encodes them as they are set, or
     /// through the `attributes` modify accessor (`updateAttributes` reads a copy and writes it back, so
     /// the first change copies the dictionary whole).
     @inlinable
@@ -27,6 +31,7 @@ extension Span {
             span.writeAttributes(replacing: false, capacity: 0, change)
             return
         }
+        guard isRecording else { return }
         Self.change(&self.attributes, change)
     }
 
