@@ -44,34 +44,3 @@ extension Span {
         swap(&writer.attributes, &attributes)
     }
 }
-
-extension SpanAttributes {
-    // Typed setters: `attributes[name] = value` takes a `SpanAttributeConvertible` existential and converts
-    // it through dynamic casts (arrays try every element type); these store the `SpanAttribute` directly.
-    // A nil value sets nothing.
-
-    @inlinable
-    public mutating func set(_ name: String, _ value: String?) {
-        if let value { set(name, value: .string(value)) }
-    }
-
-    @inlinable
-    public mutating func set(_ name: String, _ value: Int?) {
-        if let value { set(name, value: .int64(Int64(value))) }
-    }
-
-    @inlinable
-    public mutating func set(_ name: String, _ value: Double?) {
-        if let value { set(name, value: .double(value)) }
-    }
-
-    @inlinable
-    public mutating func set(_ name: String, _ value: Bool?) {
-        if let value { set(name, value: .bool(value)) }
-    }
-
-    @inlinable
-    public mutating func set(_ name: String, _ value: [String]?) {
-        if let value { set(name, value: .stringArray(value)) }
-    }
-}
