@@ -150,7 +150,8 @@ public final class OTLPSpan: Span, @unchecked Sendable {
 }
 
 extension OTLPSpan: AttributeEncodingSpan {
-    public func writeAttributes(replacing: Bool, capacity: Int, _ write: (inout SpanAttributeWriter) -> Void) {
+    @usableFromInline
+    package func writeAttributes(replacing: Bool, capacity: Int, _ write: (inout SpanAttributeWriter) -> Void) {
         guard exporter != nil else { return }
         lock._unsafeLock()
         defer { lock._unsafeUnlock() }
@@ -164,7 +165,8 @@ extension OTLPSpan: AttributeEncodingSpan {
         write(&writer)
     }
 
-    public func appendAttribute(_ name: String, _ value: SpanAttribute) {
+    @usableFromInline
+    package func appendAttribute(_ name: String, _ value: SpanAttribute) {
         // Under `lock`, taken by `writeAttributes`.
         guard OTLPEncodedAttributes.holds(value) else {
             // Shapes that would not read back as set (32-bit numbers, descriptions made at export) stay in

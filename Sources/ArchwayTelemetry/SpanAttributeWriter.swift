@@ -21,9 +21,10 @@ public struct SpanAttributeWriter {
         self.span = nil
     }
 
-    /// A writer for `span`, handed out by its `writeAttributes`.
+    /// A writer for `span`, handed out by its `writeAttributes` (which holds the span's lock while it is
+    /// used; nothing outside this package can make one).
     @inlinable
-    public init(encodingInto span: any AttributeEncodingSpan) {
+    package init(encodingInto span: any AttributeEncodingSpan) {
         self.attributes = SpanAttributes()
         self.span = span
     }
@@ -63,9 +64,11 @@ public struct SpanAttributeWriter {
     }
 }
 
-/// A span that encodes attributes as they are set, without a `SpanAttributes` dictionary. It still
-/// answers `attributes` in full; this is the fast way in for `SpanAttributeWriter`.
-public protocol AttributeEncodingSpan: AnyObject, Sendable {
+/// A span that encodes attributes as they are set, without a `SpanAttributes` dictionary (`OTLPSpan`). It
+/// still answers `attributes` in full; this is the fast way in for `SpanAttributeWriter`, within this
+/// package only: `appendAttribute` relies on the lock `writeAttributes` holds.
+@usableFromInline
+package protocol AttributeEncodingSpan: AnyObject, Sendable {
     /// Runs `write` with a writer into the span (under the span's lock), unless the span records nothing
     /// (not sampled, or ended). `replacing` drops the attributes it has first; `capacity` is how many
     /// attributes to make room for (0: no guess).
