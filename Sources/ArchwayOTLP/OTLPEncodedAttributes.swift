@@ -27,14 +27,15 @@ struct OTLPEncodedAttributes {
     mutating func set(_ key: String, _ value: SpanAttribute) {
         var key = key
         key.withUTF8 { utf8 in
-            let bits = Self.filterBits(UnsafeRawBufferPointer(utf8))
+            let name = UnsafeRawBufferPointer(utf8)
+            let bits = Self.filterBits(name)
             if mayHold(bits) {
-                _ = removeField(UnsafeRawBufferPointer(utf8))
+                _ = removeField(name)
             }
             filter[bits.0 >> 6] |= 1 << (bits.0 & 63)
             filter[bits.1 >> 6] |= 1 << (bits.1 & 63)
+            writer.keyValue(9, key: name, value: value)
         }
-        writer.keyValue(9, key: key, value: value)
     }
 
     /// Removes `key`'s field; returns whether there was one.

@@ -118,6 +118,12 @@ extension ProtobufWriter {
     /// The scalar shapes (nearly every attribute) are written from the value as it is, their tags, lengths
     /// and numbers gathered in `ProtobufHead`s.
     mutating func keyValue(_ field: Int, key: String, value: SpanAttribute) {
+        var key = key
+        key.withUTF8 { keyValue(field, key: UnsafeRawBufferPointer($0), value: value) }
+    }
+
+    /// The same with the key's UTF-8 at hand (`OTLPEncodedAttributes` has it already).
+    mutating func keyValue(_ field: Int, key: UnsafeRawBufferPointer, value: SpanAttribute) {
         switch value {
         case .string(var text):
             text.withUTF8 { utf8 in
@@ -147,33 +153,30 @@ extension ProtobufWriter {
     /// A `KeyValue`'s length, its key, the head of its value (`AnyValue`'s length), then `valueHead` (the
     /// value's own tag and length, or all of a number) and `valueBytes`. What fits in a `ProtobufHead`
     /// (every key Archway sets, and short strings) goes in one append.
-    private mutating func keyValueHead(_ field: Int, key: String, valueSize: Int, then valueHead: ProtobufHead, _ valueBytes: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) {
-        var key = key
-        key.withUTF8 { utf8 in
-            var head = ProtobufHead()
-            head.lengthPrefix(field, ProtobufWriter.fieldSize(length: utf8.count) + ProtobufWriter.fieldSize(length: valueSize))
-            head.lengthPrefix(1, utf8.count)
-            // The value's length takes at most eleven bytes (a tag and a ten-byte varint).
-            if head.count + utf8.count + 11 + valueHead.count <= ProtobufHead.capacity {
-                head.append(UnsafeRawBufferPointer(utf8))
-                head.lengthPrefix(2, valueSize)
-                head.append(valueHead)
-                if !head.append(valueBytes) {
-                    append(head)
-                    bytes.append(contentsOf: valueBytes)
-                    return
-                }
+    private mutating func keyValueHead(_ field: Int, key: UnsafeRawBufferPointer, valueSize: Int, then valueHead: ProtobufHead, _ valueBytes: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) {
+        var head = ProtobufHead()
+        head.lengthPrefix(field, ProtobufWriter.fieldSize(length: key.count) + ProtobufWriter.fieldSize(length: valueSize))
+        head.lengthPrefix(1, key.count)
+        // The value's length takes at most eleven bytes (a tag and a ten-byte varint).
+        if head.count + key.count + 11 + valueHead.count <= ProtobufHead.capacity {
+            head.append(key)
+            head.lengthPrefix(2, valueSize)
+            head.append(valueHead)
+            if !head.append(valueBytes) {
                 append(head)
+                bytes.append(contentsOf: valueBytes)
                 return
             }
             append(head)
-            bytes.append(contentsOf: utf8)
-            var tail = ProtobufHead()
-            tail.lengthPrefix(2, valueSize)
-            append(tail)
-            append(valueHead)
-            bytes.append(contentsOf: valueBytes)
+            return
         }
+        append(head)
+        bytes.append(contentsOf: key)
+        var tail = ProtobufHead()
+        tail.lengthPrefix(2, valueSize)
+        append(tail)
+        append(valueHead)
+        bytes.append(contentsOf: valueBytes)
     }
 
     /// An `AnyValue`'s one field: string = 1, bool = 2, int = 3, double = 4, array = 5 (`ArrayValue` {
