@@ -70,27 +70,13 @@ struct OTLPEncodedAttributes {
         return writer.bytes
     }
 
-    /// Each attribute as it reads back.
-    func forEach(_ body: (String, SpanAttribute) -> Void) {
-        Self.forEach(in: writer.bytes, body)
-    }
-
-    /// Each attribute of `fields` (what `take` returned) as it reads back.
-    static func forEach(in fields: [UInt8], _ body: (String, SpanAttribute) -> Void) {
+    /// Sets every attribute of `fields` (what `take` returned, or `writer.bytes`) in `attributes`, as each
+    /// reads back: the dictionary API's view of them.
+    static func copy(_ fields: [UInt8], into attributes: inout SpanAttributes) {
         fields.withUnsafeBytes { bytes in
-            var reader = ProtobufReader(bytes)
-            while let field = reader.field(), let keyValue = field.bytes {
-                var inner = ProtobufReader(keyValue)
-                var key = ""
-                var value: SpanAttribute?
-                while let member = inner.field() {
-                    switch member.number {
-                    case 1: key = member.bytes.map { String(decoding: $0, as: UTF8.self) } ?? ""
-                    case 2: value = member.bytes.flatMap(Self.decodeAnyValue)
-                    default: break
-                    }
-                }
-                if let value { body(key, value) }
+            walk(bytes) { _, key, value in
+                if let value = value.flatMap(decodeAnyValue) { attributes.set(String(decoding: key, as: UTF8.self), value: value) }
+                return true
             }
         }
     }
@@ -104,20 +90,37 @@ struct OTLPEncodedAttributes {
 
     /// Finds `key`'s field by walking them all and cuts it out.
     private mutating func removeField(_ key: UnsafeRawBufferPointer) -> Bool {
-        let found: Range<Int>? = writer.bytes.withUnsafeBytes { bytes in
-            var reader = ProtobufReader(bytes)
-            while true {
-                let start = reader.offset
-                guard let field = reader.field(), let keyValue = field.bytes else { return nil }
-                var inner = ProtobufReader(keyValue)
-                if let first = inner.field(), first.number == 1, let name = first.bytes, name.elementsEqual(key) {
-                    return start..<reader.offset
-                }
+        var found: Range<Int>?
+        writer.bytes.withUnsafeBytes { bytes in
+            Self.walk(bytes) { range, name, _ in
+                if name.elementsEqual(key) { found = range }
+                return found == nil
             }
         }
         guard let found else { return false }
         writer.bytes.removeSubrange(found)
         return true
+    }
+
+    /// The one reader of the encoded fields: each `KeyValue` field's byte range, its key's UTF-8 and its
+    /// `AnyValue`'s bytes, until `body` returns false or the fields end.
+    private static func walk(_ bytes: UnsafeRawBufferPointer, _ body: (Range<Int>, UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Bool) {
+        var reader = ProtobufReader(bytes)
+        while true {
+            let start = reader.offset
+            guard let field = reader.field(), let keyValue = field.bytes else { return }
+            var inner = ProtobufReader(keyValue)
+            var key = UnsafeRawBufferPointer(start: nil, count: 0)
+            var value: UnsafeRawBufferPointer?
+            while let member = inner.field() {
+                switch member.number {
+                case 1: key = member.bytes ?? key
+                case 2: value = member.bytes
+                default: break
+                }
+            }
+            guard body(start..<reader.offset, key, value) else { return }
+        }
     }
 
     /// Two of the filter's 512 bits for a key, from its length and its first and last eight bytes (keys

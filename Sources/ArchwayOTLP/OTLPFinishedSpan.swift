@@ -21,7 +21,7 @@ extension OTLPFinishedSpan {
     /// The same span with every attribute in `attributes` (tests compare spans by their dictionaries).
     var decodingAttributes: OTLPFinishedSpan {
         var span = self
-        OTLPEncodedAttributes.forEach(in: encodedAttributes) { key, value in span.attributes.set(key, value: value) }
+        OTLPEncodedAttributes.copy(encodedAttributes, into: &span.attributes)
         span.encodedAttributes = []
         return span
     }

@@ -58,7 +58,7 @@ public final class OTLPSpan: Span, @unchecked Sendable {
                 guard exporter != nil, !ended else { return [:] }
                 guard !encoded.isEmpty else { return recorded }
                 var all = recorded
-                encoded.forEach { key, value in all.set(key, value: value) }
+                OTLPEncodedAttributes.copy(encoded.writer.bytes, into: &all)
                 return all
             }
         }
@@ -83,8 +83,7 @@ public final class OTLPSpan: Span, @unchecked Sendable {
     }
 
     private func moveEncodedIntoRecorded() {
-        encoded.forEach { key, value in recorded.set(key, value: value) }
-        encoded.removeAll()
+        OTLPEncodedAttributes.copy(encoded.take(), into: &recorded)
     }
 
     public func setStatus(_ status: SpanStatus) {
