@@ -49,9 +49,11 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     var isAnthropic: Bool { provider.kind == .anthropic }
 
     public func chat(_ request: Relayable<ChatRequest>, call: UpstreamCall) async throws -> UpstreamReply<Relayable<ChatResponse>> {
-        let (response, exchange) = try await send(path: chatPath, body: encode(request, model: call.model, stream: false), stream: false, call: call)
+        let (response, exchange) = try await send(
+            path: chatPath, body: encode(request, model: call.model, stream: false), stream: false, call: call, collectLimit: Self.chatBodyLimit
+        )
         do {
-            let body = try await response.body.collect(upTo: 64 * 1024 * 1024)
+            let body = try await response.body.collect(upTo: Self.chatBodyLimit)
             let value = if isAnthropic {
                 Relayable(try WireJSON.decoder.decode(AnthropicMessagesResponse.self, from: body).response)
             } else if request.wire != nil {
@@ -90,9 +92,9 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         } catch {
             throw Self.unencodable
         }
-        let (response, exchange) = try await send(path: "/embeddings", body: body, stream: false, call: call)
+        let (response, exchange) = try await send(path: "/embeddings", body: body, stream: false, call: call, collectLimit: Self.embeddingsBodyLimit)
         do {
-            let buffer = try await response.body.collect(upTo: 256 * 1024 * 1024)
+            let buffer = try await response.body.collect(upTo: Self.embeddingsBodyLimit)
             let value = try WireJSON.decoder.decode(OpenAIEmbeddingResponse.self, from: buffer).response
             exchange.end()
             return UpstreamReply(value: value, rateLimit: Self.rateLimit(response.headers), exchange: exchange)
@@ -104,6 +106,10 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     }
 
     var chatPath: String { isAnthropic ? "/messages" : "/chat/completions" }
+
+    /// The largest answer bodies read whole: far past any model's output, short of exhausting memory.
+    static let chatBodyLimit = 64 * 1024 * 1024
+    static let embeddingsBodyLimit = 256 * 1024 * 1024
 
     /// A request the client's wire accepted but this provider's wire cannot carry (a number JSON cannot
     /// write, say): the client's to fix, so a 400, never a 500.
@@ -127,7 +133,7 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         }
     }
 
-    func send(path: String, body: ByteBuffer, stream: Bool, call: UpstreamCall) async throws -> (UpstreamResponse, UpstreamExchange) {
+    func send(path: String, body: ByteBuffer, stream: Bool, call: UpstreamCall, collectLimit: Int? = nil) async throws -> (UpstreamResponse, UpstreamExchange) {
         var headers = baseHeaders
         if stream { headers.add(name: "accept", value: "text/event-stream") }
         return try await transport.send(
@@ -137,7 +143,8 @@ public struct HTTPProviderAdapter: ProviderAdapter {
             body: body,
             headers: headers,
             provider: provider,
-            call: call
+            call: call,
+            collectLimit: collectLimit
         )
     }
 

@@ -11,7 +11,8 @@ import Synchronization
 /// `archway serve` runs a request's task on the event loop of the client's connection, so the client's
 /// connection, the task and the upstream connection share one thread: no lock, no wake-up of another
 /// thread per read or write. Each exchange is one flush out and one timer; its answer's head resumes the
-/// caller once, and its body streams with back-pressure.
+/// caller once, and its body streams with back-pressure, or arrives whole with the answer when the caller
+/// wants it whole.
 public final class UpstreamClients: Sendable {
     private let pools: [UpstreamConnectionPool]
     private let next = Atomic<Int>(0)
@@ -62,9 +63,21 @@ public final class UpstreamClients: Sendable {
 
     /// Sends one request and returns once the upstream's head has arrived. Cancelling the task closes
     /// the exchange's connection. Throws `UpstreamConnectionError` or `CancellationError`.
-    public func execute(origin: UpstreamOrigin, head: HTTPRequestHead, body: ByteBuffer, deadline: NIODeadline) async throws -> UpstreamResponse {
+    ///
+    /// - Parameter collectLimit: when set, returns once the whole body has arrived instead, collected on
+    ///   the connection (one resumption of the caller, no body sequence). A body past the limit, or cut
+    ///   short, throws from the response's body as a streamed one would.
+    public func execute(
+        origin: UpstreamOrigin,
+        head: HTTPRequestHead,
+        body: ByteBuffer,
+        deadline: NIODeadline,
+        collectLimit: Int? = nil
+    ) async throws -> UpstreamResponse {
         let pool = currentPool
-        let request = UpstreamRequest(origin: origin, head: head, body: body, deadline: deadline, promise: pool.eventLoop.makePromise())
+        let request = UpstreamRequest(
+            origin: origin, head: head, body: body, deadline: deadline, collectLimit: collectLimit, promise: pool.eventLoop.makePromise()
+        )
         return try await withTaskCancellationHandler {
             if pool.eventLoop.inEventLoop {
                 pool.execute(request)

@@ -6,7 +6,8 @@ import NIOSSL
 ///
 /// Sends a request's head, body and end in one flush, answers the request's promise with the response
 /// head, then relays body parts into the response's async sequence. Reading from the socket pauses while
-/// that sequence is full. One timer per exchange enforces both the call's deadline and the idle-read
+/// that sequence is full. A request that wants the whole body (`UpstreamRequest.collectLimit`) is answered
+/// once, at the body's end, with the body collected here: no sequence, and one resumption of its caller. One timer per exchange enforces both the call's deadline and the idle-read
 /// (first-byte) timeout; it is re-armed lazily instead of on every read.
 final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     typealias InboundIn = HTTPClientResponsePart
@@ -16,6 +17,8 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
     private enum State {
         case idle
         case awaitingHead(UpstreamRequest)
+        /// The head of an answer whose body is wanted whole, and the body so far.
+        case collecting(UpstreamRequest, HTTPResponseHead, ByteBuffer)
         case streaming(UpstreamResponseBody.Producer.Source)
         /// The body's reader left before its end: the rest is read and dropped for a moment, so a
         /// stream whose end was already on its way (an SSE `[DONE]` read before the terminating chunk)
@@ -88,8 +91,12 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
 
     /// The caller went away before the head arrived.
     func cancel(_ request: UpstreamRequest) {
-        guard case .awaitingHead(let current) = state, current === request else { return }
-        close(reason: CancellationError())
+        switch state {
+        case .awaitingHead(let current), .collecting(let current, _, _):
+            if current === request { close(reason: CancellationError()) }
+        case .idle, .streaming, .draining, .closed:
+            break
+        }
     }
 
     func close(reason: any Error) {
@@ -108,6 +115,10 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
                 return close(reason: UpstreamConnectionError.invalidResponse)
             }
             keepAlive = keepAlive && head.isKeepAlive
+            if request.collectLimit != nil {
+                state = .collecting(request, head, ByteBuffer())
+                return
+            }
             let body = UpstreamResponseBody.Producer.makeSequence(
                 backPressureStrategy: .init(lowWatermark: 2, highWatermark: 16),
                 finishOnDeinit: true,
@@ -115,10 +126,24 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
             )
             state = .streaming(body.source)
             request.succeed(UpstreamResponse(status: head.status, headers: head.headers, body: UpstreamResponseBody(producer: body.sequence)))
-        case .body(let part):
+        case .body(var part):
             switch state {
             case .streaming(let source):
                 if source.yield(part) == .stopProducing { readPaused = true }
+            case .collecting(let request, let head, var collected):
+                // Out of the state while it grows, so the buffer is appended to in place.
+                state = .closed
+                let limit = request.collectLimit ?? .max
+                guard collected.readableBytes <= limit - part.readableBytes else {
+                    request.succeed(UpstreamResponse(status: head.status, headers: head.headers, body: UpstreamResponseBody(failure: NIOTooManyBytesError(maxBytes: limit))))
+                    return close(reason: NIOTooManyBytesError(maxBytes: limit))
+                }
+                if collected.readableBytes == 0 {
+                    collected = part
+                } else {
+                    collected.writeBuffer(&part)
+                }
+                state = .collecting(request, head, collected)
             case .draining:
                 break
             case .awaitingHead:
@@ -127,15 +152,18 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
                 break
             }
         case .end:
-            let source: UpstreamResponseBody.Producer.Source?
-            switch state {
-            case .streaming(let streaming): source = streaming
-            case .draining: source = nil
+            let previous = state
+            switch previous {
+            case .streaming, .draining, .collecting: break
             case .awaitingHead, .idle, .closed: return close(reason: UpstreamConnectionError.invalidResponse)
             }
             // Idle before the body ends: finishing it may call back into this handler at once.
             finishExchange()
-            source?.finish()
+            if case .streaming(let source) = previous {
+                source.finish()
+            } else if case .collecting(let request, let head, let collected) = previous {
+                request.succeed(UpstreamResponse(status: head.status, headers: head.headers, body: UpstreamResponseBody(collected: collected)))
+            }
             if keepAlive {
                 pool.release(self)
             } else {
@@ -159,6 +187,13 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
                 retry = request
             } else {
                 request.fail(reason)
+            }
+        case .collecting(let request, let head, _):
+            // The head arrived: the failure is the body's, read where a streamed body's would be.
+            if reason is CancellationError {
+                request.fail(reason)
+            } else {
+                request.succeed(UpstreamResponse(status: head.status, headers: head.headers, body: UpstreamResponseBody(failure: reason)))
             }
         case .streaming(let source):
             source.finish(reason)
@@ -256,7 +291,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
 
     private func timerFired() {
         switch state {
-        case .awaitingHead, .streaming, .draining: break
+        case .awaitingHead, .collecting, .streaming, .draining: break
         case .idle, .closed: return
         }
         let now = NIODeadline.now()

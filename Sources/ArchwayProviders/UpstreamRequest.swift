@@ -1,13 +1,15 @@
 import NIOCore
 import NIOHTTP1
 
-/// One upstream HTTP exchange waiting for its answer's head: queued for a connection, connecting, or
+/// One upstream HTTP exchange waiting for its answer's head (or whole answer): queued for a connection, connecting, or
 /// sent. Touched only on its pool's event loop; the promise is the one thing other threads see.
 final class UpstreamRequest: @unchecked Sendable {
     let origin: UpstreamOrigin
     let head: HTTPRequestHead
     let body: ByteBuffer
     let deadline: NIODeadline
+    /// When set, the answer comes at the body's end with the whole body, at most this many bytes.
+    let collectLimit: Int?
     let promise: EventLoopPromise<UpstreamResponse>
 
     enum Phase {
@@ -24,11 +26,19 @@ final class UpstreamRequest: @unchecked Sendable {
     /// once on a fresh connection; a second close is the upstream's answer.
     var retriedOnFreshConnection = false
 
-    init(origin: UpstreamOrigin, head: HTTPRequestHead, body: ByteBuffer, deadline: NIODeadline, promise: EventLoopPromise<UpstreamResponse>) {
+    init(
+        origin: UpstreamOrigin,
+        head: HTTPRequestHead,
+        body: ByteBuffer,
+        deadline: NIODeadline,
+        collectLimit: Int? = nil,
+        promise: EventLoopPromise<UpstreamResponse>
+    ) {
         self.origin = origin
         self.head = head
         self.body = body
         self.deadline = deadline
+        self.collectLimit = collectLimit
         self.promise = promise
     }
 

@@ -19,7 +19,8 @@ public struct UpstreamTransport: Sendable {
     }
 
     /// Sends `body` to `path` at `origin` (`url` is the same, for telemetry), retrying retryable failures,
-    /// and returns the first successful response.
+    /// and returns the first successful response: at its head, or with its whole body when `collectLimit`
+    /// is set (see `UpstreamClients.execute`).
     func send(
         origin: UpstreamOrigin,
         path: String,
@@ -27,7 +28,8 @@ public struct UpstreamTransport: Sendable {
         body: ByteBuffer,
         headers: HTTPHeaders,
         provider: ProviderConfiguration,
-        call: UpstreamCall
+        call: UpstreamCall,
+        collectLimit: Int? = nil
     ) async throws -> (response: UpstreamResponse, exchange: UpstreamExchange) {
         var attempt = 0
         while true {
@@ -46,7 +48,9 @@ public struct UpstreamTransport: Sendable {
             let failed: GatewayError
             var retryAfter: Duration?
             do {
-                let response = try await clients.execute(origin: origin, head: head, body: body, deadline: Self.nioDeadline(call.deadline))
+                let response = try await clients.execute(
+                    origin: origin, head: head, body: body, deadline: Self.nioDeadline(call.deadline), collectLimit: collectLimit
+                )
                 span.modifyAttributes { $0.set(GenAIAttributes.httpResponseStatusCode, Int(response.status.code)) }
                 if (200..<300).contains(response.status.code) {
                     return (response, UpstreamExchange(span: span))

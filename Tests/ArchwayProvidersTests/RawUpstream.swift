@@ -22,6 +22,8 @@ final class RawUpstream: Sendable {
         case stream([String], interval: Duration)
         /// A body of `count` bytes cycling through `a`…`z`.
         case large(Int)
+        /// A chunked 200 body whose connection closes after `parts`, before the body's end.
+        case cut([String])
     }
 
     struct Counts: Sendable {
@@ -115,6 +117,12 @@ final class RawUpstream: Sendable {
                         try await Task.sleep(for: interval)
                     }
                     try await outbound.write(.end(nil))
+                case .cut(let parts):
+                    try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-type": "application/json"])))
+                    for part in parts {
+                        try await outbound.write(.body(.byteBuffer(ByteBuffer(string: part))))
+                    }
+                    return
                 case .large(let count):
                     let bytes = Self.largeBody(count)
                     try await outbound.write(contentsOf: [

@@ -27,9 +27,19 @@ private func withClients<Value: Sendable>(
     return try value.get()
 }
 
-private func call(_ clients: UpstreamClients, _ origin: UpstreamOrigin, deadline: TimeAmount = .seconds(5)) async throws -> UpstreamResponse {
+private func call(
+    _ clients: UpstreamClients,
+    _ origin: UpstreamOrigin,
+    deadline: TimeAmount = .seconds(5),
+    collectLimit: Int? = nil
+) async throws -> UpstreamResponse {
     let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/v1/chat/completions", headers: ["host": origin.hostHeader, "content-length": "2"])
-    return try await clients.execute(origin: origin, head: head, body: ByteBuffer(string: "{}"), deadline: .now() + deadline)
+    return try await clients.execute(origin: origin, head: head, body: ByteBuffer(string: "{}"), deadline: .now() + deadline, collectLimit: collectLimit)
+}
+
+private func isCollected(_ body: UpstreamResponseBody) -> Bool {
+    if case .collected = body.storage { return true }
+    return false
 }
 
 private func text(_ response: UpstreamResponse) async throws -> String {
@@ -101,11 +111,13 @@ private func failure(_ work: () async throws -> Void) async -> (any Error)? {
     @Test func theFirstByteTimeoutIsBetweenReadsNotOverTheWholeStream() async throws {
         let parts = (0..<5).map { "data: \($0)\n\n" }
         let upstream = RawUpstream { index in
-            index == 0 ? .stream(parts, interval: .milliseconds(300)) : .stream(parts + Array(repeating: "data: x\n\n", count: 40), interval: .milliseconds(50))
+            index == 0 ? .stream(parts, interval: .milliseconds(600)) : .stream(parts + Array(repeating: "data: x\n\n", count: 40), interval: .milliseconds(50))
         }
         try await upstream.run { (origin: UpstreamOrigin) async throws in
-            try await withClients(UpstreamSettings(firstByteTimeout: .seconds(1))) { (clients: UpstreamClients) async throws in
-                // 5 × 300 ms is longer than the timeout; no gap is (with room for a loaded machine).
+            try await withClients(UpstreamSettings(firstByteTimeout: .seconds(2))) { (clients: UpstreamClients) async throws in
+                // 5 × 600 ms is longer than the timeout; no gap is. The margin is wide because the upstream's
+                // tasks share two cores with every other test, and a busy test can hold them back for most
+                // of a second.
                 #expect(try await text(try await call(clients, origin)) == parts.joined())
                 // The call's deadline still ends a stream that outlives it, mid-body.
                 let response = try await call(clients, origin, deadline: .milliseconds(400))
@@ -206,6 +218,76 @@ private func failure(_ work: () async throws -> Void) async -> (any Error)? {
                 #expect(received == RawUpstream.largeBody(size))
                 let error = await failure { _ = try await call(clients, origin).body.collect(upTo: 1024) }
                 #expect(error is NIOTooManyBytesError)
+            }
+        }
+    }
+
+    @Test func aBodyWantedWholeArrivesWithTheAnswerAndKeepsTheConnection() async throws {
+        let parts = (0..<6).map { "part \($0);" }
+        let upstream = RawUpstream { index in index == 1 ? .json("") : .stream(parts, interval: .milliseconds(20)) }
+        try await upstream.run { (origin: UpstreamOrigin) async throws in
+            try await withClients { (clients: UpstreamClients) async throws in
+                let response = try await call(clients, origin, collectLimit: 1 << 20)
+                // Already whole when the call returns: read as one part, as many times as asked.
+                #expect(response.status == .ok && isCollected(response.body))
+                var read: [String] = []
+                for try await part in response.body { read.append(String(buffer: part)) }
+                #expect(read == [parts.joined()])
+                #expect(try await text(response) == parts.joined())
+                // An empty body is no part at all, like a streamed one.
+                let empty = try await call(clients, origin, collectLimit: 1 << 20)
+                var iterator = empty.body.makeAsyncIterator()
+                #expect(try await iterator.next() == nil)
+                #expect(try await text(empty) == "")
+                // The connection went back to the pool and carries the next call.
+                #expect(try await text(try await call(clients, origin, collectLimit: 1 << 20)) == parts.joined())
+            }
+        }
+        #expect(upstream.counts.connections == 1 && upstream.counts.requests == 3)
+    }
+
+    @Test func aBodyWantedWholeFailsWhereAStreamedOneWould() async throws {
+        let size = 256 * 1024
+        let upstream = RawUpstream { index in
+            switch index {
+            case 0: .large(size)
+            case 1: .cut(["{\"partial\":"])
+            default: .stream(["a", "b", "c"], interval: .seconds(3))
+            }
+        }
+        try await upstream.run { (origin: UpstreamOrigin) async throws in
+            // A timeout far from both the upstream's quick answers and its slow gap, for a loaded machine.
+            try await withClients(UpstreamSettings(firstByteTimeout: .milliseconds(800))) { (clients: UpstreamClients) async throws in
+                // Past its limit: the head's status, a body that throws as `collect` would, the connection closed.
+                let large = try await call(clients, origin, collectLimit: 1024)
+                #expect(large.status == .ok)
+                #expect(await failure { _ = try await text(large) } is NIOTooManyBytesError)
+                #expect(try await upstream.eventually { $0.closed == 1 })
+                // Cut short by the upstream: the body throws the close.
+                let cut = try await call(clients, origin, collectLimit: 1 << 20)
+                #expect(await failure { _ = try await text(cut) } as? UpstreamConnectionError == .remoteConnectionClosed)
+                var parts = cut.body.makeAsyncIterator()
+                #expect(await failure { _ = try await parts.next() } as? UpstreamConnectionError == .remoteConnectionClosed)
+                #expect(try await parts.next() == nil)
+                // A gap between parts past the first-byte timeout: the body throws the timeout.
+                let slow = try await call(clients, origin, collectLimit: 1 << 20)
+                #expect(await failure { _ = try await text(slow) } as? UpstreamConnectionError == .readTimeout)
+            }
+        }
+        #expect(upstream.counts.connections == 3)
+    }
+
+    @Test func cancellingACallCollectingItsBodyClosesItsConnection() async throws {
+        let upstream = RawUpstream { _ in .stream((0..<50).map { "part \($0)" }, interval: .milliseconds(50)) }
+        try await upstream.run { (origin: UpstreamOrigin) async throws in
+            try await withClients { (clients: UpstreamClients) async throws in
+                let task = Task { try await call(clients, origin, collectLimit: 1 << 20) }
+                #expect(try await upstream.eventually { $0.requests == 1 })
+                // Inside the body (the head came at once, the parts come over 2.5 s).
+                try await Task.sleep(for: .milliseconds(150))
+                task.cancel()
+                #expect(await failure { _ = try await task.value } is CancellationError)
+                #expect(try await upstream.eventually { $0.closed == 1 })
             }
         }
     }
