@@ -6,7 +6,7 @@ import NIOHTTP1
 /// byte-level tests need: the real connection handler and NIO's HTTP/1.1 decoder, no socket.
 @_spi(Testing)
 public enum UpstreamConnectionReplay {
-    public struct Outcome: Sendable {
+    public struct Outcome: Sendable, Equatable {
         /// The exchange's caller got exactly one answer (a head or an error).
         public var answered = false
         public var status: Int?
@@ -18,8 +18,9 @@ public enum UpstreamConnectionReplay {
     }
 
     /// Feeds `pieces` to one exchange, then hangs up: by then every part the exchange will ever get is
-    /// buffered, so its body (if a head arrived) can be read to its end.
-    public static func replay(_ pieces: [[UInt8]]) async throws -> Outcome {
+    /// buffered, so its body (if a head arrived) can be read to its end. With `collectLimit` the exchange
+    /// wants the body whole (`UpstreamClients.execute`), which must come to the same outcome.
+    public static func replay(_ pieces: [[UInt8]], collectLimit: Int? = nil) async throws -> Outcome {
         let channel = EmbeddedChannel()
         let loop = channel.embeddedEventLoop
         let pool = UpstreamConnectionPool(
@@ -37,6 +38,7 @@ public enum UpstreamConnectionReplay {
             head: HTTPRequestHead(version: .http1_1, method: .POST, uri: "/v1/chat/completions", headers: ["host": "127.0.0.1:1", "content-length": "2"]),
             body: ByteBuffer(string: "{}"),
             deadline: .now() + .seconds(5),
+            collectLimit: collectLimit,
             promise: loop.makePromise()
         )
         handler.start(request)

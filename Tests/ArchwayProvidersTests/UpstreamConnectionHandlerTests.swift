@@ -9,9 +9,13 @@ import Testing
 /// Whatever bytes an upstream sends, in whatever pieces, and whenever it hangs up: the exchange's caller
 /// gets exactly one answer (a head or an error), a body it was given always ends, and nothing traps.
 /// The bytes are parsed by NIO's llhttp; what is Archway's is the state machine over the parts.
+/// Every replay runs twice, the body streamed and the body wanted whole, which must end the same way.
 @Suite struct UpstreamConnectionHandlerTests {
     static func replay(_ pieces: [[UInt8]]) async throws -> UpstreamConnectionReplay.Outcome {
-        try await UpstreamConnectionReplay.replay(pieces)
+        let streamed = try await UpstreamConnectionReplay.replay(pieces)
+        let collected = try await UpstreamConnectionReplay.replay(pieces, collectLimit: 1 << 20)
+        #expect(collected == streamed, "the body wanted whole ended otherwise than the streamed one")
+        return streamed
     }
 
     static func response(_ body: String, chunked: Bool = false, extraHeaders: String = "") -> [UInt8] {
