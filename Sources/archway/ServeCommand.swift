@@ -30,7 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
         // resumes on the event loop whose socket woke it, so reading the request, calling the upstream and
         // writing the answer stay on one thread instead of hopping between two pools at every read and
         // write (each hop a thread wake-up). Installed first, before this command starts any task.
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        EventLoopGlobalExecutor.install()
         let environment = ProcessInfo.processInfo.environment
         let configuration: GatewayConfiguration
         do {
