@@ -69,7 +69,7 @@ BENCH_DURATION ?= 10
 SOAK_DURATION ?= 600
 PEERS ?=
 
-.PHONY: bench bench-soak bench-pairs bench-routing bench-streams
+.PHONY: bench bench-soak bench-pairs bench-counts bench-routing bench-streams
 
 bench:
 	SWIFT="$(SWIFT)" PYTHON="$(PYTHON)" BENCH_DURATION="$(BENCH_DURATION)" PEERS="$(PEERS)" bench/run.sh bench
@@ -82,6 +82,12 @@ bench-soak:
 PAIRS_ROUNDS ?= 6
 bench-pairs:
 	SWIFT="$(SWIFT)" PYTHON="$(PYTHON)" PAIRS_ROUNDS="$(PAIRS_ROUNDS)" ARCHWAY_BEFORE_BIN="$(ARCHWAY_BEFORE_BIN)" bench/run.sh pairs
+
+# Runtime calls a chat request makes (jobs, executor switches, mallocs, retains), counted with perf's uprobes
+# (root): `make bench-counts [ARCHWAY_BEFORE_BIN=/path/to/old/archway] [COUNTS_REQUESTS=1000]` (bench/counts.py).
+COUNTS_REQUESTS ?= 1000
+bench-counts:
+	SWIFT="$(SWIFT)" PYTHON="$(PYTHON)" COUNTS_REQUESTS="$(COUNTS_REQUESTS)" ARCHWAY_BEFORE_BIN="$(ARCHWAY_BEFORE_BIN)" bench/run.sh counts
 
 # Routing strategies (and LiteLLM's routers with PEERS=litellm) against a hindsight oracle on a simulated
 # workload with an outage, a recovery, a model that drifts and a price drop: `make bench-routing [ROUTING_REQUESTS=150]`.

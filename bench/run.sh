@@ -52,6 +52,7 @@ fi
 missing=()
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+[[ "$mode" != counts ]] || command -v perf >/dev/null 2>&1 || missing+=(linux-perf)
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
     missing+=(python3 python3-venv)
 elif [[ ",$PEERS," == *",litellm,"* ]] && ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
@@ -94,5 +95,6 @@ case "$mode" in
     routing) exec "$PYTHON" bench/routing.py ;;
     streams) exec "$PYTHON" bench/streams.py ;;
     pairs) exec "$PYTHON" bench/pairs.py ;;
-    *) say "usage: bench/run.sh bench|soak|routing|streams|pairs"; exit 2 ;;
+    counts) exec "$PYTHON" bench/counts.py ;;
+    *) say "usage: bench/run.sh bench|soak|routing|streams|pairs|counts"; exit 2 ;;
 esac
