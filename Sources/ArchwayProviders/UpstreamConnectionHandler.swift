@@ -7,8 +7,9 @@ import NIOSSL
 /// Sends a request's head, body and end in one flush, answers the request's promise with the response
 /// head, then relays body parts into the response's async sequence. Reading from the socket pauses while
 /// that sequence is full. A request that wants the whole body (`UpstreamRequest.collectLimit`) is answered
-/// once, at the body's end, with the body collected here: no sequence, and one resumption of its caller. One timer per exchange enforces both the call's deadline and the idle-read
-/// (first-byte) timeout; it is re-armed lazily instead of on every read.
+/// once, at the body's end, with the body collected here: no sequence, and one resumption of its caller.
+/// One timer per exchange enforces both the call's deadline and the idle-read (first-byte) timeout; it is
+/// re-armed lazily instead of on every read.
 final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart

@@ -1,8 +1,8 @@
 import NIOCore
 import NIOHTTP1
 
-/// One upstream HTTP exchange waiting for its answer's head (or whole answer): queued for a connection, connecting, or
-/// sent. Touched only on its pool's event loop; the promise is the one thing other threads see.
+/// One upstream HTTP exchange waiting for its answer's head (or its whole answer): queued for a connection,
+/// connecting, or sent. Touched only on its pool's event loop; the promise is the one thing other threads see.
 final class UpstreamRequest: @unchecked Sendable {
     let origin: UpstreamOrigin
     let head: HTTPRequestHead
