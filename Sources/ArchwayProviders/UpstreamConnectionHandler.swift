@@ -129,7 +129,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
                 delegate: BodyDemand(handler: self, generation: generation, eventLoop: context.eventLoop)
             )
             state = .streaming(body.source)
-            request.succeed(UpstreamResponse(status: head.status, headers: head.headers, body: UpstreamResponseBody(producer: body.sequence)))
+            request.succeed(UpstreamResponse(head: head, body: UpstreamResponseBody(producer: body.sequence)))
         case .body(var part):
             switch state {
             case .streaming(let source):
@@ -138,14 +138,10 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
                 // Out of the state while it grows, so the buffer is appended to in place.
                 state = .closed
                 let limit = request.collectLimit ?? .max
-                guard collected.readableBytes <= limit - part.readableBytes else {
-                    request.succeed(UpstreamResponse(status: head.status, headers: head.headers, body: UpstreamResponseBody(failure: NIOTooManyBytesError(maxBytes: limit))))
-                    return close(reason: NIOTooManyBytesError(maxBytes: limit))
-                }
-                if collected.readableBytes == 0 {
-                    collected = part
-                } else {
-                    collected.writeBuffer(&part)
+                guard collected.append(&part, limit: limit) else {
+                    let tooLarge = NIOTooManyBytesError(maxBytes: limit)
+                    request.succeed(UpstreamResponse(head: head, body: UpstreamResponseBody(failure: tooLarge)))
+                    return close(reason: tooLarge)
                 }
                 state = .collecting(request, head, collected)
             case .draining:
@@ -156,17 +152,18 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
                 break
             }
         case .end:
-            let previous = state
-            switch previous {
-            case .streaming, .draining, .collecting: break
-            case .awaitingHead, .idle, .closed: return close(reason: UpstreamConnectionError.invalidResponse)
-            }
-            // Idle before the body ends: finishing it may call back into this handler at once.
-            finishExchange()
-            if case .streaming(let source) = previous {
+            // Idle before the body ends or the answer goes: either may call back into this handler at once.
+            switch state {
+            case .streaming(let source):
+                finishExchange()
                 source.finish()
-            } else if case .collecting(let request, let head, let collected) = previous {
-                request.succeed(UpstreamResponse(status: head.status, headers: head.headers, body: UpstreamResponseBody(collected: collected)))
+            case .collecting(let request, let head, let collected):
+                finishExchange()
+                request.succeed(UpstreamResponse(head: head, body: UpstreamResponseBody(collected: collected)))
+            case .draining:
+                finishExchange()
+            case .awaitingHead, .idle, .closed:
+                return close(reason: UpstreamConnectionError.invalidResponse)
             }
             if keepAlive {
                 pool.release(self)
@@ -197,7 +194,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
             if reason is CancellationError {
                 request.fail(reason)
             } else {
-                request.succeed(UpstreamResponse(status: head.status, headers: head.headers, body: UpstreamResponseBody(failure: reason)))
+                request.succeed(UpstreamResponse(head: head, body: UpstreamResponseBody(failure: reason)))
             }
         case .streaming(let source):
             source.finish(reason)

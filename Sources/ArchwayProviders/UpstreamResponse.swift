@@ -6,6 +6,12 @@ public struct UpstreamResponse: Sendable {
     public var status: HTTPResponseStatus
     public var headers: HTTPHeaders
     public var body: UpstreamResponseBody
+
+    init(head: HTTPResponseHead, body: UpstreamResponseBody) {
+        self.status = head.status
+        self.headers = head.headers
+        self.body = body
+    }
 }
 
 /// The body of an upstream answer.
@@ -86,12 +92,10 @@ public struct UpstreamResponseBody: AsyncSequence, Sendable {
         case .streamed:
             break
         }
+        var collected = ByteBuffer()
         var iterator = makeAsyncIterator()
-        guard var collected = try await iterator.next() else { return ByteBuffer() }
-        guard collected.readableBytes <= limit else { throw NIOTooManyBytesError(maxBytes: limit) }
         while var part = try await iterator.next() {
-            guard collected.readableBytes + part.readableBytes <= limit else { throw NIOTooManyBytesError(maxBytes: limit) }
-            collected.writeBuffer(&part)
+            guard collected.append(&part, limit: limit) else { throw NIOTooManyBytesError(maxBytes: limit) }
         }
         return collected
     }

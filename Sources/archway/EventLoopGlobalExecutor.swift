@@ -17,7 +17,7 @@ import Darwin
 /// (`NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor`), but runs each
 /// job isolated to the loop's own serial executor. To the runtime a task running there is not on the
 /// generic executor, so every call into a nonisolated `async` function, which runs on the generic executor,
-/// was a switch: the task was enqueued on the same loop again and resumed a loop pass later. That was 60 to
+/// was a switch: the task was enqueued on the same loop again and resumed a loop pass later. That was about
 /// 70 switches a chat request. Run as the generic executor's, as Swift's own global executor runs them,
 /// those calls go straight through, and a task is enqueued only when it resumes from a suspension.
 ///
