@@ -1,17 +1,19 @@
 import HTTPTypes
 import NIOCore
 import NIOHTTP1
-import NIOHTTPTypes
-import NIOHTTPTypesHTTP1
 
 /// Reads one request at a time on the event loop (SwiftNIO's pipeline handler holds pipelined ones back
 /// until the response before them has ended) and hands it, body included, to `dispatch`.
 ///
 /// The body is kept up to one byte more than `bodyLimit`, the rest read and dropped: that is enough for
 /// the route to answer 413 in the OpenAI error shape, without holding an oversized upload in memory.
+///
+/// The head is turned into HTTPTypes here rather than by a codec handler of its own: one handler fewer for
+/// each of a request's parts and a response's writes to pass through (`HTTPRequest+Ingress.swift`).
+/// Responses are written as SwiftNIO's HTTP/1 parts (`IngressResponseWriter`).
 final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias OutboundOut = HTTPResponsePart
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
 
     private enum State {
         case idle
@@ -28,29 +30,34 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// The ingress pipeline of a client connection, ending in an `IngressHandler`: SwiftNIO's HTTP/1.1
-    /// server handlers, the keep-alive marking, the HTTPTypes codec and the client-close watch. The server
-    /// (`IngressChannel`) and the fuzz replay (`IngressReplay`) both build it here.
+    /// server handlers and the client-close watch. The server (`IngressChannel`) and the fuzz replay
+    /// (`IngressReplay`) both build it here.
     static func addPipeline(
         to pipeline: ChannelPipeline.SynchronousOperations,
         bodyLimit: Int,
         dispatch: @escaping (HTTPRequest, ByteBuffer, any Channel) -> Void
     ) throws {
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-        try pipeline.addHandler(IngressKeepAliveHandler())
-        try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
         try pipeline.addHandler(ClientCloseHandler())
         try pipeline.addHandler(IngressHandler(bodyLimit: bodyLimit, dispatch: dispatch))
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head(let head):
+        case .head(let nioHead):
+            let head: HTTPRequest
+            do {
+                head = try HTTPRequest(ingress: nioHead)
+            } catch {
+                // A method HTTPTypes cannot hold (llhttp accepts none today): as malformed, the connection closes.
+                return errorCaught(context: context, error: error)
+            }
             state = .receiving(head, nil)
             if head.headerFields[.expect]?.lowercased() == "100-continue",
                (head.headerFields[.contentLength].flatMap { Int($0) } ?? 0) <= bodyLimit {
                 // The client waits for this before it sends its body (curl does from 1 MB): tell it to go on
                 // rather than let it sit out its timer. Over the limit it is not invited; the answer is 413.
-                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponse(status: .continue))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
             }
         case .body(var part):
             guard case .receiving(let head, var body) = state else { return }

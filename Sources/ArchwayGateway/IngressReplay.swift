@@ -1,7 +1,7 @@
 import HTTPTypes
 import NIOCore
 import NIOEmbedded
-import NIOHTTPTypes
+import NIOHTTP1
 
 /// Client bytes through the ingress's pipeline (`IngressHandler.addPipeline`, as the server builds it) on
 /// an embedded channel, every request answered at once with a small response.
@@ -28,9 +28,9 @@ public enum IngressReplay {
         try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: bodyLimit) { _, body, channel in
             recorder.outcome.requests += 1
             recorder.outcome.largestBody = max(recorder.outcome.largestBody, body.readableBytes)
-            channel.write(HTTPResponsePart.head(HTTPResponse(status: .ok, headerFields: [.contentLength: "2"])), promise: nil)
-            channel.write(HTTPResponsePart.body(ByteBuffer(string: "ok")), promise: nil)
-            channel.writeAndFlush(HTTPResponsePart.end(nil), promise: nil)
+            channel.write(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "2"])), promise: nil)
+            channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: "ok"))), promise: nil)
+            channel.writeAndFlush(HTTPServerResponsePart.end(nil), promise: nil)
         }
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         for piece in pieces where channel.isActive {

@@ -1,9 +1,10 @@
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import NIOHTTPTypes
+import NIOHTTP1
+import NIOHTTPTypesHTTP1
 
-/// Writes a response's head, body and end to the client's channel.
+/// Writes a response's head, body and end to the client's channel, as SwiftNIO's HTTP/1 parts.
 ///
 /// A body of known size (JSON answers, errors) is held until its end, so the three parts leave in one
 /// flush; a stream's head goes with its first chunk, and a chunk's write is awaited while the socket is
@@ -32,10 +33,10 @@ struct IngressResponseWriter: ResponseBodyWriter {
         }
         if let head {
             self.head = nil
-            channel.write(HTTPResponsePart.head(head), promise: nil)
+            channel.write(HTTPServerResponsePart.head(HTTPResponseHead(head)), promise: nil)
         }
         let written = channel.eventLoop.makePromise(of: Void.self)
-        channel.writeAndFlush(HTTPResponsePart.body(buffer), promise: written)
+        channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buffer)), promise: written)
         // Wait for the write only while the socket is behind (back-pressure): awaiting every chunk's write
         // would cost a task hop per chunk though the bytes have usually left already.
         if !channel.isWritable {
@@ -49,10 +50,10 @@ struct IngressResponseWriter: ResponseBodyWriter {
     /// flush waits until the loop has run what this pass queued, so the answers finished in one pass leave
     /// together and the client side is woken once for them rather than once each.
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
-        if let head { channel.write(HTTPResponsePart.head(head), promise: nil) }
-        if let held { channel.write(HTTPResponsePart.body(held), promise: nil) }
+        if let head { channel.write(HTTPServerResponsePart.head(HTTPResponseHead(head)), promise: nil) }
+        if let held { channel.write(HTTPServerResponsePart.body(.byteBuffer(held)), promise: nil) }
         let written = channel.eventLoop.makePromise(of: Void.self)
-        channel.write(HTTPResponsePart.end(trailingHeaders), promise: written)
+        channel.write(HTTPServerResponsePart.end(trailingHeaders.map(HTTPHeaders.init)), promise: written)
         channel.eventLoop.execute { [channel] in channel.flush() }
         try await written.futureResult.get()
     }
