@@ -183,7 +183,8 @@ public struct ModelCallExecutor: Sendable {
         defer { if !loadHandedOver { plan.load?.leave() } }
         let deadline = scope.deadline.map { min($0, plan.deadline) } ?? plan.deadline
         let maxAttempts = plan.retries.map { 1 + $0.max } ?? plan.attempts.count
-        var lastError = GatewayError.modelNotFound(scope.model)
+        // Made only when no model could be tried: a message is formatted for it.
+        var lastError: GatewayError?
         var tried = 0
         var lastTried = "none"
         for entry in plan.attempts {
@@ -258,7 +259,7 @@ public struct ModelCallExecutor: Sendable {
             }
         }
         recordDecision(plan.decision, chosen: lastTried, movedOn: tried > 1)
-        throw lastError
+        throw lastError ?? .modelNotFound(scope.model)
     }
 
     /// Whether a route's `retries.on` covers the failure (by its status: 429, 504, other 5xx).
