@@ -3,9 +3,16 @@ import ArchwayCore
 
 /// The names clients may send: configured models, each with the provider that serves it, and routes.
 public struct ModelCatalog: Sendable {
-    public struct Entry: Sendable {
-        public var model: ModelConfiguration
-        public var provider: ProviderConfiguration
+    /// A class, so a plan and a call hold it with one reference: copying the two configurations took a retain
+    /// for each of their strings and tables, about 25 a request.
+    public final class Entry: Sendable {
+        public let model: ModelConfiguration
+        public let provider: ProviderConfiguration
+
+        init(model: ModelConfiguration, provider: ProviderConfiguration) {
+            self.model = model
+            self.provider = provider
+        }
     }
 
     private let entries: [String: Entry]
