@@ -11,11 +11,19 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     public let provider: ProviderConfiguration
     public let serverAddress: (host: String, port: Int)
     let transport: UpstreamTransport
-    let baseURL: String
     let origin: UpstreamOrigin
     /// The base URL's path (`/v1`), which every request path extends.
     let basePath: String
     let baseHeaders: HTTPHeaders
+    /// The chat and embeddings endpoints, joined to the base once rather than on every call.
+    let chatEndpoint: Endpoint
+    let embeddingsEndpoint: Endpoint
+
+    /// A request path on the upstream, and the same as a full URL for telemetry (`url.full`).
+    struct Endpoint {
+        let path: String
+        let url: String
+    }
 
     /// The `anthropic-version` Archway speaks.
     public static let anthropicVersion = "2023-06-01"
@@ -25,9 +33,11 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         self.provider = provider
         self.transport = transport
         let base = baseURL ?? provider.baseURL ?? "http://127.0.0.1"
-        self.baseURL = base
         (self.origin, self.basePath) = UpstreamOrigin.parse(base)
         self.serverAddress = (origin.host, origin.port)
+        let chatPath = provider.kind == .anthropic ? "/messages" : "/chat/completions"
+        self.chatEndpoint = Endpoint(path: basePath + chatPath, url: base + chatPath)
+        self.embeddingsEndpoint = Endpoint(path: basePath + "/embeddings", url: base + "/embeddings")
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "user-agent", value: "archway")
@@ -50,7 +60,7 @@ public struct HTTPProviderAdapter: ProviderAdapter {
 
     public func chat(_ request: Relayable<ChatRequest>, call: UpstreamCall) async throws -> UpstreamReply<Relayable<ChatResponse>> {
         let (response, exchange) = try await send(
-            path: chatPath, body: encode(request, model: call.model, stream: false), stream: false, call: call, collectLimit: Self.chatBodyLimit
+            chatEndpoint, body: encode(request, model: call.model, stream: false), stream: false, call: call, collectLimit: Self.chatBodyLimit
         )
         do {
             let body = try await response.body.collect(upTo: Self.chatBodyLimit)
@@ -74,7 +84,7 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     }
 
     public func streamChat(_ request: Relayable<ChatRequest>, call: UpstreamCall) async throws -> UpstreamReply<ChatChunkStream> {
-        let (response, exchange) = try await send(path: chatPath, body: encode(request, model: call.model, stream: true), stream: true, call: call)
+        let (response, exchange) = try await send(chatEndpoint, body: encode(request, model: call.model, stream: true), stream: true, call: call)
         let format: ChatChunkStream.Format = isAnthropic ? .anthropic : (request.wire != nil ? .openAIPassthrough : .openAI)
         let stream = ChatChunkStream(body: response.body, format: format, provider: provider.name)
         return UpstreamReply(value: stream, rateLimit: Self.rateLimit(response.headers), exchange: exchange)
@@ -92,7 +102,7 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         } catch {
             throw Self.unencodable
         }
-        let (response, exchange) = try await send(path: "/embeddings", body: body, stream: false, call: call, collectLimit: Self.embeddingsBodyLimit)
+        let (response, exchange) = try await send(embeddingsEndpoint, body: body, stream: false, call: call, collectLimit: Self.embeddingsBodyLimit)
         do {
             let buffer = try await response.body.collect(upTo: Self.embeddingsBodyLimit)
             let value = try WireJSON.decoder.decode(OpenAIEmbeddingResponse.self, from: buffer).response
@@ -104,8 +114,6 @@ public struct HTTPProviderAdapter: ProviderAdapter {
             throw failure
         }
     }
-
-    var chatPath: String { isAnthropic ? "/messages" : "/chat/completions" }
 
     /// The largest answer bodies read whole: far past any model's output, short of exhausting memory.
     static let chatBodyLimit = 64 * 1024 * 1024
@@ -133,13 +141,13 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         }
     }
 
-    func send(path: String, body: ByteBuffer, stream: Bool, call: UpstreamCall, collectLimit: Int? = nil) async throws -> (UpstreamResponse, UpstreamExchange) {
+    func send(_ endpoint: Endpoint, body: ByteBuffer, stream: Bool, call: UpstreamCall, collectLimit: Int? = nil) async throws -> (UpstreamResponse, UpstreamExchange) {
         var headers = baseHeaders
         if stream { headers.add(name: "accept", value: "text/event-stream") }
         return try await transport.send(
             origin: origin,
-            path: basePath + path,
-            url: baseURL + path,
+            path: endpoint.path,
+            url: endpoint.url,
             body: body,
             headers: headers,
             provider: provider,
