@@ -9,7 +9,13 @@ public struct OTLPSpanContext: Sendable {
     /// The parent's span id; nil for a root span.
     public var parentSpanID: SpanID?
     public var flags: TraceFlags
-    public var state: TraceState
+    /// `tracestate`, almost always empty: then nil here, so that copying a context (every read out of a
+    /// `ServiceContext` is one, about 16 a request) retains nothing of an empty `TraceState`'s storage.
+    private var nonEmptyState: TraceState?
+    public var state: TraceState {
+        get { nonEmptyState ?? TraceState() }
+        set { nonEmptyState = newValue.isEmpty ? nil : newValue }
+    }
     /// Extracted from a caller's headers, not started here.
     public var isRemote: Bool
     /// The parent was extracted from a caller's headers.
@@ -20,7 +26,7 @@ public struct OTLPSpanContext: Sendable {
         self.spanID = spanID
         self.parentSpanID = parentSpanID
         self.flags = flags
-        self.state = state
+        self.nonEmptyState = state.isEmpty ? nil : state
         self.isRemote = isRemote
         self.parentIsRemote = parentIsRemote
     }
