@@ -310,11 +310,22 @@ public struct JSONScanner {
 
     // MARK: Unescaping
 
+    /// `String(validating:as:)`, without its generic validation (a runtime metadata lookup a call) when
+    /// the bytes are ASCII, as most of a request's strings are: ASCII is valid UTF-8 as it stands.
+    static func string(validating raw: UnsafeRawBufferPointer) -> String? {
+        var isASCII = true
+        for byte in raw where byte >= 0x80 {
+            isASCII = false
+            break
+        }
+        return isASCII ? String(decoding: raw, as: UTF8.self) : String(validating: raw, as: UTF8.self)
+    }
+
     /// The text of the string whose bytes (quotes included) are `range`.
     private func string(inQuoted range: Range<Int>) -> String? {
         let inner = (range.lowerBound + 1)..<(range.upperBound - 1)
         let raw = UnsafeRawBufferPointer(rebasing: bytes[inner])
-        guard raw.contains(UInt8(ascii: "\\")) else { return String(validating: raw, as: UTF8.self) }
+        guard raw.contains(UInt8(ascii: "\\")) else { return Self.string(validating: raw) }
         var utf8: [UInt8] = []
         utf8.reserveCapacity(raw.count)
         var index = 0

@@ -1,5 +1,5 @@
 import ArchwayCore
-import ArchwayWire
+@testable import ArchwayWire
 import NIOCore
 import Testing
 
@@ -173,6 +173,23 @@ import Testing
             }
         }
         return nil
+    }
+
+    /// The ASCII shortcut of string validation against the standard library's own, on ASCII, valid
+    /// multi-byte and broken UTF-8.
+    @Test func validatesStringsAsTheStandardLibraryDoes() {
+        let alphabet: [UInt8] = [UInt8(ascii: "a"), 0x00, 0x7F, 0x80, 0xBF, 0xC3, 0xA9, 0xE2, 0x82, 0xAC, 0xF0, 0x9F, 0x98, 0x80, 0xFF]
+        var generator = SplitMix64(seed: 17)
+        for _ in 0..<20_000 {
+            let length = Int(generator.next() % 12)
+            let bytes: [UInt8] = (0..<length).map { _ in
+                let pick = generator.next()
+                return pick % 3 == 0 ? alphabet[Int(pick / 3 % UInt64(alphabet.count))] : UInt8(ascii: "x")
+            }
+            bytes.withUnsafeBytes { raw in
+                #expect(JSONScanner.string(validating: raw) == String(validating: raw, as: UTF8.self), "\(bytes)")
+            }
+        }
     }
 
     @Test func boundsNesting() throws {
