@@ -75,16 +75,21 @@ public final class UpstreamClients: Sendable {
         collectLimit: Int? = nil
     ) async throws -> UpstreamResponse {
         let pool = currentPool
-        let request = UpstreamRequest(
-            origin: origin, head: head, body: body, deadline: deadline, collectLimit: collectLimit, promise: pool.eventLoop.makePromise()
-        )
+        let request = UpstreamRequest(origin: origin, head: head, body: body, deadline: deadline, collectLimit: collectLimit)
         return try await withTaskCancellationHandler {
-            if pool.eventLoop.inEventLoop {
-                pool.execute(request)
-            } else {
-                pool.eventLoop.execute { pool.execute(request) }
+            try await withUnsafeThrowingContinuation { continuation in
+                if pool.eventLoop.inEventLoop {
+                    request.wait(continuation)
+                    pool.execute(request)
+                } else {
+                    // A cancellation's job may reach the loop first: it answers the request, and `wait`
+                    // then resumes at once.
+                    pool.eventLoop.execute {
+                        request.wait(continuation)
+                        pool.execute(request)
+                    }
+                }
             }
-            return try await request.promise.futureResult.get()
         } onCancel: {
             pool.eventLoop.execute { pool.cancel(request) }
         }

@@ -2,7 +2,10 @@ import NIOCore
 import NIOHTTP1
 
 /// One upstream HTTP exchange waiting for its answer's head (or its whole answer): queued for a connection,
-/// connecting, or sent. Touched only on its pool's event loop; the promise is the one thing other threads see.
+/// connecting, or sent. Touched only on its pool's event loop, the caller's continuation included.
+///
+/// The caller waits on a continuation rather than an `EventLoopPromise`: a promise is a future to
+/// allocate, a callback list, and a second closure to bridge it to the awaiting task.
 final class UpstreamRequest: @unchecked Sendable {
     let origin: UpstreamOrigin
     let head: HTTPRequestHead
@@ -10,14 +13,13 @@ final class UpstreamRequest: @unchecked Sendable {
     let deadline: NIODeadline
     /// When set, the answer comes at the body's end with the whole body, at most this many bytes.
     let collectLimit: Int?
-    let promise: EventLoopPromise<UpstreamResponse>
 
     enum Phase {
         case created
         case queued(Scheduled<Void>)
         case connecting
         case sent(UpstreamConnectionHandler)
-        /// The promise is completed: a head arrived, or the exchange failed or was cancelled.
+        /// The answer is given: a head arrived, or the exchange failed or was cancelled.
         case answered
     }
 
@@ -26,20 +28,28 @@ final class UpstreamRequest: @unchecked Sendable {
     /// once on a fresh connection; a second close is the upstream's answer.
     var retriedOnFreshConnection = false
 
+    /// The caller's continuation, or the answer given before the caller waited (a cancellation can come
+    /// first), or the answer nobody waits for (`UpstreamConnectionReplay`).
+    private enum Waiter {
+        case none
+        case waiting(UnsafeContinuation<UpstreamResponse, any Error>)
+        case answered(Result<UpstreamResponse, any Error>)
+    }
+
+    private var waiter = Waiter.none
+
     init(
         origin: UpstreamOrigin,
         head: HTTPRequestHead,
         body: ByteBuffer,
         deadline: NIODeadline,
-        collectLimit: Int? = nil,
-        promise: EventLoopPromise<UpstreamResponse>
+        collectLimit: Int? = nil
     ) {
         self.origin = origin
         self.head = head
         self.body = body
         self.deadline = deadline
         self.collectLimit = collectLimit
-        self.promise = promise
     }
 
     var isAnswered: Bool {
@@ -47,10 +57,25 @@ final class UpstreamRequest: @unchecked Sendable {
         return false
     }
 
+    /// Resumes `continuation` with the answer, now if it is given, else once it is. Once per request.
+    func wait(_ continuation: UnsafeContinuation<UpstreamResponse, any Error>) {
+        switch waiter {
+        case .none: waiter = .waiting(continuation)
+        case .answered(let result): continuation.resume(with: result)
+        case .waiting: preconditionFailure("an upstream request has one caller")
+        }
+    }
+
+    /// The answer, if given and nobody waits for it.
+    var unclaimedAnswer: Result<UpstreamResponse, any Error>? {
+        if case .answered(let result) = waiter { return result }
+        return nil
+    }
+
     func succeed(_ response: UpstreamResponse) {
         guard !isAnswered else { return }
         phase = .answered
-        promise.succeed(response)
+        answer(.success(response))
     }
 
     func fail(_ error: any Error) {
@@ -60,6 +85,15 @@ final class UpstreamRequest: @unchecked Sendable {
         case .created, .connecting, .sent: break
         }
         phase = .answered
-        promise.fail(error)
+        answer(.failure(error))
+    }
+
+    private func answer(_ result: Result<UpstreamResponse, any Error>) {
+        if case .waiting(let continuation) = waiter {
+            waiter = .none
+            continuation.resume(with: result)
+        } else {
+            waiter = .answered(result)
+        }
     }
 }

@@ -280,6 +280,24 @@ private func failure(_ work: () async throws -> Void) async -> (any Error)? {
         #expect(upstream.counts.connections == 3)
     }
 
+    /// The cancellation reaches the pool's loop before the call does: the call still ends, with nothing sent.
+    @Test func aCallCancelledBeforeItStartsSendsNothing() async throws {
+        let upstream = RawUpstream { _ in .silent }
+        try await upstream.run { (origin: UpstreamOrigin) async throws in
+            try await withClients { (clients: UpstreamClients) async throws in
+                for _ in 0..<20 {
+                    let task = Task {
+                        withUnsafeCurrentTask { $0?.cancel() }
+                        return try await call(clients, origin)
+                    }
+                    #expect(await failure { _ = try await task.value } is CancellationError)
+                }
+                #expect(try await clients.connectionCounts()[origin, default: UpstreamConnectionCounts()] == UpstreamConnectionCounts())
+            }
+        }
+        #expect(upstream.counts.requests == 0)
+    }
+
     @Test func cancellingACallCollectingItsBodyClosesItsConnection() async throws {
         let upstream = RawUpstream { _ in .stream((0..<50).map { "part \($0)" }, interval: .milliseconds(50)) }
         try await upstream.run { (origin: UpstreamOrigin) async throws in
