@@ -8,8 +8,10 @@ import NIOSSL
 /// head, then relays body parts into the response's async sequence. Reading from the socket pauses while
 /// that sequence is full. A request that wants the whole body (`UpstreamRequest.collectLimit`) is answered
 /// once, at the body's end, with the body collected here: no sequence, and one resumption of its caller.
-/// One timer per exchange enforces both the call's deadline and the idle-read (first-byte) timeout; it is
-/// re-armed lazily instead of on every read.
+/// One timer enforces both the call's deadline and the idle-read (first-byte) timeout. It is re-armed
+/// lazily rather than on every read, and outlives an exchange: the next one keeps it when it is due no
+/// later than the new exchange needs, so a busy connection schedules a timer about once a timeout rather
+/// than once a call (a scheduled task is three allocations and two heap operations on the loop).
 final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
@@ -40,6 +42,8 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
     private var deadline = NIODeadline.distantFuture
     private var lastRead = NIODeadline.now()
     private var timer: Scheduled<Void>?
+    /// When `timer` fires.
+    private var timerDue = NIODeadline.distantFuture
     private var keepAlive = true
     private var readPaused = false
     private var readPending = false
@@ -238,8 +242,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
         guard generation == self.generation, readPaused else { return }
         lastRead = .now()
         unpauseReading()
-        // The timer was armed for the deadline alone while paused: the idle timeout applies again.
-        cancelTimer()
+        // The timer may be armed for the deadline alone while paused: the idle timeout applies again.
         armTimer()
     }
 
@@ -251,13 +254,12 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
         state = .draining
         deadline = min(deadline, .now() + drainAllowance)
         unpauseReading()
-        cancelTimer()
         armTimer()
     }
 
     private func finishExchange() {
+        // The timer stays for the next exchange; if it fires first, it finds the connection idle and stops.
         state = .idle
-        cancelTimer()
         deadline = .distantFuture
         completedExchanges += 1
         idleSince = .now()
@@ -281,10 +283,18 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
         timer = nil
     }
 
+    /// Makes sure the timer fires no later than the exchange's deadline or idle timeout. A timer due
+    /// earlier is kept: when it fires it re-arms itself for what is due then.
     private func armTimer() {
-        guard timer == nil, let context else { return }
+        guard let context else { return }
         let idleDue = readPaused ? NIODeadline.distantFuture : lastRead + readTimeout
-        timer = context.eventLoop.scheduleTask(deadline: min(deadline, idleDue)) { [self] in
+        let due = min(deadline, idleDue)
+        if timer != nil {
+            guard due < timerDue else { return }
+            timer?.cancel()
+        }
+        timerDue = due
+        timer = context.eventLoop.scheduleTask(deadline: due) { [self] in
             timer = nil
             timerFired()
         }

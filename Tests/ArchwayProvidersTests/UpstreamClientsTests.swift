@@ -108,6 +108,36 @@ private func failure(_ work: () async throws -> Void) async -> (any Error)? {
         }
     }
 
+    /// A connection's timer outlives an exchange: the next one, on the same connection, still gets its own
+    /// shorter deadline and first-byte timeout, and a timer left from a finished exchange closes nothing.
+    @Test func aReusedConnectionTimesTheNextExchangeByItsOwnLimits() async throws {
+        let upstream = RawUpstream { index in index % 2 == 0 ? .json("ok") : .silent }
+        try await upstream.run { (origin: UpstreamOrigin) async throws in
+            try await withClients(UpstreamSettings(firstByteTimeout: .seconds(30))) { (clients: UpstreamClients) async throws in
+                #expect(try await text(try await call(clients, origin, deadline: .seconds(60))) == "ok")
+                let started = ContinuousClock.now
+                let error = await failure { _ = try await call(clients, origin, deadline: .milliseconds(300)) }
+                #expect(error as? UpstreamConnectionError == .deadlineExceeded)
+                #expect(started.duration(to: .now) < .seconds(5))
+            }
+            #expect(upstream.counts.connections == 1)
+        }
+        let idle = RawUpstream { index in index == 0 ? .json("ok") : .silent }
+        try await idle.run { (origin: UpstreamOrigin) async throws in
+            try await withClients(UpstreamSettings(firstByteTimeout: .milliseconds(300))) { (clients: UpstreamClients) async throws in
+                #expect(try await text(try await call(clients, origin)) == "ok")
+                // Past the first exchange's timeout while idle: the kept connection is still usable.
+                try await Task.sleep(for: .milliseconds(600))
+                #expect(try await clients.connectionCounts()[origin] == UpstreamConnectionCounts(active: 0, idle: 1, waiting: 0))
+                let started = ContinuousClock.now
+                let error = await failure { _ = try await call(clients, origin) }
+                #expect(error as? UpstreamConnectionError == .readTimeout)
+                #expect(started.duration(to: .now) < .seconds(5))
+            }
+            #expect(idle.counts.connections == 1)
+        }
+    }
+
     @Test func theFirstByteTimeoutIsBetweenReadsNotOverTheWholeStream() async throws {
         let parts = (0..<5).map { "data: \($0)\n\n" }
         let upstream = RawUpstream { index in
