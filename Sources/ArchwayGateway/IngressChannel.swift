@@ -47,9 +47,13 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
 
     /// Runs the router for one request and writes its response.
     func respond(to request: Request, on channel: any Channel) async {
-        // As Hummingbird's application does: a request ID in the request's logger (`context.id` reads it).
+        // As Hummingbird's application does: a request ID in the request's logger (`context.id` reads it),
+        // when that logger can log at all: only debug messages use it (Hummingbird's decode errors), and
+        // the ID costs a copy of the logger's storage and its metadata table on every request.
         var logger = self.logger
-        logger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
+        if logger.logLevel <= .debug {
+            logger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
+        }
         let context = GatewayRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
         var response: Response
         do {
