@@ -30,7 +30,7 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// The ingress pipeline of a client connection, ending in an `IngressHandler`: SwiftNIO's HTTP/1.1
-    /// server handlers and the client-close watch. The server (`IngressChannel`) and the fuzz replay
+    /// server handlers with the read-ahead before its pipelining handler, and the client-close watch. The server (`IngressChannel`) and the fuzz replay
     /// (`IngressReplay`) both build it here.
     static func addPipeline(
         to pipeline: ChannelPipeline.SynchronousOperations,
@@ -38,6 +38,7 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
         dispatch: @escaping (HTTPRequest, ByteBuffer, any Channel) -> Void
     ) throws {
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+        try pipeline.addHandler(IngressReadAheadHandler(), position: .before(pipeline.handler(type: HTTPServerPipelineHandler.self)))
         try pipeline.addHandler(ClientCloseHandler())
         try pipeline.addHandler(IngressHandler(bodyLimit: bodyLimit, dispatch: dispatch))
     }
