@@ -9,7 +9,11 @@ import NIOHTTPTypesHTTP1
 /// A body of known size (JSON answers, errors) is held until its end, so the three parts leave in one
 /// flush; a stream's head goes with its first chunk, and a chunk's write is awaited while the socket is
 /// behind (back-pressure).
-struct IngressResponseWriter: ResponseBodyWriter {
+///
+/// A class: Hummingbird takes the writer as `any ResponseBodyWriter`, where a struct this size lived in a
+/// box and was copied into and out of it (about 14 retains a response); a class reference sits in the
+/// existential inline, in one allocation as the box was.
+final class IngressResponseWriter: ResponseBodyWriter {
     let channel: any Channel
     private var head: HTTPResponse?
     private let holdsBody: Bool
@@ -21,7 +25,7 @@ struct IngressResponseWriter: ResponseBodyWriter {
         self.holdsBody = holdsBody
     }
 
-    mutating func write(_ buffer: ByteBuffer) async throws {
+    func write(_ buffer: ByteBuffer) async throws {
         if holdsBody {
             if held == nil {
                 held = buffer
@@ -49,7 +53,7 @@ struct IngressResponseWriter: ResponseBodyWriter {
     /// Returns once the end has been written, so the SERVER span's duration covers the last byte. The
     /// flush waits until the loop has run what this pass queued, so the answers finished in one pass leave
     /// together and the client side is woken once for them rather than once each.
-    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {
+    func finish(_ trailingHeaders: HTTPFields?) async throws {
         if let head { channel.write(HTTPServerResponsePart.head(HTTPResponseHead(head)), promise: nil) }
         if let held { channel.write(HTTPServerResponsePart.body(.byteBuffer(held)), promise: nil) }
         let written = channel.eventLoop.makePromise(of: Void.self)
