@@ -313,12 +313,7 @@ public struct JSONScanner {
     /// `String(validating:as:)`, without its generic validation (a runtime metadata lookup a call) when
     /// the bytes are ASCII, as most of a request's strings are: ASCII is valid UTF-8 as it stands.
     static func string(validating raw: UnsafeRawBufferPointer) -> String? {
-        var isASCII = true
-        for byte in raw where byte >= 0x80 {
-            isASCII = false
-            break
-        }
-        return isASCII ? String(decoding: raw, as: UTF8.self) : String(validating: raw, as: UTF8.self)
+        raw.contains { $0 >= 0x80 } ? String(validating: raw, as: UTF8.self) : String(decoding: raw, as: UTF8.self)
     }
 
     /// The text of the string whose bytes (quotes included) are `range`.
@@ -371,7 +366,7 @@ public struct JSONScanner {
                 return nil
             }
         }
-        return String(validating: utf8, as: UTF8.self)
+        return utf8.withUnsafeBytes(Self.string(validating:))
     }
 
     /// Whether the `length` bytes at `start` are exactly `text`.
