@@ -12,8 +12,6 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     public let serverAddress: (host: String, port: Int)
     let transport: UpstreamTransport
     let origin: UpstreamOrigin
-    /// The base URL's path (`/v1`), which every request path extends.
-    let basePath: String
     let baseHeaders: HTTPHeaders
     /// The chat and embeddings endpoints, joined to the base once rather than on every call.
     let chatEndpoint: Endpoint
@@ -33,7 +31,9 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         self.provider = provider
         self.transport = transport
         let base = baseURL ?? provider.baseURL ?? "http://127.0.0.1"
-        (self.origin, self.basePath) = UpstreamOrigin.parse(base)
+        // The base URL's path (`/v1`) is what every request path extends.
+        let (origin, basePath) = UpstreamOrigin.parse(base)
+        self.origin = origin
         self.serverAddress = (origin.host, origin.port)
         let chatPath = provider.kind == .anthropic ? "/messages" : "/chat/completions"
         self.chatEndpoint = Endpoint(path: basePath + chatPath, url: base + chatPath)

@@ -4,8 +4,8 @@ import NIOSSL
 
 /// One pooled HTTP/1.1 connection to an upstream, one exchange at a time, on its channel's event loop.
 ///
-/// Sends a request's head, body and end in one flush, answers the request's promise with the response
-/// head, then relays body parts into the response's async sequence. Reading from the socket pauses while
+/// Sends a request's head, body and end in one flush, answers the request with the response head, then
+/// relays body parts into the response's async sequence. Reading from the socket pauses while
 /// that sequence is full. A request that wants the whole body (`UpstreamRequest.collectLimit`) is answered
 /// once, at the body's end, with the body collected here: no sequence, and one resumption of its caller.
 /// One timer enforces both the call's deadline and the idle-read (first-byte) timeout. It is re-armed
@@ -289,9 +289,9 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
         guard let context else { return }
         let idleDue = readPaused ? NIODeadline.distantFuture : lastRead + readTimeout
         let due = min(deadline, idleDue)
-        if timer != nil {
+        if let timer {
             guard due < timerDue else { return }
-            timer?.cancel()
+            timer.cancel()
         }
         timerDue = due
         timer = context.eventLoop.scheduleTask(deadline: due) { [self] in
