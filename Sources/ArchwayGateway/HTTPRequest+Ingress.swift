@@ -10,7 +10,7 @@ extension HTTPRequest {
     ///   version: it is then answered, and its connection closed, as HTTP/1.0 clients expect.
     /// - An origin-form target (`/path?query`, what every client sends a server that is not a proxy) is the
     ///   path as it came. The library's conversion parses every target with Foundation's `URLComponents` to
-    ///   find a scheme that origin-form cannot have (a Foundation parse and about 40 retains a request).
+    ///   find a scheme that origin-form cannot have (a Foundation parse and about 35 retains a request).
     ///   Other forms go through that conversion.
     init(ingress head: HTTPRequestHead) throws {
         var head = head

@@ -30,8 +30,8 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// The ingress pipeline of a client connection, ending in an `IngressHandler`: SwiftNIO's HTTP/1.1
-    /// server handlers with the read-ahead before its pipelining handler, and the client-close watch. The server (`IngressChannel`) and the fuzz replay
-    /// (`IngressReplay`) both build it here.
+    /// server handlers with the read-ahead before its pipelining handler, and the client-close watch. The
+    /// server (`IngressChannel`) and the fuzz replay (`IngressReplay`) both build it here.
     static func addPipeline(
         to pipeline: ChannelPipeline.SynchronousOperations,
         bodyLimit: Int,

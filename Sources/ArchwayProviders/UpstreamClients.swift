@@ -10,9 +10,9 @@ import Synchronization
 ///
 /// `archway serve` runs a request's task on the event loop of the client's connection, so the client's
 /// connection, the task and the upstream connection share one thread: no lock, no wake-up of another
-/// thread per read or write. Each exchange is one flush out and one timer; its answer's head resumes the
-/// caller once, and its body streams with back-pressure, or arrives whole with the answer when the caller
-/// wants it whole.
+/// thread per read or write. Each exchange is one flush out under its connection's timer; its answer's
+/// head resumes the caller once, and its body streams with back-pressure, or arrives whole with the answer
+/// when the caller wants it whole.
 public final class UpstreamClients: Sendable {
     private let pools: [UpstreamConnectionPool]
     private let next = Atomic<Int>(0)
