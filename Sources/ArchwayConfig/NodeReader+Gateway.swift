@@ -168,15 +168,28 @@ extension NodeReader {
             case "api_key":
                 apiKey = string(entry.value, childPath)
                 if apiKey == nil { valid = false }
+                if let key = apiKey, !HeaderValidity.isSendableValue(key) {
+                    // The key itself is never echoed.
+                    report(entry.value, childPath, "the API key holds a character an HTTP header cannot carry (a line break or another control character)")
+                    valid = false
+                }
             case "provider_name":
                 providerName = string(entry.value, childPath)
             case "headers":
                 for header in mapping(entry.value, childPath, allowed: nil) ?? [] {
                     let lowered = header.key.lowercased()
-                    if ["authorization", "x-api-key", "host", "content-length", "content-type", "traceparent"].contains(lowered) {
+                    if ["authorization", "x-api-key", "host", "content-length", "transfer-encoding", "content-type", "traceparent"].contains(lowered) {
                         report(header.keyNode, "\(childPath).\(header.key)", "this header is set by Archway and cannot be configured")
+                    } else if !HeaderValidity.isSendableName(header.key) {
+                        report(header.keyNode, "\(childPath).\(header.key)", "'\(header.key)' is not a valid HTTP header name")
+                        valid = false
                     } else if let value = string(header.value, "\(childPath).\(header.key)") {
-                        headers.append((header.key, value))
+                        if HeaderValidity.isSendableValue(value) {
+                            headers.append((header.key, value))
+                        } else {
+                            report(header.value, "\(childPath).\(header.key)", "the value holds a character an HTTP header cannot carry (a line break or another control character)")
+                            valid = false
+                        }
                     }
                 }
             case "simulator":

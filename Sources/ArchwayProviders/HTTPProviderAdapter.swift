@@ -13,6 +13,10 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     let transport: UpstreamTransport
     let origin: UpstreamOrigin
     let baseHeaders: HTTPHeaders
+    /// Whether `baseHeaders` can be sent: valid, and no framing header among them. The configuration
+    /// refuses what cannot; an adapter built another way with such a header fails its calls instead of
+    /// sending it (the upstream pipeline does not check).
+    let headersAreSendable: Bool
     /// The chat and embeddings endpoints, joined to the base once rather than on every call.
     let chatEndpoint: Endpoint
     let embeddingsEndpoint: Endpoint
@@ -54,6 +58,11 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         // Configuration refuses a `host` header: it is always the base URL's.
         headers.add(name: "host", value: origin.hostHeader)
         self.baseHeaders = headers
+        // Framing is the transport's alone: its encoder does not remove a second one (`UpstreamRequest`).
+        self.headersAreSendable = headers.allSatisfy { name, value in
+            HeaderValidity.isSendableName(name) && HeaderValidity.isSendableValue(value)
+                && !["content-length", "transfer-encoding"].contains(name.lowercased())
+        }
     }
 
     var isAnthropic: Bool { provider.kind == .anthropic }
@@ -142,6 +151,9 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     }
 
     func send(_ endpoint: Endpoint, body: ByteBuffer, stream: Bool, call: UpstreamCall, collectLimit: Int? = nil) async throws -> (UpstreamResponse, UpstreamExchange) {
+        guard headersAreSendable else {
+            throw GatewayError.upstreamUnreachable(provider: provider.name, reason: "its configured headers cannot be sent")
+        }
         var headers = baseHeaders
         if stream { headers.add(name: "accept", value: "text/event-stream") }
         return try await transport.send(

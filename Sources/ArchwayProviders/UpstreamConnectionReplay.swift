@@ -30,7 +30,10 @@ public enum UpstreamConnectionReplay {
         )
         let origin = UpstreamOrigin(tls: false, host: "127.0.0.1", port: 1)
         let handler = UpstreamConnectionHandler(origin: origin, pool: pool, readTimeout: .seconds(1), drainAllowance: .milliseconds(50))
-        try channel.pipeline.syncOperations.addHTTPClientHandlers()
+        try channel.pipeline.syncOperations.addHTTPClientHandlers(
+            enableOutboundHeaderValidation: false,
+            encoderConfiguration: UpstreamRequest.encoderConfiguration
+        )
         try channel.pipeline.syncOperations.addHandler(handler)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         let request = UpstreamRequest(

@@ -45,6 +45,7 @@ final class UpstreamRequest: @unchecked Sendable {
         deadline: NIODeadline,
         collectLimit: Int? = nil
     ) {
+        assert(head.headers.contains(name: "content-length"), "heads are framed by their sender")
         self.origin = origin
         self.head = head
         self.body = body
@@ -96,4 +97,18 @@ final class UpstreamRequest: @unchecked Sendable {
             waiter = .answered(result)
         }
     }
+}
+
+extension UpstreamRequest {
+    /// The upstream connection's request encoder does not frame heads: every head carries its
+    /// `content-length` (`UpstreamTransport`), and SwiftNIO's framing, which looks for the framing headers
+    /// and removes `transfer-encoding`, copied each head's header array to do so. Nor does the pipeline
+    /// check outbound headers (a handler more for each of a request's parts): what goes out is the
+    /// adapter's configured headers, checked once when it is built (`HeaderValidity`), and the length and
+    /// trace context Archway writes itself.
+    static let encoderConfiguration: HTTPRequestEncoder.Configuration = {
+        var configuration = HTTPRequestEncoder.Configuration()
+        configuration.automaticallySetFramingHeaders = false
+        return configuration
+    }()
 }

@@ -123,6 +123,33 @@ import Testing
         #expect(try loader.load(yaml: base).telemetry.flushTimeout == .milliseconds(1500))
     }
 
+    @Test func headersThatCannotBeSentAreRefusedWithoutEchoingTheKey() {
+        // A key read from a file with its newline is the usual way this happens.
+        let loader = ConfigurationLoader(environment: ["KEY_WITH_NEWLINE": "sk-secret-value\n"])
+        do {
+            _ = try loader.load(yaml: """
+            providers:
+              a:
+                kind: openai
+                api_key: ${KEY_WITH_NEWLINE}
+                headers:
+                  "bad name": x
+                  x-team: "one\\rtwo"
+                  x-fine: "a\\tb"
+            models:
+              m: {provider: a}
+            """, file: "gw.yaml")
+            Issue.record("expected a configuration error")
+        } catch {
+            let lines = error.problems.map(\.description)
+            #expect(lines.count == 3, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("gw.yaml:4:14: error: providers.a.api_key:") && $0.contains("cannot carry") })
+            #expect(lines.contains { $0.hasPrefix("gw.yaml:6:7: error: providers.a.headers.bad name:") && $0.contains("not a valid HTTP header name") })
+            #expect(lines.contains { $0.hasPrefix("gw.yaml:7:15: error: providers.a.headers.x-team:") && $0.contains("cannot carry") })
+            #expect(!lines.joined().contains("sk-secret"))
+        }
+    }
+
     @Test func invalidYAMLIsLocated() {
         do {
             _ = try loader.load(yaml: "listen: [unclosed\n", file: "bad.yaml")

@@ -13,7 +13,7 @@ import Tracing
 /// An adapter over a scripted upstream, with its HTTP spans in memory.
 struct AdapterHarness {
     let tracer = InMemoryTracer()
-    let provider: ProviderConfiguration
+    var provider: ProviderConfiguration
     let settings: UpstreamSettings
 
     init(base: String, kind: String = "openai", maxRetries: Int = 0) throws {
@@ -188,6 +188,22 @@ struct AdapterHarness {
             let sent = try #require(upstream.received.first?.body)
             #expect(sent.hasPrefix("{"))
             #expect(sent.contains(#""model":"m-upstream""#))
+        }
+    }
+
+    @Test func headersThatCannotBeSentFailTheCallAndSendNothing() async throws {
+        // The configuration refuses such a key; an adapter built another way must not send it either,
+        // now that the upstream pipeline no longer checks each request's headers.
+        let upstream = ScriptedUpstream { _, _ in .scriptedJSON(AdapterHarness.completion) }
+        try await upstream.run { base in
+            var harness = try AdapterHarness(base: base + "/v1")
+            harness.provider.apiKey = "sk-live-abcdef123456\r\nx-injected: yes"
+            let error = await #expect(throws: GatewayError.self) {
+                try await harness.run { adapter in try await adapter.chat(AdapterHarness.request, call: AdapterHarness.call()) }
+            }
+            #expect(error?.status == .badGateway)
+            #expect(error?.message.contains("sk-live") == false)
+            #expect(upstream.received.isEmpty)
         }
     }
 
