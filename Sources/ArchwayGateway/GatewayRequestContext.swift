@@ -1,6 +1,5 @@
 public import Hummingbird
 public import Tracing
-public import NIOCore
 
 /// Per-request state: Hummingbird's core storage plus the trace context of the request's SERVER span.
 public struct GatewayRequestContext: RequestContext {
@@ -9,14 +8,14 @@ public struct GatewayRequestContext: RequestContext {
     public var serviceContext: ServiceContext
     /// The SERVER span itself, for the facts a handler learns (`archway.route.*`).
     public var serverSpan: (any Span)?
-    /// The client's connection, watched so a disconnect cancels the upstream call.
-    public let channel: (any Channel)?
+    /// The client's connection, whose close cancels the request's calls; nil in-process.
+    var client: ClientConnection?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.serviceContext = .topLevel
         self.serverSpan = nil
-        self.channel = source.channel
+        self.client = nil
     }
 
     /// Bodies are bounded by `server.max_body_bytes` where they are collected, not by this default.

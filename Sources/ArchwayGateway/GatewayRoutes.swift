@@ -64,7 +64,7 @@ struct GatewayRoutes: Sendable {
         let decisions = CallDecisions()
         let scope = CallScope(model: model, context: context.serviceContext, decisions: decisions)
         defer { decisions.report(on: context.serverSpan, headers: &headers) }
-        return try await ClientConnections.run(on: context.channel) { try await body(scope) }
+        return try await ClientConnection.run(on: context.client) { try await body(scope) }
     }
 
     func chatCompletions(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -75,7 +75,7 @@ struct GatewayRoutes: Sendable {
             let answer = try await workflows.chat(chat, context: context)
             if chat.stream {
                 let stream = ModelStream(answered: answer, model: chat.model)
-                return StreamRelay(stream: stream, wire: .openAI(includeUsage: chat.includeUsage), channel: context.channel).response(headers: headers)
+                return StreamRelay(stream: stream, wire: .openAI(includeUsage: chat.includeUsage), client: context.client).response(headers: headers)
             }
             return Response.json(try WireJSON.encode(OpenAIChatResponse(answer)), headers: headers)
         }
@@ -84,7 +84,7 @@ struct GatewayRoutes: Sendable {
             let stream = try await call(model: chat.model, context: context, headers: &headers) { scope in
                 try await executor.stream(envelope, scope: scope)
             }
-            return StreamRelay(stream: stream, wire: .openAI(includeUsage: chat.includeUsage), channel: context.channel).response(headers: headers)
+            return StreamRelay(stream: stream, wire: .openAI(includeUsage: chat.includeUsage), client: context.client).response(headers: headers)
         }
         let answer = try await call(model: chat.model, context: context, headers: &headers) { scope in
             try await executor.chat(envelope, scope: scope)
@@ -105,7 +105,7 @@ struct GatewayRoutes: Sendable {
             var answer = try await workflows.chat(chat, context: context)
             if chat.stream {
                 let stream = ModelStream(answered: answer, model: chat.model)
-                return StreamRelay(stream: stream, wire: .anthropic, channel: context.channel).response(headers: headers)
+                return StreamRelay(stream: stream, wire: .anthropic, client: context.client).response(headers: headers)
             }
             answer.id = "msg_" + answer.id
             return Response.json(try WireJSON.encode(AnthropicMessagesResponse(answer)), headers: headers)
@@ -114,7 +114,7 @@ struct GatewayRoutes: Sendable {
             let stream = try await call(model: chat.model, context: context, headers: &headers) { scope in
                 try await executor.stream(Relayable(chat), scope: scope)
             }
-            return StreamRelay(stream: stream, wire: .anthropic, channel: context.channel).response(headers: headers)
+            return StreamRelay(stream: stream, wire: .anthropic, client: context.client).response(headers: headers)
         }
         var response = try await call(model: chat.model, context: context, headers: &headers) { scope in
             try await executor.chat(Relayable(chat), scope: scope)

@@ -29,8 +29,8 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: maxBodyBytes) { head, body, channel in
-                Task { await respond(to: Request(head: head, body: RequestBody(buffer: body)), on: channel) }
+            try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: maxBodyBytes) { head, body, channel, client in
+                Task { await respond(to: Request(head: head, body: RequestBody(buffer: body)), on: channel, client: client) }
             }
             return Value(channel: channel)
         }
@@ -46,7 +46,7 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
     }
 
     /// Runs the router for one request and writes its response.
-    func respond(to request: Request, on channel: any Channel) async {
+    func respond(to request: Request, on channel: any Channel, client: ClientConnection) async {
         // As Hummingbird's application does: a request ID in the request's logger (`context.id` reads it),
         // when that logger can log at all: only debug messages use it (Hummingbird's decode errors), and
         // the ID costs a copy of the logger's storage and its metadata table on every request.
@@ -54,7 +54,8 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
         if logger.logLevel <= .debug {
             logger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
         }
-        let context = GatewayRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
+        var context = GatewayRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
+        context.client = client
         var response: Response
         do {
             response = try await responder.respond(to: request, context: context)

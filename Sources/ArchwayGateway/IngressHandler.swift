@@ -22,24 +22,37 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private var state = State.idle
     private let bodyLimit: Int
-    private let dispatch: (HTTPRequest, ByteBuffer, any Channel) -> Void
+    private let dispatch: (HTTPRequest, ByteBuffer, any Channel, ClientConnection) -> Void
+    /// The connection's requests, cancelled when the client goes away.
+    private let client = ClientConnection()
 
-    init(bodyLimit: Int, dispatch: @escaping (HTTPRequest, ByteBuffer, any Channel) -> Void) {
+    init(bodyLimit: Int, dispatch: @escaping (HTTPRequest, ByteBuffer, any Channel, ClientConnection) -> Void) {
         self.bodyLimit = bodyLimit
         self.dispatch = dispatch
     }
 
     /// The ingress pipeline of a client connection, ending in an `IngressHandler`: SwiftNIO's HTTP/1.1
-    /// server handlers with the read-ahead before its pipelining handler, and the client-close watch. The
-    /// server (`IngressChannel`) and the fuzz replay (`IngressReplay`) both build it here.
+    /// server handlers with the read-ahead before its pipelining handler. The server (`IngressChannel`) and
+    /// the fuzz replay (`IngressReplay`) both build it here.
     static func addPipeline(
         to pipeline: ChannelPipeline.SynchronousOperations,
         bodyLimit: Int,
-        dispatch: @escaping (HTTPRequest, ByteBuffer, any Channel) -> Void
+        dispatch: @escaping (HTTPRequest, ByteBuffer, any Channel, ClientConnection) -> Void
     ) throws {
-        try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+        // Without SwiftNIO's outbound header check, a handler every response's parts pass through: a
+        // response's fields are HTTPTypes', whose names are checked and whose values are made legal when
+        // they are set, and the rest (`100 Continue`, the 400 for a malformed request) are SwiftNIO's own.
+        // Heads are framed by `IngressResponseWriter`, not by the encoder, whose framing copied each
+        // head's header array.
+        var encoder = HTTPResponseEncoder.Configuration()
+        encoder.automaticallySetFramingHeaders = false
+        try pipeline.configureHTTPServerPipeline(
+            withPipeliningAssistance: true,
+            withErrorHandling: true,
+            withOutboundHeaderValidation: false,
+            withEncoderConfiguration: encoder
+        )
         try pipeline.addHandler(IngressReadAheadHandler(), position: .before(pipeline.handler(type: HTTPServerPipelineHandler.self)))
-        try pipeline.addHandler(ClientCloseHandler())
         try pipeline.addHandler(IngressHandler(bodyLimit: bodyLimit, dispatch: dispatch))
     }
 
@@ -75,8 +88,26 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard case .receiving(let head, let body) = state else { return }
             state = .idle
-            dispatch(head, body ?? ByteBuffer(), context.channel)
+            dispatch(head, body ?? ByteBuffer(), context.channel, client)
         }
+    }
+
+    // Hummingbird allows half-closed connections, so a client that leaves shows only as the end of its
+    // input, and nothing would notice until a write failed (or, while an upstream is silent, not at all).
+    // Like other proxies, Archway takes the end of input as an abort: the request in flight is cancelled
+    // (and with it its upstream call) and the channel closed.
+
+    func channelInactive(context: ChannelHandlerContext) {
+        client.clientClosed()
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            client.clientClosed()
+            context.close(promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

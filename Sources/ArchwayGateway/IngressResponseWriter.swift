@@ -37,7 +37,7 @@ final class IngressResponseWriter: ResponseBodyWriter {
         }
         if let head {
             self.head = nil
-            channel.write(HTTPServerResponsePart.head(HTTPResponseHead(head)), promise: nil)
+            channel.write(HTTPServerResponsePart.head(Self.framed(head)), promise: nil)
         }
         let written = channel.eventLoop.makePromise(of: Void.self)
         channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buffer)), promise: written)
@@ -54,11 +54,28 @@ final class IngressResponseWriter: ResponseBodyWriter {
     /// flush waits until the loop has run what this pass queued, so the answers finished in one pass leave
     /// together and the client side is woken once for them rather than once each.
     func finish(_ trailingHeaders: HTTPFields?) async throws {
-        if let head { channel.write(HTTPServerResponsePart.head(HTTPResponseHead(head)), promise: nil) }
+        if let head { channel.write(HTTPServerResponsePart.head(Self.framed(head)), promise: nil) }
         if let held { channel.write(HTTPServerResponsePart.body(.byteBuffer(held)), promise: nil) }
         let written = channel.eventLoop.makePromise(of: Void.self)
         channel.write(HTTPServerResponsePart.end(trailingHeaders.map(HTTPHeaders.init)), promise: written)
         channel.eventLoop.execute { [channel] in channel.flush() }
         try await written.futureResult.get()
+    }
+
+    /// The head framed as SwiftNIO's encoder would frame it, which is told not to (`IngressHandler`): a
+    /// status that cannot have a body has neither framing header, a body with a `content-length`
+    /// (Hummingbird sets it when the size is known) is sent as it is, any other is chunked. The
+    /// encoder's framing copied each head's header array; here the head is this writer's alone.
+    static func framed(_ response: HTTPResponse) -> HTTPResponseHead {
+        var head = HTTPResponseHead(response)
+        if !head.status.mayHaveResponseBody {
+            head.headers.remove(name: "content-length")
+            head.headers.remove(name: "transfer-encoding")
+        } else if head.headers.contains(name: "content-length") {
+            if head.headers.contains(name: "transfer-encoding") { head.headers.remove(name: "transfer-encoding") }
+        } else {
+            head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+        }
+        return head
     }
 }

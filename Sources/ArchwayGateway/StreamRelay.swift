@@ -19,7 +19,7 @@ struct StreamRelay: Sendable {
 
     let stream: ModelStream
     let wire: Wire
-    let channel: (any Channel)?
+    let client: ClientConnection?
 
     func response(headers extra: HTTPFields = [:]) -> Response {
         var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
@@ -30,7 +30,7 @@ struct StreamRelay: Sendable {
             // Whatever ends the relay (the client gone, a cancelled task), the call ends with it; a
             // stream that already ended keeps its own outcome.
             defer { relay.stream.abandon() }
-            try await ClientConnections.run(on: relay.channel) {
+            try await ClientConnection.run(on: relay.client) {
                 try await relay.run(&writer)
             }
         })

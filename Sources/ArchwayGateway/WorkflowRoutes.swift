@@ -71,7 +71,7 @@ struct WorkflowRoutes: Sendable {
         if case .bool(true)? = fields["stream"] {
             return streamed(workflow, inputs: inputs, parent: parent)
         }
-        let result = try await ClientConnections.run(on: context.channel) {
+        let result = try await ClientConnection.run(on: context.client) {
             await runner.run(workflow, inputs: inputs, context: parent)
         }
         return try Self.response(result)
@@ -171,7 +171,7 @@ struct WorkflowRoutes: Sendable {
         try WorkflowRunner.validate(inputs, for: workflow)
         context.serverSpan?.modifyAttributes { $0.set(GenAIAttributes.workflowName, workflow.name) }
         let parent = context.serviceContext
-        let result = try await ClientConnections.run(on: context.channel) {
+        let result = try await ClientConnection.run(on: context.client) {
             await runner.run(workflow, inputs: inputs, context: parent)
         }
         if let error = result.clientError { throw error }
