@@ -56,7 +56,7 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
         }
         var context = GatewayRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
         context.client = client
-        var response: Response
+        let response: Response
         do {
             response = try await responder.respond(to: request, context: context)
         } catch {
@@ -64,11 +64,11 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
             // only the last resort Hummingbird's application has too.
             response = Response(status: (error as? any HTTPResponseError)?.status ?? .internalServerError)
         }
-        response.headers[.date] = HTTPDate.now
-        response.headers[.server] = serverName
         let closes = request.headers[.connection].map { $0.lowercased().contains("close") } ?? false
-        if closes { response.headers[.connection] = "close" }
-        let writer = IngressResponseWriter(channel: channel, head: response.head, holdsBody: response.body.contentLength != nil)
+        // `Date`, `Server` and `Connection: close` are added as the head is written (`IngressResponseWriter`).
+        let writer = IngressResponseWriter(
+            channel: channel, head: response.head, server: serverName, closes: closes, holdsBody: response.body.contentLength != nil
+        )
         do {
             try await response.body.write(writer)
             if closes { channel.close(promise: nil) }

@@ -16,13 +16,24 @@ import NIOHTTPTypesHTTP1
 final class IngressResponseWriter: ResponseBodyWriter {
     let channel: any Channel
     private var head: HTTPResponse?
+    private let server: String
+    private let closes: Bool
     private let holdsBody: Bool
     private var held: ByteBuffer?
 
-    init(channel: any Channel, head: HTTPResponse, holdsBody: Bool) {
+    /// - Parameters:
+    ///   - server: the `Server` header.
+    ///   - closes: whether the connection closes after this response (`Connection: close`).
+    init(channel: any Channel, head: HTTPResponse, server: String, closes: Bool, holdsBody: Bool) {
         self.channel = channel
         self.head = head
+        self.server = server
+        self.closes = closes
         self.holdsBody = holdsBody
+    }
+
+    private func wireHead(_ response: HTTPResponse) -> HTTPServerResponsePart {
+        .head(Self.head(of: response, date: HTTPDate.now, server: server, closes: closes))
     }
 
     func write(_ buffer: ByteBuffer) async throws {
@@ -37,7 +48,7 @@ final class IngressResponseWriter: ResponseBodyWriter {
         }
         if let head {
             self.head = nil
-            channel.write(HTTPServerResponsePart.head(Self.framed(head)), promise: nil)
+            channel.write(wireHead(head), promise: nil)
         }
         let written = channel.eventLoop.makePromise(of: Void.self)
         channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buffer)), promise: written)
@@ -54,7 +65,7 @@ final class IngressResponseWriter: ResponseBodyWriter {
     /// flush waits until the loop has run what this pass queued, so the answers finished in one pass leave
     /// together and the client side is woken once for them rather than once each.
     func finish(_ trailingHeaders: HTTPFields?) async throws {
-        if let head { channel.write(HTTPServerResponsePart.head(Self.framed(head)), promise: nil) }
+        if let head { channel.write(wireHead(head), promise: nil) }
         if let held { channel.write(HTTPServerResponsePart.body(.byteBuffer(held)), promise: nil) }
         let written = channel.eventLoop.makePromise(of: Void.self)
         channel.write(HTTPServerResponsePart.end(trailingHeaders.map(HTTPHeaders.init)), promise: written)
@@ -62,20 +73,36 @@ final class IngressResponseWriter: ResponseBodyWriter {
         try await written.futureResult.get()
     }
 
-    /// The head framed as SwiftNIO's encoder would frame it, which is told not to (`IngressHandler`): a
-    /// status that cannot have a body has neither framing header, a body with a `content-length`
-    /// (Hummingbird sets it when the size is known) is sent as it is, any other is chunked. The
-    /// encoder's framing copied each head's header array; here the head is this writer's alone.
-    static func framed(_ response: HTTPResponse) -> HTTPResponseHead {
-        var head = HTTPResponseHead(response)
-        if !head.status.mayHaveResponseBody {
-            head.headers.remove(name: "content-length")
-            head.headers.remove(name: "transfer-encoding")
-        } else if head.headers.contains(name: "content-length") {
-            if head.headers.contains(name: "transfer-encoding") { head.headers.remove(name: "transfer-encoding") }
-        } else {
-            head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+    /// The head as it goes out: the response's fields with `Date` and `Server` (and `Connection: close`
+    /// when the connection `closes`) after them, framed as SwiftNIO's encoder would frame it (it is told
+    /// not to: `IngressHandler`). A status that cannot have a body has neither framing header, a body
+    /// with a `content-length` (Hummingbird sets it when the size is known) goes as it is, any other is
+    /// chunked. Built in one array: setting the fields on the response copied its field storage, and the
+    /// encoder's framing copied the head's header array.
+    static func head(of response: HTTPResponse, date: String, server: String, closes: Bool) -> HTTPResponseHead {
+        let status = HTTPResponseStatus(statusCode: response.status.code, reasonPhrase: response.status.reasonPhrase)
+        let mayHaveBody = status.mayHaveResponseBody
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(response.headerFields.count + 4)
+        var hasLength = false
+        for field in response.headerFields {
+            switch field.name {
+            case .date, .server, .transferEncoding:
+                continue
+            case .connection where closes:
+                continue
+            case .contentLength:
+                guard mayHaveBody else { continue }
+                hasLength = true
+            default:
+                break
+            }
+            fields.append((field.name.rawName, field.value))
         }
-        return head
+        fields.append(("Date", date))
+        fields.append(("Server", server))
+        if closes { fields.append(("Connection", "close")) }
+        if mayHaveBody, !hasLength { fields.append(("transfer-encoding", "chunked")) }
+        return HTTPResponseHead(version: .http1_1, status: status, headers: HTTPHeaders(fields))
     }
 }

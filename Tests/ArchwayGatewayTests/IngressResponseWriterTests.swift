@@ -3,6 +3,7 @@ import HTTPTypes
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
+import NIOHTTPTypesHTTP1
 import Testing
 
 @Suite("A response head framed by the ingress writer")
@@ -33,12 +34,17 @@ struct IngressResponseWriterTests {
         return bytes
     }
 
-    @Test("goes out as SwiftNIO's own framing would send it", arguments: cases.indices)
-    func sameBytesAsTheEncodersFraming(index: Int) throws {
+    @Test("goes out as the response with its date, server and close set would, framed by SwiftNIO", arguments: cases.indices, [false, true])
+    func sameBytesAsTheEncodersFraming(index: Int, closes: Bool) throws {
         let (status, fields, body) = Self.cases[index]
         let response = HTTPResponse(status: status, headerFields: fields)
-        let ours = try Self.wire(IngressResponseWriter.framed(response), body, framing: false)
-        let library = try Self.wire(HTTPResponseHead(response), body, framing: true)
+        let ours = try Self.wire(IngressResponseWriter.head(of: response, date: "Mon, 07 Dec 2026 11:00:00 GMT", server: "archway", closes: closes), body, framing: false)
+        // What the gateway sent before: the fields set on the response, SwiftNIO's conversion and framing.
+        var expected = response
+        expected.headerFields[.date] = "Mon, 07 Dec 2026 11:00:00 GMT"
+        expected.headerFields[.server] = "archway"
+        if closes { expected.headerFields[.connection] = "close" }
+        let library = try Self.wire(HTTPResponseHead(expected), body, framing: true)
         #expect(ours == library)
     }
 }
