@@ -70,8 +70,8 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
             channel: channel, head: response.head, server: serverName, closes: closes, holdsBody: response.body.contentLength != nil
         )
         do {
+            // The writer closes the connection once the end is written, when the client asked to.
             try await response.body.write(writer)
-            if closes { channel.close(promise: nil) }
         } catch {
             // The client is gone or the body failed half-way: the response cannot be completed.
             channel.close(promise: nil)

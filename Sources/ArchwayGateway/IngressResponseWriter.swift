@@ -20,6 +20,9 @@ final class IngressResponseWriter: ResponseBodyWriter {
     private let closes: Bool
     private let holdsBody: Bool
     private var held: ByteBuffer?
+    /// Runs once the response's end has been written, or its write has failed; never when `finish` was
+    /// not reached (the body failed first).
+    var onWritten: (@Sendable () -> Void)?
 
     /// - Parameters:
     ///   - server: the `Server` header.
@@ -61,16 +64,21 @@ final class IngressResponseWriter: ResponseBodyWriter {
         }
     }
 
-    /// Returns once the end has been written, so the SERVER span's duration covers the last byte. The
-    /// flush waits until the loop has run what this pass queued, so the answers finished in one pass leave
-    /// together and the client side is woken once for them rather than once each.
+    /// Queues the end and returns. What waits for its write, `onWritten` (the SERVER span's end) and the
+    /// close of a connection that closes after this response or whose write failed, runs when the loop has
+    /// written it, rather than the request's task suspending until then. The flush waits until the loop
+    /// has run what this pass queued, so the answers finished in one pass leave together and the client
+    /// side is woken once for them rather than once each.
     func finish(_ trailingHeaders: HTTPFields?) async throws {
         if let head { channel.write(wireHead(head), promise: nil) }
         if let held { channel.write(HTTPServerResponsePart.body(.byteBuffer(held)), promise: nil) }
         let written = channel.eventLoop.makePromise(of: Void.self)
         channel.write(HTTPServerResponsePart.end(trailingHeaders.map(HTTPHeaders.init)), promise: written)
         channel.eventLoop.execute { [channel] in channel.flush() }
-        try await written.futureResult.get()
+        written.futureResult.whenComplete { [channel, closes, onWritten] result in
+            onWritten?()
+            if closes || (try? result.get()) == nil { channel.close(promise: nil) }
+        }
     }
 
     /// The head as it goes out: the response's fields with `Date` and `Server` (and `Connection: close`
