@@ -4,6 +4,7 @@ import NIOCore
 import NIOEmbedded
 import NIOHTTP1
 import NIOHTTPTypesHTTP1
+import Synchronization
 import Testing
 
 @Suite("A response head framed by the ingress writer")
@@ -46,5 +47,31 @@ struct IngressResponseWriterTests {
         if closes { expected.headerFields[.connection] = "close" }
         let library = try Self.wire(HTTPResponseHead(expected), body, framing: true)
         #expect(ours == library)
+    }
+
+    @Test("what waits for the end runs once the loop has written it, then a closing connection closes", arguments: [false, true])
+    func endWrittenRunsWhatWaits(closes: Bool) async throws {
+        let channel = EmbeddedChannel()
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        let head = HTTPResponse(status: .ok, headerFields: [.contentLength: "2"])
+        let writer = IngressResponseWriter(channel: channel, head: head, server: "archway", closes: closes, holdsBody: true)
+        let written = Mutex(false)
+        writer.onWritten = { written.withLock { $0 = true } }
+        try await writer.write(ByteBuffer(string: "{}"))
+        try await writer.finish(nil)
+        // Queued, not yet flushed: nothing has been written, and the task did not wait for it.
+        #expect(written.withLock { $0 } == false)
+        #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == nil)
+        channel.embeddedEventLoop.run()
+        #expect(written.withLock { $0 })
+        guard case .head(let sent)? = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
+            Issue.record("no head")
+            return
+        }
+        #expect(sent.headers["Connection"] == (closes ? ["close"] : []))
+        #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == .body(.byteBuffer(ByteBuffer(string: "{}"))))
+        #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == .end(nil))
+        #expect(channel.isActive == !closes)
+        _ = try? channel.finish()
     }
 }
