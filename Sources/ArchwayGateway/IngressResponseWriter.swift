@@ -23,6 +23,8 @@ final class IngressResponseWriter: ResponseBodyWriter {
     /// Runs once the response's end has been written, or its write has failed; never when `finish` was
     /// not reached (the body failed first).
     var onWritten: (@Sendable () -> Void)?
+    /// Whether `finish` has queued the end (and with it `onWritten`).
+    private(set) var endQueued = false
 
     /// - Parameters:
     ///   - server: the `Server` header.
@@ -75,6 +77,7 @@ final class IngressResponseWriter: ResponseBodyWriter {
         let written = channel.eventLoop.makePromise(of: Void.self)
         channel.write(HTTPServerResponsePart.end(trailingHeaders.map(HTTPHeaders.init)), promise: written)
         channel.eventLoop.execute { [channel] in channel.flush() }
+        endQueued = true
         written.futureResult.whenComplete { [channel, closes, onWritten] result in
             onWritten?()
             if closes || (try? result.get()) == nil { channel.close(promise: nil) }

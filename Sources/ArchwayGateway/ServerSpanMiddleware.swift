@@ -75,7 +75,8 @@ struct ServerSpanMiddleware: RouterMiddleware {
                 end.end(status: status)
                 throw error
             }
-            if ingress == nil { end.end(status: status) }
+            // A body that returned without finishing never queued its end: nothing will run `onWritten`.
+            if ingress?.endQueued != true { end.end(status: status) }
         }
         return answered
     }
