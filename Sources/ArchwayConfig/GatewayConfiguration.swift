@@ -126,8 +126,23 @@ public struct ProviderConfiguration: Sendable {
     /// API root including its version segment; nil only for an embedded simulator.
     public var baseURL: String?
     public var apiKey: String?
-    /// Static headers sent with every upstream request.
+    /// Static headers sent with every upstream request; none of `reservedHeaderNames`.
     public var headers: [(name: String, value: String)]
+
+    /// The headers Archway sets on every upstream request itself (lowercased): the credentials, the
+    /// origin, the body's framing and type, the trace context.
+    public static let reservedHeaderNames: Set<String> = [
+        "authorization", "x-api-key", "host", "content-length", "transfer-encoding", "content-type", "traceparent",
+    ]
+
+    /// Whether the key and `headers` can be sent as they are: valid HTTP, none reserved.
+    public var headersAreSendable: Bool {
+        (apiKey.map(HeaderValidity.isSendableValue) ?? true)
+            && headers.allSatisfy { name, value in
+                HeaderValidity.isSendableName(name) && HeaderValidity.isSendableValue(value)
+                    && !Self.reservedHeaderNames.contains(name.lowercased())
+            }
+    }
     /// `gen_ai.provider.name` to report; derived from the kind and host when not set.
     public var providerName: String
     /// Behaviour of an embedded simulator.

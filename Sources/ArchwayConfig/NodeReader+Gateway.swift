@@ -178,7 +178,7 @@ extension NodeReader {
             case "headers":
                 for header in mapping(entry.value, childPath, allowed: nil) ?? [] {
                     let lowered = header.key.lowercased()
-                    if ["authorization", "x-api-key", "host", "content-length", "transfer-encoding", "content-type", "traceparent"].contains(lowered) {
+                    if ProviderConfiguration.reservedHeaderNames.contains(lowered) {
                         report(header.keyNode, "\(childPath).\(header.key)", "this header is set by Archway and cannot be configured")
                     } else if !HeaderValidity.isSendableName(header.key) {
                         report(header.keyNode, "\(childPath).\(header.key)", "'\(header.key)' is not a valid HTTP header name")

@@ -16,10 +16,11 @@ final class ClientConnection: Sendable {
     func run<Value>(_ body: () async throws -> Value) async throws -> Value {
         // `UnsafeCurrentTask` is valid only while its task runs: it is stored for the duration of `body`
         // and removed under the same lock the close path uses, so a close never touches a finished task.
-        withUnsafeCurrentTask { task in
-            current.withLock { $0 = task.map(TaskReference.init) }
-        }
-        defer { current.withLock { $0 = nil } }
+        let task = withUnsafeCurrentTask { $0 }
+        current.withLock { $0 = task.map(TaskReference.init) }
+        // Only its own: a pipelined request's task may have taken the slot meanwhile, and must stay
+        // cancellable.
+        defer { current.withLock { if $0?.task == task { $0 = nil } } }
         if closed.load(ordering: .acquiring) { throw CancellationError() }
         return try await body()
     }

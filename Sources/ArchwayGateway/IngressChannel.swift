@@ -67,11 +67,14 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
         let closes = request.headers[.connection].map { $0.lowercased().contains("close") } ?? false
         // `Date`, `Server` and `Connection: close` are added as the head is written (`IngressResponseWriter`).
         let writer = IngressResponseWriter(
-            channel: channel, head: response.head, server: serverName, closes: closes, holdsBody: response.body.contentLength != nil
+            channel: channel, head: response.head, server: serverName, closes: closes,
+            answersConnect: request.method == .connect, holdsBody: response.body.contentLength != nil
         )
         do {
-            // The writer closes the connection once the end is written, when the client asked to.
+            // The writer closes the connection once the end is written, when the client asked to. A body
+            // that returned without finishing left a response that cannot be completed.
             try await response.body.write(writer)
+            if !writer.endQueued { channel.close(promise: nil) }
         } catch {
             // The client is gone or the body failed half-way: the response cannot be completed.
             channel.close(promise: nil)

@@ -18,6 +18,7 @@ final class IngressResponseWriter: ResponseBodyWriter {
     private var head: HTTPResponse?
     private let server: String
     private let closes: Bool
+    private let answersConnect: Bool
     private let holdsBody: Bool
     private var held: ByteBuffer?
     /// Runs once the response's end has been written, or its write has failed; never when `finish` was
@@ -29,16 +30,18 @@ final class IngressResponseWriter: ResponseBodyWriter {
     /// - Parameters:
     ///   - server: the `Server` header.
     ///   - closes: whether the connection closes after this response (`Connection: close`).
-    init(channel: any Channel, head: HTTPResponse, server: String, closes: Bool, holdsBody: Bool) {
+    ///   - answersConnect: whether the request was a `CONNECT`, whose answer SwiftNIO sends without a body.
+    init(channel: any Channel, head: HTTPResponse, server: String, closes: Bool, answersConnect: Bool = false, holdsBody: Bool) {
         self.channel = channel
         self.head = head
         self.server = server
         self.closes = closes
+        self.answersConnect = answersConnect
         self.holdsBody = holdsBody
     }
 
     private func wireHead(_ response: HTTPResponse) -> HTTPServerResponsePart {
-        .head(Self.head(of: response, date: HTTPDate.now, server: server, closes: closes))
+        .head(Self.head(of: response, date: HTTPDate.now, server: server, closes: closes, answersConnect: answersConnect))
     }
 
     func write(_ buffer: ByteBuffer) async throws {
@@ -86,13 +89,13 @@ final class IngressResponseWriter: ResponseBodyWriter {
 
     /// The head as it goes out: the response's fields with `Date` and `Server` (and `Connection: close`
     /// when the connection `closes`) after them, framed as SwiftNIO's encoder would frame it (it is told
-    /// not to: `IngressHandler`). A status that cannot have a body has neither framing header, a body
-    /// with a `content-length` (Hummingbird sets it when the size is known) goes as it is, any other is
-    /// chunked. Built in one array: setting the fields on the response copied its field storage, and the
-    /// encoder's framing copied the head's header array.
-    static func head(of response: HTTPResponse, date: String, server: String, closes: Bool) -> HTTPResponseHead {
+    /// not to: `IngressHandler`). A status that cannot have a body, or an answer to a `CONNECT`, has
+    /// neither framing header; a body with a `content-length` (Hummingbird sets it when the size is known)
+    /// goes as it is; any other is chunked. Built in one array: setting the fields on the response copied
+    /// its field storage, and the encoder's framing copied the head's header array.
+    static func head(of response: HTTPResponse, date: String, server: String, closes: Bool, answersConnect: Bool = false) -> HTTPResponseHead {
         let status = HTTPResponseStatus(statusCode: response.status.code, reasonPhrase: response.status.reasonPhrase)
-        let mayHaveBody = status.mayHaveResponseBody
+        let mayHaveBody = status.mayHaveResponseBody && !answersConnect
         var fields: [(String, String)] = []
         fields.reserveCapacity(response.headerFields.count + 4)
         var hasLength = false

@@ -13,9 +13,9 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     let transport: UpstreamTransport
     let origin: UpstreamOrigin
     let baseHeaders: HTTPHeaders
-    /// Whether `baseHeaders` can be sent: valid, and no framing header among them. The configuration
-    /// refuses what cannot; an adapter built another way with such a header fails its calls instead of
-    /// sending it (the upstream pipeline does not check).
+    /// Whether the provider's key and headers can be sent (`ProviderConfiguration.headersAreSendable`). The
+    /// configuration refuses what cannot; an adapter built another way with such a header fails its calls
+    /// instead of sending it (the upstream pipeline does not check).
     let headersAreSendable: Bool
     /// The chat and embeddings endpoints, joined to the base once rather than on every call.
     let chatEndpoint: Endpoint
@@ -58,11 +58,9 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         // Configuration refuses a `host` header: it is always the base URL's.
         headers.add(name: "host", value: origin.hostHeader)
         self.baseHeaders = headers
-        // Framing is the transport's alone: its encoder does not remove a second one (`UpstreamRequest`).
-        self.headersAreSendable = headers.allSatisfy { name, value in
-            HeaderValidity.isSendableName(name) && HeaderValidity.isSendableValue(value)
-                && !["content-length", "transfer-encoding"].contains(name.lowercased())
-        }
+        // Framing is the transport's alone (its encoder does not remove a second one: `UpstreamRequest`),
+        // and so are the key, the host and the trace context.
+        self.headersAreSendable = provider.headersAreSendable
     }
 
     var isAnthropic: Bool { provider.kind == .anthropic }

@@ -3,9 +3,15 @@ import HTTPTypes
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
+import ArchwayTelemetry
+import Hummingbird
+import InMemoryTracing
+import Logging
+import MetricsTestKit
 import NIOHTTPTypesHTTP1
 import Synchronization
 import Testing
+import Tracing
 
 @Suite("A response head framed by the ingress writer")
 struct IngressResponseWriterTests {
@@ -49,7 +55,10 @@ struct IngressResponseWriterTests {
         #expect(ours == library)
     }
 
-    @Test("what waits for the end runs once the loop has written it, then a closing connection closes", arguments: [false, true])
+    @Test(
+        "what waits for the end runs once the loop has written it, then a closing connection closes",
+        .timeLimit(.minutes(1)), arguments: [false, true]
+    )
     func endWrittenRunsWhatWaits(closes: Bool) async throws {
         let channel = EmbeddedChannel()
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
@@ -72,6 +81,72 @@ struct IngressResponseWriterTests {
         #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == .body(.byteBuffer(ByteBuffer(string: "{}"))))
         #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == .end(nil))
         #expect(channel.isActive == !closes)
+        _ = try? channel.finish()
+    }
+
+    /// The bytes SwiftNIO's server pipeline writes for a response to `request`: its encoder knows the
+    /// request's method (HEAD and CONNECT answers carry no body).
+    private static func wire(answering request: String, _ head: HTTPResponseHead, _ body: [String], framing: Bool) throws -> String {
+        var configuration = HTTPResponseEncoder.Configuration()
+        configuration.automaticallySetFramingHeaders = framing
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+            withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false, withEncoderConfiguration: configuration
+        )
+        try channel.writeInbound(ByteBuffer(string: request))
+        while try channel.readInbound(as: HTTPServerRequestPart.self) != nil {}
+        channel.write(HTTPServerResponsePart.head(head), promise: nil)
+        // A body the method does not allow is refused by the encoder; what matters here is the head.
+        for part in body { channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: part))), promise: nil) }
+        try channel.writeAndFlush(HTTPServerResponsePart.end(nil)).wait()
+        var bytes = ""
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { bytes += String(buffer: buffer) }
+        _ = try? channel.finish()
+        return bytes
+    }
+
+    @Test("answers HEAD and CONNECT as SwiftNIO's encoder does once it knows the method", arguments: [
+        ("HEAD /healthz HTTP/1.1\r\nhost: gw\r\n\r\n", false),
+        ("CONNECT example.com:443 HTTP/1.1\r\nhost: example.com:443\r\n\r\n", true),
+        ("GET /v1/models HTTP/1.1\r\nhost: gw\r\n\r\n", false),
+    ])
+    func bodilessMethods(request: String, connect: Bool) throws {
+        for (fields, body) in [(HTTPFields([HTTPField(name: .contentLength, value: "2")]), ["{}"]), ([:], ["a", "b"])] {
+            let response = HTTPResponse(status: .notFound, headerFields: fields)
+            var expected = response
+            expected.headerFields[.date] = "Mon, 07 Dec 2026 11:00:00 GMT"
+            expected.headerFields[.server] = "archway"
+            let ours = IngressResponseWriter.head(of: response, date: "Mon, 07 Dec 2026 11:00:00 GMT", server: "archway", closes: false, answersConnect: connect)
+            #expect(try Self.wire(answering: request, ours, body, framing: false) == Self.wire(answering: request, HTTPResponseHead(expected), body, framing: true))
+        }
+    }
+
+    @Test("the SERVER span ends once the end is written, once; at once when a body never finishes", .timeLimit(.minutes(1)))
+    func serverSpanFollowsTheEnd() async throws {
+        let tracer = InMemoryTracer()
+        let middleware = ServerSpanMiddleware(tracer: tracer, telemetry: GenAITelemetry(tracer: tracer, metrics: TestMetrics()))
+        let channel = EmbeddedChannel()
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        let context = GatewayRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: Logger(label: "test")))
+        let request = Request(head: HTTPRequest(method: .post, scheme: nil, authority: nil, path: "/v1/chat/completions"), body: RequestBody(buffer: ByteBuffer()))
+
+        let answered = try await middleware.handle(request, context: context) { _, _ in
+            Response(status: .ok, headers: [.contentLength: "2"], body: ResponseBody(byteBuffer: ByteBuffer(string: "{}")))
+        }
+        let writer = IngressResponseWriter(channel: channel, head: answered.head, server: "archway", closes: false, holdsBody: true)
+        try await answered.body.write(writer)
+        #expect(tracer.finishedSpans.isEmpty, "ended before the last byte was written")
+        channel.embeddedEventLoop.run()
+        #expect(tracer.finishedSpans.count == 1)
+        #expect(tracer.finishedSpans.first?.attributes.get(GenAIAttributes.httpResponseStatusCode) == .int64(200))
+
+        let unfinished = try await middleware.handle(request, context: context) { _, _ in
+            Response(status: .ok, body: ResponseBody { _ in })
+        }
+        try await unfinished.body.write(IngressResponseWriter(channel: channel, head: unfinished.head, server: "archway", closes: false, holdsBody: false))
+        #expect(tracer.finishedSpans.count == 2)
+        channel.embeddedEventLoop.run()
+        #expect(tracer.finishedSpans.count == 2)
         _ = try? channel.finish()
     }
 }

@@ -196,13 +196,21 @@ struct AdapterHarness {
         // now that the upstream pipeline no longer checks each request's headers.
         let upstream = ScriptedUpstream { _, _ in .scriptedJSON(AdapterHarness.completion) }
         try await upstream.run { base in
-            var harness = try AdapterHarness(base: base + "/v1")
-            harness.provider.apiKey = "sk-live-abcdef123456\r\nx-injected: yes"
-            let error = await #expect(throws: GatewayError.self) {
-                try await harness.run { adapter in try await adapter.chat(AdapterHarness.request, call: AdapterHarness.call()) }
+            let changes: [@Sendable (inout ProviderConfiguration) -> Void] = [
+                { $0.apiKey = "sk-live-abcdef123456\r\nx-injected: yes" },
+                { $0.headers = [("x-team", "a\nb")] },
+                // One the transport sets itself: a second one would go out beside it.
+                { $0.headers = [("Host", "elsewhere.example")] },
+            ]
+            for change in changes {
+                var harness = try AdapterHarness(base: base + "/v1")
+                change(&harness.provider)
+                let error = await #expect(throws: GatewayError.self) {
+                    try await harness.run { adapter in try await adapter.chat(AdapterHarness.request, call: AdapterHarness.call()) }
+                }
+                #expect(error?.status == .badGateway)
+                #expect(error?.message.contains("sk-live") == false)
             }
-            #expect(error?.status == .badGateway)
-            #expect(error?.message.contains("sk-live") == false)
             #expect(upstream.received.isEmpty)
         }
     }
