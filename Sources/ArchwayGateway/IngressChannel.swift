@@ -29,8 +29,8 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: maxBodyBytes) { head, body, channel, client in
-                Task { await respond(to: Request(head: head, body: RequestBody(buffer: body)), on: channel, client: client) }
+            try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: maxBodyBytes) { request in
+                Task { await respond(to: request) }
             }
             return Value(channel: channel)
         }
@@ -46,7 +46,9 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
     }
 
     /// Runs the router for one request and writes its response.
-    func respond(to request: Request, on channel: any Channel, client: ClientConnection) async {
+    func respond(to ingress: IngressRequest) async {
+        let request = Request(head: ingress.head, body: RequestBody(buffer: ingress.body))
+        let channel = ingress.channel
         // As Hummingbird's application does: a request ID in the request's logger (`context.id` reads it),
         // when that logger can log at all: only debug messages use it (Hummingbird's decode errors), and
         // the ID costs a copy of the logger's storage and its metadata table on every request.
@@ -55,7 +57,7 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
             logger[metadataKey: "hb.request.id"] = .stringConvertible(RequestID())
         }
         var context = GatewayRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: logger))
-        context.client = client
+        context.client = ingress.client
         let response: Response
         do {
             response = try await responder.respond(to: request, context: context)
@@ -64,11 +66,13 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
             // only the last resort Hummingbird's application has too.
             response = Response(status: (error as? any HTTPResponseError)?.status ?? .internalServerError)
         }
-        let closes = request.headers[.connection].map { $0.lowercased().contains("close") } ?? false
+        // A body of unknown size to a client that cannot read chunks ends with the connection.
+        let sized = response.body.contentLength != nil
+        let closes = (request.headers[.connection].map { $0.lowercased().contains("close") } ?? false) || (!sized && !ingress.acceptsChunked)
         // `Date`, `Server` and `Connection: close` are added as the head is written (`IngressResponseWriter`).
         let writer = IngressResponseWriter(
             channel: channel, head: response.head, server: serverName, closes: closes,
-            answersConnect: request.method == .connect, holdsBody: response.body.contentLength != nil
+            answersConnect: request.method == .connect, chunked: ingress.acceptsChunked, holdsBody: sized
         )
         do {
             // The writer closes the connection once the end is written, when the client asked to. A body

@@ -21,12 +21,14 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private var state = State.idle
+    /// Whether the request being read came as HTTP/1.0 (HTTPTypes has no version).
+    private var isHTTP10 = false
     private let bodyLimit: Int
-    private let dispatch: (HTTPRequest, ByteBuffer, any Channel, ClientConnection) -> Void
+    private let dispatch: (IngressRequest) -> Void
     /// The connection's requests, cancelled when the client goes away.
     private let client = ClientConnection()
 
-    init(bodyLimit: Int, dispatch: @escaping (HTTPRequest, ByteBuffer, any Channel, ClientConnection) -> Void) {
+    init(bodyLimit: Int, dispatch: @escaping (IngressRequest) -> Void) {
         self.bodyLimit = bodyLimit
         self.dispatch = dispatch
     }
@@ -37,7 +39,7 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
     static func addPipeline(
         to pipeline: ChannelPipeline.SynchronousOperations,
         bodyLimit: Int,
-        dispatch: @escaping (HTTPRequest, ByteBuffer, any Channel, ClientConnection) -> Void
+        dispatch: @escaping (IngressRequest) -> Void
     ) throws {
         // Without SwiftNIO's outbound header check, a handler every response's parts pass through: a
         // response's fields are HTTPTypes', whose names are checked and whose values are made legal when
@@ -67,6 +69,7 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return errorCaught(context: context, error: error)
             }
             state = .receiving(head, nil)
+            isHTTP10 = nioHead.version.major == 1 && nioHead.version.minor == 0
             if head.headerFields[.expect]?.lowercased() == "100-continue",
                (head.headerFields[.contentLength].flatMap { Int($0) } ?? 0) <= bodyLimit {
                 // The client waits for this before it sends its body (curl does from 1 MB): tell it to go on
@@ -88,7 +91,7 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard case .receiving(let head, let body) = state else { return }
             state = .idle
-            dispatch(head, body ?? ByteBuffer(), context.channel, client)
+            dispatch(IngressRequest(head: head, body: body ?? ByteBuffer(), channel: context.channel, client: client, acceptsChunked: !isHTTP10))
         }
     }
 
@@ -116,4 +119,16 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
         state = .idle
         context.close(promise: nil)
     }
+}
+
+/// A request read in full, handed from `IngressHandler` to the router's task.
+struct IngressRequest {
+    var head: HTTPRequest
+    var body: ByteBuffer
+    var channel: any Channel
+    /// The connection's requests, cancelled when the client goes away.
+    var client: ClientConnection
+    /// Whether the client can read a chunked body: not an HTTP/1.0 one (RFC 9112 §6.1), whose streams are
+    /// sent as they come and end with the connection.
+    var acceptsChunked: Bool
 }

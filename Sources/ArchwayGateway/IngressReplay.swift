@@ -25,9 +25,9 @@ public enum IngressReplay {
     public static func replay(_ pieces: [[UInt8]], bodyLimit: Int) throws -> Outcome {
         let channel = EmbeddedChannel()
         let recorder = Recorder()
-        try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: bodyLimit) { _, body, channel, _ in
+        try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: bodyLimit) { request in
             recorder.outcome.requests += 1
-            recorder.outcome.largestBody = max(recorder.outcome.largestBody, body.readableBytes)
+            recorder.outcome.largestBody = max(recorder.outcome.largestBody, request.body.readableBytes)
             channel.write(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "2"])), promise: nil)
             channel.write(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: "ok"))), promise: nil)
             channel.writeAndFlush(HTTPServerResponsePart.end(nil), promise: nil)

@@ -19,6 +19,7 @@ final class IngressResponseWriter: ResponseBodyWriter {
     private let server: String
     private let closes: Bool
     private let answersConnect: Bool
+    private let chunked: Bool
     private let holdsBody: Bool
     private var held: ByteBuffer?
     /// Runs once the response's end has been written, or its write has failed; never when `finish` was
@@ -31,17 +32,23 @@ final class IngressResponseWriter: ResponseBodyWriter {
     ///   - server: the `Server` header.
     ///   - closes: whether the connection closes after this response (`Connection: close`).
     ///   - answersConnect: whether the request was a `CONNECT`, whose answer SwiftNIO sends without a body.
-    init(channel: any Channel, head: HTTPResponse, server: String, closes: Bool, answersConnect: Bool = false, holdsBody: Bool) {
+    ///   - chunked: whether a body of unknown size may be chunked; if not (an HTTP/1.0 client), it ends
+    ///     with the connection, which `closes` must then say.
+    init(
+        channel: any Channel, head: HTTPResponse, server: String, closes: Bool, answersConnect: Bool = false, chunked: Bool = true,
+        holdsBody: Bool
+    ) {
         self.channel = channel
         self.head = head
         self.server = server
         self.closes = closes
         self.answersConnect = answersConnect
+        self.chunked = chunked
         self.holdsBody = holdsBody
     }
 
     private func wireHead(_ response: HTTPResponse) -> HTTPServerResponsePart {
-        .head(Self.head(of: response, date: HTTPDate.now, server: server, closes: closes, answersConnect: answersConnect))
+        .head(Self.head(of: response, date: HTTPDate.now, server: server, closes: closes, answersConnect: answersConnect, chunked: chunked))
     }
 
     func write(_ buffer: ByteBuffer) async throws {
@@ -91,9 +98,13 @@ final class IngressResponseWriter: ResponseBodyWriter {
     /// when the connection `closes`) after them, framed as SwiftNIO's encoder would frame it (it is told
     /// not to: `IngressHandler`). A status that cannot have a body, or an answer to a `CONNECT`, has
     /// neither framing header; a body with a `content-length` (Hummingbird sets it when the size is known)
-    /// goes as it is; any other is chunked. Built in one array: setting the fields on the response copied
-    /// its field storage, and the encoder's framing copied the head's header array.
-    static func head(of response: HTTPResponse, date: String, server: String, closes: Bool, answersConnect: Bool = false) -> HTTPResponseHead {
+    /// goes as it is; any other is chunked, unless the client cannot read chunks (`chunked` false: an
+    /// HTTP/1.0 client), when it is sent as it comes and ends with the connection. Built in one array:
+    /// setting the fields on the response copied its field storage, and the encoder's framing copied the
+    /// head's header array.
+    static func head(
+        of response: HTTPResponse, date: String, server: String, closes: Bool, answersConnect: Bool = false, chunked: Bool = true
+    ) -> HTTPResponseHead {
         let status = HTTPResponseStatus(statusCode: response.status.code, reasonPhrase: response.status.reasonPhrase)
         let mayHaveBody = status.mayHaveResponseBody && !answersConnect
         var fields: [(String, String)] = []
@@ -116,7 +127,7 @@ final class IngressResponseWriter: ResponseBodyWriter {
         fields.append(("Date", date))
         fields.append(("Server", server))
         if closes { fields.append(("Connection", "close")) }
-        if mayHaveBody, !hasLength { fields.append(("transfer-encoding", "chunked")) }
+        if mayHaveBody, !hasLength, chunked { fields.append(("transfer-encoding", "chunked")) }
         return HTTPResponseHead(version: .http1_1, status: status, headers: HTTPHeaders(fields))
     }
 }

@@ -26,8 +26,8 @@ struct IngressReadAheadHandlerTests {
 
         init() throws {
             try channel.pipeline.syncOperations.addHandler(counter)
-            try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: 1 << 20) { [unowned self] head, _, _, _ in
-                dispatched.append(head)
+            try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: 1 << 20) { [unowned self] request in
+                dispatched.append(request.head)
             }
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         }

@@ -149,4 +149,30 @@ struct IngressResponseWriterTests {
         #expect(tracer.finishedSpans.count == 2)
         _ = try? channel.finish()
     }
+
+    @Test("a stream to an HTTP/1.0 client is sent as it comes and ends with the connection, never chunked")
+    func http10StreamsAreNotChunked() throws {
+        // What IngressHandler tells the router's task of each request's version.
+        var accepts: [Bool] = []
+        let channel = EmbeddedChannel()
+        try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: 1 << 20) { accepts.append($0.acceptsChunked) }
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try channel.writeInbound(ByteBuffer(string: "GET /v1/models HTTP/1.0\r\nconnection: keep-alive\r\n\r\n"))
+        #expect(accepts == [false])
+        _ = try? channel.finish()
+        let modern = EmbeddedChannel()
+        try IngressHandler.addPipeline(to: modern.pipeline.syncOperations, bodyLimit: 1 << 20) { accepts.append($0.acceptsChunked) }
+        try modern.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        try modern.writeInbound(ByteBuffer(string: "GET /v1/models HTTP/1.1\r\nhost: gw\r\n\r\n"))
+        #expect(accepts == [false, true])
+        _ = try? modern.finish()
+
+        let stream = HTTPResponse(status: .ok, headerFields: [.contentType: "text/event-stream"])
+        let head = IngressResponseWriter.head(of: stream, date: "Mon, 07 Dec 2026 11:00:00 GMT", server: "archway", closes: true, chunked: false)
+        let bytes = try Self.wire(answering: "GET /v1/models HTTP/1.0\r\nconnection: keep-alive\r\n\r\n", head, ["data: 1\n\n", "data: 2\n\n"], framing: false)
+        #expect(!bytes.lowercased().contains("transfer-encoding"))
+        #expect(bytes.contains("Connection: close\r\n"))
+        #expect(bytes.hasSuffix("\r\n\r\ndata: 1\n\ndata: 2\n\n"))
+    }
 }
+
