@@ -75,10 +75,9 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
             answersConnect: request.method == .connect, chunked: ingress.acceptsChunked, holdsBody: sized
         )
         do {
-            // The writer closes the connection once the end is written, when the client asked to. A body
-            // that returned without finishing left a response that cannot be completed.
             try await response.body.write(writer)
-            if !writer.endQueued { channel.close(promise: nil) }
+            // A body that returned without finishing left a response that cannot be completed.
+            if closes || !writer.endQueued { channel.close(promise: nil) }
         } catch {
             // The client is gone or the body failed half-way: the response cannot be completed.
             channel.close(promise: nil)

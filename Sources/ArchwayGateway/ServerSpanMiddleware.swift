@@ -60,23 +60,14 @@ struct ServerSpanMiddleware: RouterMiddleware {
         }
         let status = response.status
         let end = ServerSpanEnd(span: span, start: start, duration: duration(method: method, route: route, status: status))
-        // The span ends, and the duration is taken, once the response's last byte has been written, as
-        // `http.server.request.duration` asks: the ingress writer says when (in-process, Hummingbird's
-        // writer has written it when its finish returns). This also keeps the span's encoding out of the
-        // time a client waits for its answer.
+        // The span ends, and the duration is taken, once the response's last byte has been written (the
+        // writer's finish waits for its flush), as `http.server.request.duration` asks. This also keeps the
+        // span's encoding out of the time a client waits for its answer.
         var answered = response
         let body = response.body
         answered.body = ResponseBody(contentLength: body.contentLength) { writer in
-            let ingress = writer as? IngressResponseWriter
-            ingress?.onWritten = { end.end(status: status) }
-            do {
-                try await body.write(writer)
-            } catch {
-                end.end(status: status)
-                throw error
-            }
-            // A body that returned without finishing never queued its end: nothing will run `onWritten`.
-            if ingress?.endQueued != true { end.end(status: status) }
+            defer { end.end(status: status) }
+            try await body.write(writer)
         }
         return answered
     }

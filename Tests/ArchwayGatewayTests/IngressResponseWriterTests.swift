@@ -3,15 +3,8 @@ import HTTPTypes
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
-import ArchwayTelemetry
-import Hummingbird
-import InMemoryTracing
-import Logging
-import MetricsTestKit
 import NIOHTTPTypesHTTP1
-import Synchronization
 import Testing
-import Tracing
 
 @Suite("A response head framed by the ingress writer")
 struct IngressResponseWriterTests {
@@ -55,35 +48,6 @@ struct IngressResponseWriterTests {
         #expect(ours == library)
     }
 
-    @Test(
-        "what waits for the end runs once the loop has written it, then a closing connection closes",
-        .timeLimit(.minutes(1)), arguments: [false, true]
-    )
-    func endWrittenRunsWhatWaits(closes: Bool) async throws {
-        let channel = EmbeddedChannel()
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
-        let head = HTTPResponse(status: .ok, headerFields: [.contentLength: "2"])
-        let writer = IngressResponseWriter(channel: channel, head: head, server: "archway", closes: closes, holdsBody: true)
-        let written = Mutex(false)
-        writer.onWritten = { written.withLock { $0 = true } }
-        try await writer.write(ByteBuffer(string: "{}"))
-        try await writer.finish(nil)
-        // Queued, not yet flushed: nothing has been written, and the task did not wait for it.
-        #expect(written.withLock { $0 } == false)
-        #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == nil)
-        channel.embeddedEventLoop.run()
-        #expect(written.withLock { $0 })
-        guard case .head(let sent)? = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
-            Issue.record("no head")
-            return
-        }
-        #expect(sent.headers["Connection"] == (closes ? ["close"] : []))
-        #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == .body(.byteBuffer(ByteBuffer(string: "{}"))))
-        #expect(try channel.readOutbound(as: HTTPServerResponsePart.self) == .end(nil))
-        #expect(channel.isActive == !closes)
-        _ = try? channel.finish()
-    }
-
     /// The bytes SwiftNIO's server pipeline writes for a response to `request`: its encoder knows the
     /// request's method (HEAD and CONNECT answers carry no body).
     private static func wire(answering request: String, _ head: HTTPResponseHead, _ body: [String], framing: Bool) throws -> String {
@@ -119,35 +83,6 @@ struct IngressResponseWriterTests {
             let ours = IngressResponseWriter.head(of: response, date: "Mon, 07 Dec 2026 11:00:00 GMT", server: "archway", closes: false, answersConnect: connect)
             #expect(try Self.wire(answering: request, ours, body, framing: false) == Self.wire(answering: request, HTTPResponseHead(expected), body, framing: true))
         }
-    }
-
-    @Test("the SERVER span ends once the end is written, once; at once when a body never finishes", .timeLimit(.minutes(1)))
-    func serverSpanFollowsTheEnd() async throws {
-        let tracer = InMemoryTracer()
-        let middleware = ServerSpanMiddleware(tracer: tracer, telemetry: GenAITelemetry(tracer: tracer, metrics: TestMetrics()))
-        let channel = EmbeddedChannel()
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
-        let context = GatewayRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: Logger(label: "test")))
-        let request = Request(head: HTTPRequest(method: .post, scheme: nil, authority: nil, path: "/v1/chat/completions"), body: RequestBody(buffer: ByteBuffer()))
-
-        let answered = try await middleware.handle(request, context: context) { _, _ in
-            Response(status: .ok, headers: [.contentLength: "2"], body: ResponseBody(byteBuffer: ByteBuffer(string: "{}")))
-        }
-        let writer = IngressResponseWriter(channel: channel, head: answered.head, server: "archway", closes: false, holdsBody: true)
-        try await answered.body.write(writer)
-        #expect(tracer.finishedSpans.isEmpty, "ended before the last byte was written")
-        channel.embeddedEventLoop.run()
-        #expect(tracer.finishedSpans.count == 1)
-        #expect(tracer.finishedSpans.first?.attributes.get(GenAIAttributes.httpResponseStatusCode) == .int64(200))
-
-        let unfinished = try await middleware.handle(request, context: context) { _, _ in
-            Response(status: .ok, body: ResponseBody { _ in })
-        }
-        try await unfinished.body.write(IngressResponseWriter(channel: channel, head: unfinished.head, server: "archway", closes: false, holdsBody: false))
-        #expect(tracer.finishedSpans.count == 2)
-        channel.embeddedEventLoop.run()
-        #expect(tracer.finishedSpans.count == 2)
-        _ = try? channel.finish()
     }
 
     @Test("a stream to an HTTP/1.0 client is sent as it comes and ends with the connection, never chunked")
