@@ -66,18 +66,17 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
             // only the last resort Hummingbird's application has too.
             response = Response(status: (error as? any HTTPResponseError)?.status ?? .internalServerError)
         }
-        // A body of unknown size to a client that cannot read chunks ends with the connection.
-        let sized = response.body.contentLength != nil
-        let closes = (request.headers[.connection].map { $0.lowercased().contains("close") } ?? false) || (!sized && !ingress.acceptsChunked)
         // `Date`, `Server` and `Connection: close` are added as the head is written (`IngressResponseWriter`).
         let writer = IngressResponseWriter(
-            channel: channel, head: response.head, server: serverName, closes: closes,
-            answersConnect: request.method == .connect, chunked: ingress.acceptsChunked, holdsBody: sized
+            channel: channel, head: response.head, server: serverName,
+            closeRequested: request.headers[.connection].map { $0.lowercased().contains("close") } ?? false,
+            answersConnect: request.method == .connect, chunked: ingress.acceptsChunked,
+            holdsBody: response.body.contentLength != nil
         )
         do {
             try await response.body.write(writer)
             // A body that returned without finishing left a response that cannot be completed.
-            if closes || !writer.endQueued { channel.close(promise: nil) }
+            if writer.closes || !writer.endQueued { channel.close(promise: nil) }
         } catch {
             // The client is gone or the body failed half-way: the response cannot be completed.
             channel.close(promise: nil)

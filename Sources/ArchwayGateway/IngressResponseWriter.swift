@@ -17,7 +17,9 @@ final class IngressResponseWriter: ResponseBodyWriter {
     let channel: any Channel
     private var head: HTTPResponse?
     private let server: String
-    private let closes: Bool
+    /// Whether the connection closes after this response: the client asked to, or a body of unknown size
+    /// goes to a client that cannot read chunks and so ends with the connection.
+    let closes: Bool
     private let answersConnect: Bool
     private let chunked: Bool
     private let holdsBody: Bool
@@ -27,18 +29,19 @@ final class IngressResponseWriter: ResponseBodyWriter {
 
     /// - Parameters:
     ///   - server: the `Server` header.
-    ///   - closes: whether the connection closes after this response (`Connection: close`).
+    ///   - closeRequested: whether the client asked to close the connection after this response.
     ///   - answersConnect: whether the request was a `CONNECT`, whose answer SwiftNIO sends without a body.
     ///   - chunked: whether a body of unknown size may be chunked; if not (an HTTP/1.0 client), it ends
-    ///     with the connection, which `closes` must then say.
+    ///     with the connection.
+    ///   - holdsBody: whether the body's size is known, so it is held and sent with its length.
     init(
-        channel: any Channel, head: HTTPResponse, server: String, closes: Bool, answersConnect: Bool = false, chunked: Bool = true,
-        holdsBody: Bool
+        channel: any Channel, head: HTTPResponse, server: String, closeRequested: Bool, answersConnect: Bool = false,
+        chunked: Bool = true, holdsBody: Bool
     ) {
         self.channel = channel
         self.head = head
         self.server = server
-        self.closes = closes
+        self.closes = closeRequested || (!holdsBody && !chunked)
         self.answersConnect = answersConnect
         self.chunked = chunked
         self.holdsBody = holdsBody
