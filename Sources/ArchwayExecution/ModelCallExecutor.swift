@@ -217,7 +217,8 @@ public struct ModelCallExecutor: Sendable {
                 purpose: scope.purpose,
                 upstreamModel: entry.model.upstreamModel,
                 serverAddress: server.host,
-                serverPort: server.port
+                serverPort: server.port,
+                spanName: entry.spanName(of: operation)
             )
             let span = telemetry.startModelCall(target, chat: request, context: scope.context, link: scope.link)
             sink.callStarted(target)

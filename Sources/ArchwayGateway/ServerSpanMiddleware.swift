@@ -32,9 +32,7 @@ struct ServerSpanMiddleware: RouterMiddleware {
         tracer.extract(request.headers, into: &parent, using: HTTPFieldsExtractor())
         let original = request.method.rawValue
         let method = Self.conventionalMethod(original)
-        // The conventions name an unknown method's span `HTTP`.
-        let nameMethod = method == "_OTHER" ? "HTTP" : method
-        let span = tracer.startSpan(route.map { "\(nameMethod) \($0)" } ?? nameMethod, context: parent, ofKind: .server)
+        let span = tracer.startSpan(Self.spanName(method: method, route: route), context: parent, ofKind: .server)
         if span.isRecording {
             span.setInitialAttributes(capacity: 8) { attributes in
                 attributes.set(GenAIAttributes.httpRequestMethod, method)
@@ -74,6 +72,24 @@ struct ServerSpanMiddleware: RouterMiddleware {
 
     private func duration(method: String, route: String?, status: HTTPResponse.Status) -> Recorder {
         telemetry.httpServerDuration(method: method, route: route, status: status.code)
+    }
+
+    /// `{method} {http.route}`, or the method alone when no route matched; the conventions name an unknown
+    /// method's span `HTTP`. The model routes' names are constants: interpolating one allocated its string
+    /// on every request.
+    static func spanName(method: String, route: String?) -> String {
+        let nameMethod = method == "_OTHER" ? "HTTP" : method
+        guard let route else { return nameMethod }
+        if nameMethod == "POST" {
+            switch route {
+            case "/v1/chat/completions": return "POST /v1/chat/completions"
+            case "/v1/messages": return "POST /v1/messages"
+            case "/v1/embeddings": return "POST /v1/embeddings"
+            case "/v1/workflows/{name}/runs": return "POST /v1/workflows/{name}/runs"
+            default: break
+            }
+        }
+        return "\(nameMethod) \(route)"
     }
 
     /// The methods HTTP's conventions name; any other that SwiftNIO's parser accepts (WebDAV's and a few

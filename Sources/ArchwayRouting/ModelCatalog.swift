@@ -1,5 +1,6 @@
 public import ArchwayConfig
 import ArchwayCore
+public import ArchwayTelemetry
 
 /// The names clients may send: configured models, each with the provider that serves it, and routes.
 public struct ModelCatalog: Sendable {
@@ -8,10 +9,25 @@ public struct ModelCatalog: Sendable {
     public final class Entry: Sendable {
         public let model: ModelConfiguration
         public let provider: ProviderConfiguration
+        /// The CLIENT span names of calls to this model (`chat {gen_ai.request.model}`, `embeddings …`),
+        /// made once here rather than interpolated for every call.
+        public let chatSpanName: String
+        public let embeddingsSpanName: String
 
         init(model: ModelConfiguration, provider: ProviderConfiguration) {
             self.model = model
             self.provider = provider
+            self.chatSpanName = "chat \(model.upstreamModel)"
+            self.embeddingsSpanName = "embeddings \(model.upstreamModel)"
+        }
+
+        /// The span name of a call of `operation` to this model; nil for an operation that is no model call.
+        public func spanName(of operation: GenAIOperation) -> String? {
+            switch operation {
+            case .chat: chatSpanName
+            case .embeddings: embeddingsSpanName
+            case .invokeWorkflow: nil
+            }
         }
     }
 

@@ -18,7 +18,11 @@ public struct ModelCallTarget: Sendable, Hashable {
     public var upstreamModel: String
     public var serverAddress: String
     public var serverPort: Int
+    /// The CLIENT span's name, `{gen_ai.operation.name} {gen_ai.request.model}`.
+    public var spanName: String
 
+    /// `spanName` is the conventions' name; a caller that calls the same model often passes the one it
+    /// made before (the name is otherwise interpolated for every call).
     public init(
         operation: GenAIOperation,
         providerName: String,
@@ -28,7 +32,8 @@ public struct ModelCallTarget: Sendable, Hashable {
         purpose: String? = nil,
         upstreamModel: String,
         serverAddress: String,
-        serverPort: Int
+        serverPort: Int,
+        spanName: String? = nil
     ) {
         self.operation = operation
         self.providerName = providerName
@@ -39,6 +44,7 @@ public struct ModelCallTarget: Sendable, Hashable {
         self.upstreamModel = upstreamModel
         self.serverAddress = serverAddress
         self.serverPort = serverPort
+        self.spanName = spanName ?? "\(operation.rawValue) \(upstreamModel)"
     }
 }
 

@@ -49,7 +49,7 @@ public struct GenAITelemetry: Sendable {
     /// Starts the CLIENT span of a model call, with the attributes known up front (they drive sampling).
     /// A shadow call (`purpose` shadow) is linked to the call it evaluates.
     public func startModelCall(_ target: ModelCallTarget, chat request: ChatRequest?, context: ServiceContext, link: ServiceContext? = nil) -> any Span {
-        let span = tracer.startSpan("\(target.operation.rawValue) \(target.upstreamModel)", context: context, ofKind: .client)
+        let span = tracer.startSpan(target.spanName, context: context, ofKind: .client)
         if let link { span.addLink(SpanLink(context: link, attributes: [:])) }
         guard span.isRecording else { return span }
         span.setInitialAttributes(capacity: 32) { attributes in

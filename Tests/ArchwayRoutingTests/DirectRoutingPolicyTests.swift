@@ -1,6 +1,7 @@
 import ArchwayConfig
 import ArchwayCore
 import ArchwayRouting
+import ArchwayTelemetry
 import Testing
 
 @Suite struct DirectRoutingPolicyTests {
@@ -28,6 +29,15 @@ import Testing
     @Test func anUnknownNameIsModelNotFound() {
         let policy = DirectRoutingPolicy(catalog: ModelCatalog(configuration: configuration), requestTimeout: .seconds(30))
         #expect(throws: GatewayError.modelNotFound("nope")) { try policy.plan(for: RoutingRequest(model: "nope"), now: .now) }
+    }
+
+    @Test func aCatalogEntryNamesItsCallsSpansAfterTheUpstreamModel() throws {
+        let catalog = ModelCatalog(configuration: configuration)
+        let first = try #require(catalog.entry(named: "first"))
+        #expect(first.spanName(of: .chat) == "chat first-upstream")
+        #expect(first.spanName(of: .embeddings) == "embeddings first-upstream")
+        #expect(first.spanName(of: .invokeWorkflow) == nil)
+        #expect(try #require(catalog.entry(named: "second")).spanName(of: .chat) == "chat second")
     }
 
     @Test func theCatalogKeepsConfigurationOrder() {
