@@ -191,6 +191,19 @@ extension GatewayError {
         shortDescription: "method_not_allowed"
     )
 
+    /// A path the gateway serves, asked with a method it does not serve it with; `allowed` is what the
+    /// answer's `Allow` header lists.
+    public static func methodNotAllowed(_ method: String, path: String, allowed: String) -> GatewayError {
+        GatewayError(
+            .methodNotAllowed,
+            status: .methodNotAllowed,
+            type: "invalid_request_error",
+            code: "method_not_allowed",
+            message: "\(bounded(method, to: 32)) is not allowed on \(bounded(path, to: 200)); use \(allowed).",
+            shortDescription: "method_not_allowed"
+        )
+    }
+
     public static func unauthorized(_ message: String) -> GatewayError {
         GatewayError(.unauthorized, status: .unauthorized, type: "authentication_error", code: "invalid_api_key", message: message, shortDescription: "unauthorized")
     }

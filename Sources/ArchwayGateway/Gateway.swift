@@ -108,7 +108,8 @@ public enum Gateway {
         if let file = configuration.pricing.file {
             services.append(PricingFileWatcher(path: file, pricing: pricing, knownModels: Set(catalog.names), loader: loader, logger: logger))
         }
-        let router = Router(context: GatewayRequestContext.self)
+        // HEAD of a GET route is its answer without the body (load balancers and uptime checks probe with it).
+        let router = Router(context: GatewayRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: ServerSpanMiddleware(tracer: telemetry.tracer, telemetry: telemetry))
         router.add(middleware: OpenAIErrorMiddleware())
         if let key = configuration.server.masterKey {
@@ -146,6 +147,7 @@ public enum Gateway {
             }
         }
 
+        router.answerUnservedMethods()
         let responder = router.buildResponder()
         let ingress = IngressChannel(responder: responder, maxBodyBytes: configuration.server.maxBodyBytes, serverName: "archway", logger: logger)
         var application = Application(

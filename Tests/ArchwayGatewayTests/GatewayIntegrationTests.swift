@@ -171,6 +171,46 @@ import Tracing
         #expect(models.attributes["http.route"]?.toSpanAttribute() == .string("/v1/models"))
     }
 
+    /// A path the gateway serves, asked with another method, is 405 with `Allow` (not 404 `unknown_url`,
+    /// which says the path is wrong); HEAD of a GET route is its answer without the body.
+    @Test func wrongMethodsAre405WithAllowAndHeadIsGetWithoutItsBody() async throws {
+        let harness = try GatewayTestHarness()
+        try await harness.run { client in
+            let cases: [(String, HTTPRequest.Method, String)] = [
+                ("/v1/chat/completions", .get, "POST"),
+                ("/v1/chat/completions", .head, "POST"),
+                ("/v1/messages", .put, "POST"),
+                ("/v1/models", .delete, "GET, HEAD"),
+                ("/v1/models", .post, "GET, HEAD"),
+                ("/healthz", .options, "GET, HEAD"),
+            ]
+            for (uri, method, allow) in cases {
+                let response = try await client.execute(uri: uri, method: method)
+                #expect(response.status == .methodNotAllowed, "\(method) \(uri)")
+                #expect(response.headers[.allow] == allow, "\(method) \(uri)")
+                guard method != .head else { continue }
+                let error = try json(response.body)["error"]
+                #expect(error?["code"]?.stringValue == "method_not_allowed")
+                #expect(error?["message"]?.stringValue?.contains("\(method.rawValue) is not allowed on \(uri)") == true)
+            }
+            let anthropic = try await client.execute(uri: "/v1/messages", method: .get)
+            #expect(try json(anthropic.body)["type"]?.stringValue == "error", "the Anthropic route keeps its error envelope")
+            #expect(try await client.execute(uri: "/v1/nothing-here", method: .get).status == .notFound)
+
+            let get = try await client.execute(uri: "/healthz", method: .get)
+            let head = try await client.execute(uri: "/healthz", method: .head)
+            #expect(head.status == .ok)
+            #expect(head.headers[.contentLength] == String(get.body.readableBytes))
+            #expect(head.body.readableBytes == 0)
+            let models = try await client.execute(uri: "/v1/models", method: .head)
+            #expect(models.status == .ok && models.body.readableBytes == 0)
+        }
+        let spans = try await harness.finishedSpans(count: 8)
+        let refused = try #require(spans.first { $0.operationName == "GET /v1/chat/completions" })
+        #expect(refused.attributes["http.route"]?.toSpanAttribute() == .string("/v1/chat/completions"))
+        #expect(refused.attributes["http.response.status_code"]?.toSpanAttribute() == .int64(405))
+    }
+
     @Test func modelsAndProbes() async throws {
         let harness = try GatewayTestHarness()
         try await harness.run { client in
