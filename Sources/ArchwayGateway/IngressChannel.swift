@@ -15,8 +15,9 @@ import NIOCore
 /// stream chunk by chunk, a write awaited while the socket is behind, so a slow client holds the producer back.
 ///
 /// The router, middleware and request context stay Hummingbird's (the in-process tests drive the same
-/// router); keep-alive, pipelining, malformed requests (400) and graceful shutdown are SwiftNIO's
-/// `HTTPServerPipelineHandler` and `HTTPServerProtocolErrorHandler`, quiesced by Hummingbird's server.
+/// router); keep-alive, pipelining and graceful shutdown are SwiftNIO's `HTTPServerPipelineHandler`,
+/// quiesced by Hummingbird's server; a request that cannot be parsed is answered by
+/// `IngressProtocolErrorHandler`.
 struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Responder.Context == GatewayRequestContext {
     struct Value: ServerChildChannelValue {
         let channel: any Channel
@@ -29,7 +30,7 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: maxBodyBytes) { request in
+            try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: maxBodyBytes, server: serverName) { request in
                 Task { await respond(to: request) }
             }
             return Value(channel: channel)
@@ -69,7 +70,7 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
         // `Date`, `Server` and `Connection: close` are added as the head is written (`IngressResponseWriter`).
         let writer = IngressResponseWriter(
             channel: channel, head: response.head, server: serverName,
-            closeRequested: request.headers[.connection].map { $0.lowercased().contains("close") } ?? false,
+            closeRequested: ingress.closes || request.headers[.connection].map { $0.lowercased().contains("close") } ?? false,
             answersConnect: request.method == .connect, chunked: ingress.acceptsChunked,
             holdsBody: response.body.contentLength != nil
         )

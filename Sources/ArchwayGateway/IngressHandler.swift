@@ -18,6 +18,8 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
     private enum State {
         case idle
         case receiving(HTTPRequest, ByteBuffer?)
+        /// Answered before its body (`Expect: 100-continue` over the limit): the rest of it is dropped.
+        case answeredEarly
     }
 
     private var state = State.idle
@@ -34,11 +36,13 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// The ingress pipeline of a client connection, ending in an `IngressHandler`: SwiftNIO's HTTP/1.1
-    /// server handlers with the read-ahead before its pipelining handler. The server (`IngressChannel`) and
-    /// the fuzz replay (`IngressReplay`) both build it here.
+    /// server handlers with the read-ahead before its pipelining handler, and Archway's answer to requests
+    /// that cannot be parsed after it. The server (`IngressChannel`) and the fuzz replay (`IngressReplay`)
+    /// both build it here.
     static func addPipeline(
         to pipeline: ChannelPipeline.SynchronousOperations,
         bodyLimit: Int,
+        server: String,
         dispatch: @escaping (IngressRequest) -> Void
     ) throws {
         // Without SwiftNIO's outbound header check, a handler every response's parts pass through: a
@@ -50,11 +54,15 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
         encoder.automaticallySetFramingHeaders = false
         try pipeline.configureHTTPServerPipeline(
             withPipeliningAssistance: true,
-            withErrorHandling: true,
+            withErrorHandling: false,
             withOutboundHeaderValidation: false,
             withEncoderConfiguration: encoder
         )
-        try pipeline.addHandler(IngressReadAheadHandler(), position: .before(pipeline.handler(type: HTTPServerPipelineHandler.self)))
+        let pipelining = try pipeline.handler(type: HTTPServerPipelineHandler.self)
+        try pipeline.addHandler(IngressReadAheadHandler(), position: .before(pipelining))
+        // Where SwiftNIO's own error handler would be: after the pipelining handler, which holds a parse
+        // error back until the response before it has ended.
+        try pipeline.addHandler(IngressProtocolErrorHandler(server: server), position: .after(pipelining))
         try pipeline.addHandler(IngressHandler(bodyLimit: bodyLimit, dispatch: dispatch))
     }
 
@@ -70,11 +78,18 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             state = .receiving(head, nil)
             isHTTP10 = nioHead.version.major == 1 && nioHead.version.minor == 0
-            if head.headerFields[.expect]?.lowercased() == "100-continue",
-               (head.headerFields[.contentLength].flatMap { Int($0) } ?? 0) <= bodyLimit {
-                // The client waits for this before it sends its body (curl does from 1 MB): tell it to go on
-                // rather than let it sit out its timer. Over the limit it is not invited; the answer is 413.
-                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
+            if head.headerFields[.expect]?.lowercased() == "100-continue" {
+                // The client waits for an answer before it sends its body (curl does from 1 MB).
+                if (head.headerFields[.contentLength].flatMap { Int($0) } ?? 0) <= bodyLimit {
+                    // Tell it to go on rather than let it sit out its timer.
+                    context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
+                } else {
+                    // Over the limit it is not invited: the route answers 413 now, from the length alone,
+                    // and the connection closes after it, so the body is never sent (a client that waits
+                    // for the 100 without a timer would otherwise wait for ever).
+                    state = .answeredEarly
+                    dispatch(IngressRequest(head: head, body: ByteBuffer(), channel: context.channel, client: client, acceptsChunked: !isHTTP10, closes: true))
+                }
             }
         case .body(var part):
             guard case .receiving(let head, var body) = state else { return }
@@ -89,6 +104,7 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             state = .receiving(head, body)
         case .end:
+            if case .answeredEarly = state { state = .idle }
             guard case .receiving(let head, let body) = state else { return }
             state = .idle
             dispatch(IngressRequest(head: head, body: body ?? ByteBuffer(), channel: context.channel, client: client, acceptsChunked: !isHTTP10))
@@ -114,8 +130,8 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // A malformed request has been answered 400 by SwiftNIO's error handler; after it, or after a
-        // socket error, the connection cannot be trusted to be in step: close it.
+        // A malformed request is answered by `IngressProtocolErrorHandler`, which closes its connection;
+        // what arrives here is a socket error, after which the connection cannot be trusted: close it.
         state = .idle
         context.close(promise: nil)
     }
@@ -131,4 +147,7 @@ struct IngressRequest {
     /// Whether the client can read a chunked body: not an HTTP/1.0 one (RFC 9112 §6.1), whose streams are
     /// sent as they come and end with the connection.
     var acceptsChunked: Bool
+    /// Whether the connection closes after the answer whatever the client asked: it was answered before
+    /// its body was read.
+    var closes = false
 }

@@ -25,7 +25,7 @@ public enum IngressReplay {
     public static func replay(_ pieces: [[UInt8]], bodyLimit: Int) throws -> Outcome {
         let channel = EmbeddedChannel()
         let recorder = Recorder()
-        try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: bodyLimit) { request in
+        try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: bodyLimit, server: "archway") { request in
             recorder.outcome.requests += 1
             recorder.outcome.largestBody = max(recorder.outcome.largestBody, request.body.readableBytes)
             channel.write(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-length": "2"])), promise: nil)

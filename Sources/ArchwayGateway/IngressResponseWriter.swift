@@ -92,7 +92,7 @@ final class IngressResponseWriter: ResponseBodyWriter {
     }
 
     /// The head as it goes out: the response's fields with `Date` and `Server` (and `Connection: close`
-    /// when the connection `closes`) after them, framed as SwiftNIO's encoder would frame it (it is told
+    /// when the connection `closes`, `Connection: keep-alive` when an HTTP/1.0 client's does not) after them, framed as SwiftNIO's encoder would frame it (it is told
     /// not to: `IngressHandler`). A status that cannot have a body, or an answer to a `CONNECT`, has
     /// neither framing header; a body with a `content-length` (Hummingbird sets it when the size is known)
     /// goes as it is; any other is chunked, unless the client cannot read chunks (`chunked` false: an
@@ -123,7 +123,12 @@ final class IngressResponseWriter: ResponseBodyWriter {
         }
         fields.append(("Date", date))
         fields.append(("Server", server))
-        if closes { fields.append(("Connection", "close")) }
+        if closes {
+            fields.append(("Connection", "close"))
+        } else if !chunked {
+            // An HTTP/1.0 client keeps its connection only when the answer says so.
+            fields.append(("Connection", "keep-alive"))
+        }
         if mayHaveBody, !hasLength, chunked { fields.append(("transfer-encoding", "chunked")) }
         return HTTPResponseHead(version: .http1_1, status: status, headers: HTTPHeaders(fields))
     }

@@ -26,7 +26,7 @@ struct IngressReadAheadHandlerTests {
 
         init() throws {
             try channel.pipeline.syncOperations.addHandler(counter)
-            try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: 1 << 20) { [unowned self] request in
+            try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: 1 << 20, server: "archway") { [unowned self] request in
                 dispatched.append(request.head)
             }
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()

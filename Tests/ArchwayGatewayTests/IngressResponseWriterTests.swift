@@ -90,13 +90,13 @@ struct IngressResponseWriterTests {
         // What IngressHandler tells the router's task of each request's version.
         var accepts: [Bool] = []
         let channel = EmbeddedChannel()
-        try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: 1 << 20) { accepts.append($0.acceptsChunked) }
+        try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: 1 << 20, server: "archway") { accepts.append($0.acceptsChunked) }
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         try channel.writeInbound(ByteBuffer(string: "GET /v1/models HTTP/1.0\r\nconnection: keep-alive\r\n\r\n"))
         #expect(accepts == [false])
         _ = try? channel.finish()
         let modern = EmbeddedChannel()
-        try IngressHandler.addPipeline(to: modern.pipeline.syncOperations, bodyLimit: 1 << 20) { accepts.append($0.acceptsChunked) }
+        try IngressHandler.addPipeline(to: modern.pipeline.syncOperations, bodyLimit: 1 << 20, server: "archway") { accepts.append($0.acceptsChunked) }
         try modern.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         try modern.writeInbound(ByteBuffer(string: "GET /v1/models HTTP/1.1\r\nhost: gw\r\n\r\n"))
         #expect(accepts == [false, true])

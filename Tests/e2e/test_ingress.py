@@ -2,8 +2,9 @@
 
 Keep-alive and pipelining (answers in order on one connection), `Connection: close` and HTTP/1.0, the
 `Date` and `Server` headers, `Expect: 100-continue`, an upload larger than `server.max_body_bytes` (413 in
-the OpenAI error shape, the connection still usable), a body trickled in small pieces, a malformed request
-(400, then closed) and a streamed answer sent chunked.
+the OpenAI error shape, the connection still usable; with `Expect: 100-continue` answered from its head), a
+body trickled in small pieces, malformed requests (400 or 431 in the OpenAI shape, then closed), HEAD, a
+wrong method (405 with `Allow`) and a streamed answer sent chunked.
 """
 
 from __future__ import annotations
@@ -60,12 +61,16 @@ class Connection:
         data, self.buffer = self.buffer[:count], self.buffer[count:]
         return data
 
-    def response(self) -> tuple[int, dict[str, str], bytes]:
+    def head(self) -> tuple[int, dict[str, str]]:
         status = int(self._line().split()[1])
         headers: dict[str, str] = {}
         while line := self._line():
             name, value = line.decode().split(":", 1)
             headers[name.strip().lower()] = value.strip()
+        return status, headers
+
+    def response(self) -> tuple[int, dict[str, str], bytes]:
+        status, headers = self.head()
         if "content-length" in headers:
             body = self._exactly(int(headers["content-length"]))
         elif headers.get("transfer-encoding") == "chunked":
@@ -163,12 +168,63 @@ def test_a_body_trickled_in_small_pieces_arrives_whole(gw):
     assert json.loads(body)["choices"][0]["message"]["content"]
 
 
-def test_a_malformed_request_is_400_and_closed(gw):
+CHUNKED_HEAD = b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize("request_bytes,status,code", [
+    (b"NOT HTTP AT ALL\r\n\r\n", 400, "invalid_request"),
+    (b"FOO /v1/chat/completions HTTP/1.1\r\nHost: gw\r\n\r\n", 400, "invalid_request"),
+    (CHUNKED_HEAD + b"ZZ\r\nabc\r\n0\r\n\r\n", 400, "invalid_body"),
+    (CHUNKED_HEAD + b"3\r\nabcXX0\r\n\r\n", 400, "invalid_body"),
+    # A header block over the parser's limit, still being sent when the answer comes: the answer must
+    # survive (a close with the client's bytes unread would be a reset that destroys it).
+    (b"GET /healthz HTTP/1.1\r\nHost: gw\r\nX-Big: " + b"a" * 200_000 + b"\r\n\r\n", 431, "request_header_fields_too_large"),
+])
+def test_a_malformed_request_is_answered_in_the_openai_shape_then_closed(gw, request_bytes, status, code):
     with Connection(gw.port) as conn:
-        conn.send(b"NOT HTTP AT ALL\r\n\r\n")
-        status, _, _ = conn.response()
-        assert status == 400
+        try:
+            conn.send(request_bytes)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the answer came while the request was still being sent; it must still be readable
+        got, headers, body = conn.response()
+        assert got == status, body
+        assert headers["connection"] == "close" and headers["content-type"] == "application/json"
+        error = json.loads(body)["error"]
+        assert error["code"] == code and error["type"] == "invalid_request_error" and "param" in error
+        assert b"aaaa" not in body and b"NOT HTTP" not in body  # the client's bytes are never echoed
         assert conn.closed()
+    with Connection(gw.port) as conn:  # and the gateway is still up
+        conn.send(get("/healthz"))
+        assert conn.response()[0] == 200
+
+
+def test_head_of_a_get_route_is_its_answer_without_the_body(gw):
+    with Connection(gw.port) as conn:
+        conn.send(get("/v1/models"))
+        _, full_headers, full = conn.response()
+        conn.send(b"HEAD /v1/models HTTP/1.1\r\nHost: gw\r\n\r\n")
+        # A HEAD answer has the GET's length and no body: read the head alone.
+        status, headers = conn.head()
+        assert status == 200
+        assert headers["content-length"] == str(len(full)) == full_headers["content-length"]
+        conn.send(get("/healthz"))  # nothing of a body came between: the next answer follows at once
+        assert conn.response()[0] == 200
+
+
+@pytest.mark.parametrize("method,path,allow", [
+    ("GET", "/v1/chat/completions", "POST"),
+    ("DELETE", "/v1/models", "GET, HEAD"),
+    ("OPTIONS", "/v1/embeddings", "POST"),
+])
+def test_a_served_path_asked_with_another_method_is_405_with_allow(gw, method, path, allow):
+    with Connection(gw.port) as conn:
+        conn.send(f"{method} {path} HTTP/1.1\r\nHost: gw\r\nContent-Length: 0\r\n\r\n".encode())
+        status, headers, body = conn.response()
+        assert status == 405 and headers["allow"] == allow
+        error = json.loads(body)["error"]
+        assert error["code"] == "method_not_allowed" and method in error["message"]
+        conn.send(get("/healthz"))  # the connection stays usable
+        assert conn.response()[0] == 200
 
 
 def test_a_streamed_answer_is_sent_chunked_and_the_connection_kept(gw):
@@ -193,7 +249,9 @@ def test_http_1_0_without_keep_alive_is_answered_then_closed(gw):
         assert conn.closed()
     with Connection(gw.port) as conn:
         conn.send(b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-        assert conn.response()[0] == 200
+        status, headers, _ = conn.response()
+        # An HTTP/1.0 client keeps the connection only when the answer says so.
+        assert status == 200 and headers.get("connection") == "keep-alive", headers
         conn.send(b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
         assert conn.response()[0] == 200
 
@@ -209,3 +267,15 @@ def test_expect_100_continue_is_answered_before_the_body(gw):
         conn.send(BODY)
         status, _, body = conn.response()
         assert status == 200, body
+
+
+def test_expect_100_continue_over_the_limit_is_413_at_once_and_closed(gw):
+    with Connection(gw.port) as conn:
+        conn.send((f"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+                   f"Content-Length: {LIMIT * 64}\r\nExpect: 100-continue\r\n\r\n").encode())
+        conn.sock.settimeout(0.5)  # answered from the head: the client never has to send the body
+        status, headers, body = conn.response()
+        assert status == 413, body
+        assert json.loads(body)["error"]["code"] == "request_too_large"
+        assert headers["connection"] == "close"
+        assert conn.closed()
