@@ -47,6 +47,9 @@ public protocol CallStage: Sendable {
 
     func beforeCall(_ request: ChatRequest, scope: CallScope) async throws -> BeforeCallDecision
     func afterCall(_ response: ChatResponse, request: ChatRequest, scope: CallScope) async throws -> AfterCallDecision
+    /// An embeddings request before the model is called: returns it as it is to go (its inputs redacted,
+    /// say), or throws to refuse it. An embeddings answer is vectors: there is nothing to restore.
+    func beforeEmbeddings(_ request: EmbeddingRequest, scope: CallScope) async throws -> EmbeddingRequest
 }
 
 extension CallStage {
@@ -55,4 +58,6 @@ extension CallStage {
     public func beforeCall(_ request: ChatRequest, scope: CallScope) async throws -> BeforeCallDecision { .proceed }
 
     public func afterCall(_ response: ChatResponse, request: ChatRequest, scope: CallScope) async throws -> AfterCallDecision { .proceed }
+
+    public func beforeEmbeddings(_ request: EmbeddingRequest, scope: CallScope) async throws -> EmbeddingRequest { request }
 }

@@ -140,6 +140,7 @@ public struct ModelCallExecutor: Sendable {
     }
 
     public func embeddings(_ request: EmbeddingRequest, scope: CallScope) async throws -> EmbeddingResponse {
+        let request = stages.isEmpty ? request : try await stages.beforeEmbeddings(request, scope: scope)
         let result = try await run(scope, operation: .embeddings, chat: nil) { call in
             let reply = try await call.adapter.embeddings(request, call: call.upstream)
             call.outcome.rateLimit = reply.rateLimit

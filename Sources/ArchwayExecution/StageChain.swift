@@ -33,6 +33,15 @@ public struct StageChain: Sendable {
         return (nil, transforms)
     }
 
+    /// Runs the stages on an embeddings request, first to last.
+    func beforeEmbeddings(_ request: EmbeddingRequest, scope: CallScope) async throws -> EmbeddingRequest {
+        var request = request
+        for stage in stages {
+            request = try await Self.failClosed(stage) { try await stage.beforeEmbeddings(request, scope: scope) }
+        }
+        return request
+    }
+
     /// Runs the after-call stages on a non-streamed answer.
     func after(_ answer: inout Relayable<ChatResponse>, request: ChatRequest, scope: CallScope) async throws {
         for stage in stages.reversed() {

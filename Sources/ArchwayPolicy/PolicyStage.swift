@@ -62,6 +62,43 @@ public struct PolicyStage: CallStage {
         return try applyPII(request, settings: pii, scanner: scanner, scope: scope)
     }
 
+    /// An embeddings request's inputs go through the PII policy as a chat's messages do: found values are
+    /// counted, refused (`block`) or replaced by placeholders (`redact`, `mask`: an embedding is of the
+    /// text as it left). Token-array inputs cannot be read, so a policy that would change or refuse what it
+    /// finds refuses them. Injection is not scored: an embedding model follows no instructions, and
+    /// documents indexed for retrieval may well quote one.
+    public func beforeEmbeddings(_ request: EmbeddingRequest, scope: CallScope) async throws -> EmbeddingRequest {
+        guard !exempt.contains(scope.model), scope.purpose != ModelCallTarget.probePurpose, let pii, let scanner else { return request }
+        guard let texts = request.texts else {
+            guard pii.action == .detect else {
+                throw Self.violation("token-array inputs cannot be checked for personal data; send the input as text, or exempt the model with `policy: none`")
+            }
+            return request
+        }
+        let span = guardrailSpan("pii", scope: scope)
+        defer { span.end() }
+        var session = RedactionSession(mode: pii.action == .mask ? .mask : .redact, texts: texts)
+        var redacted: [String] = []
+        redacted.reserveCapacity(texts.count)
+        var kinds: [PIIKind] = []
+        var total = 0
+        for text in texts {
+            let findings = scanner.scan(text)
+            total += findings.count
+            for finding in findings where !kinds.contains(finding.kind) { kinds.append(finding.kind) }
+            redacted.append(findings.isEmpty ? text : session.redact(text, findings: findings))
+        }
+        try record(pii: pii, total: total, kinds: kinds, on: span)
+        guard total > 0, pii.action == .mask || pii.action == .redact else { return request }
+        var rewritten = request
+        if case .string = request.input {
+            rewritten.input = .string(redacted[0])
+        } else {
+            rewritten.input = .array(redacted.map(JSONValue.string))
+        }
+        return rewritten
+    }
+
     // MARK: - Injection
 
     func checkInjection(_ request: ChatRequest, settings: PolicyConfiguration.Injection, scope: CallScope) throws {
@@ -137,6 +174,21 @@ public struct PolicyStage: CallStage {
             }
             rewritten.messages[index] = message
         }
+        try record(pii: settings, total: total, kinds: kinds, on: span)
+        guard total > 0 else { return .proceed }
+        switch settings.action {
+        case .detect, .block:
+            return .proceed
+        case .mask:
+            return .rewrite(rewritten)
+        case .redact:
+            return .rewrite(rewritten, answers: PlaceholderRestoration(session: session))
+        }
+    }
+
+    /// Records a PII decision on its span and in the detections counter; throws `policy_violation` when
+    /// the policy blocks what was found.
+    func record(pii settings: PolicyConfiguration.PII, total: Int, kinds: [PIIKind], on span: any Span) throws {
         let found = total > 0
         span.modifyAttributes { attributes in
             attributes.set(GenAIAttributes.guardrailVerdictType, found ? "deny" : "allow")
@@ -146,26 +198,22 @@ public struct PolicyStage: CallStage {
             attributes.set(GenAIAttributes.archwayPolicyFindings, total)
             if found { attributes.set(GenAIAttributes.guardrailVerdictReason, kinds.map(\.name).joined(separator: ",")) }
         }
-        guard found else { return .proceed }
+        guard found else { return }
         for kind in kinds { count("pii", entity: kind.name, action: settings.action.rawValue) }
-        switch settings.action {
-        case .detect:
-            return .proceed
-        case .block:
-            span.setStatus(SpanStatus(code: .error, message: "personal data"))
-            span.modifyAttributes { $0.set(GenAIAttributes.errorType, "policy_violation") }
-            throw GatewayError(
-                status: .badRequest,
-                type: "invalid_request_error",
-                code: "policy_violation",
-                message: "The request was refused by policy: it contains \(kinds.map(\.name).joined(separator: ", ")). Nothing was sent to the model.",
-                shortDescription: "policy_violation"
-            )
-        case .mask:
-            return .rewrite(rewritten)
-        case .redact:
-            return .rewrite(rewritten, answers: PlaceholderRestoration(session: session))
-        }
+        guard settings.action == .block else { return }
+        span.setStatus(SpanStatus(code: .error, message: "personal data"))
+        span.modifyAttributes { $0.set(GenAIAttributes.errorType, "policy_violation") }
+        throw Self.violation("it contains \(kinds.map(\.name).joined(separator: ", "))")
+    }
+
+    static func violation(_ reason: String) -> GatewayError {
+        GatewayError(
+            status: .badRequest,
+            type: "invalid_request_error",
+            code: "policy_violation",
+            message: "The request was refused by policy: \(reason). Nothing was sent to the model.",
+            shortDescription: "policy_violation"
+        )
     }
 
     // MARK: - Telemetry

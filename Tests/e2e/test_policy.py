@@ -1,5 +1,6 @@
 """The policy stage before egress, driven with the official SDKs: PII is redacted before any byte leaves
-for the provider and restored in answers and streams on both wires; `block` sends nothing; prompt
+for the provider and restored in answers and streams on both wires, and redacted in embeddings inputs
+(token arrays, which cannot be read, refused); `block` sends nothing; prompt
 injections are refused; with `capture_content: redacted` the exported spans hold only placeholders.
 
 The provider is a local stub that records every body it receives and echoes the last user message back
@@ -40,6 +41,17 @@ class EchoUpstream:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", "0") or 0)).decode()
                 stub.bodies.append(raw)
                 body = json.loads(raw)
+                if self.path.endswith("/embeddings"):
+                    inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                    answer = json.dumps({"object": "list", "model": "echo-up", "usage": {"prompt_tokens": 3, "total_tokens": 3},
+                                         "data": [{"object": "embedding", "index": i, "embedding": [0.1, 0.2]}
+                                                  for i in range(len(inputs))]}).encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                    return
                 last = next((m for m in reversed(body["messages"]) if m["role"] == "user"), {"content": ""})
                 content = last["content"] if isinstance(last["content"], str) else "".join(
                     p.get("text", "") for p in last["content"])
@@ -140,6 +152,23 @@ def test_block_sends_nothing_and_names_the_kinds(gateway, echo):
     r = httpx.post(f"{gw.v1}/chat/completions", json={"model": "onprem", "messages": [{"role": "user", "content": SECRET}]},
                    timeout=20)
     assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "You said: " + SECRET
+
+
+def test_embeddings_inputs_never_reach_the_provider_in_clear(gateway, echo):
+    gw = gateway(config(echo))
+    with openai.OpenAI(api_key="k", base_url=gw.v1, max_retries=0, timeout=20) as client:
+        result = client.embeddings.create(model="echo", input=[SECRET, "a plain sentence"])
+        assert len(result.data) == 2
+        # Token arrays cannot be read for personal data: refused, not sent unchecked.
+        with pytest.raises(openai.BadRequestError) as raised:
+            client.embeddings.create(model="echo", input=[[1, 2, 3]])
+        assert raised.value.body["code"] == "policy_violation"
+    assert len(echo.bodies) == 1 and echo.leaked() == [], echo.bodies
+    assert "[[EMAIL_1]]" in echo.bodies[0] and "a plain sentence" in echo.bodies[0]
+    blocking = gateway(config(echo, pii_action="block"))
+    r = httpx.post(f"{blocking.v1}/embeddings", json={"model": "echo", "input": SECRET}, timeout=20)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "policy_violation"
+    assert len(echo.bodies) == 1
 
 
 def test_prompt_injections_are_refused_and_look_alikes_pass(gateway, echo):
