@@ -37,8 +37,18 @@ public enum WireJSON {
         return body
     }
 
-    /// Decodes a client body, turning decoding failures into a 400 that names the offending field.
+    /// Decodes a client body, turning decoding failures into a 400 that names the offending field. A body
+    /// with a key twice in one object is refused (`JSONScanner.duplicateKey`).
     public static func decodeRequest<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws(GatewayError) -> T {
+        let duplicate = buffer.withUnsafeReadableBytes { raw -> String? in
+            let scanner = JSONScanner(raw)
+            // Malformed JSON is left to the decoder, whose error names the problem.
+            guard let document = try? scanner.value(at: 0) else { return nil }
+            return try? scanner.duplicateKey(in: document)
+        }
+        if let duplicate {
+            throw GatewayError.invalidJSON("the key \"\(duplicate.prefix(64))\" occurs twice in one object; send each key once")
+        }
         do {
             return try decoder.decode(T.self, from: buffer)
         } catch let error as GatewayError {

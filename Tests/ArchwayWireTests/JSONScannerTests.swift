@@ -215,3 +215,47 @@ import Testing
         #expect(throws: GatewayError.invalidJSON("the body is not UTF-8")) { try WireJSON.clientBody(bytes) }
     }
 }
+
+@Suite struct DuplicateKeyTests {
+    func duplicate(_ text: String, depth: Int = JSONScanner.duplicateKeyDepth) throws -> String? {
+        var text = text
+        return try text.withUTF8 { utf8 in
+            let scanner = JSONScanner(UnsafeRawBufferPointer(utf8))
+            return try scanner.duplicateKey(in: try scanner.value(at: 0), depth: depth)
+        }
+    }
+
+    @Test func findsAKeyTwiceInOneObjectAtAnyLevelTheGatewayReads() throws {
+        #expect(try duplicate(#"{"model":"m","stream":false,"stream":true}"#) == "stream")
+        #expect(try duplicate(#"{"model":"m","messages":[{"role":"user","content":"a","content":"b"}]}"#) == "content")
+        #expect(try duplicate(#"{"messages":[{"role":"assistant","tool_calls":[{"id":"1","function":{"name":"f","name":"g"}}]}]}"#) == "name")
+        // An escape does not hide a key: `\u0073tream` is `stream`.
+        #expect(try duplicate(#"{"stream":false,"\u0073tream":true}"#) == "stream")
+        // Past the inline key buffer.
+        let many = (0..<40).map { #""k\#($0)":\#($0)"# }.joined(separator: ",")
+        #expect(try duplicate("{\(many),\"k3\":0}") == "k3")
+    }
+
+    @Test func distinctKeysAndTheSameKeyInDifferentObjectsPass() throws {
+        #expect(try duplicate(#"{"model":"m","messages":[{"role":"user","content":"a"},{"role":"user","content":"b"}]}"#) == nil)
+        #expect(try duplicate(#"{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}],"ab":1,"ba":2}"#) == nil)
+        #expect(try duplicate(#"[1,"x",null,{}]"#) == nil)
+        #expect(try duplicate(#""just a string""#) == nil)
+    }
+
+    @Test func looksNoDeeperThanItsDepth() throws {
+        let deep = #"{"a":{"b":{"c":{"d":{"e":{"f":{"x":1,"x":2}}}}}}}"#
+        #expect(try duplicate(deep) == nil)
+        #expect(try duplicate(deep, depth: 7) == "x")
+    }
+
+    @Test func aClientBodyWithADuplicateKeyIsInvalidJSON() {
+        let body = ByteBuffer(string: #"{"model":"m","messages":[{"role":"user","content":"hi"}],"stream":false,"stream":true}"#)
+        #expect(throws: GatewayError.invalidJSON(#"the key "stream" occurs twice in one object; send each key once"#)) {
+            try OpenAIChatRequest.decode(from: body)
+        }
+        #expect(throws: GatewayError.self) {
+            try WireJSON.decodeRequest(OpenAIEmbeddingRequest.self, from: ByteBuffer(string: #"{"model":"m","input":"a","input":"b"}"#))
+        }
+    }
+}

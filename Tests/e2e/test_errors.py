@@ -116,6 +116,19 @@ def test_malformed_json_on_messages_is_400(gw, http):
     assert_error_body(r, 400, anthropic_surface=True)
 
 
+@pytest.mark.parametrize("path,body", [
+    ("/chat/completions", b'{"model":"sim-small","messages":[{"role":"user","content":"hi"}],"stream":false,"stream":true}'),
+    ("/chat/completions", b'{"model":"sim-small","messages":[{"role":"user","content":"a","content":"b"}]}'),
+    ("/messages", b'{"model":"sim-small","max_tokens":8,"messages":[{"role":"user","content":"hi"}],"messages":[]}'),
+    ("/embeddings", b'{"model":"sim-small","input":"a","input":"b"}'),
+])
+def test_a_key_twice_in_one_object_is_400_never_forwarded(gw, http, path, body):
+    # Parsers disagree on which duplicate counts: the gateway must not read one while the provider reads another.
+    r = http.post(f"{gw.v1}{path}", content=body, headers={"content-type": "application/json", "anthropic-version": "2023-06-01"})
+    error = assert_error_body(r, 400, anthropic_surface=path == "/messages")
+    assert error["code"] == "invalid_json" and "twice" in error["message"]
+
+
 def test_unknown_route_is_json_404(gw, http):
     r = http.post(f"{gw.v1}/no-such-endpoint", json={})
     assert_error_body(r, 404)

@@ -12,7 +12,7 @@ public struct OpenAIChatResponse: Codable, Sendable {
     /// (ids, usage, finish reasons): for the few consumers that need its content (consistency samples).
     public static func content(of answer: Relayable<ChatResponse>) -> ChatResponse? {
         guard let wire = answer.wire else { return answer.value }
-        return try? WireJSON.decodeRequest(OpenAIChatResponse.self, from: wire.bytes).response
+        return try? WireJSON.decoder.decode(OpenAIChatResponse.self, from: wire.bytes).response
     }
 
     enum CodingKeys: String, CodingKey {
