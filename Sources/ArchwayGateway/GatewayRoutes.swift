@@ -8,6 +8,12 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 /// The client-facing API: OpenAI's chat completions, embeddings and models, and Anthropic's messages.
 /// Each handler turns HTTP into a call (request + `CallScope`), hands it to the execution layer, and
 /// turns the answer back into HTTP. Nothing here runs a model call itself.
@@ -23,6 +29,11 @@ struct GatewayRoutes: Sendable {
         router.post("/v1/messages") { request, context in try await messages(request, context: context) }
         router.post("/v1/embeddings") { request, context in try await embeddings(request, context: context) }
         router.get("/v1/models") { _, _ in try models() }
+        // Model ids may hold a slash (`workflow/…`), sent as it is or percent-encoded.
+        router.get("/v1/models/**") { _, context in
+            let id = context.parameters.getCatchAll().joined(separator: "/")
+            return try model(id.removingPercentEncoding ?? id)
+        }
         workflows?.register(on: router) { request in try await body(of: request) }
         router.get("/healthz") { _, _ in Response.json(ByteBuffer(string: #"{"status":"ok"}"#)) }
         router.get("/readyz") { _, _ in
@@ -132,7 +143,8 @@ struct GatewayRoutes: Sendable {
         return Response.json(try WireJSON.encode(OpenAIEmbeddingResponse(response)), headers: headers)
     }
 
-    func models() throws -> Response {
+    /// What clients may name as `model`: configured models, routes and workflows.
+    var modelList: [OpenAIModelList.Model] {
         let models = catalog.names.map { name in
             OpenAIModelList.Model(id: name, created: state.startedAt, ownedBy: catalog.entry(named: name)?.provider.name ?? "archway")
         }
@@ -140,7 +152,16 @@ struct GatewayRoutes: Sendable {
         let flows = (workflows?.order ?? []).map {
             OpenAIModelList.Model(id: WorkflowConfiguration.modelPrefix + $0, created: state.startedAt, ownedBy: "archway")
         }
-        let list = OpenAIModelList(data: models + routes + flows)
-        return Response.json(try WireJSON.encode(list))
+        return models + routes + flows
+    }
+
+    func models() throws -> Response {
+        Response.json(try WireJSON.encode(OpenAIModelList(data: modelList)))
+    }
+
+    /// One model, as OpenAI's `GET /v1/models/{model}` answers (`client.models.retrieve`).
+    func model(_ id: String) throws -> Response {
+        guard let model = modelList.first(where: { $0.id == id }) else { throw GatewayError.modelNotFound(id) }
+        return Response.json(try WireJSON.encode(model))
     }
 }

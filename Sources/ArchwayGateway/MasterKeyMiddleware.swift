@@ -15,8 +15,10 @@ struct MasterKeyMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.uri.path.hasPrefix("/v1/") || request.uri.path.hasPrefix("/admin/") else { return try await next(request, context) }
         var presented: Substring?
-        if let authorization = request.headers[.authorization], authorization.hasPrefix("Bearer ") {
-            presented = authorization.dropFirst(7)
+        // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are `Bearer`.
+        if let authorization = request.headers[.authorization], authorization.utf8.count > 7,
+           authorization.prefix(7).lowercased() == "bearer " {
+            presented = authorization.dropFirst(7).drop { $0 == " " }
         } else if let apiKey = request.headers[HTTPField.Name("x-api-key")!] {
             presented = Substring(apiKey)
         }

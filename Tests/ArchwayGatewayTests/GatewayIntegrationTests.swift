@@ -218,6 +218,13 @@ import Tracing
             #expect(try json(models.body)["data"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == ["sim-small", "broken-model"])
             #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
             #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
+            // One model, as `client.models.retrieve` asks for it.
+            let one = try await client.execute(uri: "/v1/models/sim-small", method: .get)
+            #expect(try json(one.body)["id"]?.stringValue == "sim-small")
+            #expect(try json(one.body)["object"]?.stringValue == "model")
+            let missing = try await client.execute(uri: "/v1/models/nope", method: .get)
+            #expect(missing.status == .notFound)
+            #expect(try json(missing.body)["error"]?["code"]?.stringValue == "model_not_found")
         }
     }
 
@@ -229,6 +236,11 @@ import Tracing
             #expect(denied.status == .unauthorized)
             let allowed = try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "Bearer archway-test-master-key"])
             #expect(allowed.status == .ok)
+            // The scheme is case-insensitive.
+            let lower = try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "bearer archway-test-master-key"])
+            #expect(lower.status == .ok)
+            let wrong = try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "bearer archway-test-master-keyX"])
+            #expect(wrong.status == .unauthorized)
             #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
         }
     }

@@ -54,6 +54,14 @@ def _chat(client, content="Say hello", model="sim-small", **kw):
 # ------------------------------------------------------------------------------------- models
 
 
+def test_models_retrieve_answers_one_model_or_404(client):
+    model = client.models.retrieve("sim-small")
+    assert model.id == "sim-small" and model.object == "model"
+    with pytest.raises(openai.NotFoundError) as raised:
+        client.models.retrieve("no-such-model")
+    assert raised.value.body["code"] == "model_not_found"
+
+
 def test_models_list_contains_exactly_configured_models(client, gw):
     ids = sorted(m.id for m in client.models.list())
     assert ids == ["claude-sim", "embedded-sim", "sim-small"]

@@ -226,6 +226,7 @@ def test_a_workflow_is_a_model_for_any_openai_sdk_and_streams_progress(gateway, 
     gw = gateway(text.replace("listen: 127.0.0.1:8080", f"listen: 127.0.0.1:{free_port()}"))
     with openai.OpenAI(api_key="k", base_url=gw.v1, max_retries=0, timeout=30) as client:
         assert "workflow/support-triage" in {m.id for m in client.models.list().data}
+        assert client.models.retrieve("workflow/support-triage").id == "workflow/support-triage"
         answer = client.chat.completions.create(model="workflow/support-triage",
                                                 messages=[{"role": "user", "content": "Two charges for March."}])
         assert answer.model == "workflow/support-triage" and answer.choices[0].message.content
