@@ -161,13 +161,31 @@ struct WorkflowRoutes: Sendable {
 
     // MARK: - A workflow as a model
 
-    /// Runs `workflow/{name}` for a chat request: the last user message is the input `input`, the output
-    /// the assistant's message (text as it is, anything else as JSON).
+    /// The inputs a chat message gives a workflow: for one that takes `input` (or nothing), the message
+    /// itself; for one with other inputs, the message as a JSON object of them
+    /// (`{"customer": "…", "product": "…"}`), which a chat client can send as its text.
+    static func chatInputs(_ text: String, for workflow: WorkflowConfiguration) throws(GatewayError) -> [String: JSONValue] {
+        let named = workflow.inputs.filter { $0 != "input" }
+        guard !named.isEmpty else { return ["input": .string(text)] }
+        guard let document = try? WireJSON.decoder.decode(JSONValue.self, from: ByteBuffer(string: text)),
+              case .object(var inputs) = document else {
+            let shape = named.map { "\"\($0)\": …" }.joined(separator: ", ")
+            throw GatewayError.invalidRequest(
+                "Workflow '\(workflow.name)' takes the inputs \(named.map { "'\($0)'" }.joined(separator: ", ")): send the last user message as a JSON object, {\(shape)}.",
+                param: "messages",
+                code: "missing_input"
+            )
+        }
+        if workflow.inputs.contains("input"), inputs["input"] == nil { inputs["input"] = .string(text) }
+        return inputs
+    }
+
+    /// Runs `workflow/{name}` for a chat request, the output the assistant's message (text as it is,
+    /// anything else as JSON). The last user message gives the inputs (`chatInputs`).
     func chat(_ request: ChatRequest, context: GatewayRequestContext) async throws -> ChatResponse {
         let name = String(request.model.dropFirst(WorkflowConfiguration.modelPrefix.count))
         guard let workflow = workflows[name] else { throw GatewayError.modelNotFound(request.model) }
-        let text = request.messages.last { $0.role == .user }?.text ?? ""
-        let inputs: [String: JSONValue] = ["input": .string(text)]
+        let inputs = try Self.chatInputs(request.messages.last { $0.role == .user }?.text ?? "", for: workflow)
         try WorkflowRunner.validate(inputs, for: workflow)
         context.serverSpan?.modifyAttributes { $0.set(GenAIAttributes.workflowName, workflow.name) }
         let parent = context.serviceContext

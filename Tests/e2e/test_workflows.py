@@ -221,6 +221,20 @@ def test_the_deadline_cancels_running_calls_and_returns_what_finished(gateway, s
     assert any(req.get("model") == "slow-up" for req in sim.requests())
 
 
+def test_a_workflow_with_named_inputs_takes_them_as_a_json_message(gateway, sim):
+    text = (REPO_ROOT / "examples" / "workflows" / "marketing-email.yaml").read_text()
+    gw = gateway(text.replace("listen: 127.0.0.1:8080", f"listen: 127.0.0.1:{free_port()}"))
+    with openai.OpenAI(api_key="k", base_url=gw.v1, max_retries=0, timeout=30) as client:
+        inputs = {"customer": "Ada, runs a bakery, likes short notes", "product": "a solar oven"}
+        answer = client.chat.completions.create(model="workflow/marketing-email",
+                                                messages=[{"role": "user", "content": json.dumps(inputs)}])
+        assert answer.model == "workflow/marketing-email" and answer.choices[0].message.content
+        with pytest.raises(openai.BadRequestError) as raised:
+            client.chat.completions.create(model="workflow/marketing-email", messages=[{"role": "user", "content": "hi"}])
+    error = raised.value.body
+    assert error["code"] == "missing_input" and "'customer'" in error["message"] and "JSON object" in error["message"]
+
+
 def test_a_workflow_is_a_model_for_any_openai_sdk_and_streams_progress(gateway, sim):
     text = (REPO_ROOT / "examples" / "workflows" / "support-triage.yaml").read_text()
     gw = gateway(text.replace("listen: 127.0.0.1:8080", f"listen: 127.0.0.1:{free_port()}"))
