@@ -58,6 +58,9 @@ public struct ConfigurationLoader: Sendable {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
             return .init(file: file, line: mark.line, column: mark.column, keyPath: "", message: "invalid YAML: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let names = duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            return .init(file: file, line: context.mark.line, column: context.mark.column, keyPath: "", message: "a mapping has the key \(names) twice: YAML keys must be unique")
         default:
             return .init(file: file, line: 1, column: 1, keyPath: "", message: "invalid YAML")
         }

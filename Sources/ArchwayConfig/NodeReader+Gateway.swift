@@ -64,7 +64,9 @@ extension NodeReader {
             configuration.routes = routes(routesNode, "routes", models: configuration.models, providers: configuration.providers, declaredModels: declaredModels(modelsNode))
         }
         if let workflowsNode {
-            let callable = Set(configuration.models.map(\.name)).union(configuration.routes.map(\.name))
+            // Every name the file declares, read well or not: a model whose provider has an error is
+            // reported there, not again as unknown in each step that calls it.
+            let callable = declaredModels(modelsNode).union(declaredModels(routesNode))
             configuration.workflows = workflows(workflowsNode, "workflows", callable: callable)
         }
         if !configuration.listen.isLoopback, configuration.server.masterKey == nil {
@@ -358,11 +360,16 @@ extension NodeReader {
             switch entry.key {
             case "flush_timeout": settings.flushTimeout = duration(entry.value, childPath) ?? settings.flushTimeout
             default:
-                if entry.value.string == "redacted" {
+                switch entry.value.string?.lowercased() {
+                case "redacted":
                     settings.captureContent = true
                     settings.captureRedacted = true
-                } else {
+                case "true", "false", "yes", "no", "on", "off":
                     settings.captureContent = bool(entry.value, childPath) ?? settings.captureContent
+                case let other?:
+                    report(entry.value, childPath, "expected true, false or redacted, got '\(other)'")
+                case nil:
+                    _ = bool(entry.value, childPath)  // not a scalar: reported as such
                 }
             }
         }

@@ -73,11 +73,12 @@ extension NodeReader {
             report(node, "\(path).output", "missing required key 'output' (what a run returns, e.g. \"{{steps.last.output}}\")")
             valid = false
         }
-        guard valid else { return nil }
+        // Among the steps that read well, whatever else is wrong: `check` lists every problem at once.
         if let cycle = Self.cycle(in: steps) {
             report(stepNodes[cycle[0]], "\(path).steps.\(cycle[0])", "steps depend on each other in a cycle: \(cycle.joined(separator: " → "))")
             return nil
         }
+        guard valid else { return nil }
         // A map over a step's output needs that output to be a list: a text step's never is.
         for step in steps {
             guard let reference = step.map?.soleReference, reference.count == 3, reference[0] == "steps",
@@ -202,7 +203,7 @@ extension NodeReader {
         do {
             template = try WorkflowTemplate(text)
         } catch {
-            report(node, path, "the template does not parse: \(error)")
+            report(node, path, "the template does not parse: \(WorkflowTemplate.describe(error))")
             return nil
         }
         var valid = true

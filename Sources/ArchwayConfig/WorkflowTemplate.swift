@@ -13,11 +13,30 @@ public struct WorkflowTemplate: Sendable {
     /// Steps referenced anywhere in the template, sections included.
     public let referencedSteps: [String]
 
+    /// What a parse error says, for a person: the parser's reason and where in the template, rather than
+    /// the library's debug description of its internal state.
+    public static func describe(_ error: any Error) -> String {
+        guard let parse = error as? MustacheTemplate.ParserError else { return "\(error)" }
+        let reason: String
+        switch parse.error as? MustacheTemplate.Error {
+        case .expectedSectionEnd?: reason = "a section ({{#name}} or {{^name}}) is not closed with {{/name}}"
+        case .sectionCloseNameIncorrect?: reason = "a section is closed with another name than it opened with"
+        case .unfinishedName?: reason = "a tag is not finished (a '{{' without its '}}')"
+        case .invalidSetDelimiter?: reason = "a set-delimiter tag is malformed"
+        default: reason = "\(parse.error)"
+        }
+        // The parser sees the template after the content-type tag Archway puts first.
+        let column = parse.context.lineNumber == 1 ? max(1, parse.context.columnNumber - contentTypeTag.count) : parse.context.columnNumber
+        return "\(reason), at line \(parse.context.lineNumber), column \(column) of the template"
+    }
+
+    /// Prompts are text: the TEXT content type turns HTML escaping off.
+    static let contentTypeTag = "{{% CONTENT_TYPE: TEXT}}"
+
     /// Parses `text`; throws the parser's error for a template that does not parse.
     public init(_ text: String) throws {
         self.text = text
-        // Prompts are text: the TEXT content type turns HTML escaping off.
-        self.template = try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + text)
+        self.template = try MustacheTemplate(string: Self.contentTypeTag + text)
         var references: [[String]] = []
         var steps: [String] = []
         var depth = 0

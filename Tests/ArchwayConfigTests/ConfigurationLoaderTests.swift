@@ -158,4 +158,33 @@ import Testing
             #expect(error.problems.first?.description.hasPrefix("bad.yaml:") == true)
         }
     }
+
+    @Test func aKeyTwiceInOneMappingIsNamedAtItsMapping() throws {
+        let yaml = """
+        providers:
+          p: {kind: simulator}
+          p: {kind: simulator}
+        models:
+          m: {provider: p}
+        """
+        let problems = try #require(throws: ConfigurationError.self) { try ConfigurationLoader(environment: [:]).load(yaml: yaml) }.problems
+        #expect(problems.count == 1)
+        #expect(problems.first?.message.contains("'p' twice") == true)
+        #expect(problems.first?.line == 2)
+    }
+
+    @Test func captureContentNamesEveryValueItTakes() throws {
+        let yaml = """
+        providers:
+          p: {kind: simulator}
+        models:
+          m: {provider: p}
+        telemetry: {capture_content: sometimes}
+        """
+        let problems = try #require(throws: ConfigurationError.self) { try ConfigurationLoader(environment: [:]).load(yaml: yaml) }.problems
+        #expect(problems.map(\.message) == ["expected true, false or redacted, got 'sometimes'"])
+        for value in ["true", "false", "redacted", "yes"] {
+            #expect(throws: Never.self) { try ConfigurationLoader(environment: [:]).load(yaml: yaml.replacingOccurrences(of: "sometimes", with: value)) }
+        }
+    }
 }

@@ -51,7 +51,7 @@ import Testing
         ("{model: fast, prompt: \"{{steps.zzz.output}}\"}", "{model: fast, prompt: hi}", "unknown step 'zzz'"),
         ("{model: fast, prompt: \"{{inputs.nope}}\"}", "{model: fast, prompt: hi}", "names no input"),
         ("{model: gpt-9, prompt: hi}", "{model: fast, prompt: hi}", "unknown model or route 'gpt-9'"),
-        ("{model: fast, prompt: \"{{#inputs.topic}}open\"}", "{model: fast, prompt: hi}", "does not parse"),
+        ("{model: fast, prompt: \"{{#inputs.topic}}open\"}", "{model: fast, prompt: hi}", "does not parse: a section ({{#name}} or {{^name}}) is not closed with {{/name}}, at line 1, column 22"),
         ("{model: fast, prompt: hi}", "{map: \"{{steps.a.output}}\", model: fast, prompt: \"{{item}}\"}", "map needs a list"),
         ("{model: fast, prompt: hi}", "{map: \"items: {{steps.a.output}}\", model: fast, prompt: x}", "map must be one reference"),
         ("{model: fast, prompt: \"{{item}}\"}", "{model: fast, prompt: hi}", "is not a known name"),
@@ -84,5 +84,33 @@ import Testing
         #expect(template.soleReference == nil)
         #expect(try WorkflowTemplate(" {{steps.a.output.items}} ").soleReference == ["steps", "a", "output", "items"])
         #expect(throws: (any Error).self) { try WorkflowTemplate("{{#open}} never closed") }
+    }
+
+    /// `check` lists every problem at once, and one problem is not reported again as others.
+    @Test func everyProblemOnceWithoutCascades() throws {
+        let loader = ConfigurationLoader(environment: [:])
+        let yaml = """
+        providers:
+          p: {kind: openai, api_key: "${NOT_SET_ANYWHERE}"}
+        models:
+          m1: {provider: p}
+        workflows:
+          w:
+            inputs: [input]
+            steps:
+              a: {model: m1, prompt: "{{steps.b.output}}"}
+              b: {model: m1, prompt: "{{steps.c.output}}"}
+              c: {model: m1, prompt: "{{steps.a.output}}"}
+              d: {model: m1, prompt: "{{steps.d.output}}"}
+            output: "{{steps.a.output}}"
+        """
+        let problems = try #require(throws: ConfigurationError.self) { try loader.load(yaml: yaml) }.problems
+        let messages = problems.map(\.message)
+        #expect(messages.contains { $0.contains("NOT_SET_ANYWHERE") })
+        // m1's provider has the error; its callers are not told m1 is unknown.
+        #expect(!messages.contains { $0.contains("unknown model") }, "\(messages)")
+        // The cycle among the steps that read well, beside the self-reference.
+        #expect(messages.contains { $0.contains("cycle: a → b → c → a") })
+        #expect(messages.contains { $0.contains("cannot reference its own output") })
     }
 }
