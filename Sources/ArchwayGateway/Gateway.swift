@@ -115,9 +115,8 @@ public enum Gateway {
         if let key = configuration.server.masterKey {
             router.add(middleware: MasterKeyMiddleware(key: key))
         }
-        let workflows = configuration.workflows.isEmpty
-            ? nil
-            : WorkflowRoutes(runner: WorkflowRunner(executor: executor), workflows: configuration.workflows)
+        // Served with no workflow configured too: a run of an unknown one is `workflow_not_found`.
+        let workflows = WorkflowRoutes(runner: WorkflowRunner(executor: executor), workflows: configuration.workflows)
         GatewayRoutes(
             executor: executor,
             catalog: catalog,

@@ -58,12 +58,12 @@ struct WorkflowRoutes: Sendable {
     func run(_ request: Request, context: GatewayRequestContext, body: ByteBuffer) async throws -> Response {
         let workflow = try workflow(named: context.parameters.get("name") ?? "")
         let document = try WireJSON.decodeRequest(JSONValue.self, from: body)
-        guard case .object(let fields) = document else { throw GatewayError.invalidRequest("The body must be a JSON object with 'inputs'.") }
+        guard case .object(let fields) = document else { throw GatewayError.invalidRequest("The body must be a JSON object with 'inputs'.", code: "invalid_type") }
         var inputs: [String: JSONValue] = [:]
         switch fields["inputs"] {
         case .object(let object)?: inputs = object
         case nil, .null?: break
-        default: throw GatewayError.invalidRequest("'inputs' must be an object.", param: "inputs")
+        default: throw GatewayError.invalidRequest("'inputs' must be an object.", param: "inputs", code: "invalid_type")
         }
         try WorkflowRunner.validate(inputs, for: workflow)
         let parent = context.serviceContext

@@ -37,6 +37,36 @@ public enum WireJSON {
         return body
     }
 
+    /// Whether `buffer` holds one JSON document.
+    static func isJSON(_ buffer: ByteBuffer) -> Bool {
+        buffer.withUnsafeReadableBytes { raw in
+            let scanner = JSONScanner(raw)
+            guard let document = try? scanner.value(at: 0) else { return false }
+            return scanner.skipWhitespace(from: document.upperBound) == raw.count
+        }
+    }
+
+    /// The first top-level member whose number is past what a 64-bit integer holds (`1e30`, 25 digits),
+    /// as the error that names it.
+    static func outOfRange(_ buffer: ByteBuffer) -> GatewayError? {
+        buffer.withUnsafeReadableBytes { raw -> GatewayError? in
+            let scanner = JSONScanner(raw)
+            guard let document = try? scanner.value(at: 0) else { return nil }
+            var found: GatewayError?
+            try? scanner.forEachMember(of: document) { member in
+                guard found == nil, let first = member.value.first.map({ scanner.bytes[$0] }),
+                      first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first),
+                      scanner.int(member.value) == nil,
+                      // Fractions such as a temperature's are fine; what no 64-bit integer holds is not.
+                      scanner.double(member.value).map({ !($0.magnitude < 9.2e18) }) ?? true else { return }
+                let key = scanner.string((member.key.lowerBound - 1)..<(member.key.upperBound + 1)) ?? ""
+                let text = String(decoding: UnsafeRawBufferPointer(rebasing: scanner.bytes[member.value.prefix(32)]), as: UTF8.self)
+                found = .invalidRequest("Invalid value for '\(key.prefix(64))': \(text) is not an integer this field can hold.", param: String(key.prefix(64)), code: "invalid_value")
+            }
+            return found
+        }
+    }
+
     /// Decodes a client body, turning decoding failures into a 400 that names the offending field. A body
     /// with a key twice in one object is refused (`JSONScanner.duplicateKey`).
     public static func decodeRequest<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws(GatewayError) -> T {
@@ -53,6 +83,10 @@ public enum WireJSON {
             return try decoder.decode(T.self, from: buffer)
         } catch let error as GatewayError {
             throw error
+        } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty && isJSON(buffer) {
+            // The decoder's parser refuses numbers its types cannot hold (`"max_tokens": 1e30`) as if the
+            // document were not JSON. It is JSON: name the value instead.
+            throw outOfRange(buffer) ?? GatewayError.invalidRequest(#"A value in the body cannot be read: a number too large for its field, or a \u escape that is not a whole Unicode character (a lone surrogate)."#, code: "invalid_value")
         } catch let error as DecodingError {
             throw GatewayError(decodingError: error)
         } catch {
@@ -103,7 +137,7 @@ extension GatewayError {
             self = .invalidRequest("Invalid type for '\(field.isEmpty ? "body" : field)': expected \(Self.jsonTypeName(type)).", param: field.isEmpty ? nil : field, code: "invalid_type")
         case .valueNotFound(let type, let context):
             let field = path(context.codingPath)
-            self = .invalidRequest("Invalid value for '\(field)': expected \(Self.jsonTypeName(type)), got null.", param: field, code: "invalid_type")
+            self = .invalidRequest("Invalid value for '\(field.isEmpty ? "body" : field)': expected \(Self.jsonTypeName(type)), got null.", param: field.isEmpty ? nil : field, code: "invalid_type")
         @unknown default:
             self = .invalidJSON("unreadable body")
         }

@@ -259,3 +259,39 @@ import Testing
         }
     }
 }
+
+@Suite struct RequestErrorTests {
+    func error(_ body: String) -> GatewayError? {
+        do {
+            _ = try OpenAIChatRequest.decode(from: ByteBuffer(string: body))
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    static let hi = #""messages":[{"role":"user","content":"hi"}]"#
+
+    @Test func aNumberNoIntegerHoldsIsNamedNotCalledInvalidJSON() {
+        for body in [#"{"model":"m","temperature":0.7,"max_tokens":1e30,\#(Self.hi)}"#, #"{"model":"m","max_tokens":99999999999999999999999,\#(Self.hi)}"#] {
+            let error = error(body)
+            #expect(error?.code == "invalid_value" && error?.param == "max_tokens", "\(body)")
+        }
+        let surrogate = error(#"{"model":"m","messages":[{"role":"user","content":"\ud800"}]}"#)
+        #expect(surrogate?.code == "invalid_value" && surrogate?.message.contains("surrogate") == true)
+    }
+
+    @Test func contentOfTheWrongTypeSaysWhatItMayBe() {
+        let error = error(#"{"model":"m","messages":[{"role":"user","content":5}]}"#)
+        #expect(error?.param == "messages[0].content")
+        #expect(error?.message.contains("expected a string or an array of content parts") == true)
+        // A bad part is named as the part.
+        #expect(self.error(#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":5}]}]}"#)?.param == "messages[0].content[0]")
+        #expect(self.error(#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}]}"#) == nil)
+    }
+
+    @Test func aNullBodyIsNamedAsTheBody() {
+        let error = error("null")
+        #expect(error?.param == nil && error?.message.contains("'body'") == true)
+    }
+}

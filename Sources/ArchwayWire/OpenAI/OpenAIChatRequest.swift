@@ -140,12 +140,19 @@ struct OpenAIMessage: Codable {
             throw container.invalid(.role, "must be one of system, developer, user, assistant, tool")
         }
         var message = ChatMessage(role: role)
-        if let text = try? container.decodeIfPresent(String.self, forKey: .content) {
-            message.content = [.text(text)]
-            message.contentIsText = true
-        } else if let parts = try container.decodeIfPresent([OpenAIContentPart].self, forKey: .content) {
-            message.content = parts.map(\.part)
-            message.contentIsText = false
+        if container.contains(.content), try !container.decodeNil(forKey: .content) {
+            do {
+                message.content = [.text(try container.decode(String.self, forKey: .content))]
+                message.contentIsText = true
+            } catch DecodingError.typeMismatch {
+                // Not a string: an array of parts, whose own errors name the part; anything else is neither.
+                do {
+                    message.content = try container.decode([OpenAIContentPart].self, forKey: .content).map(\.part)
+                    message.contentIsText = false
+                } catch DecodingError.typeMismatch(_, let context) where context.codingPath.count == container.codingPath.count + 1 {
+                    throw container.invalid(.content, "expected a string or an array of content parts")
+                }
+            }
         }
         message.name = try container.decodeIfPresent(String.self, forKey: .name)
         message.toolCalls = try container.decodeIfPresent([OpenAIToolCall].self, forKey: .toolCalls)?.map(\.call) ?? []
