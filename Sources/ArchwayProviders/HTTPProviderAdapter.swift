@@ -92,6 +92,13 @@ public struct HTTPProviderAdapter: ProviderAdapter {
 
     public func streamChat(_ request: Relayable<ChatRequest>, call: UpstreamCall) async throws -> UpstreamReply<ChatChunkStream> {
         let (response, exchange) = try await send(chatEndpoint, body: encode(request, model: call.model, stream: true), stream: true, call: call)
+        // An answer that is not a stream (a JSON completion or an HTML page under 200) is known to be wrong
+        // before any byte reaches the client: a failure another model may answer, not a broken stream.
+        if let type = response.headers.first(name: "content-type"), !type.lowercased().contains("text/event-stream") {
+            let failure = GatewayError.upstreamInvalidResponse(provider: provider.name, reason: "a stream request was answered with '\(type.prefix(64))', not text/event-stream")
+            exchange.end(error: failure)
+            throw failure
+        }
         let format: ChatChunkStream.Format = isAnthropic ? .anthropic : (request.wire != nil ? .openAIPassthrough : .openAI)
         let stream = ChatChunkStream(body: response.body, format: format, provider: provider.name)
         return UpstreamReply(value: stream, rateLimit: Self.rateLimit(response.headers), exchange: exchange)

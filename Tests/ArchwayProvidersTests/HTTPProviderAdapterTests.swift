@@ -175,6 +175,19 @@ struct AdapterHarness {
         }
     }
 
+    @Test func aStreamRequestAnsweredWithoutAStreamFailsBeforeAnyByte() async throws {
+        let upstream = ScriptedUpstream { _, _ in .scriptedJSON(AdapterHarness.completion) }
+        try await upstream.run { base in
+            let harness = try AdapterHarness(base: base + "/v1")
+            let error = await #expect(throws: GatewayError.self) {
+                try await harness.run { adapter in _ = try await adapter.streamChat(AdapterHarness.request, call: AdapterHarness.call()) }
+            }
+            #expect(error?.code == "upstream_invalid_response")
+            #expect(error?.message.contains("application/json") == true)
+            #expect(error?.allowsFallback == true)
+        }
+    }
+
     @Test func bytesTheScannerCannotRewriteAreSentEncodedInstead() async throws {
         let upstream = ScriptedUpstream { _, _ in .scriptedJSON(AdapterHarness.completion) }
         try await upstream.run { base in
