@@ -39,6 +39,8 @@ import Testing
         #expect(delta["delta"]?["stop_reason"] == .string("tool_use"))
         #expect(delta["usage"]?["output_tokens"] == .number(3))
         #expect(try WireJSON.decode(JSONValue.self, from: events[0].data)["message"]?["model"] == .string("client-model"))
+        // An OpenAI id gets Anthropic's `msg_` prefix, as a non-streamed answer's does.
+        #expect(try WireJSON.decode(JSONValue.self, from: events[0].data)["message"]?["id"] == .string("msg_c1"))
 
         // And back: the Anthropic decoder reproduces text, tool call and usage.
         var decoder = AnthropicStreamDecoder()

@@ -28,7 +28,8 @@ public struct AnthropicStreamEncoder: Sendable {
             started = true
             Self.startEvent("message_start", into: &buffer)
             buffer.writeStaticString(#"{"type":"message_start","message":{"id":"#)
-            buffer.writeJSONString(chunk.id)
+            // Anthropic's message ids start `msg_`, as the gateway's non-streamed answers' do.
+            buffer.writeJSONString(chunk.id.hasPrefix("msg_") ? chunk.id : "msg_" + chunk.id)
             buffer.writeStaticString(#","type":"message","role":"assistant","model":"#)
             buffer.writeJSONString(model)
             buffer.writeStaticString(#","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":"#)
