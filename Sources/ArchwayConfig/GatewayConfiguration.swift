@@ -314,14 +314,20 @@ public struct RouteConfiguration: Sendable {
         }
     }
 
-    /// Envoy-style outlier ejection: after `consecutiveFailures` a candidate is left out for `base`,
-    /// doubling with each further ejection, and probed until it answers again.
+    /// Envoy-style outlier ejection: after `consecutiveFailures` in a row, or once `failureRate` of at
+    /// least `minCalls` calls in the last 10 s failed (Envoy's failure percentage: a model that fails
+    /// often but never several times in a row), a candidate is left out for `base`, doubling with each
+    /// further ejection, and probed until it answers again.
     public struct Ejection: Sendable, Hashable {
         public var consecutiveFailures: Int
+        public var failureRate: Double
+        public var minCalls: Int
         public var base: Duration
 
-        public init(consecutiveFailures: Int = 3, base: Duration = .seconds(5)) {
+        public init(consecutiveFailures: Int = 3, failureRate: Double = 0.5, minCalls: Int = 10, base: Duration = .seconds(5)) {
             self.consecutiveFailures = consecutiveFailures
+            self.failureRate = failureRate
+            self.minCalls = minCalls
             self.base = base
         }
     }

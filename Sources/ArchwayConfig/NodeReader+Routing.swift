@@ -276,10 +276,12 @@ extension NodeReader {
 
     mutating func ejection(_ node: Node, _ path: String) -> RouteConfiguration.Ejection {
         var ejection = RouteConfiguration.Ejection()
-        for entry in mapping(node, path, allowed: ["consecutive_failures", "base_ms"]) ?? [] {
+        for entry in mapping(node, path, allowed: ["consecutive_failures", "failure_rate", "min_calls", "base_ms"]) ?? [] {
             let childPath = "\(path).\(entry.key)"
             switch entry.key {
             case "consecutive_failures": ejection.consecutiveFailures = int(entry.value, childPath, range: 1...1_000) ?? ejection.consecutiveFailures
+            case "failure_rate": ejection.failureRate = double(entry.value, childPath, range: 0.01...1) ?? ejection.failureRate
+            case "min_calls": ejection.minCalls = int(entry.value, childPath, range: 1...100_000) ?? ejection.minCalls
             default: ejection.base = int(entry.value, childPath, range: 1...3_600_000).map { .milliseconds($0) } ?? ejection.base
             }
         }

@@ -24,6 +24,9 @@ public final class EndpointStats: Sendable {
         var inFlight = 0
         var consecutiveFailures = 0
         var ejectedUntil: ContinuousClock.Instant?
+        /// Ejected for its failure rate: it serves its time, since one good answer says little about a
+        /// model that fails a share of its calls.
+        var ejectedForRate = false
         var ejections = 0
         var lastEjection: ContinuousClock.Instant?
         var recoveredAt: ContinuousClock.Instant?
@@ -43,9 +46,10 @@ public final class EndpointStats: Sendable {
         state.withLock { $0.inFlight += 1 }
     }
 
-    /// Folds an outcome in. Returns whether the model has now failed `ejectAfter` times in a row and is
-    /// not ejected already: the caller decides whether to `eject` it (never the last healthy candidate).
-    func record(_ outcome: AttemptOutcome, at now: ContinuousClock.Instant, ejectAfter: Int?) -> Bool {
+    /// Folds an outcome in. Returns why the model now meets `rule` (failures in a row, or the share of
+    /// recent calls that failed) when it does and is not ejected already: the caller decides whether to
+    /// `eject` it (never the last healthy candidate).
+    func record(_ outcome: AttemptOutcome, at now: ContinuousClock.Instant, rule: EjectionRule?) -> EjectionRule.Cause? {
         state.withLock { state in
             state.inFlight = max(0, state.inFlight - 1)
             if let headroom = outcome.rateLimit, headroom.remainingRequests != nil || headroom.remainingTokens != nil {
@@ -55,8 +59,8 @@ public final class EndpointStats: Sendable {
                 state.calls.add(at: now, origin: origin)
                 state.successes += 1
                 state.consecutiveFailures = 0
-                if state.ejectedUntil != nil {
-                    // An answer while ejected (a probe's, usually): back at once.
+                if state.ejectedUntil != nil, !state.ejectedForRate {
+                    // An answer while ejected for an outage (a probe's, usually): back at once.
                     state.ejectedUntil = nil
                     state.recoveredAt = now
                 }
@@ -73,10 +77,10 @@ public final class EndpointStats: Sendable {
                         state.outputTokensPerSecond.add(Double(usage.outputTokens) / generating, at: now)
                     }
                 }
-                return false
+                return nil
             }
             // The caller leaving or its own mistake says nothing about the model.
-            guard error.allowsFallback else { return false }
+            guard error.allowsFallback else { return nil }
             state.calls.add(at: now, origin: origin)
             state.errors.add(at: now, origin: origin)
             if error.status == .tooManyRequests { state.rateLimited.add(at: now, origin: origin) }
@@ -85,21 +89,29 @@ public final class EndpointStats: Sendable {
                 // The provider said when to come back: not before then.
                 state.notBefore = max(state.notBefore ?? now, now + min(retryAfter, .seconds(60)))
             }
-            guard let ejectAfter, state.consecutiveFailures >= ejectAfter else { return false }
-            return !(state.ejectedUntil.map { $0 > now } ?? false)
+            guard let rule, !(state.ejectedUntil.map { $0 > now } ?? false) else { return nil }
+            if state.consecutiveFailures >= rule.consecutiveFailures { return .failuresInARow }
+            let calls = state.calls.total(at: now)
+            if calls >= rule.minCalls, Double(state.errors.total(at: now)) >= rule.failureRate * Double(calls) { return .failureRate }
+            return nil
         }
     }
 
     /// Leaves the model out of routing: `base` × 2^(n-1) for its n-th ejection in a row (Envoy's rule),
     /// at most five minutes; the count starts again once it has stayed healthy for five minutes.
-    func eject(at now: ContinuousClock.Instant, base: Duration) {
+    func eject(at now: ContinuousClock.Instant, base: Duration, cause: EjectionRule.Cause = .failuresInARow) {
         state.withLock { state in
+            state.ejectedForRate = cause == .failureRate
             if let last = state.lastEjection, last.duration(to: now) > .seconds(300) { state.ejections = 0 }
             state.ejections += 1
             state.lastEjection = now
             let factor = 1 << min(state.ejections - 1, 6)
             state.ejectedUntil = now + min(base * factor, .seconds(300))
             state.consecutiveFailures = 0
+            // Back from ejection, a model is judged on calls made since: the failures that ejected it do
+            // not eject it again at its first failure.
+            state.calls = SlidingCounter()
+            state.errors = SlidingCounter()
         }
     }
 

@@ -9,7 +9,8 @@ import Metrics
 /// base), and a model is never ejected while it is the last candidate of a route that is not.
 public final class RoutingStatistics: OutcomeObserver, Sendable {
     private let stats: [String: EndpointStats]
-    private let rules: [String: (consecutiveFailures: Int, base: Duration)]
+    /// The strictest ejection rule of the routes that list each model.
+    private let rules: [String: EjectionRule]
     private let routesOfModel: [String: [[String]]]
     private let telemetry: GenAITelemetry?
     private let clock: @Sendable () -> ContinuousClock.Instant
@@ -20,14 +21,16 @@ public final class RoutingStatistics: OutcomeObserver, Sendable {
         for model in configuration.models {
             stats[model.name] = EndpointStats(model: model.name, origin: origin)
         }
-        var rules: [String: (consecutiveFailures: Int, base: Duration)] = [:]
+        var rules: [String: EjectionRule] = [:]
         var routesOfModel: [String: [[String]]] = [:]
         for route in configuration.routes {
             for candidate in route.candidates {
                 let rule = rules[candidate]
-                rules[candidate] = (
-                    min(rule?.consecutiveFailures ?? .max, route.ejection.consecutiveFailures),
-                    min(rule?.base ?? .seconds(3600), route.ejection.base)
+                rules[candidate] = EjectionRule(
+                    consecutiveFailures: min(rule?.consecutiveFailures ?? .max, route.ejection.consecutiveFailures),
+                    failureRate: min(rule?.failureRate ?? 1, route.ejection.failureRate),
+                    minCalls: min(rule?.minCalls ?? .max, route.ejection.minCalls),
+                    base: min(rule?.base ?? .seconds(3600), route.ejection.base)
                 )
                 routesOfModel[candidate, default: []].append(route.candidates)
             }
@@ -58,8 +61,8 @@ public final class RoutingStatistics: OutcomeObserver, Sendable {
         let rule = rules[model]
         let now = clock()
         // Decided outside the model's lock: whether to eject looks at the other candidates' state.
-        if stats.record(outcome, at: now, ejectAfter: rule?.consecutiveFailures), let rule, mayEject(model) {
-            stats.eject(at: now, base: rule.base)
+        if let cause = stats.record(outcome, at: now, rule: rule), let rule, mayEject(model) {
+            stats.eject(at: now, base: rule.base, cause: cause)
             telemetry?.counter(GenAIMetricSet.endpointEjections, unit: "{ejection}", [(GenAIAttributes.archwayModel, model)]).increment()
         }
         if outcome.target.purpose == ModelCallTarget.probePurpose {

@@ -35,7 +35,7 @@ import Testing
             latency_budget_ms: 4000
             value_of_time: 0.002
             retries: {max: 2, backoff_ms: 100, on: [429, 5xx, timeout]}
-            ejection: {consecutive_failures: 3, base_ms: 5000}
+            ejection: {consecutive_failures: 3, failure_rate: 0.3, min_calls: 20, base_ms: 5000}
             under_load: {in_flight_above: 64, min_quality: 0.75}
           spread:
             strategy: weighted
@@ -50,7 +50,8 @@ import Testing
         #expect(smart.latencyBudget == .milliseconds(4000))
         #expect(smart.valueOfTime == 0.002)
         #expect(smart.retries == .init(max: 2, backoff: .milliseconds(100), on: [.rateLimited, .serverError, .timeout]))
-        #expect(smart.ejection == .init(consecutiveFailures: 3, base: .seconds(5)))
+        #expect(smart.ejection == .init(consecutiveFailures: 3, failureRate: 0.3, minCalls: 20, base: .seconds(5)))
+        #expect(configuration.routes.last?.ejection == .init(consecutiveFailures: 3, failureRate: 0.5, minCalls: 10, base: .seconds(5)))
         #expect(smart.underLoad == .init(inFlightAbove: 64, minQuality: 0.75))
         #expect(configuration.routes.last?.weights == ["gpt-4o": 3, "claude-sonnet": 1])
         #expect(configuration.pricing.file == "/etc/archway/prices.yaml")
@@ -72,6 +73,8 @@ import Testing
         ("routes: {smart: {strategy: fallback, candidates: [gpt-4o], min_quality: 0.85, under_load: {in_flight_above: 8, min_quality: 0.9}}}", "routes.smart.under_load.min_quality", "must not be above"),
         ("routes: {smart: {strategy: fallback, candidates: [gpt-4o], under_load: {in_flight_above: 8, min_quality: 0.95}}}", "routes.smart.under_load.min_quality", "no candidate meets min_quality 0.95 under load"),
         ("routes: {smart: {strategy: fallback, candidates: [gpt-4o], under_load: {in_flight_above: 8}}}", "routes.smart.under_load", "needs both"),
+        ("routes: {smart: {strategy: fallback, candidates: [gpt-4o], ejection: {failure_rate: 1.5}}}", "routes.smart.ejection.failure_rate", "between"),
+        ("routes: {smart: {strategy: fallback, candidates: [gpt-4o], ejection: {min_calls: 0}}}", "routes.smart.ejection.min_calls", "between"),
     ])
     func routeProblemsAreLocated(yaml: String, keyPath: String, message: String) {
         do {

@@ -120,6 +120,41 @@ import Testing
         #expect(!cheap.isEjected(at: fixture.clock.now))
     }
 
+    /// A model that fails often, but never several times in a row, is ejected by its failure rate.
+    @Test func aModelFailingOftenIsEjectedByItsFailureRate() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: fallback, candidates: [cheap, mid], ejection: {consecutive_failures: 3, failure_rate: 0.3, min_calls: 10, base_ms: 1000}}")
+        let cheap = try #require(fixture.statistics.stats(for: "cheap"))
+        // Two of every five fail, in a fixed pattern: never three in a row.
+        func round() {
+            for index in 0..<5 {
+                if index % 5 < 2 { fixture.call("cheap", error: RoutingFixture.unavailable) } else { fixture.call("cheap") }
+            }
+        }
+        round()
+        round()
+        #expect(!cheap.isEjected(at: fixture.clock.now), "its failures came before min_calls were made")
+        fixture.call("cheap", error: RoutingFixture.unavailable)
+        #expect(cheap.isEjected(at: fixture.clock.now), "5 of 11 calls failed")
+        #expect(try fixture.order("smart").models == ["mid", "cheap"])
+        // A good answer (a probe's) does not cut the ejection short: it says little about a failure rate.
+        fixture.call("cheap")
+        #expect(cheap.isEjected(at: fixture.clock.now))
+        // Back after the base, it is judged on new calls: one failure does not eject it again.
+        fixture.clock.advance(by: .milliseconds(1001))
+        fixture.call("cheap", error: RoutingFixture.unavailable)
+        #expect(!cheap.isEjected(at: fixture.clock.now))
+    }
+
+    @Test func aModelFailingRarelyStays() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: fallback, candidates: [cheap, mid]}")
+        let cheap = try #require(fixture.statistics.stats(for: "cheap"))
+        // One in five under the default rule (half of at least 10 calls).
+        for index in 0..<40 {
+            if index % 5 == 0 { fixture.call("cheap", error: RoutingFixture.unavailable) } else { fixture.call("cheap") }
+        }
+        #expect(!cheap.isEjected(at: fixture.clock.now))
+    }
+
     @Test func statisticsSlideOutOfTheirWindow() throws {
         let fixture = try RoutingFixture(routes: "  smart: {strategy: latency, candidates: [cheap, mid]}")
         for index in 0..<20 { fixture.call("cheap", duration: .milliseconds(100 + index * 10)) }
