@@ -59,10 +59,11 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
             withEncoderConfiguration: encoder
         )
         let pipelining = try pipeline.handler(type: HTTPServerPipelineHandler.self)
-        try pipeline.addHandler(IngressReadAheadHandler(), position: .before(pipelining))
+        let readAhead = IngressReadAheadHandler()
+        try pipeline.addHandler(readAhead, position: .before(pipelining))
         // Where SwiftNIO's own error handler would be: after the pipelining handler, which holds a parse
         // error back until the response before it has ended.
-        try pipeline.addHandler(IngressProtocolErrorHandler(server: server), position: .after(pipelining))
+        try pipeline.addHandler(IngressProtocolErrorHandler(server: server, parts: readAhead), position: .after(pipelining))
         try pipeline.addHandler(IngressHandler(bodyLimit: bodyLimit, dispatch: dispatch))
     }
 

@@ -26,16 +26,18 @@ final class IngressProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelH
     static let linger = TimeAmount.seconds(2)
 
     private let server: String
+    /// Whether a request's body is being read, so a parse error now is the body's: the read-ahead
+    /// handler unwraps every part already, so this one does not unwrap them again.
+    private let parts: IngressReadAheadHandler
     /// A response's head has been written and its end not yet.
     private var responding = false
-    /// A request's head has been read and its end not yet: a parse error now is its body's.
-    private var readingBody = false
     /// The request could not be parsed: everything after it is dropped.
     private var failed = false
     private var lingerTimer: Scheduled<Void>?
 
-    init(server: String) {
+    init(server: String, parts: IngressReadAheadHandler) {
         self.server = server
+        self.parts = parts
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -59,7 +61,7 @@ final class IngressProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelH
             context.close(promise: nil)
             return
         }
-        let answer = Self.answer(to: parseError, inBody: readingBody)
+        let answer = Self.answer(to: parseError, inBody: parts.readingBody)
         let body = (try? WireJSON.encode(OpenAIErrorBody(answer))) ?? ByteBuffer(string: #"{"error":{"message":"The request could not be read.","type":"invalid_request_error","param":null,"code":"invalid_request"}}"#)
         let response = HTTPResponse(status: answer.status, headerFields: [.contentType: "application/json", .contentLength: String(body.readableBytes)])
         let head = IngressResponseWriter.head(of: response, date: HTTPDate.now, server: server, closes: true)
@@ -77,11 +79,6 @@ final class IngressProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelH
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !failed else { return }
-        switch unwrapInboundIn(data) {
-        case .head: readingBody = true
-        case .end: readingBody = false
-        case .body: break
-        }
         context.fireChannelRead(data)
     }
 

@@ -17,11 +17,22 @@ final class IngressReadAheadHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     /// Request heads read minus response ends written.
     private var unanswered = 0
+    /// A request's head has been read and its end not yet (`IngressProtocolErrorHandler` asks: a parse
+    /// error now is its body's). Kept here, where the parts are unwrapped already.
+    private(set) var readingBody = false
     /// Once the server quiesces, the pipeline handler decides what is still read.
     private var quiescing = false
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .head = unwrapInboundIn(data) { unanswered += 1 }
+        switch unwrapInboundIn(data) {
+        case .head:
+            unanswered += 1
+            readingBody = true
+        case .end:
+            readingBody = false
+        case .body:
+            break
+        }
         context.fireChannelRead(data)
     }
 

@@ -11,7 +11,10 @@ import Tracing
 
 /// `GET /v1/workflows`, `POST /v1/workflows/{name}/runs` (JSON, or SSE progress with `"stream": true`),
 /// and a workflow as the model `workflow/{name}` on the chat ingresses.
-struct WorkflowRoutes: Sendable {
+///
+/// A class: every route's closure holds `GatewayRoutes`, which holds this; as a struct its tables and
+/// runner were retained one by one each time a request copied it (about 7 retains a chat request).
+final class WorkflowRoutes: Sendable {
     let runner: WorkflowRunner
     let workflows: [String: WorkflowConfiguration]
     let order: [String]
@@ -23,9 +26,9 @@ struct WorkflowRoutes: Sendable {
     }
 
     func register(on router: Router<GatewayRequestContext>, body: @escaping @Sendable (Request) async throws -> ByteBuffer) {
-        router.get("/v1/workflows") { _, _ in try list() }
+        router.get("/v1/workflows") { _, _ in try self.list() }
         router.post("/v1/workflows/{name}/runs") { request, context in
-            try await run(request, context: context, body: try await body(request))
+            try await self.run(request, context: context, body: try await body(request))
         }
     }
 
