@@ -74,12 +74,17 @@ final class OTLPExportQueue<Item: Sendable>: Sendable {
 
 /// An exporter's service loop: `export` every `delay` until graceful shutdown, then once more for what
 /// is left (the caller bounds how long that may take).
+///
+/// Graceful shutdown cuts short only the wait between exports, never an export: cancelling the loop as a
+/// whole cancelled the export it was in (its batch already taken from the queue), so the last spans of
+/// every shutdown, a drained stream's among them, were lost.
 func exportPeriodically(every delay: Duration, _ export: @escaping @Sendable () async -> Void) async {
-    await cancelWhenGracefulShutdown {
-        while !Task.isCancelled {
+    while !Task.isShuttingDownGracefully, !Task.isCancelled {
+        await cancelWhenGracefulShutdown {
             try? await Task.sleep(for: delay)
-            await export()
         }
+        await export()
     }
+    // What was queued while the last export ran.
     await export()
 }

@@ -30,3 +30,51 @@ import Testing
         #expect(queue.capacities.items <= 1_024 * 2 && queue.capacities.spare <= 1_024 * 2)
     }
 }
+
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Graceful shutdown and the export loop: the export under way finishes, and what is left is sent.
+@Suite struct ExportLoopShutdownTests {
+    final class Exports: Sendable {
+        struct State {
+            var started = 0
+            var finished = 0
+            var cancelled = 0
+        }
+        let state = Mutex(State())
+    }
+
+    struct Loop: Service {
+        let exports: Exports
+
+        func run() async throws {
+            await exportPeriodically(every: .milliseconds(20)) {
+                exports.state.withLock { $0.started += 1 }
+                // An export takes a while, as an HTTP request does; a cancelled one is a lost batch.
+                do {
+                    try await Task.sleep(for: .milliseconds(200))
+                    exports.state.withLock { $0.finished += 1 }
+                } catch {
+                    exports.state.withLock { $0.cancelled += 1 }
+                }
+            }
+        }
+    }
+
+    @Test func shutdownDuringAnExportLetsItFinishAndExportsOnceMore() async throws {
+        let exports = Exports()
+        let group = ServiceGroup(configuration: .init(services: [Loop(exports: exports)], logger: Logger(label: "test")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            while exports.state.withLock({ $0.started }) == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        let state = exports.state.withLock { $0 }
+        #expect(state.cancelled == 0, "an export under way was cancelled: its batch is lost")
+        #expect(state.finished == state.started)
+        #expect(state.started >= 2, "the final export ran after the one under way")
+    }
+}

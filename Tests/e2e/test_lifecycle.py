@@ -27,6 +27,19 @@ def test_idle_gateway_without_a_collector_exits_within_two_seconds(gateway, simu
     assert time.monotonic() - t0 < 2.0, gw.describe()
 
 
+def test_the_last_spans_are_exported_at_shutdown(gateway, simulator, otlp_sink):
+    # SIGTERM right after an answer, before the exporter's next tick: the final flush must send its spans.
+    gw = gateway(base_config(simulator))
+    trace_id = "%032x" % int.from_bytes(os.urandom(16), "big")
+    r = httpx.post(f"{gw.v1}/chat/completions", timeout=10,
+                   headers={"traceparent": f"00-{trace_id}-{'%016x' % 7}-01"},
+                   json={"model": "sim-small", "messages": [{"role": "user", "content": "hi"}]})
+    assert r.status_code == 200
+    assert gw.stop(timeout=10) == 0, gw.describe()
+    names = sorted(s.name for s in otlp_sink.spans_in_trace(trace_id))
+    assert names == ["POST", "POST /v1/chat/completions", "chat sim-small-upstream"], (names, gw.output()[-2000:])
+
+
 def test_says_once_when_no_collector_answers_and_how_to_fix_it(gateway, simulator):
     port = closed_port()
     gw = gateway(base_config(simulator), otlp_endpoint=f"http://127.0.0.1:{port}")
