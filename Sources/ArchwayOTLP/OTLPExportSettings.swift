@@ -121,6 +121,22 @@ public struct OTLPExportSettings: Sendable, Hashable {
         return result
     }
 
+    /// A headers variable (`OTEL_EXPORTER_OTLP_HEADERS`) with its keys and values percent-decoded, for an
+    /// exporter that reads the variable without decoding it (swift-otel's, which sends the metrics); nil
+    /// when nothing needs decoding, or when a decoded comma would split a value.
+    public static func decodedHeadersVariable(_ text: String) -> String? {
+        guard text.contains("%") else { return nil }
+        var decoded: [String] = []
+        for item in text.split(separator: ",") {
+            guard let equals = item.firstIndex(of: "=") else { return nil }
+            let key = percentDecoded(item[..<equals].trimmingSpaces())
+            let value = percentDecoded(item[item.index(after: equals)...].trimmingSpaces())
+            guard !key.contains(","), !key.contains("="), !value.contains(",") else { return nil }
+            decoded.append("\(key)=\(value)")
+        }
+        return decoded.joined(separator: ",")
+    }
+
     static func percentDecoded(_ text: Substring) -> String {
         guard text.contains("%") else { return String(text) }
         var bytes: [UInt8] = []

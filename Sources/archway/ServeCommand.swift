@@ -77,6 +77,14 @@ struct ServeCommand: AsyncParsableCommand {
             // The SDK's and Archway's exporters warn through one throttled log.
             let diagnostics = Logger(label: "archway.otel") { label in ThrottledLogHandler(label: label, interval: .seconds(60)) }
             otel.diagnosticLogger = .custom(diagnostics)
+            // swift-otel reads the headers variables itself, without the percent-decoding the OTLP
+            // specification asks for (Archway's span and log exporters decode): `Bearer%20…` went out as
+            // it was written, and a vendor refused every metrics export. It reads the decoded form.
+            for variable in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS"] {
+                if let text = environment[variable], let decoded = OTLPExportSettings.decodedHeadersVariable(text) {
+                    setenv(variable, decoded, 1)
+                }
+            }
             let otlpMetrics = try OTel.makeMetricsBackend(configuration: otel)
             var exporters: [any Service] = [ServiceOnExecutor(service: otlpMetrics.service, executor: backgroundExecutor)]
             for signal in [OTLPExportSettings.Signal.traces, .logs] {

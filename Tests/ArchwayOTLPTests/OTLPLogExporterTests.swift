@@ -5,6 +5,13 @@ import SwiftProtobuf
 import Testing
 
 @Suite struct OTLPLogExporterTests {
+    /// For swift-otel's metrics exporter, which reads the variable without decoding it.
+    @Test func aHeadersVariableIsDecodedForAnExporterThatDoesNotDecode() {
+        #expect(OTLPExportSettings.decodedHeadersVariable("x-tenant=acme, authorization=Bearer%20abc") == "x-tenant=acme,authorization=Bearer abc")
+        #expect(OTLPExportSettings.decodedHeadersVariable("authorization=Basic abc=") == nil, "nothing to decode")
+        #expect(OTLPExportSettings.decodedHeadersVariable("x=a%2Cb") == nil, "a decoded comma would split the value")
+    }
+
     @Test func settingsFollowTheStandardVariables() throws {
         let base = try #require(OTLPExportSettings(environment: [
             "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/",

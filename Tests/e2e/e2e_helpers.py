@@ -209,6 +209,8 @@ class OTLPSink:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.trace_requests: list = []
+        # (path, headers) of every export request, in order.
+        self.request_headers: list[tuple[str, dict[str, str]]] = []
         self.metric_requests: list = []
         self.log_requests: list = []
         self.raw_bodies: list[tuple[str, bytes]] = []
@@ -256,6 +258,8 @@ class OTLPSink:
 
             def do_POST(self):  # noqa: N802
                 path = self.path.split("?", 1)[0]
+                with sink._lock:
+                    sink.request_headers.append((path, {k.lower(): v for k, v in self.headers.items()}))
                 try:
                     body = self._read_body()
                 except Exception as exc:  # pragma: no cover - diagnostic only

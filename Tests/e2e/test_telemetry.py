@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 
 import anthropic
+import httpx
 import openai
 import pytest
 
@@ -393,6 +395,22 @@ def test_content_capture_enabled(gateway, simulator, otlp_sink):
 
 EXPORT_WARNING = re.compile(r"(export|exporter|otlp)", re.I)
 FAILURE_WORD = re.compile(r"(fail|error|unable|refused|unreachable|could not|cannot)", re.I)
+
+
+def test_otlp_headers_are_percent_decoded_for_every_signal(gateway, simulator, otlp_sink):
+    # The specification writes header values percent-encoded (`Bearer%20…`); spans and metrics must both
+    # send them decoded, or a vendor refuses one of the two.
+    marker = "e2e-" + os.urandom(4).hex()
+    gw = gateway(base_config(simulator), env={"OTEL_EXPORTER_OTLP_HEADERS": f"x-archway-e2e=Bearer%20{marker}",
+                                                 "OTEL_METRIC_EXPORT_INTERVAL": "500"})
+    httpx.post(f"{gw.v1}/chat/completions", json={"model": "sim-small", "messages": [{"role": "user", "content": "hi"}]},
+               timeout=10).raise_for_status()
+    gw.stop(timeout=10)
+    seen = {(path, headers.get("x-archway-e2e")) for path, headers in list(otlp_sink.request_headers)
+            if marker in headers.get("x-archway-e2e", "")}
+    assert ("/v1/traces", f"Bearer {marker}") in seen, seen
+    assert ("/v1/metrics", f"Bearer {marker}") in seen, seen
+    assert not any("%20" in value for _, value in seen), seen
 
 
 def test_unreachable_collector_does_not_break_serving(gateway, simulator):
