@@ -147,12 +147,24 @@ public struct ModelCallExecutor: Sendable {
             let response = reply.value
             call.outcome.responseModel = response.model
             call.record(usage: response.usage)
-            if case .floats(let values)? = response.vectors.first { call.outcome.embeddingDimensions = values.count }
+            switch response.vectors.first {
+            case .floats(let values)?: call.outcome.embeddingDimensions = values.count
+            // Little-endian float32s in base64 (what the OpenAI SDKs ask for by default): four bytes each.
+            case .base64(let text)?: call.outcome.embeddingDimensions = Self.base64ByteCount(text) / 4
+            case nil: break
+            }
             return (response, nil)
         }
         var response = result.value
         response.model = result.model
         return response
+    }
+
+    /// The number of bytes `text`, base64, decodes to.
+    static func base64ByteCount(_ text: String) -> Int {
+        let utf8 = text.utf8
+        let padding = utf8.reversed().prefix(2).prefix { $0 == UInt8(ascii: "=") }.count
+        return utf8.count / 4 * 3 - padding
     }
 
     // MARK: - Running the plan

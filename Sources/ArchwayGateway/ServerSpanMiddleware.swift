@@ -58,6 +58,12 @@ struct ServerSpanMiddleware: RouterMiddleware {
         }
         let status = response.status
         let end = ServerSpanEnd(span: span, start: start, duration: duration(method: method, route: route, status: status))
+        if request.method == .head {
+            // The router answers HEAD with GET's head and no body: the body wrapped below would never be
+            // written, and the span would end as if the client had left.
+            end.end(status: status)
+            return response
+        }
         // The span ends, and the duration is taken, once the response's last byte has been written (the
         // writer's finish waits for its flush), as `http.server.request.duration` asks. This also keeps the
         // span's encoding out of the time a client waits for its answer.

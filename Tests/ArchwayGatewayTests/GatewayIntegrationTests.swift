@@ -208,6 +208,9 @@ import Tracing
             #expect(models.status == .ok && models.body.readableBytes == 0)
         }
         let spans = try await harness.finishedSpans(count: 8)
+        let head = try #require(spans.first { $0.operationName == "HEAD /v1/models" })
+        #expect(head.attributes["http.response.status_code"]?.toSpanAttribute() == .int64(200))
+        #expect(head.attributes["error.type"] == nil, "a HEAD answered is not a client that left")
         let refused = try #require(spans.first { $0.operationName == "GET /v1/chat/completions" })
         #expect(refused.attributes["http.route"]?.toSpanAttribute() == .string("/v1/chat/completions"))
         #expect(refused.attributes["http.response.status_code"]?.toSpanAttribute() == .int64(405))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -159,6 +160,17 @@ def test_embeddings_span(client, otlp_sink):
     assert a["gen_ai.operation.name"] == "embeddings"
     assert a["gen_ai.request.model"] == "sim-small-upstream"
     assert a.get("gen_ai.usage.input_tokens") == resp.usage.prompt_tokens > 0
+    # The SDK asks for base64 by default; the dimension count is read from it.
+    assert a.get("gen_ai.embeddings.dimension.count") == len(resp.data[0].embedding) > 0
+    for encoding in ("float", "base64"):
+        trace_id, caller_span, tp = new_traceparent()
+        resp = client.embeddings.create(model="sim-small", input="embed me", encoding_format=encoding,
+                                        extra_headers={"traceparent": tp})
+        _, genai, _, _ = _chat_spans(otlp_sink, trace_id, caller_span, "sim-small-upstream",
+                                     route="/v1/embeddings", op="embeddings")
+        vector = resp.data[0].embedding
+        dimensions = len(base64.b64decode(vector)) // 4 if isinstance(vector, str) else len(vector)
+        assert genai.attrs.get("gen_ai.embeddings.dimension.count") == dimensions > 0, encoding
 
 
 def test_error_span_has_error_status_and_type(client, otlp_sink):
