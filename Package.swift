@@ -315,7 +315,7 @@ let package = Package(
         .testTarget(
             name: "ArchwayProvidersTests",
             dependencies: [
-                "ArchwayProviders", "ArchwayConfig", "ArchwayCore", "ArchwayTelemetry", "ArchwayTestSupport",
+                "ArchwayProviders", "ArchwayConfig", "ArchwayCore", "ArchwayTelemetry", "ArchwayTestSupport", "ArchwayWire",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),

@@ -141,7 +141,9 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     /// carries them and they can be rewritten; anything the byte scanner cannot rewrite (what the decoder
     /// accepted but the scanner does not) is encoded from the decoded request instead.
     func encode(_ request: Relayable<ChatRequest>, model: String, stream: Bool) throws -> ByteBuffer {
-        if !isAnthropic, let wire = request.wire, let body = try? OpenAIPassthrough.upstreamBody(wire, model: model, stream: stream) {
+        // A request carrying the gateway's own `conversation_id` is encoded, which leaves it out.
+        if !isAnthropic, let wire = request.wire, request.value.extra[OpenAIChatRequest.conversationIDField] == nil,
+           let body = try? OpenAIPassthrough.upstreamBody(wire, model: model, stream: stream) {
             return body
         }
         var value = request.value

@@ -1,6 +1,7 @@
 import ArchwayConfig
 import ArchwayCore
 @testable import ArchwayProviders
+import ArchwayWire
 import ArchwayTelemetry
 import ArchwayTestSupport
 import HTTPTypes
@@ -185,6 +186,21 @@ struct AdapterHarness {
             #expect(error?.code == "upstream_invalid_response")
             #expect(error?.message.contains("application/json") == true)
             #expect(error?.allowsFallback == true)
+        }
+    }
+
+    /// `conversation_id` is the gateway's own field: neither the relayed bytes nor the encoded request carry it.
+    @Test func theGatewaysConversationIDIsNotForwarded() async throws {
+        let upstream = ScriptedUpstream { _, _ in .scriptedJSON(AdapterHarness.completion) }
+        try await upstream.run { base in
+            let harness = try AdapterHarness(base: base + "/v1")
+            let body = ByteBuffer(string: #"{"model":"m","conversation_id":"conv-1","user":"u","messages":[{"role":"user","content":"hi"}]}"#)
+            let request = Relayable(try OpenAIChatRequest.decode(from: body), wire: OpenAIWireBytes(bytes: body))
+            #expect(request.value.extra["conversation_id"]?.stringValue == "conv-1", "read for the span")
+            _ = try await harness.run { adapter in try await adapter.chat(request, call: AdapterHarness.call()) }
+            let sent = try #require(upstream.received.last?.body)
+            #expect(!sent.contains("conversation_id") && !sent.contains("conv-1"))
+            #expect(sent.contains(#""user":"u""#), "other unknown fields still pass")
         }
     }
 

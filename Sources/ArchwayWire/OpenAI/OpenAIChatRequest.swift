@@ -79,11 +79,16 @@ public struct OpenAIChatRequest: Codable, Sendable {
         throw container.invalid(AnyCodingKey("tool_choice"), "must be auto, none, required or {\"type\":\"function\",\"function\":{\"name\":…}}")
     }
 
+    /// The field clients send for `gen_ai.conversation.id`, consumed by the gateway and never forwarded.
+    public static let conversationIDField = "conversation_id"
+
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: AnyCodingKey.self)
         func key(_ name: String) -> AnyCodingKey { AnyCodingKey(name) }
         // Pass-through fields first, so a modelled field always wins over an unknown one with the same name.
-        for (name, value) in request.extra {
+        // `conversation_id` is the gateway's own (`gen_ai.conversation.id`): OpenAI refuses arguments it
+        // does not know.
+        for (name, value) in request.extra where name != Self.conversationIDField {
             try container.encode(value, forKey: key(name))
         }
         try container.encode(request.model, forKey: key("model"))
