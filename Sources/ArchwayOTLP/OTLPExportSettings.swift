@@ -137,6 +137,18 @@ public struct OTLPExportSettings: Sendable, Hashable {
         return decoded.joined(separator: ",")
     }
 
+    /// `endpoint` as logs may show it: a `user:password@` in the URL is left out.
+    public var loggableEndpoint: String { Self.withoutUserInfo(endpoint) }
+
+    /// A URL without the credentials it may carry (`http://user:secret@host` is `http://***@host`).
+    public static func withoutUserInfo(_ url: String) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        let rest = url[scheme.upperBound...]
+        let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? rest.endIndex
+        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return url }
+        return String(url[..<scheme.upperBound]) + "***" + String(rest[at...])
+    }
+
     static func percentDecoded(_ text: Substring) -> String {
         guard text.contains("%") else { return String(text) }
         var bytes: [UInt8] = []

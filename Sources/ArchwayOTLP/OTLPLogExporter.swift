@@ -68,11 +68,11 @@ public final class OTLPLogExporter: Service, Sendable {
         do {
             let status = try await transport.post(ByteBuffer(bytes: exportRequest(records).serializedBytes() as [UInt8]))
             if !(200..<300).contains(status) {
-                diagnostics.warning("OTLP log export failed", metadata: ["status": "\(status)", "endpoint": "\(settings.endpoint)", "records": "\(records.count)"])
+                diagnostics.warning("OTLP log export failed", metadata: ["status": "\(status)", "endpoint": "\(settings.loggableEndpoint)", "records": "\(records.count)"])
             }
         } catch {
             // The endpoint only: headers may hold credentials.
-            diagnostics.warning("OTLP log export failed", metadata: ["endpoint": "\(settings.endpoint)", "records": "\(records.count)", "error": "\(type(of: error))"])
+            diagnostics.warning("OTLP log export failed", metadata: ["endpoint": "\(settings.loggableEndpoint)", "records": "\(records.count)", "error": "\(type(of: error))"])
         }
     }
 }

@@ -108,12 +108,12 @@ public final class OTLPSpanExporter: Service, Sendable {
             let status = try await transport.post(encoding.encode(spans, into: &body))
             if !(200..<300).contains(status) {
                 Self.countDropped(count, reason: "export_failed")
-                diagnostics.warning("OTLP span export failed", metadata: ["status": "\(status)", "endpoint": "\(settings.endpoint)", "spans": "\(count)"])
+                diagnostics.warning("OTLP span export failed", metadata: ["status": "\(status)", "endpoint": "\(settings.loggableEndpoint)", "spans": "\(count)"])
             }
         } catch {
             Self.countDropped(count, reason: "export_failed")
             // The endpoint only: headers may hold credentials.
-            diagnostics.warning("OTLP span export failed", metadata: ["endpoint": "\(settings.endpoint)", "spans": "\(count)", "error": "\(type(of: error))"])
+            diagnostics.warning("OTLP span export failed", metadata: ["endpoint": "\(settings.loggableEndpoint)", "spans": "\(count)", "error": "\(type(of: error))"])
         }
     }
 

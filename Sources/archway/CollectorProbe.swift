@@ -1,3 +1,4 @@
+import ArchwayOTLP
 import ArchwayProviders
 import Logging
 import NIOCore
@@ -37,7 +38,7 @@ struct CollectorProbe: Service {
             try? await channel.close()
         } catch {
             logger.warning(
-                "No OpenTelemetry collector answers at \(endpoint): spans and OTLP metrics are dropped until one does (GET /metrics still serves the metrics). Point Archway at a collector with OTEL_EXPORTER_OTLP_ENDPOINT, or switch export off with OTEL_SDK_DISABLED=true."
+                "No OpenTelemetry collector answers at \(OTLPExportSettings.withoutUserInfo(endpoint)): spans and OTLP metrics are dropped until one does (GET /metrics still serves the metrics). Point Archway at a collector with OTEL_EXPORTER_OTLP_ENDPOINT, or switch export off with OTEL_SDK_DISABLED=true."
             )
         }
     }

@@ -12,6 +12,12 @@ import Testing
         #expect(OTLPExportSettings.decodedHeadersVariable("x=a%2Cb") == nil, "a decoded comma would split the value")
     }
 
+    @Test func endpointsAreLoggedWithoutTheirCredentials() {
+        #expect(OTLPExportSettings.withoutUserInfo("http://user:s3cret@collector:4318/v1/traces") == "http://***@collector:4318/v1/traces")
+        #expect(OTLPExportSettings.withoutUserInfo("https://collector:4318/v1/traces?a=b@c") == "https://collector:4318/v1/traces?a=b@c")
+        #expect(OTLPExportSettings.withoutUserInfo("http://127.0.0.1:4318") == "http://127.0.0.1:4318")
+    }
+
     @Test func settingsFollowTheStandardVariables() throws {
         let base = try #require(OTLPExportSettings(environment: [
             "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/",
