@@ -23,6 +23,20 @@ import Testing
         return events
     }
 
+    /// A stream's usage reads as the same answer's unstreamed one: cached tokens apart from `input_tokens`.
+    @Test func streamedUsageKeepsCachedTokensApart() throws {
+        var encoder = AnthropicStreamEncoder(model: "m")
+        var buffer = ByteBuffer()
+        try encoder.encode(ChatChunk(id: "c1", model: "up", created: 1, choices: [], usage: Usage(inputTokens: 153, outputTokens: 2, cacheReadTokens: 100, cacheCreationTokens: 50)), into: &buffer)
+        try encoder.finish(into: &buffer)
+        let delta = try #require(events(from: buffer).first { $0.event == "message_delta" })
+        let usage = try WireJSON.decode(JSONValue.self, from: delta.data)["usage"]
+        #expect(usage?["input_tokens"] == .number(3))
+        #expect(usage?["cache_read_input_tokens"] == .number(100))
+        #expect(usage?["cache_creation_input_tokens"] == .number(50))
+        #expect(usage?["output_tokens"] == .number(2))
+    }
+
     @Test func canonicalChunksBecomeAnthropicEventsAndBack() throws {
         var encoder = AnthropicStreamEncoder(model: "client-model")
         var buffer = ByteBuffer()

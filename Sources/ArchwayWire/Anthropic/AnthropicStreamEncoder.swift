@@ -82,8 +82,20 @@ public struct AnthropicStreamEncoder: Sendable {
         buffer.writeStaticString(#","stop_sequence":null},"usage":{"output_tokens":"#)
         buffer.writeJSONInteger(usage?.outputTokens ?? 0)
         if let usage {
+            // Anthropic's usage: `input_tokens` without the cached ones, which have fields of their own
+            // (the canonical count includes them), as the non-streamed answer writes it.
+            let cacheRead = usage.cacheReadTokens ?? 0
+            let cacheWrite = usage.cacheCreationTokens ?? 0
             buffer.writeStaticString(#","input_tokens":"#)
-            buffer.writeJSONInteger(usage.inputTokens)
+            buffer.writeJSONInteger(max(usage.inputTokens - cacheRead - cacheWrite, 0))
+            if let read = usage.cacheReadTokens {
+                buffer.writeStaticString(#","cache_read_input_tokens":"#)
+                buffer.writeJSONInteger(read)
+            }
+            if let write = usage.cacheCreationTokens {
+                buffer.writeStaticString(#","cache_creation_input_tokens":"#)
+                buffer.writeJSONInteger(write)
+            }
         }
         buffer.writeStaticString("}}")
         Self.endEvent(into: &buffer)
