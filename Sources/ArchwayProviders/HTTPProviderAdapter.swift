@@ -141,6 +141,10 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     /// carries them and they can be rewritten; anything the byte scanner cannot rewrite (what the decoder
     /// accepted but the scanner does not) is encoded from the decoded request instead.
     func encode(_ request: Relayable<ChatRequest>, model: String, stream: Bool) throws -> ByteBuffer {
+        if isAnthropic, let count = request.value.choiceCount, count > 1 {
+            // One answer a call is all Anthropic's API gives: say so rather than answer one of n.
+            throw GatewayError.unsupported("The model '\(request.value.model)' is served by an Anthropic provider, which answers one choice a request: n must be 1.", param: "n")
+        }
         // A request carrying the gateway's own `conversation_id` is encoded, which leaves it out.
         if !isAnthropic, let wire = request.wire, request.value.extra[OpenAIChatRequest.conversationIDField] == nil,
            let body = try? OpenAIPassthrough.upstreamBody(wire, model: model, stream: stream) {

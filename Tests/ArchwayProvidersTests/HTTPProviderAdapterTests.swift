@@ -204,6 +204,21 @@ struct AdapterHarness {
         }
     }
 
+    @Test func anAnthropicProviderRefusesSeveralChoicesAndSendsNothing() async throws {
+        let upstream = ScriptedUpstream { _, _ in .scriptedJSON("{}") }
+        try await upstream.run { base in
+            let harness = try AdapterHarness(base: base, kind: "anthropic")
+            var several = AdapterHarness.request.value
+            several.choiceCount = 2
+            let request = Relayable(several)
+            let error = await #expect(throws: GatewayError.self) {
+                try await harness.run { adapter in _ = try await adapter.chat(request, call: AdapterHarness.call()) }
+            }
+            #expect(error?.status == .badRequest && error?.param == "n")
+            #expect(upstream.received.isEmpty)
+        }
+    }
+
     @Test func bytesTheScannerCannotRewriteAreSentEncodedInstead() async throws {
         let upstream = ScriptedUpstream { _, _ in .scriptedJSON(AdapterHarness.completion) }
         try await upstream.run { base in

@@ -67,6 +67,20 @@ import Testing
         #expect(messages[2]["content"]?.arrayValue?[0]["tool_use_id"] == .string("toolu_1"))
     }
 
+    /// Anthropic has no `response_format`: asking for JSON becomes an instruction, the schema included.
+    @Test func aJSONResponseFormatBecomesAnInstructionForAnthropic() throws {
+        var request = ChatRequest(model: "claude", messages: [.text(.system, "Be brief."), .text(.user, "Facts?")])
+        request.responseFormat = .object(["type": .string("json_schema"), "json_schema": .object(["name": .string("facts"), "schema": .object(["type": .string("object")])])])
+        let system = try #require(try json(AnthropicMessagesRequest(request))["system"]?.stringValue)
+        #expect(system.hasPrefix("Be brief.\n\nAnswer with a single JSON object"))
+        #expect(system.contains(#"It must match this JSON schema: {"type":"object"}"#))
+        request.responseFormat = .object(["type": .string("json_object")])
+        request.messages = [.text(.user, "Facts?")]
+        #expect(try json(AnthropicMessagesRequest(request))["system"]?.stringValue?.hasPrefix("Answer with a single JSON object") == true)
+        request.responseFormat = .object(["type": .string("text")])
+        #expect(try json(AnthropicMessagesRequest(request))["system"] == nil)
+    }
+
     @Test func anthropicRequestToCanonical() throws {
         let body = """
         {"model":"m","max_tokens":100,"system":[{"type":"text","text":"S"}],"stream":true,

@@ -73,7 +73,10 @@ public struct AnthropicMessagesRequest: Codable, Sendable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(request.model, forKey: .model)
         try container.encode(request.maxTokens ?? Self.defaultMaxTokens, forKey: .maxTokens)
-        let system = request.messages.filter { $0.role == .system || $0.role == .developer }.map(\.text).joined(separator: "\n\n")
+        var system = request.messages.filter { $0.role == .system || $0.role == .developer }.map(\.text).joined(separator: "\n\n")
+        if let instruction = Self.jsonInstruction(request.responseFormat) {
+            system += system.isEmpty ? instruction : "\n\n" + instruction
+        }
         if !system.isEmpty { try container.encode(system, forKey: .system) }
         try container.encode(Self.wireMessages(from: request.messages), forKey: .messages)
         if request.stream { try container.encode(true, forKey: .stream) }
@@ -99,6 +102,22 @@ public struct AnthropicMessagesRequest: Codable, Sendable {
         }
         if let user = request.user {
             try container.encode(JSONValue.object(["user_id": .string(user)]), forKey: .metadata)
+        }
+    }
+
+    /// Anthropic's API has no `response_format`: a request for JSON (`json_object`, or `json_schema` with
+    /// its schema) becomes an instruction in the system prompt, rather than being dropped unsaid.
+    static func jsonInstruction(_ format: JSONValue?) -> String? {
+        switch format?["type"]?.stringValue {
+        case "json_object":
+            return "Answer with a single JSON object and nothing else: no prose, no code fences."
+        case "json_schema":
+            let schema = format?["json_schema"]?["schema"]
+            let text = schema.flatMap { try? WireJSON.encode($0) }.map { String(buffer: $0) }
+            return "Answer with a single JSON object and nothing else: no prose, no code fences."
+                + (text.map { " It must match this JSON schema: \($0)" } ?? "")
+        default:
+            return nil
         }
     }
 
