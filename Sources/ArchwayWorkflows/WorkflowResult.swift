@@ -43,6 +43,8 @@ public struct WorkflowResult: Sendable {
     /// failed step's call error status (502 for an answer the workflow could not use).
     public var clientError: GatewayError? {
         guard let (step, error) = failure else { return nil }
+        // The caller left: 499 for spans and metrics, which no client reads.
+        if let closed = error.clientClosed { return closed }
         let name = step.map { "'\($0)'" } ?? "(none running)"
         if error.isDeadline {
             return GatewayError(

@@ -29,6 +29,12 @@ public struct WorkflowRunError: Error, Sendable, Hashable, CustomStringConvertib
     /// The run's deadline ran out while the step ran.
     public static var deadline: Self { Self(.deadline) }
 
+    /// The caller went away: the call error it ended with (`client_closed`, 499), or nil.
+    public var clientClosed: GatewayError? {
+        if case .call(let error) = code, error.isClientClosed { return error }
+        return nil
+    }
+
     /// Low-cardinality class for `error.type`.
     public var shortDescription: String {
         switch code {

@@ -133,6 +133,12 @@ public struct WorkflowRunner: Sendable {
         }
 
         result.order = workflow.steps.map(\.name).filter { result.steps[$0] != nil }
+        if Task.isCancelled {
+            // The caller went away (its request's task was cancelled, which stopped the steps): that is how
+            // the run ended, whatever the cancelled steps left their followers to make of it (a template's
+            // missing value), and never a success.
+            result.failure = (nil, .call(.clientClosed))
+        }
         if result.failure == nil {
             do {
                 result.output = try values.evaluate(workflow.output)

@@ -145,6 +145,31 @@ import Tracing
         }
     }
 
+    /// A caller that goes away cancels the run: it ends as client_closed (499), not as what its cancelled
+    /// steps left the rest to make of it (a missing value, 502) nor as a success.
+    @Test func aCallerThatLeavesEndsTheRunAsClientClosed() async throws {
+        let upstream = ScriptedUpstream { received, _ in
+            let prompt = WorkflowHarness.prompt(received)
+            if prompt.hasPrefix("slow") { try await Task.sleep(for: .seconds(6)) }
+            return WorkflowHarness.completion("done " + prompt)
+        }
+        try await upstream.run { baseURL in
+            let harness = try WorkflowHarness(baseURL: baseURL, workflows: """
+              w:
+                steps:
+                  slow: {model: m, prompt: "slow", on_error: skip}
+                  after: {model: m, prompt: "after {{steps.slow.output.x}}"}
+                output: "{{steps.after.output}}"
+            """)
+            let run = Task { try await harness.run() }
+            try await Task.sleep(for: .milliseconds(300))
+            run.cancel()
+            let result = try await run.value
+            #expect(result.failure?.error.shortDescription == "client_closed")
+            #expect(result.clientError?.status.code == 499)
+        }
+    }
+
     @Test func aMissingValueIsAnErrorNeverAnEmptyString() throws {
         let values = WorkflowContext(inputs: ["name": .string("Ada"), "n": .number(3), "doc": .object(["a": .array([.number(1), .bool(true)])])])
         #expect(try values.render(WorkflowTemplate("{{inputs.name}} has {{inputs.n}}: {{inputs.doc}} <&>")) == #"Ada has 3: {"a":[1,true]} <&>"#)
