@@ -10,6 +10,7 @@ public struct WorkflowRunError: Error, Sendable, Hashable, CustomStringConvertib
         case call(GatewayError)
         case timedOut
         case deadline
+        case stopped
     }
 
     private let code: Code
@@ -28,6 +29,8 @@ public struct WorkflowRunError: Error, Sendable, Hashable, CustomStringConvertib
     public static var timedOut: Self { Self(.timedOut) }
     /// The run's deadline ran out while the step ran.
     public static var deadline: Self { Self(.deadline) }
+    /// Another step failed the run, which stopped this one.
+    public static var stopped: Self { Self(.stopped) }
 
     /// The caller went away: the call error it ended with (`client_closed`, 499), or nil.
     public var clientClosed: GatewayError? {
@@ -44,6 +47,7 @@ public struct WorkflowRunError: Error, Sendable, Hashable, CustomStringConvertib
         case .call(let error): error.shortDescription
         case .timedOut: "timeout"
         case .deadline: "deadline_exceeded"
+        case .stopped: "cancelled"
         }
     }
 
@@ -55,6 +59,7 @@ public struct WorkflowRunError: Error, Sendable, Hashable, CustomStringConvertib
         case .call(let error): error.message
         case .timedOut: "the step's timeout_ms ran out"
         case .deadline: "the workflow's deadline ran out"
+        case .stopped: "stopped because another step failed the run"
         }
     }
 

@@ -74,6 +74,8 @@ public struct WorkflowRunner: Sendable {
         var schedule = WorkflowSchedule(workflow)
         var values = WorkflowContext(inputs: inputs)
         var deadlineReached = false
+        // Set before the run stops its steps for a failure, so they can tell that from their caller leaving.
+        let stopping = RunStopping()
 
         await withTaskGroup(of: Completion.self) { group in
             let runContext = span.context
@@ -81,7 +83,7 @@ public struct WorkflowRunner: Sendable {
                 for name in names {
                     guard let step = workflow.step(named: name) else { continue }
                     events?(.stepStarted(name))
-                    group.addTask { .step(name, await runStep(step, workflow: workflow.name, values: values, parent: runContext, runDeadline: runDeadline)) }
+                    group.addTask { .step(name, await runStep(step, workflow: workflow.name, values: values, parent: runContext, runDeadline: runDeadline, stopping: stopping)) }
                 }
             }
             group.addTask { [clock] in
@@ -120,6 +122,7 @@ public struct WorkflowRunner: Sendable {
                     let fails = stepResult.status == .failed
                     if fails, result.failure == nil, let error = stepResult.error {
                         result.failure = (name, error)
+                        stopping.stop()
                         group.cancelAll()
                     }
                     if !deadlineReached, result.failure == nil {
@@ -165,7 +168,8 @@ public struct WorkflowRunner: Sendable {
         workflow: String,
         values: WorkflowContext,
         parent: ServiceContext,
-        runDeadline: ContinuousClock.Instant
+        runDeadline: ContinuousClock.Instant,
+        stopping: RunStopping
     ) async -> WorkflowStepResult {
         let span = telemetry.tracer.startSpan("workflow_step \(step.name)", context: parent, ofKind: .internal)
         let start = clock.now
@@ -186,11 +190,13 @@ public struct WorkflowRunner: Sendable {
             let failure = classify(error, deadline: deadline, runDeadline: runDeadline)
             result.error = failure
             if failure.isDeadline {
-                // The run reports the deadline (and marks this step cut off).
-                result.status = .failed
-            } else if error is CancellationError || Task.isCancelled {
-                // Stopped because another step failed the run.
+                // The run reports the deadline; this step was cut off by it (as the run's document, the span
+                // and the metric all say).
                 result.status = .cancelled
+            } else if error is CancellationError || Task.isCancelled {
+                result.status = .cancelled
+                // Stopped because another step failed the run; otherwise the caller left (client_closed).
+                if stopping.isStopping { result.error = .stopped }
             } else {
                 switch step.onError {
                 case .fail:

@@ -145,6 +145,32 @@ import Tracing
         }
     }
 
+    /// A step stopped because another failed the run says so: `cancelled`, not that the client left.
+    @Test func aStepStoppedByTheRunIsCancelledNotClientClosed() async throws {
+        let upstream = ScriptedUpstream { received, _ in
+            let prompt = WorkflowHarness.prompt(received)
+            if prompt.hasPrefix("broken") { return .scriptedJSON(#"{"error":{"message":"down"}}"#, status: .serviceUnavailable) }
+            if prompt.hasPrefix("slow") { try await Task.sleep(for: .seconds(3)) }
+            return WorkflowHarness.completion("ok " + prompt)
+        }
+        try await upstream.run { baseURL in
+            let harness = try WorkflowHarness(baseURL: baseURL, workflows: """
+              w:
+                steps:
+                  a: {model: m, prompt: "broken a"}
+                  b: {model: m, prompt: "slow b"}
+                output: "{{steps.b.output}}"
+            """)
+            let result = try await harness.run()
+            #expect(result.failure?.step == "a")
+            #expect(result.steps["b"]?.status == .cancelled)
+            #expect(result.steps["b"]?.error?.shortDescription == "cancelled")
+            let span = try #require(harness.tracer.finishedSpans.first { $0.operationName == "workflow_step b" })
+            #expect(span.attributes["error.type"]?.toSpanAttribute() == .string("cancelled"))
+            #expect(span.attributes["archway.workflow.step.status"]?.toSpanAttribute() == .string("cancelled"))
+        }
+    }
+
     /// A caller that goes away cancels the run: it ends as client_closed (499), not as what its cancelled
     /// steps left the rest to make of it (a missing value, 502) nor as a success.
     @Test func aCallerThatLeavesEndsTheRunAsClientClosed() async throws {
