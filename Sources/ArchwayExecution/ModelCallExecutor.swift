@@ -200,6 +200,9 @@ public struct ModelCallExecutor: Sendable {
         var lastError: GatewayError?
         var tried = 0
         var lastTried = "none"
+        // The model that failed and why, counted as a fallback once the next model is really tried (the
+        // retry budget, the deadline or a missing provider may end the call first).
+        var fallingBackFrom: (model: String, errorType: String)?
         for entry in plan.attempts {
             guard tried < maxAttempts else { break }
             if tried > 0, let retries = plan.retries {
@@ -219,6 +222,14 @@ public struct ModelCallExecutor: Sendable {
             }
             tried += 1
             lastTried = entry.model.name
+            if let from = fallingBackFrom, let decision = plan.decision {
+                telemetry.counter(GenAIMetricSet.routeFallbacks, unit: "{fallback}", [
+                    (GenAIAttributes.archwayRouteName, decision.route),
+                    (GenAIAttributes.archwayModel, from.model),
+                    (GenAIAttributes.errorType, from.errorType),
+                ]).increment()
+            }
+            fallingBackFrom = nil
             scope.decisions?.tried(entry.model.name, fallback: tried > 1)
             let server = adapter.serverAddress
             let target = ModelCallTarget(
@@ -263,13 +274,7 @@ public struct ModelCallExecutor: Sendable {
                 lastError = failure
                 logger.debug("model call failed", metadata: ["model": "\(entry.model.name)", "provider": "\(entry.provider.name)", "error.type": "\(failure.shortDescription)"])
                 guard failure.allowsFallback, plan.retries.map({ Self.movesOn(failure, on: $0.on) }) ?? true else { break }
-                if let decision = plan.decision {
-                    telemetry.counter(GenAIMetricSet.routeFallbacks, unit: "{fallback}", [
-                        (GenAIAttributes.archwayRouteName, decision.route),
-                        (GenAIAttributes.archwayModel, entry.model.name),
-                        (GenAIAttributes.errorType, failure.shortDescription),
-                    ]).increment()
-                }
+                fallingBackFrom = (entry.model.name, failure.shortDescription)
             }
         }
         recordDecision(plan.decision, chosen: lastTried, movedOn: tried > 1)
