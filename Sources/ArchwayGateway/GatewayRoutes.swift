@@ -29,9 +29,14 @@ struct GatewayRoutes: Sendable {
         router.post("/v1/messages") { request, context in try await messages(request, context: context) }
         router.post("/v1/embeddings") { request, context in try await embeddings(request, context: context) }
         router.get("/v1/models") { _, _ in try models() }
-        // Model ids may hold a slash (`workflow/…`), sent as it is or percent-encoded.
-        router.get("/v1/models/**") { _, context in
-            let id = context.parameters.getCatchAll().joined(separator: "/")
+        // `http.route` is `/v1/models/{model}` for an id without a slash; ids with one (`workflow/…`), sent
+        // as they are, take the catch-all.
+        router.get("/v1/models/{model}") { _, context in
+            let id = context.parameters.get("model") ?? ""
+            return try model(id.removingPercentEncoding ?? id)
+        }
+        router.get("/v1/models/{model}/**") { _, context in
+            let id = ([Substring(context.parameters.get("model") ?? "")] + context.parameters.getCatchAll()).joined(separator: "/")
             return try model(id.removingPercentEncoding ?? id)
         }
         workflows?.register(on: router) { request in try await body(of: request) }

@@ -206,8 +206,11 @@ import Tracing
             #expect(head.body.readableBytes == 0)
             let models = try await client.execute(uri: "/v1/models", method: .head)
             #expect(models.status == .ok && models.body.readableBytes == 0)
+            #expect(try await client.execute(uri: "/v1/models/sim-small", method: .get).status == .ok)
         }
-        let spans = try await harness.finishedSpans(count: 8)
+        let spans = try await harness.finishedSpans(count: 9)
+        let retrieve = try #require(spans.first { $0.operationName == "GET /v1/models/{model}" }, "a route template, not the catch-all")
+        #expect(retrieve.attributes["http.route"]?.toSpanAttribute() == .string("/v1/models/{model}"))
         let head = try #require(spans.first { $0.operationName == "HEAD /v1/models" })
         #expect(head.attributes["http.response.status_code"]?.toSpanAttribute() == .int64(200))
         #expect(head.attributes["error.type"] == nil, "a HEAD answered is not a client that left")
