@@ -50,6 +50,18 @@ struct WorkflowHarness {
         return .scriptedJSON(#"{"id":"c","object":"chat.completion","created":1,"model":"m-up","choices":[{"index":0,"message":{"role":"assistant","content":"\#(escaped)"},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15}}"#)
     }
 
+    /// An upstream that answers by the prompt's first word: `broken` with 503, `notjson` with prose, `slow`
+    /// after `slow`, anything else with `reply` and the prompt.
+    static func upstream(slow: Duration = .seconds(6), reply: String = "ok ") -> ScriptedUpstream {
+        ScriptedUpstream { received, _ in
+            let prompt = prompt(received)
+            if prompt.hasPrefix("broken") { return .scriptedJSON(#"{"error":{"message":"down"}}"#, status: .serviceUnavailable) }
+            if prompt.hasPrefix("notjson") { return completion("certainly! here it is") }
+            if prompt.hasPrefix("slow") { try await Task.sleep(for: slow) }
+            return completion(reply + prompt)
+        }
+    }
+
     /// The user prompt of a received chat request.
     static func prompt(_ received: ScriptedUpstream.Received) -> String {
         guard let data = received.body.data(using: .utf8),

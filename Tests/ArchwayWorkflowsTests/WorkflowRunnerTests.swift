@@ -78,12 +78,7 @@ import Tracing
     }
 
     @Test func onErrorSkipAndDefaultLetTheRunGoOnAndFailFailsIt() async throws {
-        let upstream = ScriptedUpstream { received, _ in
-            let prompt = WorkflowHarness.prompt(received)
-            if prompt.hasPrefix("broken") { return .scriptedJSON(#"{"error":{"message":"down"}}"#, status: .serviceUnavailable) }
-            if prompt.hasPrefix("notjson") { return WorkflowHarness.completion("certainly! here it is") }
-            return WorkflowHarness.completion("ok " + prompt)
-        }
+        let upstream = WorkflowHarness.upstream()
         try await upstream.run { baseURL in
             let lenient = try WorkflowHarness(baseURL: baseURL, workflows: """
               w:
@@ -117,11 +112,7 @@ import Tracing
     }
 
     @Test func theDeadlineCutsOffRunningStepsAndKeepsFinishedResults() async throws {
-        let upstream = ScriptedUpstream { received, _ in
-            let prompt = WorkflowHarness.prompt(received)
-            if prompt.hasPrefix("slow") { try await Task.sleep(for: .seconds(6)) }
-            return WorkflowHarness.completion("done " + prompt)
-        }
+        let upstream = WorkflowHarness.upstream(reply: "done ")
         try await upstream.run { baseURL in
             let harness = try WorkflowHarness(baseURL: baseURL, workflows: """
               w:
@@ -147,12 +138,7 @@ import Tracing
 
     /// A step stopped because another failed the run says so: `cancelled`, not that the client left.
     @Test func aStepStoppedByTheRunIsCancelledNotClientClosed() async throws {
-        let upstream = ScriptedUpstream { received, _ in
-            let prompt = WorkflowHarness.prompt(received)
-            if prompt.hasPrefix("broken") { return .scriptedJSON(#"{"error":{"message":"down"}}"#, status: .serviceUnavailable) }
-            if prompt.hasPrefix("slow") { try await Task.sleep(for: .seconds(3)) }
-            return WorkflowHarness.completion("ok " + prompt)
-        }
+        let upstream = WorkflowHarness.upstream(slow: .seconds(3))
         try await upstream.run { baseURL in
             let harness = try WorkflowHarness(baseURL: baseURL, workflows: """
               w:
@@ -174,11 +160,7 @@ import Tracing
     /// A caller that goes away cancels the run: it ends as client_closed (499), not as what its cancelled
     /// steps left the rest to make of it (a missing value, 502) nor as a success.
     @Test func aCallerThatLeavesEndsTheRunAsClientClosed() async throws {
-        let upstream = ScriptedUpstream { received, _ in
-            let prompt = WorkflowHarness.prompt(received)
-            if prompt.hasPrefix("slow") { try await Task.sleep(for: .seconds(6)) }
-            return WorkflowHarness.completion("done " + prompt)
-        }
+        let upstream = WorkflowHarness.upstream(reply: "done ")
         try await upstream.run { baseURL in
             let harness = try WorkflowHarness(baseURL: baseURL, workflows: """
               w:
