@@ -14,11 +14,16 @@ extension GatewayError: HTTPResponseError {
 extension GatewayError {
     /// The OpenAI-shaped error response (with Anthropic's envelope on the Anthropic route).
     func response(anthropicEnvelope: Bool = false) -> Response {
-        let body = (try? WireJSON.encode(OpenAIErrorBody(self, anthropicEnvelope: anthropicEnvelope)))
-            ?? ByteBuffer(string: #"{"error":{"message":"internal error","type":"server_error","param":null,"code":null}}"#)
+        let body = body(anthropicEnvelope: anthropicEnvelope)
         var headers: HTTPFields = [.contentType: "application/json"]
         if status == .tooManyRequests { headers[.retryAfter] = "1" }
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: body))
+    }
+
+    /// The OpenAI error document's bytes (with Anthropic's envelope on the Anthropic route).
+    func body(anthropicEnvelope: Bool = false) -> ByteBuffer {
+        (try? WireJSON.encode(OpenAIErrorBody(self, anthropicEnvelope: anthropicEnvelope)))
+            ?? ByteBuffer(string: #"{"error":{"message":"internal error","type":"server_error","param":null,"code":null}}"#)
     }
 
     /// Maps anything thrown while handling a request to a client-facing error.

@@ -1,5 +1,4 @@
 import ArchwayCore
-import ArchwayWire
 import HTTPTypes
 import NIOCore
 import NIOHTTP1
@@ -12,8 +11,8 @@ import NIOHTTP1
 ///
 /// The answer: 431 `request_header_fields_too_large` for a header block over SwiftNIO's limit; 400
 /// `invalid_body` for a body that cannot be read (a malformed chunk, an end before the body's length:
-/// anything after the head); 400 `invalid_request` for anything else. After it, the output is shut (the client reads the
-/// answer and then the end), what the client still sends is read and dropped, and the connection closes
+/// anything after the head); 400 `invalid_request` for anything else. After it, the output is shut (the
+/// client reads the answer and then the end), what the client still sends is read and dropped, and the connection closes
 /// when the client closes its side or `linger` has passed. An error in the middle of a response (a
 /// pipelined request after one being answered) cannot be answered: the connection closes at once.
 final class IngressProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelHandler {
@@ -62,7 +61,7 @@ final class IngressProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelH
             return
         }
         let answer = Self.answer(to: parseError, inBody: parts.readingBody)
-        let body = (try? WireJSON.encode(OpenAIErrorBody(answer))) ?? ByteBuffer(string: #"{"error":{"message":"The request could not be read.","type":"invalid_request_error","param":null,"code":"invalid_request"}}"#)
+        let body = answer.body()
         let response = HTTPResponse(status: answer.status, headerFields: [.contentType: "application/json", .contentLength: String(body.readableBytes)])
         let head = IngressResponseWriter.head(of: response, date: HTTPDate.now, server: server, closes: true)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
