@@ -5,6 +5,7 @@ public struct UpstreamConnectionError: Error, Hashable, Sendable, CustomStringCo
         case connectFailed
         case tlsFailed
         case readTimeout
+        case bodyStalled
         case deadlineExceeded
         case remoteConnectionClosed
         case invalidResponse
@@ -17,6 +18,8 @@ public struct UpstreamConnectionError: Error, Hashable, Sendable, CustomStringCo
     public static let connectFailed = Self(code: .connectFailed)
     public static let tlsFailed = Self(code: .tlsFailed)
     public static let readTimeout = Self(code: .readTimeout)
+    /// The answer had begun, then nothing came for longer than the first-byte timeout.
+    public static let bodyStalled = Self(code: .bodyStalled)
     public static let deadlineExceeded = Self(code: .deadlineExceeded)
     public static let remoteConnectionClosed = Self(code: .remoteConnectionClosed)
     public static let invalidResponse = Self(code: .invalidResponse)
@@ -29,6 +32,7 @@ public struct UpstreamConnectionError: Error, Hashable, Sendable, CustomStringCo
         case .connectFailed: "connection refused or unresolvable host"
         case .tlsFailed: "TLS handshake failed"
         case .readTimeout: "no response within the first-byte timeout"
+        case .bodyStalled: "the answer stalled for longer than the first-byte timeout"
         case .deadlineExceeded: "request timeout exceeded"
         case .remoteConnectionClosed: "connection closed by the upstream"
         case .invalidResponse: "malformed HTTP response"

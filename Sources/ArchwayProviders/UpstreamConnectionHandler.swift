@@ -309,7 +309,9 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
         if now >= deadline {
             close(reason: UpstreamConnectionError.deadlineExceeded)
         } else if !readPaused, now >= lastRead + readTimeout {
-            close(reason: UpstreamConnectionError.readTimeout)
+            let waitingForHead: Bool
+            if case .awaitingHead = state { waitingForHead = true } else { waitingForHead = false }
+            close(reason: waitingForHead ? UpstreamConnectionError.readTimeout : UpstreamConnectionError.bodyStalled)
         } else {
             armTimer()
         }

@@ -100,7 +100,7 @@ public struct UpstreamTransport: Sendable {
         if let error = error as? GatewayError { return error }
         if let error = error as? UpstreamConnectionError {
             switch error.code {
-            case .readTimeout, .deadlineExceeded, .connectTimeout:
+            case .readTimeout, .bodyStalled, .deadlineExceeded, .connectTimeout:
                 return .upstreamTimeout(provider: provider, phase: error.shortDescription)
             case .remoteConnectionClosed:
                 return .streamInterrupted(provider: provider)

@@ -304,7 +304,7 @@ private func failure(_ work: () async throws -> Void) async -> (any Error)? {
             // with every other test.
             try await withClients(UpstreamSettings(firstByteTimeout: .seconds(2))) { (clients: UpstreamClients) async throws in
                 let slow = try await call(clients, origin, collectLimit: 1 << 20)
-                #expect(await failure { _ = try await text(slow) } as? UpstreamConnectionError == .readTimeout)
+                #expect(await failure { _ = try await text(slow) } as? UpstreamConnectionError == .bodyStalled)
             }
         }
         #expect(upstream.counts.connections == 3)
