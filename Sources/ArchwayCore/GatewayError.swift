@@ -47,6 +47,8 @@ public struct GatewayError: Error, Sendable, Hashable, CustomStringConvertible {
     public var shortDescription: String
     /// How long the upstream asked to wait before trying again (its `retry-after`), when it said.
     public var retryAfter: Duration?
+    /// The upstream's rate-limit headroom, when its refusal carried it.
+    public var rateLimit: RateLimitHeadroom?
 
     public init(
         status: HTTPResponse.Status,

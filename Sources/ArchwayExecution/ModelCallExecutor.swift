@@ -269,6 +269,7 @@ public struct ModelCallExecutor: Sendable {
                 let cancelled = error is CancellationError || Task.isCancelled
                 let failure = cancelled ? GatewayError.clientClosed : GatewayError(error)
                 call.outcome.error = failure
+                if let headroom = failure.rateLimit { call.outcome.rateLimit = headroom }
                 finish(call, output: nil)
                 if cancelled { throw CancellationError() }
                 lastError = failure

@@ -16,7 +16,11 @@ extension GatewayError {
     func response(anthropicEnvelope: Bool = false) -> Response {
         let body = body(anthropicEnvelope: anthropicEnvelope)
         var headers: HTTPFields = [.contentType: "application/json"]
-        if status == .tooManyRequests { headers[.retryAfter] = "1" }
+        if status == .tooManyRequests {
+            // The provider's own wait when it gave one (whole seconds, rounded up), else a second.
+            let seconds = retryAfter.map { max(1, Int(($0 / .seconds(1)).rounded(.up))) } ?? 1
+            headers[.retryAfter] = String(seconds)
+        }
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: body))
     }
 

@@ -181,8 +181,6 @@ public struct HTTPProviderAdapter: ProviderAdapter {
 
     /// OpenAI-style (`x-ratelimit-remaining-*`) and Anthropic-style (`anthropic-ratelimit-*-remaining`) headroom.
     static func rateLimit(_ headers: HTTPHeaders) -> RateLimitHeadroom {
-        let requests = headers.first(name: "x-ratelimit-remaining-requests") ?? headers.first(name: "anthropic-ratelimit-requests-remaining")
-        let tokens = headers.first(name: "x-ratelimit-remaining-tokens") ?? headers.first(name: "anthropic-ratelimit-tokens-remaining")
-        return RateLimitHeadroom(remainingRequests: requests.flatMap { Int($0) }, remainingTokens: tokens.flatMap { Int($0) })
+        RateLimitHeadroom(headers)
     }
 }

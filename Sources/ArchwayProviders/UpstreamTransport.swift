@@ -47,6 +47,7 @@ public struct UpstreamTransport: Sendable {
             tracer.inject(span.context, into: &head.headers, using: HTTPHeadersInjector())
             let failed: GatewayError
             var retryAfter: Duration?
+            var rateLimit: RateLimitHeadroom?
             do {
                 let response = try await clients.execute(
                     origin: origin, head: head, body: body, deadline: Self.nioDeadline(call.deadline), collectLimit: collectLimit
@@ -60,6 +61,8 @@ public struct UpstreamTransport: Sendable {
                     ? GatewayError.upstreamNotFound(provider: provider.name, path: path, model: call.model)
                     : GatewayError.upstreamStatus(Int(response.status.code), provider: provider.name, excerpt: excerpt)
                 retryAfter = Self.retryAfter(response.headers.first(name: "retry-after"))
+                let headroom = RateLimitHeadroom(response.headers)
+                if headroom.isKnown { rateLimit = headroom }
             } catch is CancellationError {
                 span.end()
                 throw CancellationError()
@@ -72,6 +75,7 @@ public struct UpstreamTransport: Sendable {
             }
             var failure = failed
             failure.retryAfter = retryAfter
+            failure.rateLimit = rateLimit
             span.modifyAttributes { $0.set(GenAIAttributes.errorType, failure.shortDescription) }
             span.setStatus(SpanStatus(code: .error))
             span.end()

@@ -52,7 +52,7 @@ public final class EndpointStats: Sendable {
     func record(_ outcome: AttemptOutcome, at now: ContinuousClock.Instant, rule: EjectionRule?) -> EjectionRule.Cause? {
         state.withLock { state in
             state.inFlight = max(0, state.inFlight - 1)
-            if let headroom = outcome.rateLimit, headroom.remainingRequests != nil || headroom.remainingTokens != nil {
+            if let headroom = outcome.rateLimit, headroom.isKnown {
                 state.rateLimit = headroom
             }
             guard let error = outcome.error else {
@@ -84,11 +84,13 @@ public final class EndpointStats: Sendable {
             state.calls.add(at: now, origin: origin)
             state.errors.add(at: now, origin: origin)
             if error.status == .tooManyRequests { state.rateLimited.add(at: now, origin: origin) }
-            state.consecutiveFailures += 1
             if let retryAfter = error.retryAfter, retryAfter > .zero {
-                // The provider said when to come back: not before then.
+                // The provider said when to come back: not before then. That holds the model back, and
+                // is no outage: it does not count towards an ejection.
                 state.notBefore = max(state.notBefore ?? now, now + min(retryAfter, .seconds(60)))
+                return nil
             }
+            state.consecutiveFailures += 1
             guard let rule, !(state.ejectedUntil.map { $0 > now } ?? false) else { return nil }
             if state.consecutiveFailures >= rule.consecutiveFailures { return .failuresInARow }
             let calls = state.calls.total(at: now)
@@ -112,6 +114,7 @@ public final class EndpointStats: Sendable {
             // not eject it again at its first failure.
             state.calls = SlidingCounter()
             state.errors = SlidingCounter()
+            state.rateLimited = SlidingCounter()
         }
     }
 

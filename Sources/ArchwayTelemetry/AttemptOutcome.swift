@@ -55,17 +55,6 @@ extension ModelCallTarget {
     public static let probePurpose = "probe"
 }
 
-/// Rate-limit headroom read from an upstream's response headers.
-public struct RateLimitHeadroom: Sendable, Hashable {
-    public var remainingRequests: Int?
-    public var remainingTokens: Int?
-
-    public init(remainingRequests: Int? = nil, remainingTokens: Int? = nil) {
-        self.remainingRequests = remainingRequests
-        self.remainingTokens = remainingTokens
-    }
-}
-
 /// The one record of a model call. The same value sets the span's attributes, records the metrics
 /// and (with routing) updates the router's live statistics, so nothing is measured twice.
 public struct AttemptOutcome: Sendable {

@@ -95,6 +95,24 @@ struct AdapterHarness {
         }
     }
 
+    @Test func aRefusalCarriesItsRetryAfterAndRateLimitHeadroom() async throws {
+        let upstream = ScriptedUpstream { _, _ in
+            .scriptedJSON(
+                #"{"error":{"message":"slow down"}}"#,
+                status: .tooManyRequests,
+                headers: [.retryAfter: "7", HTTPField.Name("x-ratelimit-remaining-requests")!: "0", HTTPField.Name("x-ratelimit-remaining-tokens")!: "120"]
+            )
+        }
+        try await upstream.run { base in
+            let harness = try AdapterHarness(base: base + "/v1", maxRetries: 0)
+            let error = await #expect(throws: GatewayError.self) {
+                try await harness.run { adapter in try await adapter.chat(AdapterHarness.request, call: AdapterHarness.call()) }
+            }
+            #expect(error?.retryAfter == .seconds(7))
+            #expect(error?.rateLimit == RateLimitHeadroom(remainingRequests: 0, remainingTokens: 120))
+        }
+    }
+
     @Test func aClientErrorIsNotRetried() async throws {
         let upstream = ScriptedUpstream { _, _ in .scriptedJSON(#"{"error":{"message":"bad"}}"#, status: .badRequest) }
         try await upstream.run { base in

@@ -206,6 +206,37 @@ import Testing
         #expect(decision?.reason == .allEjected)
     }
 
+    @Test func aRetryAfterHoldsAModelBackWithoutEjectingIt() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: fallback, candidates: [cheap, mid], ejection: {consecutive_failures: 2, base_ms: 1000}}")
+        var limited = GatewayError.upstreamStatus(429, provider: "p", excerpt: nil)
+        limited.retryAfter = .seconds(5)
+        for _ in 0..<6 { fixture.call("cheap", error: limited) }
+        let stats = try #require(fixture.statistics.stats(for: "cheap"))
+        let snapshot = stats.snapshot(at: fixture.clock.now)
+        #expect(!snapshot.ejected)
+        #expect(snapshot.consecutiveFailures == 0)
+        #expect(snapshot.rateLimitedRate == 1)
+        #expect(stats.isCoolingDown(at: fixture.clock.now))
+        #expect(try fixture.order("smart").models == ["mid", "cheap"])
+        fixture.clock.advance(by: .seconds(6))
+        #expect(!stats.isCoolingDown(at: fixture.clock.now))
+        #expect(try fixture.order("smart").models == ["cheap", "mid"])
+    }
+
+    @Test func ratesStayRatesAcrossAnEjection() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: fallback, candidates: [cheap, mid], ejection: {consecutive_failures: 3, base_ms: 1000}}")
+        let limited = GatewayError.upstreamStatus(429, provider: "p", excerpt: nil)
+        for _ in 0..<3 { fixture.call("cheap", error: limited) }
+        let stats = try #require(fixture.statistics.stats(for: "cheap"))
+        #expect(stats.isEjected(at: fixture.clock.now))
+        fixture.clock.advance(by: .seconds(2))
+        fixture.call("cheap")
+        let snapshot = stats.snapshot(at: fixture.clock.now)
+        #expect(snapshot.calls == 1)
+        #expect(snapshot.rateLimitedRate == 0)
+        #expect(snapshot.errorRate == 0)
+    }
+
     @Test func explorationRetriesARecoveredCandidateThatCouldWin() throws {
         let fixture = try RoutingFixture(
             routes: "  smart: {strategy: cost, candidates: [cheap, mid], value_of_time: 1.0, ejection: {consecutive_failures: 2, base_ms: 1000}}",
