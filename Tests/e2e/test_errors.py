@@ -212,7 +212,15 @@ def test_upstream_429_is_429(client, gw, http):
     with pytest.raises(openai.RateLimitError) as ei:
         client.chat.completions.create(model="m-429", messages=_msg())
     assert ei.value.status_code == 429
-    assert_error_body(http.post(f"{gw.v1}/chat/completions", json={"model": "m-429", "messages": _msg()}), 429)
+    refused = http.post(f"{gw.v1}/chat/completions", json={"model": "m-429", "messages": _msg()})
+    assert_error_body(refused, 429)
+    # The provider's retry-after reaches the client, and its headroom (read from the refusal) the admin view;
+    # held back by retry-after, the model is not ejected.
+    assert refused.headers.get("retry-after") == "1"
+    figures = http.get(f"{gw.base_url}/admin/routing").json()["models"]["m-429"]
+    assert figures["rate_limit"]["remaining_requests"] == 0, figures
+    assert figures["ejected"] is False and figures["consecutive_failures"] == 0, figures
+    assert 0 < figures["rate_limited_rate"] <= 1, figures
 
 
 def test_upstream_timeout_is_504(client, gw, http):
