@@ -316,7 +316,7 @@ extension NodeReader {
             }
             guard let text = string(hoursNode, "\(itemPath).hours") else { continue }
             guard let window = DailyWindow(parsing: text) else {
-                report(hoursNode, "\(itemPath).hours", "'\(text)' is not a time window: expected \"HH:MM-HH:MM\" (UTC; 16:30-00:30 runs across midnight)")
+                report(hoursNode, "\(itemPath).hours", "'\(text)' is not a time window: expected \"HH:MM-HH:MM\" (UTC; 16:30-00:30 runs across midnight, 00:00-24:00 is the whole day; a window cannot be empty)")
                 continue
             }
             if let clash = result.first(where: { $0.window.overlaps(window) }) {
@@ -338,14 +338,18 @@ extension NodeReader {
         var input: Double?
         var output: Double?
         var cached: Double?
+        var invalid = false
         for entry in entries {
             let value = double(entry.value, "\(path).\(entry.key)", range: 0...1_000_000)
+            if value == nil { invalid = true }
             switch entry.key {
             case "input": input = value
             case "output": output = value
             default: cached = value
             }
         }
+        // A value already reported is not reported again as missing.
+        guard !invalid else { return nil }
         guard let input, let output else {
             report(node, path, "a price needs both input and output (USD per million tokens)")
             return nil

@@ -11,12 +11,14 @@ public struct DailyWindow: Sendable, Hashable, CustomStringConvertible {
         self.end = end
     }
 
-    /// Parses `HH:MM-HH:MM` (24:00 allowed as an end).
+    /// Parses `HH:MM-HH:MM` (24:00 allowed as an end). A window that ends where it starts is refused, as
+    /// ambiguous, except `00:00-24:00`, the whole day.
     public init?(parsing text: String) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 2,
               let start = Self.minute(parts[0].filter { $0 != " " }), start < Self.minutesPerDay,
-              let end = Self.minute(parts[1].filter { $0 != " " })
+              let end = Self.minute(parts[1].filter { $0 != " " }),
+              start != end % Self.minutesPerDay || (start == 0 && end == Self.minutesPerDay)
         else { return nil }
         self.init(start: start, end: end % Self.minutesPerDay)
     }

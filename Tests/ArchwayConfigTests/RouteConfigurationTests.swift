@@ -108,6 +108,22 @@ import Testing
         }
     }
 
+    @Test func anInvalidPriceIsReportedOnceAtItsValue() {
+        let yaml = """
+        providers: {p: {kind: openai, base_url: "http://127.0.0.1:9/v1"}}
+        models:
+          m:
+            provider: p
+            price: {input: -1, output: 2}
+        """
+        #expect {
+            try loader.load(yaml: yaml)
+        } throws: { error in
+            let problems = (error as? ConfigurationError)?.problems ?? []
+            return problems.count == 1 && problems[0].keyPath == "models.m.price.input" && problems[0].message.contains("between")
+        }
+    }
+
     @Test func aCostRouteNeedsPricesAndAPricingDocumentIsChecked() throws {
         let unpriced = Self.models.replacingOccurrences(of: "gpt-4o: {provider: p, price: {input: 2.5, output: 10}, quality: 0.90}", with: "gpt-4o: {provider: p, quality: 0.90}")
         #expect(throws: ConfigurationError.self) {

@@ -12,7 +12,7 @@ import Testing
         #expect(parsed.contains(minute: minute) == covered)
     }
 
-    @Test(arguments: ["", "9:00-10:00", "25:00-01:00", "10:60-11:00", "10:00", "10:00-11:00-12:00", "aa:bb-cc:dd"])
+    @Test(arguments: ["", "9:00-10:00", "25:00-01:00", "10:60-11:00", "10:00", "10:00-11:00-12:00", "aa:bb-cc:dd", "10:00-10:00", "00:00-00:00"])
     func malformedWindowsAreRejected(_ text: String) {
         #expect(DailyWindow(parsing: text) == nil)
     }
