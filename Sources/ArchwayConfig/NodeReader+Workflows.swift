@@ -6,11 +6,24 @@ extension NodeReader {
     mutating func workflows(_ node: Node, _ path: String, callable: Set<String>) -> [WorkflowConfiguration] {
         var workflows: [WorkflowConfiguration] = []
         for entry in mapping(node, path, allowed: nil) ?? [] {
+            // The name is a path segment of `POST /v1/workflows/NAME/runs`.
+            guard !entry.key.isEmpty, entry.key.utf8.allSatisfy(Self.isWorkflowNameByte) else {
+                report(entry.keyNode, "\(path).\(entry.key)", "a workflow name may hold only letters, digits, '.', '_' and '-' (it is part of the URL /v1/workflows/NAME/runs)")
+                continue
+            }
             if let workflow = workflow(entry.key, entry.value, "\(path).\(entry.key)", callable: callable) {
                 workflows.append(workflow)
             }
         }
         return workflows
+    }
+
+    static func isWorkflowNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"): true
+        default: false
+        }
     }
 
     mutating func workflow(_ name: String, _ node: Node, _ path: String, callable: Set<String>) -> WorkflowConfiguration? {

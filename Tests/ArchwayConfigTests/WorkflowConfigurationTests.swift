@@ -77,6 +77,19 @@ import Testing
         }
     }
 
+    @Test(arguments: ["team/summary", "two words", "é"])
+    func aWorkflowNameMustFitInItsURL(_ name: String) {
+        #expect {
+            try loader.load(yaml: Self.base + """
+            workflows:
+              "\(name)": {steps: {a: {model: fast, prompt: hi}}, output: "{{steps.a.output}}"}
+            """)
+        } throws: { error in
+            let problem = (error as? ConfigurationError)?.problems.first
+            return problem?.keyPath == "workflows.\(name)" && problem?.line == 9 && problem?.message.contains("/v1/workflows/NAME/runs") == true
+        }
+    }
+
     @Test func templatesKnowTheirReferences() throws {
         let template = try WorkflowTemplate("Hi {{inputs.name}}, {{#steps.a.output.list}}{{name}}{{/steps.a.output.list}} {{{steps.b.output}}}{{! note }}")
         #expect(template.references == [["inputs", "name"], ["steps", "a", "output", "list"], ["steps", "b", "output"]])
