@@ -30,8 +30,13 @@ public final class OTLPTracer: Tracer, Sendable {
     /// The settings the environment gives: sampler, propagators (`tracecontext`, the default, or
     /// `none`) and the exporter (nil with `OTEL_TRACES_EXPORTER=none`).
     public convenience init(environment: [String: String], exporter: OTLPSpanExporter?) {
+        self.init(sampler: OTLPSampler(environment: environment), exporter: exporter, propagates: Self.propagates(environment))
+    }
+
+    /// Whether `OTEL_PROPAGATORS` (default `tracecontext`) leaves propagation on.
+    static func propagates(_ environment: [String: String]) -> Bool {
         let propagators = environment["OTEL_PROPAGATORS"]?.lowercased().split(separator: ",").map { $0.trimmingSpaces() } ?? ["tracecontext"]
-        self.init(sampler: OTLPSampler(environment: environment), exporter: exporter, propagates: !propagators.contains("none"))
+        return !propagators.contains("none")
     }
 
     public func startSpan<Instant: TracerInstant>(
@@ -69,21 +74,13 @@ public final class OTLPTracer: Tracer, Sendable {
     public func forceFlush() {}
 
     public func extract<Carrier, Extract: Extractor>(_ carrier: Carrier, into context: inout ServiceContext, using extractor: Extract) where Extract.Carrier == Carrier {
-        guard propagates, let parent = extractor.extract(key: "traceparent", from: carrier) else { return }
-        // A malformed header starts a new trace, as the specification asks.
-        guard let trace = try? TraceContext(traceParentHeaderValue: parent, traceStateHeaderValue: extractor.extract(key: "tracestate", from: carrier)) else { return }
-        context.otlpSpanContext = OTLPSpanContext(traceID: trace.traceID, spanID: trace.spanID, flags: trace.flags, state: trace.state, isRemote: true)
+        guard propagates, let parent = OTLPSpanContext.extract(from: carrier, using: extractor) else { return }
+        context.otlpSpanContext = parent
     }
 
     public func inject<Carrier, Inject: Injector>(_ context: ServiceContext, into carrier: inout Carrier, using injector: Inject) where Inject.Carrier == Carrier {
-        guard propagates, let span = context.otlpSpanContext else { return }
-        injector.inject(span.traceParentHeaderValue, forKey: "traceparent", into: &carrier)
-        if !span.state.isEmpty {
-            let trace = TraceContext(traceID: span.traceID, spanID: span.spanID, flags: span.flags, state: span.state)
-            if let state = trace.traceStateHeaderValue, !state.isEmpty {
-                injector.inject(state, forKey: "tracestate", into: &carrier)
-            }
-        }
+        guard propagates else { return }
+        context.otlpSpanContext?.inject(into: &carrier, using: injector)
     }
 }
 

@@ -63,7 +63,7 @@ struct ServeCommand: AsyncParsableCommand {
         let metrics: any MetricsFactory
         var events: Logger?
         if environment["OTEL_SDK_DISABLED"]?.lowercased() == "true" {
-            tracer = NoOpTracer()
+            tracer = PassThroughTracer(environment: environment)
             metrics = prometheus
         } else {
             var otel = OTel.Configuration.default

@@ -125,6 +125,52 @@ import W3CTraceContext
         #expect(fresh.otlpSpanContext == nil)
     }
 
+    @Test(arguments: [
+        ("01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "01"),
+        ("cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-03-what-comes-later", "01"),
+        ("02-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00", "00"),
+    ])
+    func aLaterVersionIsReadByItsVersionZeroFields(_ header: String, flags: String) throws {
+        let tracer = OTLPTracer(exporter: nil)
+        var context = ServiceContext.topLevel
+        tracer.extract(["traceparent": header], into: &context, using: DictionaryExtractor())
+        let parent = try #require(context.otlpSpanContext)
+        #expect(parent.traceParentHeaderValue == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-" + flags)
+    }
+
+    @Test(arguments: [
+        "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01x",
+        "01-0af7651916cd43dd8448eb211c80319c-b7ad6b71692033",
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra",
+        "0G-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    ])
+    func aMalformedOrInvalidVersionStartsANewTrace(_ header: String) {
+        var context = ServiceContext.topLevel
+        OTLPTracer(exporter: nil).extract(["traceparent": header], into: &context, using: DictionaryExtractor())
+        #expect(context.otlpSpanContext == nil)
+    }
+
+    @Test func withTheSDKDisabledTheCallersContextPassesThroughUnchanged() {
+        let tracer = PassThroughTracer()
+        var context = ServiceContext.topLevel
+        let header = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        tracer.extract(["traceparent": header, "tracestate": "vendor=abc"], into: &context, using: DictionaryExtractor())
+        let server = tracer.startSpan("POST /v1/chat/completions", context: context, ofKind: .server)
+        let client = tracer.startSpan("POST", context: server.context, ofKind: .client)
+        #expect(!server.isRecording && !client.isRecording)
+        var headers: [String: String] = [:]
+        tracer.inject(client.context, into: &headers, using: DictionaryInjector())
+        #expect(headers == ["traceparent": header, "tracestate": "vendor=abc"])
+        // No caller context: nothing is written. OTEL_PROPAGATORS=none: nothing is read.
+        var none: [String: String] = [:]
+        tracer.inject(ServiceContext.topLevel, into: &none, using: DictionaryInjector())
+        #expect(none.isEmpty)
+        var ignored = ServiceContext.topLevel
+        PassThroughTracer(environment: ["OTEL_PROPAGATORS": "none"]).extract(["traceparent": header], into: &ignored, using: DictionaryExtractor())
+        #expect(ignored.otlpSpanContext == nil)
+    }
+
     @Test func traceparentIsWrittenAsTheW3CPackageWritesIt() {
         var generator = SystemRandomNumberGenerator()
         for flags in [TraceFlags(rawValue: 0), .sampled, TraceFlags(rawValue: 0xA5), TraceFlags(rawValue: 0xFF)] {

@@ -216,6 +216,18 @@ def test_traceparent_propagated_upstream(client, otlp_sink, simulator):
     assert parent_id in {s.span_id for s in spans}, "upstream parent must be a span the gateway exported"
 
 
+def test_with_the_sdk_disabled_the_callers_trace_context_still_reaches_the_provider(gateway, simulator):
+    gw = gateway(base_config(simulator), env={"OTEL_SDK_DISABLED": "true"})
+    trace_id, caller_span, tp = new_traceparent()
+    with openai.OpenAI(api_key="sk-client-test", base_url=gw.v1, max_retries=0) as c:
+        c.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "off"}],
+                                  extra_headers={"traceparent": tp, "tracestate": "vendor=abc"})
+    ups = simulator.requests_for_trace(trace_id)
+    assert len(ups) == 1, f"upstream request with trace id {trace_id} not found"
+    # Nothing is traced here, so the caller's own span is the provider's parent.
+    assert ups[0]["traceparent"] == tp
+
+
 def test_requests_without_traceparent_get_a_fresh_trace(client, otlp_sink, simulator):
     client.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "fresh trace"}])
     last = simulator.requests()[-1]
