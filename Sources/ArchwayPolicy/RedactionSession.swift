@@ -1,8 +1,9 @@
 /// One request's placeholders: each detected value becomes `[[LABEL_n]]` (the same value, the same
 /// placeholder, across the request's messages), and the answer's placeholders become the values again.
 ///
-/// A placeholder can never collide with text the client sent: when the request contains `[[`
-/// anywhere, every placeholder carries a random suffix the request does not contain.
+/// A placeholder to restore can never collide with text the client sent: when the request contains
+/// `[[` anywhere, every `redact` placeholder carries a random suffix the request does not contain. A
+/// `mask` placeholder is never restored, so it is always the plain `[[LABEL]]`.
 public struct RedactionSession: Sendable {
     public enum Mode: Sendable {
         /// Reversible: placeholders are restored in the answer.
@@ -24,7 +25,7 @@ public struct RedactionSession: Sendable {
     /// `texts` are everything the request carries, so the suffix (when needed) appears in none of them.
     public init(mode: Mode, texts: [String]) {
         self.mode = mode
-        guard texts.contains(where: { $0.contains("[[") }) else {
+        guard mode == .redact, texts.contains(where: { $0.contains("[[") }) else {
             self.suffix = ""
             return
         }

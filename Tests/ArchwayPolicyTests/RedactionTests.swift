@@ -30,6 +30,12 @@ import Testing
         #expect(session.restore(out) == texts[0])
     }
 
+    @Test func maskPlaceholdersArePlainEvenWhenTheClientWritesBrackets() {
+        let texts = ["My template uses [[EMAIL]] literally; mail ada@example.com"]
+        var session = RedactionSession(mode: .mask, texts: texts)
+        #expect(redacted(texts[0], session: &session) == "My template uses [[EMAIL]] literally; mail [[EMAIL]]")
+    }
+
     /// Found by the fuzzer: a client's "[" right before a value made "[[[EMAIL_1]]", which was not restored.
     @Test func bracketsAroundValuesDoNotHidePlaceholders() {
         for text in ["see [ada@example.com] or [[ada@example.com]]", "[10.0.0.1", "x[[[192.168.0.1]]]"] {
