@@ -112,6 +112,12 @@ extension NodeReader {
                 }
                 if let value = double(weight.value, weightPath, range: 0...1_000_000) { route.weights[weight.key] = value }
             }
+            // A candidate without a weight weighs 1; weight 0 makes a candidate a fallback only, so at
+            // least one must weigh something.
+            if route.strategy == .weighted, !route.candidates.isEmpty, route.candidates.allSatisfy({ route.weights[$0] == 0 }) {
+                report(weightsEntry.keyNode, "\(path).weights", "every candidate weighs 0, so none could be drawn first; give at least one a positive weight")
+                valid = false
+            }
         }
         if let bar = route.minQuality, valid, !route.candidates.isEmpty {
             let qualities = route.candidates.map { (name: $0, quality: models[$0]?.quality) }

@@ -68,6 +68,7 @@ import Testing
         ("routes: {smart: {strategy: cost, candidates: [gpt-4o], weights: {gpt-4o: 2}}}", "routes.smart.weights", "weights apply only to strategy: weighted"),
         ("routes: {smart: {strategy: cheapest, candidates: [gpt-4o]}}", "routes.smart.strategy", "unknown strategy 'cheapest'"),
         ("routes: {smart: {strategy: weighted, candidates: [gpt-4o], weights: {claude-sonnet: 1}}}", "routes.smart.weights.claude-sonnet", "is not a candidate"),
+        ("routes: {smart: {strategy: weighted, candidates: [gpt-4o, claude-sonnet], weights: {gpt-4o: 0, claude-sonnet: 0}}}", "routes.smart.weights", "every candidate weighs 0"),
         ("routes: {smart: {strategy: fallback, retries: {on: [404]}, candidates: [gpt-4o]}}", "routes.smart.retries.on[0]", "unknown condition '404'"),
         ("routes: {smart: {strategy: fallback}}", "routes.smart.candidates", "missing required key 'candidates'"),
         ("routes: {smart: {strategy: fallback, candidates: [gpt-4o], min_quality: 0.85, under_load: {in_flight_above: 8, min_quality: 0.9}}}", "routes.smart.under_load.min_quality", "must not be above"),
