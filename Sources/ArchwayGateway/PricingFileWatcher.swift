@@ -10,7 +10,8 @@ import Foundation
 #endif
 
 /// Reloads `pricing.file` when it changes (checked every `interval`): its prices replace those of the
-/// models it names, at once. A file with problems is reported and left unapplied; the prices in force stay.
+/// models it names, at once, and a model it stops naming goes back to its configured price. A file with
+/// problems is reported and left unapplied; the prices in force stay.
 struct PricingFileWatcher: Service {
     let path: String
     let pricing: PricingIndex
@@ -28,7 +29,7 @@ struct PricingFileWatcher: Service {
         do {
             let text = try String(contentsOfFile: path, encoding: .utf8)
             let prices = try loader.loadPricing(yaml: text, file: path, knownModels: knownModels)
-            pricing.replace(prices)
+            pricing.replaceFromFile(prices)
             logger.info("pricing file loaded", metadata: ["file": "\(path)", "models": "\(prices.keys.sorted().joined(separator: ","))"])
         } catch let error as ConfigurationError {
             logger.warning("pricing file not applied: \(error.description)")

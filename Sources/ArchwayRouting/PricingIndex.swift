@@ -12,6 +12,10 @@ import Foundation
 /// `PUT /admin/pricing` or the `pricing.file`, evaluated at the moment a call is made (UTC time of day).
 public final class PricingIndex: Sendable {
     private let schedules: Mutex<[String: PriceSchedule]>
+    /// The configuration's prices: what a model the pricing file stops naming goes back to.
+    private let configured: [String: PriceSchedule]
+    /// The models the pricing file named when it was last applied.
+    private let fromFile = Mutex<Set<String>>([])
     private let clock: @Sendable () -> Int
 
     /// - Parameter unixSeconds: the wall clock schedules are read against (injected in tests).
@@ -21,6 +25,7 @@ public final class PricingIndex: Sendable {
             if let schedule = model.schedule { schedules[model.name] = schedule }
         }
         self.schedules = Mutex(schedules)
+        self.configured = schedules
         self.clock = unixSeconds
     }
 
@@ -44,6 +49,18 @@ public final class PricingIndex: Sendable {
     public func replace(_ prices: [String: PriceSchedule]) {
         schedules.withLock { schedules in
             for (model, schedule) in prices { schedules[model] = schedule }
+        }
+    }
+
+    /// Applies the pricing file's prices: the models it names get them, and a model it named before but
+    /// no longer does goes back to its configured price.
+    public func replaceFromFile(_ prices: [String: PriceSchedule]) {
+        fromFile.withLock { named in
+            schedules.withLock { schedules in
+                for model in named where prices[model] == nil { schedules[model] = configured[model] }
+                for (model, schedule) in prices { schedules[model] = schedule }
+            }
+            named = Set(prices.keys)
         }
     }
 

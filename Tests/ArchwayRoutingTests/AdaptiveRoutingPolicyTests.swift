@@ -49,6 +49,17 @@ import Testing
         #expect(abs((decision?.estimatedCostUSD ?? 0) - expected) < 1e-12)
     }
 
+    @Test func aModelThePricingFileStopsNamingGoesBackToItsConfiguredPrice() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: cost, candidates: [cheap, mid, top]}")
+        let configured = try #require(fixture.pricing.price(for: "top"))
+        let cheaper = PriceSchedule(base: ModelPrice(input: 0.01, output: 0.02))
+        fixture.pricing.replaceFromFile(["top": cheaper, "mid": cheaper])
+        #expect(fixture.pricing.price(for: "top") == cheaper.base)
+        fixture.pricing.replaceFromFile(["mid": cheaper])
+        #expect(fixture.pricing.price(for: "top") == configured)
+        #expect(fixture.pricing.price(for: "mid") == cheaper.base)
+    }
+
     @Test func costUsesThePriceInForceAtTheTimeOfDay() throws {
         // 2026-12-01T17:00Z is inside cheap's 16:30-00:30 window.
         let offPeak = try RoutingFixture(routes: "  smart: {strategy: cost, candidates: [cheap]}", unixSeconds: 1_796_144_400)

@@ -232,6 +232,12 @@ def test_the_pricing_file_is_applied_and_reloaded_when_it_changes(gateway, sim, 
     prices.write_text("models:\n  nope: {input: 1, output: 2}\n")
     wait_for(lambda: "pricing file not applied" in gw.output(), timeout=5, interval=0.2, message="the warning")
     assert in_force("mid") == {"input": 0.01, "output": 0.02, "cached_input": None}
+    # A model the file stops naming goes back to its configured price.
+    time.sleep(1.1)
+    prices.write_text("models:\n  cheap: {input: 0.1, output: 0.4}\n")
+    wait_for(lambda: in_force("cheap") == {"input": 0.1, "output": 0.4, "cached_input": None}, timeout=5, interval=0.2,
+             message="the third pricing file in force")
+    assert in_force("mid") == {"input": 2.5, "output": 10.0, "cached_input": None}
 
 
 def test_under_load_the_bar_relaxes_and_the_spans_say_which_bar_applied(client, gw, sim, otlp_sink):
