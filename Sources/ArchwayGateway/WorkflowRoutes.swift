@@ -102,7 +102,7 @@ final class WorkflowRoutes: Sendable {
             document["error"] = .object([
                 "message": .string(error.message),
                 "type": .string(error.type),
-                "param": .null,
+                "param": error.param.map(JSONValue.string) ?? .null,
                 "code": error.code.map(JSONValue.string) ?? .null,
                 "step": result.failure?.step.map(JSONValue.string) ?? .null,
             ])

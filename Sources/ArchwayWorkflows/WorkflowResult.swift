@@ -39,8 +39,9 @@ public struct WorkflowResult: Sendable {
     public var failure: (step: String?, error: WorkflowRunError)?
     public var duration: Duration
 
-    /// The error a client gets for a failed run: 504 naming the step the deadline cut off, otherwise the
-    /// failed step's call error status (502 for an answer the workflow could not use).
+    /// The error a client gets for a failed run: 504 naming the step the deadline cut off, 400 for an input
+    /// of the wrong shape, otherwise the failed step's call error status (502 for an answer the workflow
+    /// could not use).
     public var clientError: GatewayError? {
         guard let (step, error) = failure else { return nil }
         // The caller left: 499 for spans and metrics, which no client reads.
@@ -51,8 +52,18 @@ public struct WorkflowResult: Sendable {
                 status: .gatewayTimeout,
                 type: "timeout_error",
                 code: "workflow_deadline_exceeded",
-                message: "Workflow '\(workflow)' ran out of its deadline in step \(name); the steps that finished are in 'steps'.",
+                message: "Workflow '\(workflow)' ran out of its deadline in step \(name).",
                 shortDescription: "deadline_exceeded"
+            )
+        }
+        if let input = error.unusableInput {
+            return GatewayError(
+                status: .badRequest,
+                type: "invalid_request_error",
+                code: "invalid_input",
+                param: input,
+                message: "Workflow '\(workflow)' cannot use its input in step \(name): \(error.description).",
+                shortDescription: "invalid_input"
             )
         }
         return GatewayError(

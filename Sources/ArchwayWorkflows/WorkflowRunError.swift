@@ -74,6 +74,16 @@ public struct WorkflowRunError: Error, Sendable, Hashable, CustomStringConvertib
 
     var isDeadline: Bool { code == .deadline }
 
+    /// The name of the client's input a template or a `map` could not use (`inputs.customer.name` when
+    /// `customer` was sent as a string): the client's to fix, not the models'.
+    var unusableInput: String? {
+        switch code {
+        case .missingValue(let name), .notAList(let name):
+            name == "inputs" || name.hasPrefix("inputs.") ? name : nil
+        default: nil
+        }
+    }
+
     /// The failed call's status, for a step that failed on its call (a client error from the provider
     /// stays a 4xx, a provider failure a 5xx).
     var callStatus: HTTPResponse.Status? {

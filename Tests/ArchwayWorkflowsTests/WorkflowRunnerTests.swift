@@ -111,6 +111,37 @@ import Tracing
         }
     }
 
+    /// An input of the wrong shape is the client's to fix (400); a model's answer of the wrong shape is not (502).
+    @Test func anInputOfTheWrongShapeIsTheClientsMistake() async throws {
+        let upstream = WorkflowHarness.upstream()
+        try await upstream.run { baseURL in
+            let mapping = try WorkflowHarness(baseURL: baseURL, workflows: """
+              w:
+                inputs: [items, customer]
+                steps:
+                  each: {map: "{{inputs.items}}", model: m, prompt: "x {{item}}"}
+                  greet: {model: m, prompt: "hello {{inputs.customer.name}}"}
+                output: "{{steps.each.output}}"
+            """)
+            for inputs: [String: JSONValue] in [["items": .string("not a list"), "customer": .object(["name": .string("Ada")])], ["items": .array([]), "customer": .string("Ada")]] {
+                let result = try await mapping.run(inputs)
+                let error = try #require(result.clientError)
+                #expect(error.status == .badRequest && error.code == "invalid_input" && error.type == "invalid_request_error", "\(error)")
+                #expect(error.param == "inputs.items" || error.param == "inputs.customer.name")
+            }
+
+            let answered = try WorkflowHarness(baseURL: baseURL, workflows: """
+              w:
+                steps:
+                  a: {model: m, prompt: "a"}
+                  b: {model: m, prompt: "b {{steps.a.output.field}}"}
+                output: "{{steps.b.output}}"
+            """)
+            let error = try #require(try await answered.run().clientError)
+            #expect(error.status == .badGateway && error.code == "workflow_step_failed")
+        }
+    }
+
     @Test func theDeadlineCutsOffRunningStepsAndKeepsFinishedResults() async throws {
         let upstream = WorkflowHarness.upstream(reply: "done ")
         try await upstream.run { baseURL in
