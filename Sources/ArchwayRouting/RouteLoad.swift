@@ -18,9 +18,14 @@ public final class RouteLoad: Sendable {
         inFlight.add(1, ordering: .relaxed)
     }
 
-    /// It ended (for a stream, when the stream ended).
+    /// It ended (for a stream, when the stream ended). The last calls of a burst bring the normal bar
+    /// back as they end, not at the next request, so the gauge and `/admin/routing` do not show a
+    /// relaxed bar long after the load is gone.
     public func leave() {
-        inFlight.subtract(1, ordering: .relaxed)
+        let calls = inFlight.subtract(1, ordering: .relaxed).newValue
+        if let rule = route.underLoad, Double(calls) <= Double(rule.inFlightAbove) * 0.8 {
+            loaded.store(false, ordering: .relaxed)
+        }
     }
 
     public var callsInFlight: Int { inFlight.load(ordering: .relaxed) }

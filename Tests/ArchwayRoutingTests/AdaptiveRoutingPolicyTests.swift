@@ -297,6 +297,8 @@ import Testing
         load.leave(); load.leave()
         #expect(try fixture.order("smart").decision?.minQuality == 0.75)
         load.leave()
+        // Back as the calls end, before any new request (what the gauge and /admin/routing show).
+        #expect(fixture.policy.currentBar(of: try #require(fixture.configuration.routes.first)) == 0.85)
         #expect(try fixture.order("smart").decision?.minQuality == 0.85)
         #expect(fixture.policy.currentBar(of: try #require(fixture.configuration.routes.first)) == 0.85)
     }
