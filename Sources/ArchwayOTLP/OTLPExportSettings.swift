@@ -79,8 +79,7 @@ public struct OTLPExportSettings: Sendable, Hashable {
         } else {
             self.endpoint = "http://localhost:4318" + signal.path
         }
-        headers = Self.pairs(environment["OTEL_EXPORTER_OTLP_HEADERS"] ?? "")
-        headers.merge(Self.pairs(environment["OTEL_EXPORTER_OTLP_\(signal.variable)_HEADERS"] ?? "")) { _, signal in signal }
+        headers = Self.headers(signalVariable: signal.variable, environment: environment)
         if let text = signalVariable("COMPRESSION") {
             compression = Compression(rawValue: text.lowercased()) ?? .none
         }
@@ -121,20 +120,13 @@ public struct OTLPExportSettings: Sendable, Hashable {
         return result
     }
 
-    /// A headers variable (`OTEL_EXPORTER_OTLP_HEADERS`) with its keys and values percent-decoded, for an
-    /// exporter that reads the variable without decoding it (swift-otel's, which sends the metrics); nil
-    /// when nothing needs decoding, or when a decoded comma would split a value.
-    public static func decodedHeadersVariable(_ text: String) -> String? {
-        guard text.contains("%") else { return nil }
-        var decoded: [String] = []
-        for item in text.split(separator: ",") {
-            guard let equals = item.firstIndex(of: "=") else { return nil }
-            let key = percentDecoded(item[..<equals].trimmingSpaces())
-            let value = percentDecoded(item[item.index(after: equals)...].trimmingSpaces())
-            guard !key.contains(","), !key.contains("="), !value.contains(",") else { return nil }
-            decoded.append("\(key)=\(value)")
-        }
-        return decoded.joined(separator: ",")
+    /// The headers `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS` (`METRICS`, say)
+    /// give a signal, percent-decoded, the signal's own winning: for swift-otel's metrics exporter, which
+    /// reads the variables without decoding them, so it is handed these instead.
+    public static func headers(signalVariable: String, environment: [String: String]) -> [String: String] {
+        var headers = pairs(environment["OTEL_EXPORTER_OTLP_HEADERS"] ?? "")
+        headers.merge(pairs(environment["OTEL_EXPORTER_OTLP_\(signalVariable)_HEADERS"] ?? "")) { _, signal in signal }
+        return headers
     }
 
     /// `endpoint` as logs may show it: a `user:password@` in the URL is left out.

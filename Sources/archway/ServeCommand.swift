@@ -79,12 +79,12 @@ struct ServeCommand: AsyncParsableCommand {
             otel.diagnosticLogger = .custom(diagnostics)
             // swift-otel reads the headers variables itself, without the percent-decoding the OTLP
             // specification asks for (Archway's span and log exporters decode): `Bearer%20…` went out as
-            // it was written, and a vendor refused every metrics export. It reads the decoded form.
-            for variable in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS"] {
-                if let text = environment[variable], let decoded = OTLPExportSettings.decodedHeadersVariable(text) {
-                    setenv(variable, decoded, 1)
-                }
-            }
+            // it was written, and a vendor refused every metrics export. It gets the decoded headers in its
+            // configuration instead, and the variables (already read into `environment`) are taken out of
+            // its sight, so a value holding a decoded comma stays whole too.
+            otel.metrics.otlpExporter.headers = OTLPExportSettings.headers(signalVariable: "METRICS", environment: environment)
+                .sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            for variable in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS"] { unsetenv(variable) }
             let otlpMetrics = try OTel.makeMetricsBackend(configuration: otel)
             var exporters: [any Service] = [ServiceOnExecutor(service: otlpMetrics.service, executor: backgroundExecutor)]
             for signal in [OTLPExportSettings.Signal.traces, .logs] {

@@ -5,11 +5,15 @@ import SwiftProtobuf
 import Testing
 
 @Suite struct OTLPLogExporterTests {
-    /// For swift-otel's metrics exporter, which reads the variable without decoding it.
-    @Test func aHeadersVariableIsDecodedForAnExporterThatDoesNotDecode() {
-        #expect(OTLPExportSettings.decodedHeadersVariable("x-tenant=acme, authorization=Bearer%20abc") == "x-tenant=acme,authorization=Bearer abc")
-        #expect(OTLPExportSettings.decodedHeadersVariable("authorization=Basic abc=") == nil, "nothing to decode")
-        #expect(OTLPExportSettings.decodedHeadersVariable("x=a%2Cb") == nil, "a decoded comma would split the value")
+    /// For swift-otel's metrics exporter, which reads the variables without decoding them.
+    @Test func aSignalsHeadersAreDecodedAndItsOwnVariableWins() {
+        let environment = [
+            "OTEL_EXPORTER_OTLP_HEADERS": "x-tenant=acme, authorization=Bearer%20abc,x-team=a%2Cb",
+            "OTEL_EXPORTER_OTLP_METRICS_HEADERS": "x-tenant=metrics",
+        ]
+        #expect(OTLPExportSettings.headers(signalVariable: "METRICS", environment: environment)
+            == ["x-tenant": "metrics", "authorization": "Bearer abc", "x-team": "a,b"])
+        #expect(OTLPExportSettings.headers(signalVariable: "TRACES", environment: environment)["x-tenant"] == "acme")
     }
 
     @Test func endpointsAreLoggedWithoutTheirCredentials() {

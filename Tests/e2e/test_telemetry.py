@@ -425,7 +425,7 @@ def test_otlp_headers_are_percent_decoded_for_every_signal(gateway, simulator, o
     # The specification writes header values percent-encoded (`Bearer%20…`); spans and metrics must both
     # send them decoded, or a vendor refuses one of the two.
     marker = "e2e-" + os.urandom(4).hex()
-    gw = gateway(base_config(simulator), env={"OTEL_EXPORTER_OTLP_HEADERS": f"x-archway-e2e=Bearer%20{marker}",
+    gw = gateway(base_config(simulator), env={"OTEL_EXPORTER_OTLP_HEADERS": f"x-archway-e2e=Bearer%20{marker},x-team=a%2Cb",
                                                  "OTEL_METRIC_EXPORT_INTERVAL": "500"})
     httpx.post(f"{gw.v1}/chat/completions", json={"model": "sim-small", "messages": [{"role": "user", "content": "hi"}]},
                timeout=10).raise_for_status()
@@ -435,6 +435,9 @@ def test_otlp_headers_are_percent_decoded_for_every_signal(gateway, simulator, o
     assert ("/v1/traces", f"Bearer {marker}") in seen, seen
     assert ("/v1/metrics", f"Bearer {marker}") in seen, seen
     assert not any("%20" in value for _, value in seen), seen
+    # A decoded comma stays inside its value, for both signals.
+    teams = {(path, headers.get("x-team")) for path, headers in list(otlp_sink.request_headers) if "x-team" in headers}
+    assert ("/v1/traces", "a,b") in teams and ("/v1/metrics", "a,b") in teams, teams
 
 
 def test_unreachable_collector_does_not_break_serving(gateway, simulator):
