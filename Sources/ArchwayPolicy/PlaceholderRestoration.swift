@@ -6,9 +6,12 @@ public import ArchwayExecution
 public struct PlaceholderRestoration: AnswerTransform {
     /// Built once from the session's placeholders (as bytes); each text and stream gets a copy.
     let restorer: StreamRestorer
+    /// The same for tool-call arguments: values escaped for the JSON strings they go back into.
+    let argumentRestorer: StreamRestorer
 
     public init(session: RedactionSession) {
         self.restorer = session.streamRestorer()
+        self.argumentRestorer = session.streamRestorer(insideJSONStrings: true)
     }
 
     public func transform(_ response: ChatResponse) -> ChatResponse {
@@ -20,7 +23,7 @@ public struct PlaceholderRestoration: AnswerTransform {
                 return part
             }
             for call in message.toolCalls.indices {
-                message.toolCalls[call].arguments = restorer.restoring(message.toolCalls[call].arguments)
+                message.toolCalls[call].arguments = argumentRestorer.restoring(message.toolCalls[call].arguments)
             }
             response.choices[index].message = message
         }
@@ -28,20 +31,22 @@ public struct PlaceholderRestoration: AnswerTransform {
     }
 
     public func chunkTransformer() -> any ChunkTransformer {
-        StreamPlaceholderRestorer(restorer: restorer)
+        StreamPlaceholderRestorer(restorer: restorer, argumentRestorer: argumentRestorer)
     }
 }
 
 /// One stream's restorers: one per choice's text and per tool call's arguments.
 struct StreamPlaceholderRestorer: ChunkTransformer {
-    /// A fresh restorer, copied for each choice's text and each tool call's arguments.
+    /// Fresh restorers, copied for each choice's text and each tool call's arguments.
     let restorer: StreamRestorer
+    let argumentRestorer: StreamRestorer
     var content: [Int: StreamRestorer] = [:]
     var arguments: [Int: [Int: StreamRestorer]] = [:]
     var last: (id: String, model: String, created: Int)?
 
-    init(restorer: StreamRestorer) {
+    init(restorer: StreamRestorer, argumentRestorer: StreamRestorer) {
         self.restorer = restorer
+        self.argumentRestorer = argumentRestorer
     }
 
     mutating func transform(_ chunk: ChatChunk) -> ChatChunk {
@@ -53,7 +58,7 @@ struct StreamPlaceholderRestorer: ChunkTransformer {
             var text = restorer.feed(chunk.choices[index].content ?? "")
             for delta in chunk.choices[index].toolCalls.indices {
                 let call = chunk.choices[index].toolCalls[delta].index
-                var argumentRestorer = arguments[choice]?[call] ?? self.restorer
+                var argumentRestorer = arguments[choice]?[call] ?? self.argumentRestorer
                 var restored = argumentRestorer.feed(chunk.choices[index].toolCalls[delta].arguments ?? "")
                 if chunk.choices[index].finishReason != nil { restored += argumentRestorer.finish() }
                 chunk.choices[index].toolCalls[delta].arguments = restored

@@ -7,8 +7,9 @@ import Tracing
 
 /// The policy point before egress, as a stage of the execution layer: for every ingress (OpenAI,
 /// Anthropic, workflows), before any byte leaves for a provider, it scores the prompt for injection and
-/// finds personal data and secrets in every message (system prompt, user and assistant text, tool-call
-/// arguments and tool results); after the answer it restores what it redacted.
+/// finds personal data and secrets in every text the request carries (system prompt, user and assistant
+/// text, parts of any type, tool-call arguments and tool results, `user`, `metadata` and the other fields
+/// passed through; see `ChatRequest.forEachReadableText`); after the answer it restores what it redacted.
 ///
 /// Each decision is an INTERNAL span `apply_guardrail {pii|injection}` (`gen_ai.operation.name =
 /// apply_guardrail`, `gen_ai.guardrail.*`) and counted in `archway.policy.detections`; no detected value
@@ -105,7 +106,7 @@ public struct PolicyStage: CallStage {
         // What a user or a document says: the system prompt is the application's own.
         var best = InjectionScorer.Result(score: 0, reasons: [])
         for message in request.messages where message.role == .user || message.role == .tool {
-            let result = scorer.score(message.text)
+            let result = scorer.score(message.readableText)
             if result.score > best.score { best = result }
         }
         let detected = best.score >= settings.threshold
@@ -145,34 +146,26 @@ public struct PolicyStage: CallStage {
     func applyPII(_ request: ChatRequest, settings: PolicyConfiguration.PII, scanner: PIIScanner, scope: CallScope) throws -> BeforeCallDecision {
         let span = guardrailSpan("pii", scope: scope)
         defer { span.end() }
-        // Every text the request carries, scanned once.
+        // Every text the request carries, scanned once; the rewrite visits them in the same order.
         var texts: [String] = []
-        for message in request.messages {
-            for part in message.content { if case .text(let text) = part { texts.append(text) } }
-            for call in message.toolCalls { texts.append(call.arguments) }
-        }
-        var session = RedactionSession(mode: settings.action == .mask ? .mask : .redact, texts: texts)
-        var rewritten = request
+        var found: [[PIIFinding]] = []
         var kinds: [PIIKind] = []
         var total = 0
-        for index in rewritten.messages.indices {
-            var message = rewritten.messages[index]
-            message.content = message.content.map { part in
-                guard case .text(let text) = part else { return part }
-                let findings = scanner.scan(text)
-                guard !findings.isEmpty else { return part }
-                total += findings.count
-                for finding in findings where !kinds.contains(finding.kind) { kinds.append(finding.kind) }
-                return .text(session.redact(text, findings: findings))
+        request.forEachReadableText { text in
+            let findings = scanner.scan(text)
+            texts.append(text)
+            found.append(findings)
+            total += findings.count
+            for finding in findings where !kinds.contains(finding.kind) { kinds.append(finding.kind) }
+        }
+        var session = RedactionSession(mode: settings.action == .mask ? .mask : .redact, texts: total > 0 ? texts : [])
+        var rewritten = request
+        if total > 0, settings.action == .mask || settings.action == .redact {
+            var next = 0
+            rewritten.rewriteReadableText { text in
+                defer { next += 1 }
+                return found[next].isEmpty ? text : session.redact(text, findings: found[next])
             }
-            for call in message.toolCalls.indices {
-                let findings = scanner.scan(message.toolCalls[call].arguments)
-                guard !findings.isEmpty else { continue }
-                total += findings.count
-                for finding in findings where !kinds.contains(finding.kind) { kinds.append(finding.kind) }
-                message.toolCalls[call].arguments = session.redact(message.toolCalls[call].arguments, findings: findings)
-            }
-            rewritten.messages[index] = message
         }
         try record(pii: settings, total: total, kinds: kinds, on: span)
         guard total > 0 else { return .proceed }

@@ -74,9 +74,31 @@ public struct RedactionSession: Sendable {
         return streamRestorer().restoring(text)
     }
 
-    /// A restorer for one stream of text (a choice's content, a tool call's arguments).
-    public func streamRestorer() -> StreamRestorer {
-        StreamRestorer(values: values)
+    /// A restorer for one stream of text: a choice's content, or (`insideJSONStrings`) a tool call's
+    /// arguments, a JSON document whose placeholders sit in string literals, so each value goes back
+    /// escaped (a PEM key's newlines as `\n`, a quote as `\"`) and the arguments stay valid JSON.
+    public func streamRestorer(insideJSONStrings: Bool = false) -> StreamRestorer {
+        StreamRestorer(values: insideJSONStrings ? values.mapValues(Self.escapedForJSONString) : values)
+    }
+
+    /// `text` as the inside of a JSON string literal (RFC 8259 §7).
+    static func escapedForJSONString(_ text: String) -> String {
+        var result = ""
+        result.unicodeScalars.reserveCapacity(text.unicodeScalars.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 }
 

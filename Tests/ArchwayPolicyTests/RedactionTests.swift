@@ -1,5 +1,6 @@
 import ArchwayCore
 @testable import ArchwayPolicy
+import Foundation
 import Testing
 
 @Suite struct RedactionTests {
@@ -146,5 +147,35 @@ import Testing
             #expect(text == "Call +1 415 555 2671 or mail ada@example.com.")
             #expect(args == #"{"to":"ada@example.com","phone":"+1 415 555 2671"}"#)
         }
+    }
+
+    /// A value with characters JSON escapes (a PEM key's newlines, quotes, backslashes) goes back into a
+    /// tool call's arguments escaped: the arguments stay valid JSON holding the client's value.
+    @Test func argumentsGetTheirValuesBackEscapedForJSON() throws {
+        let secret = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\"q\\b\u{1}\n-----END RSA PRIVATE KEY-----"
+        var session = RedactionSession(mode: .redact, texts: [secret])
+        let placeholder = session.redact(secret, findings: [PIIFinding(kind: .secret, range: 0..<secret.utf8.count)])
+        let restoration = PlaceholderRestoration(session: session)
+        let arguments = #"{"key":"\#(placeholder)"}"#
+        let message = ChatMessage(role: .assistant, toolCalls: [ToolCall(id: "t", name: "store", arguments: arguments)])
+        let answer = restoration.transform(ChatResponse(id: "c", model: "m", created: 1, choices: [.init(index: 0, message: message, finishReason: .toolCalls)], usage: nil))
+        let restored = try #require(answer.choices.first?.message.toolCalls.first?.arguments)
+        let decoded = try JSONDecoder().decode([String: String].self, from: Data(restored.utf8))
+        #expect(decoded["key"] == secret)
+        // Streamed, split anywhere: the same.
+        for cut in 0...arguments.count {
+            var transformer = restoration.chunkTransformer()
+            var streamed = ""
+            for piece in [String(arguments.prefix(cut)), String(arguments.dropFirst(cut))] {
+                var choice = ChatChunk.Choice(index: 0)
+                choice.toolCalls = [ChatChunk.ToolCallDelta(index: 0, arguments: piece)]
+                streamed += transformer.transform(ChatChunk(id: "c", model: "m", created: 1, choices: [choice])).choices.flatMap(\.toolCalls).compactMap(\.arguments).joined()
+            }
+            let end = transformer.transform(ChatChunk(id: "c", model: "m", created: 1, choices: [ChatChunk.Choice(index: 0, finishReason: .toolCalls)]))
+            streamed += end.choices.flatMap(\.toolCalls).compactMap(\.arguments).joined()
+            #expect(streamed == restored, "cut at \(cut)")
+        }
+        // Message text gets the value as it was.
+        #expect(session.restore("key: \(placeholder)") == "key: " + secret)
     }
 }

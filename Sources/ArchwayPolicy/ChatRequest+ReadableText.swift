@@ -1,0 +1,112 @@
+import ArchwayCore
+
+/// The text a request carries wherever it sits, for the PII policy: message text, parts the gateway does
+/// not interpret (Anthropic `document` and `search_result` blocks, `input_text`, future part types),
+/// image URLs, a message's `name`, tool-call arguments, tool descriptions, `user` and the fields passed
+/// through as they came (`metadata`, `prediction`, …). Binary content cannot be read and is left as it
+/// is: base64 `data` (images, PDFs, audio) and `data:` URLs.
+extension ChatRequest {
+    /// Calls `body` with every readable string, in the order `rewriteReadableText` visits them.
+    func forEachReadableText(_ body: (String) -> Void) {
+        for message in messages {
+            for part in message.content {
+                switch part {
+                case .text(let text): body(text)
+                case .imageURL(let url, _): if !Self.isDataURL(url) { body(url) }
+                case .other(let value): value.forEachReadableString(body)
+                }
+            }
+            if let name = message.name { body(name) }
+            for call in message.toolCalls { body(call.arguments) }
+        }
+        for tool in tools ?? [] {
+            if let description = tool.description { body(description) }
+        }
+        if let user { body(user) }
+        for key in extra.keys.sorted() { extra[key]?.forEachReadableString(body) }
+    }
+
+    /// Replaces every readable string by what `transform` makes of it.
+    mutating func rewriteReadableText(_ transform: (String) -> String) {
+        for index in messages.indices {
+            var message = messages[index]
+            message.content = message.content.map { part in
+                switch part {
+                case .text(let text): .text(transform(text))
+                case .imageURL(let url, let detail): Self.isDataURL(url) ? part : .imageURL(url: transform(url), detail: detail)
+                case .other(let value): .other(value.rewritingReadableStrings(transform))
+                }
+            }
+            message.name = message.name.map(transform)
+            for call in message.toolCalls.indices {
+                message.toolCalls[call].arguments = transform(message.toolCalls[call].arguments)
+            }
+            messages[index] = message
+        }
+        if var definitions = tools {
+            for index in definitions.indices {
+                definitions[index].description = definitions[index].description.map(transform)
+            }
+            tools = definitions
+        }
+        user = user.map(transform)
+        for key in extra.keys.sorted() { extra[key] = extra[key]?.rewritingReadableStrings(transform) }
+    }
+
+    static func isDataURL(_ text: String) -> Bool {
+        text.utf8.starts(with: "data:".utf8)
+    }
+}
+
+extension ChatMessage {
+    /// What a user or a document says in this message: its text parts and the readable text of parts
+    /// the gateway does not interpret (a `document` block is a document all the same), for injection scoring.
+    var readableText: String {
+        var result = ""
+        for part in content {
+            switch part {
+            case .text(let text): result += text
+            case .imageURL: break
+            case .other(let value):
+                value.forEachReadableString { text in
+                    if !result.isEmpty { result += "\n" }
+                    result += text
+                }
+            }
+        }
+        return result
+    }
+}
+
+extension JSONValue {
+    /// Every string in the value, keys aside, except binary content (see `isBinary`).
+    func forEachReadableString(_ body: (String) -> Void) {
+        switch self {
+        case .string(let text): if !ChatRequest.isDataURL(text) { body(text) }
+        case .array(let items): for item in items { item.forEachReadableString(body) }
+        case .object(let fields):
+            for key in fields.keys.sorted() where !Self.isBinary(key, in: fields) { fields[key]?.forEachReadableString(body) }
+        case .null, .bool, .number: break
+        }
+    }
+
+    func rewritingReadableStrings(_ transform: (String) -> String) -> JSONValue {
+        switch self {
+        case .string(let text): return ChatRequest.isDataURL(text) ? self : .string(transform(text))
+        case .array(let items): return .array(items.map { $0.rewritingReadableStrings(transform) })
+        case .object(var fields):
+            for key in fields.keys.sorted() where !Self.isBinary(key, in: fields) {
+                fields[key] = fields[key]?.rewritingReadableStrings(transform)
+            }
+            return .object(fields)
+        case .null, .bool, .number: return self
+        }
+    }
+
+    /// The `data` of a base64 source (Anthropic images and documents) or of audio input (`format` beside
+    /// it, OpenAI's `input_audio`): bytes, not text.
+    static func isBinary(_ key: String, in fields: [String: JSONValue]) -> Bool {
+        guard key == "data" || key == "file_data" else { return false }
+        return fields["type"]?.stringValue == "base64" || fields["format"] != nil || key == "file_data"
+    }
+}
