@@ -248,9 +248,13 @@ extension GatewayError {
 
 extension GatewayError {
     /// The upstream answered with an error status. `excerpt` is a short, credential-free part of its message.
-    public static func upstreamStatus(_ status: Int, provider: String, excerpt: String?) -> GatewayError {
+    /// `inStream`: the upstream answered 200 and then sent an error event, which maps to the status it
+    /// stands for (Anthropic's `overloaded_error` to 503) but is not called an HTTP answer.
+    public static func upstreamStatus(_ status: Int, provider: String, excerpt: String?, inStream: Bool = false) -> GatewayError {
         let detail = excerpt.map { ": \(bounded($0, to: 300))" } ?? ""
-        let message = "Upstream provider '\(provider)' answered HTTP \(status)\(detail)"
+        let message = inStream
+            ? "Upstream provider '\(provider)' sent an error event in its stream\(detail)"
+            : "Upstream provider '\(provider)' answered HTTP \(status)\(detail)"
         switch status {
         case 429:
             return GatewayError(.upstreamStatus(status), status: .tooManyRequests, type: "rate_limit_error", code: "rate_limit_exceeded", message: message, shortDescription: "429")

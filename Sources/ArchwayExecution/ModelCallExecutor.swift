@@ -111,8 +111,15 @@ public struct ModelCallExecutor: Sendable {
         }
         let sampling = scope.isSampled ? sampler?.draw(route: scope.model) : nil
         let started = try await run(scope, operation: .chat, chat: request.value, streamed: true, keepOpen: true) { call in
-            let reply = try await call.adapter.streamChat(request, call: call.upstream)
+            var reply = try await call.adapter.streamChat(request, call: call.upstream)
             call.outcome.rateLimit = reply.rateLimit
+            // Up to the first chunk, a broken stream is a failed attempt another model may answer.
+            do {
+                reply.value = try await reply.value.prefetchingFirstChunk()
+            } catch {
+                reply.exchange.end(error: error is CancellationError ? .clientClosed : GatewayError(error))
+                throw error
+            }
             return (StartedStream(call: call, reply: reply), nil)
         }
         let call = started.value.call

@@ -20,15 +20,47 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
     let body: UpstreamResponseBody
     let format: Format
     let provider: String
+    /// The iterator that already read the first chunk (`prefetchingFirstChunk`), to go on from.
+    private let prefetched: Prefetched?
 
     init(body: UpstreamResponseBody, format: Format, provider: String) {
         self.body = body
         self.format = format
         self.provider = provider
+        self.prefetched = nil
+    }
+
+    private init(_ stream: ChatChunkStream, prefetched: Prefetched) {
+        self.body = stream.body
+        self.format = stream.format
+        self.provider = stream.provider
+        self.prefetched = prefetched
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(bytes: body.makeAsyncIterator(), format: format, provider: provider)
+        if let prefetched { return prefetched.iterator }
+        return AsyncIterator(bytes: body.makeAsyncIterator(), format: format, provider: provider)
+    }
+
+    /// Reads the stream up to its first chunk now, and returns a stream that yields it first. A stream
+    /// that breaks before that (an error event right after the 200, as Anthropic reports overload, or a
+    /// body that ends) then fails as its call does, before anything reached the client, so another attempt
+    /// or model can answer instead; once a chunk came, the stream is the client's.
+    public func prefetchingFirstChunk() async throws -> ChatChunkStream {
+        var iterator = makeAsyncIterator()
+        iterator.pending = try await iterator.next()
+        iterator.endAfterPending = iterator.pending == nil
+        return ChatChunkStream(self, prefetched: Prefetched(iterator: iterator))
+    }
+
+    /// Handed once from the task that made the call to the one that reads the stream, never shared, and
+    /// read by one iterator: the single owner the `@unchecked` stands for.
+    private final class Prefetched: @unchecked Sendable {
+        let iterator: AsyncIterator
+
+        init(iterator: AsyncIterator) {
+            self.iterator = iterator
+        }
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
@@ -38,6 +70,10 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
         var parser = SSEParser()
         var anthropic = AnthropicStreamDecoder()
         var state = State.streaming
+        /// The chunk `prefetchingFirstChunk` read, returned first.
+        var pending: Relayable<ChatChunk>?
+        /// The stream ended cleanly before any chunk: nothing more to read.
+        var endAfterPending = false
 
         enum State {
             case streaming
@@ -52,6 +88,11 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
         }
 
         public mutating func next() async throws -> Relayable<ChatChunk>? {
+            if let chunk = pending {
+                pending = nil
+                return chunk
+            }
+            if endAfterPending { return nil }
             while true {
                 switch state {
                 case .done:
@@ -96,7 +137,7 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
                     let chunk = try OpenAIPassthrough.chunk(raw.data)
                     return format == .openAIPassthrough ? chunk : Relayable(chunk.value)
                 } catch let error as OpenAIPassthrough.ErrorEvent {
-                    throw GatewayError.upstreamStatus(500, provider: provider, excerpt: CredentialScrubber.scrub(String(error.message.prefix(300)), apiKey: nil))
+                    throw GatewayError.upstreamStatus(500, provider: provider, excerpt: CredentialScrubber.scrub(String(error.message.prefix(300)), apiKey: nil), inStream: true)
                 } catch {
                     throw GatewayError.upstreamInvalidResponse(provider: provider, reason: "undecodable stream chunk")
                 }
@@ -111,7 +152,7 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
                     }
                 } catch let error as AnthropicStreamDecoder.StreamError {
                     let status = error.type == "overloaded_error" ? 503 : (error.type == "rate_limit_error" ? 429 : 500)
-                    throw GatewayError.upstreamStatus(status, provider: provider, excerpt: CredentialScrubber.scrub(String(error.message.prefix(300)), apiKey: nil))
+                    throw GatewayError.upstreamStatus(status, provider: provider, excerpt: CredentialScrubber.scrub(String(error.message.prefix(300)), apiKey: nil), inStream: true)
                 } catch {
                     throw GatewayError.upstreamInvalidResponse(provider: provider, reason: "undecodable stream event")
                 }

@@ -31,6 +31,43 @@ import Tracing
         }
     }
 
+    /// Until its first chunk nothing of a stream reached the client: a stream that breaks there (an error
+    /// event right after the 200, as Anthropic reports overload, or a body that ends) moves on as a
+    /// refused call does, and a lone model's failure is an error status, not a broken 200 stream.
+    @Test(arguments: [true, false])
+    func aStreamThatBreaksBeforeItsFirstChunkFallsBack(errorEvent: Bool) async throws {
+        let failing = ScriptedUpstream { _, _ in
+            .scriptedEvents(errorEvent ? [#"{"error":{"message":"overloaded","type":"server_error"}}"#] : [], done: false)
+        }
+        let healthy = ScriptedUpstream { _, _ in .scriptedEvents(Canned.events) }
+        try await failing.run { first in
+            try await healthy.run { second in
+                let harness = try ExecutionHarness(primary: first, secondary: second)
+                let text = try await harness.run(fallback: true) { executor in
+                    let stream = try await executor.stream(Relayable(Canned.request(stream: true)), scope: CallScope(model: "a"))
+                    var text = ""
+                    for try await chunk in stream { text += chunk.choices.first?.content ?? "" }
+                    return text
+                }
+                #expect(text == "Hello")
+                let outcomes = harness.recorder.all
+                #expect(outcomes.map(\.target.model) == ["a", "b"])
+                #expect(outcomes.first?.error != nil && outcomes.last?.error == nil)
+                #expect(harness.httpSpans.count == 2)
+                #expect(harness.tracer.activeSpans.isEmpty)
+
+                let alone = try ExecutionHarness(primary: first)
+                let error = await #expect(throws: GatewayError.self) {
+                    try await alone.run { executor in
+                        _ = try await executor.stream(Relayable(Canned.request(stream: true)), scope: CallScope(model: "a"))
+                    }
+                }
+                #expect(error?.status.code ?? 0 >= 500)
+                #expect(alone.tracer.activeSpans.isEmpty)
+            }
+        }
+    }
+
     @Test func aClientsOwnMistakeNeverFallsBack() async throws {
         let refusing = ScriptedUpstream { _, _ in .scriptedJSON(#"{"error":{"message":"bad max_tokens"}}"#, status: .badRequest) }
         let healthy = ScriptedUpstream { _, _ in .scriptedJSON(Canned.completion) }

@@ -43,6 +43,10 @@ def error_config(sim: str) -> dict:
                           "headers": _err_headers(error_rate=1, error_status=503)},
             "claudebreak": {"kind": "anthropic", "base_url": f"{sim}/v1", "api_key": "k",
                             "headers": _err_headers(break_after=3, tokens_per_second=200)},
+            "breakfirst": {"kind": "simulator", "base_url": f"{sim}/v1", "api_key": "k",
+                           "headers": _err_headers(break_after=0)},
+            "claudebreakfirst": {"kind": "anthropic", "base_url": f"{sim}/v1", "api_key": "k",
+                                 "headers": _err_headers(break_after=0)},
         },
         models={
             "m-500": {"provider": "fail500"},
@@ -54,6 +58,13 @@ def error_config(sim: str) -> dict:
             "m-break": {"provider": "breaker"},
             "claude-503": {"provider": "claude503"},
             "claude-break": {"provider": "claudebreak"},
+            "m-break-first": {"provider": "breakfirst"},
+            "claude-break-first": {"provider": "claudebreakfirst"},
+        },
+        routes={
+            # One move each (a route's retry budget allows at least 3 in 10 s).
+            "first-breaks": {"strategy": "fallback", "candidates": ["m-break-first", "sim-small"]},
+            "claude-first-breaks": {"strategy": "fallback", "candidates": ["claude-break-first", "sim-small"]},
         },
     )
 
@@ -328,6 +339,22 @@ def test_broken_anthropic_stream_raw_has_error_event(gw, http, model):
     payload = json.loads(events[-1]["data"])
     assert payload["type"] == "error"
     assert payload["error"]["message"]
+
+
+def test_a_stream_broken_before_its_first_chunk_moves_to_the_next_model(client, aclient):
+    # Both upstreams answer 200 and then close before any event: nothing reached the client, so the
+    # route goes on to the next candidate instead of handing the client a broken stream.
+    text = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
+        model="first-breaks", messages=_msg("hello there"), stream=True) if c.choices)
+    assert text
+    with aclient.messages.stream(model="claude-first-breaks", max_tokens=64, messages=_msg("hello there")) as s:
+        assert "".join(s.text_stream)
+
+
+def test_a_lone_model_broken_before_its_first_chunk_is_an_error_status(gw, http):
+    for model in ("m-break-first", "claude-break-first"):
+        resp = http.post(f"{gw.v1}/chat/completions", json={"model": model, "stream": True, "messages": _msg()})
+        assert_error_body(resp, 502)
 
 
 # ------------------------------------------------------------------------------------ retries
