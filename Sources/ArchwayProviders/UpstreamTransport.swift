@@ -80,13 +80,19 @@ public struct UpstreamTransport: Sendable {
             span.setStatus(SpanStatus(code: .error))
             span.end()
             guard failure.isRetryable, attempt < (call.maxRetries ?? settings.maxRetries) else { throw failure }
-            // Back off briefly (honouring a short retry-after), but never past the call's deadline.
-            let backoff = min(retryAfter ?? .milliseconds(50 << attempt), .seconds(2))
+            // Back off briefly (honouring a short retry-after), but never past the call's deadline. A
+            // provider that asks for a longer wait is not asked again now: the failure goes back (with its
+            // retry-after) to the route, which holds the model back, or to the client.
+            if let retryAfter, retryAfter > Self.longestRetryWait { throw failure }
+            let backoff = min(retryAfter ?? .milliseconds(50 << attempt), Self.longestRetryWait)
             guard ContinuousClock.now + backoff < call.deadline else { throw failure }
             try await Task.sleep(for: backoff)
             attempt += 1
         }
     }
+
+    /// The longest wait before a retry at the same provider.
+    static let longestRetryWait = Duration.seconds(2)
 
     /// A `retry-after` in seconds (the HTTP-date form is not used by model providers), within an hour;
     /// nil for anything else, so a provider's odd value can never trap a conversion.

@@ -113,6 +113,22 @@ struct AdapterHarness {
         }
     }
 
+    /// Asked to wait longer than a retry may, the gateway does not ask again at once.
+    @Test func aLongRetryAfterIsNotRetriedAtOnce() async throws {
+        let upstream = ScriptedUpstream { _, _ in .scriptedJSON(#"{"error":{"message":"later"}}"#, status: .tooManyRequests, headers: [.retryAfter: "60"]) }
+        try await upstream.run { base in
+            let harness = try AdapterHarness(base: base + "/v1", maxRetries: 2)
+            let call = AdapterHarness.call()
+            let started = ContinuousClock.now
+            let error = await #expect(throws: GatewayError.self) {
+                try await harness.run { adapter in try await adapter.chat(AdapterHarness.request, call: call) }
+            }
+            #expect(error?.retryAfter == .seconds(60))
+            #expect(call.attempts.value == 1)
+            #expect(started.duration(to: .now) < .seconds(2))
+        }
+    }
+
     @Test func aClientErrorIsNotRetried() async throws {
         let upstream = ScriptedUpstream { _, _ in .scriptedJSON(#"{"error":{"message":"bad"}}"#, status: .badRequest) }
         try await upstream.run { base in
