@@ -37,6 +37,49 @@ import Testing
         #expect(usage?["output_tokens"] == .number(2))
     }
 
+    /// The OpenAI wire may interleave parallel tool calls' deltas by index; the Anthropic events still
+    /// carry each call in one block, one block after another, each with its own id, name and arguments.
+    @Test func interleavedParallelToolCallsBecomeOneBlockEach() throws {
+        let calls: [[ChatChunk.ToolCallDelta]] = [
+            [.init(index: 0, id: "call_a", name: "get_weather", arguments: "")],
+            [.init(index: 1, id: "call_b", name: "get_time", arguments: "")],
+            [.init(index: 0, arguments: #"{"cit"#)],
+            [.init(index: 1, arguments: #"{"zo"#)],
+            [.init(index: 0, arguments: #"y":"Paris"}"#)],
+            [.init(index: 1, arguments: #"ne":"CET"}"#)],
+        ]
+        var encoder = AnthropicStreamEncoder(model: "m")
+        var buffer = ByteBuffer()
+        for deltas in calls {
+            try encoder.encode(ChatChunk(id: "c1", model: "up", created: 1, choices: [.init(toolCalls: deltas)]), into: &buffer)
+        }
+        try encoder.encode(ChatChunk(id: "c1", model: "up", created: 1, choices: [.init(finishReason: .toolCalls)]), into: &buffer)
+        try encoder.finish(into: &buffer)
+        var blocks: [Int: (id: String, name: String, json: String)] = [:]
+        var open: Int?
+        for event in events(from: buffer) {
+            let data = try WireJSON.decode(JSONValue.self, from: event.data)
+            guard case .number(let position)? = data["index"] else { continue }
+            let index = Int(position)
+            switch event.event {
+            case "content_block_start":
+                #expect(open == nil, "a block starts only after the one before it stopped")
+                open = index
+                blocks[index] = (data["content_block"]?["id"]?.stringValue ?? "", data["content_block"]?["name"]?.stringValue ?? "", "")
+            case "content_block_delta":
+                #expect(open == index)
+                blocks[index]?.json += data["delta"]?["partial_json"]?.stringValue ?? ""
+            case "content_block_stop":
+                #expect(open == index)
+                open = nil
+            default: break
+            }
+        }
+        #expect(blocks.count == 2)
+        #expect(blocks[0]?.id == "call_a" && blocks[0]?.name == "get_weather" && blocks[0]?.json == #"{"city":"Paris"}"#)
+        #expect(blocks[1]?.id == "call_b" && blocks[1]?.name == "get_time" && blocks[1]?.json == #"{"zone":"CET"}"#)
+    }
+
     @Test func canonicalChunksBecomeAnthropicEventsAndBack() throws {
         var encoder = AnthropicStreamEncoder(model: "client-model")
         var buffer = ByteBuffer()

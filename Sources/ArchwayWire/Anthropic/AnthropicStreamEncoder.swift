@@ -16,6 +16,15 @@ public struct AnthropicStreamEncoder: Sendable {
     private var blockIndex = -1
     private var stopReason: FinishReason?
     private var usage: Usage?
+    /// Tool calls that started while another call's block was open, in the order they started.
+    private var held: [HeldCall] = []
+
+    private struct HeldCall: Sendable {
+        var index: Int
+        var id: String?
+        var name: String?
+        var arguments: String
+    }
 
     public init(model: String) {
         self.model = model
@@ -50,21 +59,18 @@ public struct AnthropicStreamEncoder: Sendable {
             }
         }
         for call in choice.toolCalls {
-            if currentBlock != .tool(index: call.index) {
-                open(.tool(index: call.index), into: &buffer) { buffer in
-                    buffer.writeStaticString(#"{"type":"tool_use","id":"#)
-                    buffer.writeJSONString(call.id ?? "toolu_\(call.index)")
-                    buffer.writeStaticString(#","name":"#)
-                    buffer.writeJSONString(call.name ?? "")
-                    buffer.writeStaticString(#","input":{}}"#)
-                }
-            }
-            if let arguments = call.arguments, !arguments.isEmpty {
-                delta(into: &buffer) { buffer in
-                    buffer.writeStaticString(#"{"type":"input_json_delta","partial_json":"#)
-                    buffer.writeJSONString(arguments)
-                    buffer.writeStaticString("}")
-                }
+            if currentBlock == .tool(index: call.index) {
+                writeArguments(call.arguments, into: &buffer)
+            } else if case .tool = currentBlock {
+                // The OpenAI wire may interleave parallel calls' deltas by index; Anthropic's blocks come
+                // one after another. A call that starts while another is open is held, whole, until the
+                // open one has ended.
+                hold(call)
+            } else if held.contains(where: { $0.index == call.index }) {
+                hold(call)
+            } else {
+                openTool(index: call.index, id: call.id, name: call.name, into: &buffer)
+                writeArguments(call.arguments, into: &buffer)
             }
         }
         if let reason = choice.finishReason { stopReason = reason }
@@ -76,6 +82,12 @@ public struct AnthropicStreamEncoder: Sendable {
             try encode(ChatChunk(id: "msg_empty", model: model, created: 0, choices: []), into: &buffer)
         }
         closeBlock(into: &buffer)
+        for call in held {
+            openTool(index: call.index, id: call.id, name: call.name, into: &buffer)
+            writeArguments(call.arguments, into: &buffer)
+            closeBlock(into: &buffer)
+        }
+        held = []
         Self.startEvent("message_delta", into: &buffer)
         buffer.writeStaticString(#"{"type":"message_delta","delta":{"stop_reason":"#)
         buffer.writeJSONString((stopReason ?? .stop).anthropicStopReason)
@@ -108,6 +120,35 @@ public struct AnthropicStreamEncoder: Sendable {
     public static func writeError(_ error: GatewayError, into buffer: inout ByteBuffer) throws {
         let body = OpenAIErrorBody(error, anthropicEnvelope: true)
         ServerSentEvent.writeData(try WireJSON.encodeData(body), event: "error", to: &buffer)
+    }
+
+    private mutating func openTool(index: Int, id: String?, name: String?, into buffer: inout ByteBuffer) {
+        open(.tool(index: index), into: &buffer) { buffer in
+            buffer.writeStaticString(#"{"type":"tool_use","id":"#)
+            buffer.writeJSONString(id ?? "toolu_\(index)")
+            buffer.writeStaticString(#","name":"#)
+            buffer.writeJSONString(name ?? "")
+            buffer.writeStaticString(#","input":{}}"#)
+        }
+    }
+
+    private func writeArguments(_ arguments: String?, into buffer: inout ByteBuffer) {
+        guard let arguments, !arguments.isEmpty else { return }
+        delta(into: &buffer) { buffer in
+            buffer.writeStaticString(#"{"type":"input_json_delta","partial_json":"#)
+            buffer.writeJSONString(arguments)
+            buffer.writeStaticString("}")
+        }
+    }
+
+    private mutating func hold(_ call: ChatChunk.ToolCallDelta) {
+        if let position = held.firstIndex(where: { $0.index == call.index }) {
+            held[position].id = held[position].id ?? call.id
+            held[position].name = held[position].name ?? call.name
+            held[position].arguments += call.arguments ?? ""
+        } else {
+            held.append(HeldCall(index: call.index, id: call.id, name: call.name, arguments: call.arguments ?? ""))
+        }
     }
 
     private mutating func open(_ block: Block, into buffer: inout ByteBuffer, contentBlock: (inout ByteBuffer) -> Void) {
