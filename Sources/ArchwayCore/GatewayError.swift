@@ -219,7 +219,7 @@ extension GatewayError {
         status: .serviceUnavailable,
         type: "server_error",
         code: "shutting_down",
-        message: "The gateway is shutting down.",
+        message: "The gateway is shutting down; retry the request.",
         shortDescription: "shutting_down"
     )
 

@@ -42,7 +42,13 @@ public struct ModelStream: AsyncSequence, Sendable {
     /// Ends the call because its reader stopped reading (the client went away). Idempotent; a stream that
     /// ended already is left as it ended.
     public func abandon() {
-        if case .upstream(_, let call) = source { call.finish(error: .clientClosed) }
+        end(error: .clientClosed)
+    }
+
+    /// Ends the call with `error` now (the gateway cut the stream: `shutting_down`). Idempotent, like
+    /// `abandon()`; the reader's own end then changes nothing.
+    public func end(error: GatewayError) {
+        if case .upstream(_, let call) = source { call.finish(error: error) }
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {

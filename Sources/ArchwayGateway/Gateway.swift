@@ -30,12 +30,14 @@ public enum Gateway {
     /// - Parameters:
     ///   - prometheus: when given, `GET /metrics` serves it (the same metrics as OTLP, collector-style names).
     ///   - embeddedProviders: starts each embedded provider; required when the configuration has one.
+    ///   - connections: the open client connections, for a shutdown that cuts what is still running.
     ///   - onServerRunning: called with the listening channel (tests use it to learn the port).
     public static func makeApplication(
         configuration: GatewayConfiguration,
         telemetry: GenAITelemetry,
         prometheus: PrometheusExposition? = nil,
         embeddedProviders: EmbeddedProviderFactory? = nil,
+        connections: ClientConnections? = nil,
         logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
@@ -148,7 +150,7 @@ public enum Gateway {
 
         router.answerUnservedMethods()
         let responder = router.buildResponder()
-        let ingress = IngressChannel(responder: responder, maxBodyBytes: configuration.server.maxBodyBytes, serverName: "archway", logger: logger)
+        let ingress = IngressChannel(responder: responder, maxBodyBytes: configuration.server.maxBodyBytes, serverName: "archway", connections: connections, logger: logger)
         var application = Application(
             responder: responder,
             // Archway's ingress (`IngressChannel`) serves the router; Hummingbird's server binds, accepts

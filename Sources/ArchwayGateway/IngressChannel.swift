@@ -26,11 +26,12 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
     let responder: Responder
     let maxBodyBytes: Int
     let serverName: String
+    let connections: ClientConnections?
     let logger: Logger
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: maxBodyBytes, server: serverName) { request in
+            try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: maxBodyBytes, server: serverName, connections: connections) { request in
                 Task { await respond(to: request) }
             }
             return Value(channel: channel)

@@ -29,10 +29,21 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let dispatch: (IngressRequest) -> Void
     /// The connection's requests, cancelled when the client goes away.
     private let client = ClientConnection()
+    /// The gateway's open connections, which shutdown cuts; nil in tests and the fuzz replay.
+    private let connections: ClientConnections?
 
-    init(bodyLimit: Int, dispatch: @escaping (IngressRequest) -> Void) {
+    init(bodyLimit: Int, connections: ClientConnections? = nil, dispatch: @escaping (IngressRequest) -> Void) {
         self.bodyLimit = bodyLimit
+        self.connections = connections
         self.dispatch = dispatch
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        connections?.add(client)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        connections?.remove(client)
     }
 
     /// The ingress pipeline of a client connection, ending in an `IngressHandler`: SwiftNIO's HTTP/1.1
@@ -43,6 +54,7 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
         to pipeline: ChannelPipeline.SynchronousOperations,
         bodyLimit: Int,
         server: String,
+        connections: ClientConnections? = nil,
         dispatch: @escaping (IngressRequest) -> Void
     ) throws {
         // Without SwiftNIO's outbound header check, a handler every response's parts pass through: a
@@ -64,7 +76,7 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
         // Where SwiftNIO's own error handler would be: after the pipelining handler, which holds a parse
         // error back until the response before it has ended.
         try pipeline.addHandler(IngressProtocolErrorHandler(server: server, parts: readAhead), position: .after(pipelining))
-        try pipeline.addHandler(IngressHandler(bodyLimit: bodyLimit, dispatch: dispatch))
+        try pipeline.addHandler(IngressHandler(bodyLimit: bodyLimit, connections: connections, dispatch: dispatch))
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

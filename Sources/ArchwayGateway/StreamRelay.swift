@@ -31,6 +31,9 @@ struct StreamRelay: Sendable {
             // stream that already ended keeps its own outcome.
             defer { relay.stream.abandon() }
             try await ClientConnection.run(on: relay.client) {
+                // Cut by the gateway's shutdown: the call ends as `shutting_down` before the task is cancelled.
+                relay.client?.whenCut { relay.stream.end(error: .shuttingDown) }
+                defer { relay.client?.whenCut(nil) }
                 try await relay.run(&writer)
             }
         })
@@ -56,16 +59,24 @@ struct StreamRelay: Sendable {
         } catch let error as GatewayError where !error.isClientClosed {
             // The upstream failed mid-stream (the stream has recorded it): tell the client's SDK. The
             // client may be gone too, so a failed write here changes nothing.
-            buffer.clear()
-            switch wire {
-            case .openAI:
-                ServerSentEvent.writeData((try? WireJSON.encodeData(OpenAIErrorBody(error))) ?? Data(), to: &buffer)
-            case .anthropic:
-                try? AnthropicStreamEncoder.writeError(error, into: &buffer)
-            }
-            try? await writer.write(buffer)
-            try? await writer.finish(nil)
+            await end(with: error, writer: &writer)
+        } catch is CancellationError where client?.wasCut == true {
+            // Cut by the gateway's shutdown, not by the client: it is told why.
+            await end(with: .shuttingDown, writer: &writer)
         }
+    }
+
+    /// Ends the stream with the wire's error event.
+    private func end(with error: GatewayError, writer: inout any ResponseBodyWriter) async {
+        var buffer = ByteBuffer()
+        switch wire {
+        case .openAI:
+            ServerSentEvent.writeData((try? WireJSON.encodeData(OpenAIErrorBody(error))) ?? Data(), to: &buffer)
+        case .anthropic:
+            try? AnthropicStreamEncoder.writeError(error, into: &buffer)
+        }
+        try? await writer.write(buffer)
+        try? await writer.finish(nil)
     }
 
     private func encode(_ relayed: Relayable<ChatChunk>, model: String, anthropic: inout AnthropicStreamEncoder, into buffer: inout ByteBuffer) throws {

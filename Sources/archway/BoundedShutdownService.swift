@@ -1,12 +1,19 @@
 import Logging
 import ServiceLifecycle
 
-/// Runs services whose graceful shutdown (the final telemetry flush) shares one budget: they flush at
-/// the same time, and past `budget` they are cancelled. An unreachable collector then costs the exit
-/// `budget` once, not each exporter's retries in turn (orchestrators kill after 10 s).
+/// Runs services whose graceful shutdown shares one budget: they start it at the same time, and past
+/// `budget` they are cancelled and the group goes on. Used twice: for the gateway, whose in-flight
+/// requests get `server.shutdown_timeout` before they are cut, so the telemetry flush that follows
+/// still runs and exports the cut requests' spans; and for the exporters, whose final flush gets
+/// `telemetry.flush_timeout`, so an unreachable collector costs the exit that once, not each exporter's
+/// retries in turn (orchestrators kill after 10 s).
 struct BoundedShutdownService: Service {
     let services: [any Service]
     let budget: Duration
+    /// Logged when the budget runs out.
+    let exceeded: String
+    /// Runs when the budget runs out, before the services are cancelled.
+    var beforeCancelling: @Sendable () async -> Void = {}
     let logger: Logger
 
     private struct BudgetExceeded: Error {}
@@ -28,7 +35,8 @@ struct BoundedShutdownService: Service {
                     running -= 1
                 }
             } catch is BudgetExceeded {
-                logger.warning("telemetry flush did not finish within telemetry.flush_timeout (\(budget)); what it had not exported is dropped")
+                logger.warning("\(exceeded)")
+                await beforeCancelling()
             }
             group.cancelAll()
         }

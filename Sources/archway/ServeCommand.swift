@@ -115,6 +115,7 @@ struct ServeCommand: AsyncParsableCommand {
             services.append(BoundedShutdownService(
                 services: exporters,
                 budget: configuration.telemetry.flushTimeout,
+                exceeded: "telemetry flush did not finish within telemetry.flush_timeout (\(configuration.telemetry.flushTimeout)); what it had not exported is dropped",
                 logger: logger
             ))
             tracer = OTLPTracer(environment: environment, exporter: spanExporter)
@@ -132,18 +133,29 @@ struct ServeCommand: AsyncParsableCommand {
         )
 
         let listen = configuration.listen
+        let connections = ClientConnections()
         let application = Gateway.makeApplication(
             configuration: configuration,
             telemetry: telemetry,
             prometheus: prometheus,
             embeddedProviders: Self.embeddedSimulator,
+            connections: connections,
             logger: logger
         ) { channel in
             let port = channel.localAddress?.port ?? listen.port
             let host = listen.host.contains(":") ? "[\(listen.host)]" : listen.host
             logger.info("archway listening on http://\(host):\(port)")
         }
-        services.append(application)
+        // In-flight requests and streams get server.shutdown_timeout after SIGTERM; then they are cut (their
+        // spans end, as failed) and the services before this one, the exporters among them, shut down in
+        // turn: the cut requests' spans are in the final flush.
+        services.append(BoundedShutdownService(
+            services: [application],
+            budget: configuration.server.shutdownTimeout,
+            exceeded: "shutdown_timeout (\(configuration.server.shutdownTimeout)) reached with requests in flight; they were cut",
+            beforeCancelling: { await connections.cutAll() },
+            logger: logger
+        ))
         var configured = services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) }
         if let endpoint = CollectorProbe.endpoint(environment: environment) {
             // Runs once and ends; its end shuts nothing down.
@@ -154,16 +166,16 @@ struct ServeCommand: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
-        // In-flight requests and streams get this long after SIGTERM; then they are cancelled.
-        groupConfiguration.maximumGracefulShutdownDuration = configuration.server.shutdownTimeout
+        // A backstop past both budgets (requests, then the telemetry flush), for a service that ignores
+        // its cancellation.
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.server.shutdownTimeout + configuration.telemetry.flushTimeout + .seconds(2)
         let group = ServiceGroup(configuration: groupConfiguration)
         var failure: (any Error)?
         do {
             try await group.run()
         } catch is CancellationError {
-            // The group cancels what is still running once shutdown_timeout has passed (typically a
-            // telemetry flush to an unreachable collector). Requests are done by then: exit normally.
-            logger.warning("shutdown_timeout reached; stopped the remaining work (telemetry not fully flushed)")
+            // The backstop: something outlived both budgets and was cancelled. Exit normally.
+            logger.warning("shutdown took longer than shutdown_timeout and flush_timeout together; stopped the remaining work")
         } catch {
             failure = error
         }

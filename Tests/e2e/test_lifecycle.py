@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -38,6 +40,47 @@ def test_the_last_spans_are_exported_at_shutdown(gateway, simulator, otlp_sink):
     assert gw.stop(timeout=10) == 0, gw.describe()
     names = sorted(s.name for s in otlp_sink.spans_in_trace(trace_id))
     assert names == ["POST", "POST /v1/chat/completions", "chat sim-small-upstream"], (names, gw.output()[-2000:])
+
+
+def test_a_stream_cut_by_the_shutdown_timeout_is_told_and_its_spans_are_exported(gateway, simulator, otlp_sink):
+    # shutdown_timeout 1 s and a stream that would last ~10 s: the stream is cut, the client told why,
+    # and the cut call's spans are still in the final flush.
+    cfg = base_config(simulator, server={"shutdown_timeout": "1s"},
+                      providers={"slow": {"kind": "simulator", "base_url": f"{simulator}/v1", "api_key": "k",
+                                          "headers": {"x-simulator-tokens-per-second": "20"}}},
+                      models={"slow": {"provider": "slow"}})
+    gw = gateway(cfg)
+    trace_id = "%032x" % int.from_bytes(os.urandom(16), "big")
+    events: list[bytes] = []
+
+    def read():
+        with httpx.stream("POST", f"{gw.v1}/chat/completions", timeout=30,
+                          headers={"traceparent": f"00-{trace_id}-{'%016x' % 7}-01"},
+                          json={"model": "slow", "stream": True, "max_tokens": 200,
+                                "messages": [{"role": "user", "content": "tell me a long story"}]}) as r:
+            try:
+                for line in r.iter_lines():
+                    events.append(line.encode())
+            except httpx.HTTPError:
+                pass
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    deadline = time.monotonic() + 5
+    while not events and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert events, "the stream never started"
+    started = time.monotonic()
+    assert gw.stop(timeout=15) == 0, gw.describe()
+    assert time.monotonic() - started < 6, "shutdown_timeout, then the flush"
+    reader.join(timeout=5)
+    datas = [e[len(b"data: "):] for e in events if e.startswith(b"data: ")]
+    assert b"[DONE]" not in datas
+    last = json.loads(datas[-1])
+    assert last.get("error", {}).get("code") == "shutting_down", last
+    spans = {s.name: s for s in otlp_sink.spans_in_trace(trace_id)}
+    assert {"POST /v1/chat/completions", "chat slow", "POST"} <= set(spans), (sorted(spans), gw.output()[-2000:])
+    assert spans["chat slow"].attrs.get("error.type") == "shutting_down"
 
 
 def test_says_once_when_no_collector_answers_and_how_to_fix_it(gateway, simulator):
