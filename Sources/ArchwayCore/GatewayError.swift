@@ -233,6 +233,16 @@ extension GatewayError {
         shortDescription: "client_closed"
     )
 
+    /// The gateway's own work stopped the call (a workflow step stopped because another failed the run):
+    /// not the client, not the model. Recorded on spans and metrics; no client is answered with it.
+    public static let stoppedByRun = GatewayError(
+        status: .init(code: 499),
+        type: "server_error",
+        code: "cancelled",
+        message: "The call was stopped because the run it belonged to failed.",
+        shortDescription: "cancelled"
+    )
+
     /// The caller's deadline (a workflow's remaining budget, the route's timeout) passed before an answer.
     public static let deadlineExceeded = GatewayError(
         .deadlineExceeded,

@@ -1,3 +1,4 @@
+public import ArchwayCore
 public import Tracing
 import ArchwayTelemetry
 
@@ -17,6 +18,9 @@ public struct CallScope: Sendable {
     public var decisions: CallDecisions?
     /// The call this one evaluates (a shadow call's link to the client's call).
     public var link: ServiceContext?
+    /// What a cancellation of the call stands for, when the caller may cancel it for its own reasons (a
+    /// workflow's deadline, a failed sibling step); without it, the client left (`client_closed`).
+    public var cancellation: (@Sendable () -> GatewayError)?
 
     public init(
         model: String,
@@ -24,7 +28,8 @@ public struct CallScope: Sendable {
         deadline: ContinuousClock.Instant? = nil,
         purpose: String? = nil,
         decisions: CallDecisions? = nil,
-        link: ServiceContext? = nil
+        link: ServiceContext? = nil,
+        cancellation: (@Sendable () -> GatewayError)? = nil
     ) {
         self.model = model
         self.context = context
@@ -32,6 +37,7 @@ public struct CallScope: Sendable {
         self.purpose = purpose
         self.decisions = decisions
         self.link = link
+        self.cancellation = cancellation
     }
 
     /// Whether answers to this call are consistency-sampled: a client's or a workflow's, never a

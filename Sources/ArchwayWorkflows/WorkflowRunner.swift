@@ -174,6 +174,12 @@ public struct WorkflowRunner: Sendable {
         let span = telemetry.tracer.startSpan("workflow_step \(step.name)", context: parent, ofKind: .internal)
         let start = clock.now
         let deadline = Self.callDeadline(run: runDeadline, stepStart: start, timeout: step.timeout)
+        // What a cancelled call of this step was stopped by, for its span and metrics: the run's deadline,
+        // another step's failure, or (otherwise) the caller leaving.
+        let cancellation: @Sendable () -> GatewayError = { [clock] in
+            if clock.now >= runDeadline { return .deadlineExceeded }
+            return stopping.isStopping ? .stoppedByRun : .clientClosed
+        }
         let tally = StepTally()
         var result = WorkflowStepResult(status: .succeeded, output: nil, model: nil, usage: nil, costUSD: 0, duration: .zero, attempts: 0, error: nil)
         do {
@@ -182,9 +188,9 @@ public struct WorkflowRunner: Sendable {
                     throw WorkflowRunError.notAList(reference.joined(separator: "."))
                 }
                 span.modifyAttributes { $0.set(GenAIAttributes.archwayWorkflowStepItems, items.count) }
-                result.output = .array(try await mapItems(items, step: step, values: values, context: span.context, deadline: deadline, tally: tally))
+                result.output = .array(try await mapItems(items, step: step, values: values, context: span.context, deadline: deadline, tally: tally, cancellation: cancellation))
             } else {
-                result.output = try await call(step, values: values, context: span.context, deadline: deadline, tally: tally)
+                result.output = try await call(step, values: values, context: span.context, deadline: deadline, tally: tally, cancellation: cancellation)
             }
         } catch {
             let failure = classify(error, deadline: deadline, runDeadline: runDeadline)
@@ -259,7 +265,8 @@ public struct WorkflowRunner: Sendable {
         values: WorkflowContext,
         context: ServiceContext,
         deadline: ContinuousClock.Instant,
-        tally: StepTally
+        tally: StepTally,
+        cancellation: @escaping @Sendable () -> GatewayError
     ) async throws -> [JSONValue] {
         try await withThrowingTaskGroup(of: (Int, JSONValue).self) { group in
             var outputs = [JSONValue](repeating: .null, count: items.count)
@@ -268,7 +275,7 @@ public struct WorkflowRunner: Sendable {
                 let index = next
                 var itemValues = values
                 itemValues.item = items[index]
-                group.addTask { (index, try await call(step, values: itemValues, context: context, deadline: deadline, tally: tally)) }
+                group.addTask { (index, try await call(step, values: itemValues, context: context, deadline: deadline, tally: tally, cancellation: cancellation)) }
                 next += 1
             }
             while next < min(step.maxParallel, items.count) { add() }
@@ -286,7 +293,8 @@ public struct WorkflowRunner: Sendable {
         values: WorkflowContext,
         context: ServiceContext,
         deadline: ContinuousClock.Instant,
-        tally: StepTally
+        tally: StepTally,
+        cancellation: @escaping @Sendable () -> GatewayError
     ) async throws -> JSONValue {
         var messages: [ChatMessage] = []
         if let system = step.system { messages.append(.text(.system, try values.render(system))) }
@@ -305,7 +313,7 @@ public struct WorkflowRunner: Sendable {
                 defer { tally.add(decisions.record) }
                 let (response, _) = try await executor.answer(
                     Relayable(request),
-                    scope: CallScope(model: step.model, context: context, deadline: deadline, decisions: decisions)
+                    scope: CallScope(model: step.model, context: context, deadline: deadline, decisions: decisions, cancellation: cancellation)
                 )
                 let answer = OpenAIChatResponse.content(of: response) ?? response.value
                 tally.add(usage: answer.usage)

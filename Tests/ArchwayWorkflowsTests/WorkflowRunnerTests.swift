@@ -164,6 +164,10 @@ import Tracing
             #expect(result.steps["quick"]?.status == .succeeded && result.steps["quick"]?.output == .string("done quick"))
             #expect(result.steps["slow"]?.status == .cancelled)
             #expect(result.steps["after"] == nil)
+            // The slow step's model call ran into the run's deadline (its own timer, or the run's cut):
+            // its span says so, never that a client left.
+            let failed = harness.tracer.finishedSpans.filter { $0.operationName == "chat m-up" }.compactMap { $0.attributes["error.type"]?.toSpanAttribute() }
+            #expect(failed.count == 1 && [.string("timeout"), .string("deadline_exceeded")].contains(failed[0]), "\(failed)")
         }
     }
 
@@ -185,6 +189,9 @@ import Tracing
             let span = try #require(harness.tracer.finishedSpans.first { $0.operationName == "workflow_step b" })
             #expect(span.attributes["error.type"]?.toSpanAttribute() == .string("cancelled"))
             #expect(span.attributes["archway.workflow.step.status"]?.toSpanAttribute() == .string("cancelled"))
+            // Its model call says so too: the run stopped it, no client left.
+            let call = try #require(harness.tracer.finishedSpans.first { $0.operationName == "chat m-up" && $0.attributes["error.type"]?.toSpanAttribute() != .string("503") })
+            #expect(call.attributes["error.type"]?.toSpanAttribute() == .string("cancelled"))
         }
     }
 
