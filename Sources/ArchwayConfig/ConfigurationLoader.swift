@@ -57,7 +57,9 @@ public struct ConfigurationLoader: Sendable {
     private static func problem(from error: YamlError, file: String) -> ConfigurationProblem {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-            return .init(file: file, line: mark.line, column: mark.column, keyPath: "", message: "invalid YAML: \(problem)")
+            // `{key: ${VAR}}`: the reference's braces end a flow mapping. Quoting the value is the fix.
+            let hint = problem.contains("','") || problem.contains("'}'") ? " (a ${VAR} inside {…} must be quoted: \"${VAR}\")" : ""
+            return .init(file: file, line: mark.line, column: mark.column, keyPath: "", message: "invalid YAML: \(problem)\(hint)")
         case .duplicatedKeysInMapping(let duplicates, let context):
             let names = duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")
             return .init(file: file, line: context.mark.line, column: context.mark.column, keyPath: "", message: "a mapping has the key \(names) twice: YAML keys must be unique")

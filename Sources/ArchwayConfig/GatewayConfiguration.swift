@@ -172,10 +172,12 @@ public struct ProviderConfiguration: Sendable {
     /// (`https://api.groq.com/openai/v1`, an Azure deployment).
     public static func apiRoot(_ url: String) -> String {
         guard let schemeEnd = url.range(of: "://")?.upperBound else { return url }
-        let rest = url[schemeEnd...]
+        let query = url.firstIndex(of: "?").map { url[$0...] } ?? ""
+        let base = url.dropLast(query.count)
+        let rest = base[schemeEnd...]
         let path = rest.drop { $0 != "/" }
         let trimmed = path.reversed().drop { $0 == "/" }
-        return trimmed.isEmpty ? String(url[..<path.startIndex]) + "/v1" : url
+        return trimmed.isEmpty ? String(base[..<path.startIndex]) + "/v1" + query : url
     }
 
     /// The GenAI conventions' well-known provider names, recognised from the API host.

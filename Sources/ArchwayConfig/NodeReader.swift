@@ -59,7 +59,15 @@ struct NodeReader {
     }
 
     mutating func interpolate(_ text: String, node: Node, path: String) -> String? {
-        guard text.contains("${") else { return text }
+        guard text.contains("${") else {
+            // `$NAME`, the shell's form, is almost surely meant as a reference: sent as it is, it would
+            // be a key the provider refuses on every call.
+            if text.first == "$", text.count > 1, text.dropFirst().allSatisfy({ $0 == "_" || $0.isASCII && ($0.isLetter || $0.isNumber) }) {
+                report(node, path, "'\(text)' is not expanded: environment variables are written ${\(text.dropFirst())}")
+                return nil
+            }
+            return text
+        }
         var result = ""
         var rest = Substring(text)
         var ok = true
@@ -83,7 +91,7 @@ struct NodeReader {
             } else if let fallback {
                 result += fallback
             } else {
-                report(node, path, "environment variable '\(name)' is not set")
+                report(node, path, "environment variable '\(name)' is \(environment[String(name)] == nil ? "not set" : "set but empty")")
                 ok = false
             }
             rest = rest[rest.index(after: end)...]
@@ -155,7 +163,17 @@ struct NodeReader {
         }
         let afterScheme = text[text.index(text.startIndex, offsetBy: lower.hasPrefix("https://") ? 8 : 7)...]
         let authority = afterScheme.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        let host = authority.split(separator: "@").last.map { $0.hasPrefix("[") ? $0 : ($0.split(separator: ":").first ?? "") } ?? ""
+        if authority.contains("@") {
+            // Credentials in a URL are neither sent as Basic auth nor kept out of telemetry: they go in
+            // `api_key` (or `headers`), which are.
+            report(node, path, "a URL must not carry credentials (user:password@): put the key in api_key, or a header in headers")
+            return nil
+        }
+        if text.contains("#") {
+            report(node, path, "'\(text)' has a fragment (#…), which is never sent to a server")
+            return nil
+        }
+        let host = authority.hasPrefix("[") ? authority : (authority.split(separator: ":").first ?? "")
         if host.isEmpty || authority.contains(" ") || text.contains(" ") {
             report(node, path, "'\(text)' is not a valid URL: it has no host")
             return nil
@@ -164,6 +182,11 @@ struct NodeReader {
             report(node, path, "'\(text)' is not a valid URL: bad port")
             return nil
         }
-        return text.hasSuffix("/") ? String(text.dropLast()) : text
+        // A query (`?api-version=…`, as Azure OpenAI's endpoints need) is kept whole; only the path's
+        // trailing slash goes.
+        let query = text.firstIndex(of: "?").map { text[$0...] } ?? ""
+        var base = text.dropLast(query.count)
+        if base.hasSuffix("/") { base = base.dropLast() }
+        return String(base + query)
     }
 }

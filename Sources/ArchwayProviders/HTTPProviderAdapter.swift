@@ -34,14 +34,18 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     public init(provider: ProviderConfiguration, transport: UpstreamTransport, baseURL: String? = nil) {
         self.provider = provider
         self.transport = transport
-        let base = baseURL ?? provider.baseURL ?? "http://127.0.0.1"
-        // The base URL's path (`/v1`) is what every request path extends.
+        let configured = baseURL ?? provider.baseURL ?? "http://127.0.0.1"
+        // The base URL's path (`/v1`) is what every request path extends; its query (Azure's
+        // `?api-version=…`) follows each path, and `url.full` shows it with secret-looking values redacted.
+        let query = configured.firstIndex(of: "?").map { String(configured[$0...]) } ?? ""
+        let base = String(configured.dropLast(query.count))
         let (origin, basePath) = UpstreamOrigin.parse(base)
         self.origin = origin
         self.serverAddress = (origin.host, origin.port)
         let chatPath = provider.kind == .anthropic ? "/messages" : "/chat/completions"
-        self.chatEndpoint = Endpoint(path: basePath + chatPath, url: base + chatPath)
-        self.embeddingsEndpoint = Endpoint(path: basePath + "/embeddings", url: base + "/embeddings")
+        let shownQuery = Self.redactedQuery(query)
+        self.chatEndpoint = Endpoint(path: basePath + chatPath + query, url: base + chatPath + shownQuery)
+        self.embeddingsEndpoint = Endpoint(path: basePath + "/embeddings" + query, url: base + "/embeddings" + shownQuery)
         var headers = HTTPHeaders()
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "user-agent", value: "archway")
@@ -127,6 +131,19 @@ public struct HTTPProviderAdapter: ProviderAdapter {
             exchange.end(error: failure)
             throw failure
         }
+    }
+
+    /// A query with the values of parameters that look like credentials (`api-key`, `key`, `token`,
+    /// `sig`, …) replaced by `REDACTED`, as the HTTP conventions ask of `url.full`.
+    static func redactedQuery(_ query: String) -> String {
+        guard query.count > 1 else { return query }
+        let parameters = query.dropFirst().split(separator: "&", omittingEmptySubsequences: false).map { parameter -> String in
+            guard let equals = parameter.firstIndex(of: "=") else { return String(parameter) }
+            let name = parameter[..<equals].lowercased()
+            let secret = ["key", "token", "sig", "signature", "secret", "password", "auth", "credential"].contains { name.contains($0) }
+            return secret ? parameter[..<equals] + "=REDACTED" : String(parameter)
+        }
+        return "?" + parameters.joined(separator: "&")
     }
 
     /// The largest answer bodies read whole: far past any model's output, short of exhausting memory.

@@ -72,6 +72,24 @@ import Testing
         }
     }
 
+    @Test func mistakesUsersMakeWithURLsAndVariablesAreNamed() {
+        func problems(_ yaml: String) -> [String] {
+            do {
+                _ = try loader.load(yaml: yaml)
+                return []
+            } catch {
+                return error.problems.map(\.description)
+            }
+        }
+        let models = "\nmodels: {m: {provider: p}}"
+        #expect(problems(#"providers: {p: {kind: openai, base_url: "http://alice:pw@127.0.0.1:9/v1"}}"# + models).contains { $0.contains("must not carry credentials") })
+        #expect(problems(#"providers: {p: {kind: openai, base_url: "http://127.0.0.1:9/v1#x"}}"# + models).contains { $0.contains("fragment") })
+        #expect(problems("providers: {p: {kind: openai, api_key: $OPENAI_KEY}}" + models).contains { $0.contains("written ${OPENAI_KEY}") })
+        #expect(problems("providers: {p: {kind: openai, api_key: \"${EMPTY}\"}}" + models).contains { $0.contains("'EMPTY' is set but empty") })
+        #expect(problems("providers: {p: {kind: openai, api_key: ${OPENAI_KEY}}}" + models).contains { $0.contains("must be quoted") })
+        #expect(problems(#"providers: {p: {kind: openai, base_url: "https://x.openai.azure.com/openai/deployments/d/?api-version=2024-06-01", api_key: "$1-is-literal"}}"# + models).isEmpty)
+    }
+
     @Test func nonLoopbackListenRequiresMasterKey() {
         let yaml = """
         listen: 0.0.0.0:8080
@@ -106,6 +124,8 @@ import Testing
         ("https://api.openai.com/v1/", "https://api.openai.com/v1"),
         ("http://127.0.0.1:8000", "http://127.0.0.1:8000/v1"),
         ("https://api.groq.com/openai/v1", "https://api.groq.com/openai/v1"),
+        ("https://x.openai.azure.com/openai/deployments/d/?api-version=1", "https://x.openai.azure.com/openai/deployments/d?api-version=1"),
+        ("http://127.0.0.1:8000?api-version=1", "http://127.0.0.1:8000/v1?api-version=1"),
     ])
     func baseURLsMayNameTheRootOrTheVersionedRoot(given: String, used: String) throws {
         let configuration = try loader.load(yaml: """

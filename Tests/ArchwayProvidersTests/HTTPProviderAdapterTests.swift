@@ -95,6 +95,21 @@ struct AdapterHarness {
         }
     }
 
+    /// Azure OpenAI's endpoints take `?api-version=…`: a base URL's query follows every request's path,
+    /// and `url.full` shows it without the values of credential-like parameters.
+    @Test func aBaseURLsQueryFollowsEveryPathAndItsSecretsStayOutOfSpans() async throws {
+        let upstream = ScriptedUpstream { _, _ in .scriptedJSON(AdapterHarness.completion) }
+        try await upstream.run { base in
+            let harness = try AdapterHarness(base: base + "/openai/deployments/d?api-version=2024-06-01&api-key=QUERYSECRET")
+            _ = try await harness.run { adapter in try await adapter.chat(AdapterHarness.request, call: AdapterHarness.call()) }
+            let received = try #require(upstream.received.first)
+            #expect(received.path == "/openai/deployments/d/chat/completions")
+            #expect(received.query == "api-version=2024-06-01&api-key=QUERYSECRET")
+            let span = try #require(harness.tracer.finishedSpans.first { $0.kind == .client })
+            #expect(span.attributes["url.full"]?.toSpanAttribute() == .string(base + "/openai/deployments/d/chat/completions?api-version=2024-06-01&api-key=REDACTED"))
+        }
+    }
+
     @Test func aRefusalCarriesItsRetryAfterAndRateLimitHeadroom() async throws {
         let upstream = ScriptedUpstream { _, _ in
             .scriptedJSON(

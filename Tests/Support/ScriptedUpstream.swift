@@ -11,6 +11,8 @@ public final class ScriptedUpstream: Sendable {
     /// One request as the upstream received it.
     public struct Received: Sendable {
         public var path: String
+        /// The query after `?`, when there is one.
+        public var query: String? = nil
         public var headers: HTTPFields
         public var body: String
     }
@@ -32,7 +34,7 @@ public final class ScriptedUpstream: Sendable {
         let router = Router()
         router.post("**") { request, _ -> Response in
             let text = String(buffer: try await request.body.collect(upTo: 1 << 24))
-            let received = Received(path: request.uri.path, headers: request.headers, body: text)
+            let received = Received(path: request.uri.path, query: request.uri.query, headers: request.headers, body: text)
             let index = self.log.withLock { log in
                 log.append(received)
                 return log.count - 1
