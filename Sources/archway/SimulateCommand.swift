@@ -24,7 +24,9 @@ struct SimulateCommand: AsyncParsableCommand {
     func validate() throws {
         guard (0...1).contains(errorRate), (0...1).contains(rateLimitRate) else { throw ValidationError("rates must be between 0 and 1") }
         guard (400...599).contains(errorStatus) else { throw ValidationError("--error-status must be between 400 and 599") }
-        guard tokensPerSecond > 0, latency >= 0, ttft >= 0 else { throw ValidationError("timings must not be negative") }
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be between 1 and 65535, got \(port)") }
+        guard tokensPerSecond > 0 else { throw ValidationError("--tokens-per-second must be above 0, got \(tokensPerSecond)") }
+        guard latency >= 0, ttft >= 0 else { throw ValidationError("timings must not be negative") }
     }
 
     func run() async throws {

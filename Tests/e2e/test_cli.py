@@ -566,3 +566,13 @@ def test_the_routing_example_serves_on_the_embedded_simulator(gateway):
                 assert answer.model in {"budget", "balanced", "frontier", "tiny"} and answer.choices[0].message.content
     routing = httpx.get(f"{gw.base_url}/admin/routing", timeout=5).json()
     assert set(routing["routes"]) == {"smart", "fast"}
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--port", "70000"], "--port must be between 1 and 65535"),
+    (["--tokens-per-second", "0"], "--tokens-per-second must be above 0"),
+])
+def test_simulate_refuses_options_it_cannot_honour(archway_bin, args, message):
+    cp = subprocess.run([archway_bin, "simulate", *args], capture_output=True, text=True, timeout=30)
+    assert cp.returncode != 0
+    assert message in cp.stderr, cp.stderr
