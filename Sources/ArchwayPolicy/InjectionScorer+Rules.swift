@@ -8,18 +8,25 @@ extension InjectionScorer {
     static let reveal: Set<String> = ["reveal", "show", "print", "repeat", "output", "display", "tell", "give", "leak", "dump", "share", "recite", "disclose", "expose", "paste", "echo"]
     static let hidden: Set<String> = ["system", "initial", "hidden", "secret", "original", "developer", "internal", "confidential", "full", "exact"]
     static let promptWords: Set<String> = ["prompt", "prompts", "instructions", "message", "rules", "configuration", "preamble"]
+    /// First-person possessives: in an override's words, the user's own earlier instructions.
+    static let ownWords: Set<String> = ["my", "our", "mine"]
     static let limits: Set<String> = ["restrictions", "restriction", "limits", "limitations", "rules", "filters", "filter", "guidelines", "censorship", "boundaries", "constraints", "ethics", "morals", "safeguards"]
 
     static let defaultRules: [Rule] = [
-        Rule(name: "instruction_override", weight: 0.85, slots: [overrideVerbs, earlier, directions]),
-        Rule(name: "instruction_override", weight: 0.85, slots: [overrideVerbs, directions, ["above", "before", "earlier", "given", "so"]], gap: 2),
+        // A user taking back their own words ("ignore my previous instructions, use Spanish") is not an
+        // override of anyone else's.
+        Rule(name: "instruction_override", weight: 0.85, slots: [overrideVerbs, earlier, directions], notOwn: true),
+        Rule(name: "instruction_override", weight: 0.85, slots: [overrideVerbs, directions, ["above", "before", "earlier", "given", "so"]], gap: 2, notOwn: true),
         Rule(name: "instruction_override", weight: 0.8, slots: [["forget"], ["everything", "anything"], ["told", "said", "above", "before", "know"]]),
         Rule(name: "new_instructions", weight: 0.5, slots: [["new", "updated", "real", "actual", "revised", "true"], ["instructions", "orders", "directives", "task", "rules"]], gap: 1),
         Rule(name: "prompt_extraction", weight: 0.8, slots: [reveal, hidden, promptWords]),
         Rule(name: "prompt_extraction", weight: 0.8, slots: [reveal, ["everything", "words", "text", "all"], ["above", "before", "earlier"]], gap: 3),
         Rule(name: "prompt_extraction", weight: 0.6, slots: [["what"], ["are", "is", "were", "was"], ["your"], ["instructions", "rules", "system", "prompt", "guidelines"]], gap: 1),
         Rule(name: "jailbreak_persona", weight: 0.85, slots: [["do"], ["anything"], ["now"]], gap: 0),
-        Rule(name: "jailbreak_persona", weight: 0.75, slots: [["developer", "god", "jailbreak", "jailbroken", "unrestricted", "unfiltered", "evil", "dan", "chaos"], ["mode"]], gap: 1),
+        Rule(name: "jailbreak_persona", weight: 0.75, slots: [["god", "jailbreak", "jailbroken", "unrestricted", "unfiltered", "evil", "dan", "chaos"], ["mode"]], gap: 1),
+        // "Developer mode" is also what phones and browsers call a setting: alone it is below the usual
+        // threshold, with another sign of a jailbreak above it.
+        Rule(name: "jailbreak_persona", weight: 0.5, slots: [["developer"], ["mode"]], gap: 1),
         Rule(name: "jailbreak_persona", weight: 0.8, slots: [["you", "act", "pretend", "roleplay", "behave", "respond", "answer"], ["no", "without", "free", "ignoring", "beyond"], limits], gap: 4),
         Rule(name: "jailbreak_persona", weight: 0.8, slots: [["no"], ["longer"], ["bound", "restricted", "limited", "constrained", "an", "chatgpt", "claude", "required"]], gap: 1),
         Rule(name: "jailbreak_persona", weight: 0.6, slots: [["jailbreak", "jailbroken", "dan"]]),

@@ -22,6 +22,9 @@ public struct InjectionScorer: Sendable {
         /// Word slots in order; at most `gap` other words between consecutive slots.
         var slots: [Set<String>]
         var gap = 3
+        /// A match with a first-person possessive among its words ("ignore *my* previous instructions")
+        /// does not count.
+        var notOwn = false
     }
 
     /// Which (rule, slot) pairs a word fills, as bits: computed once, so matching costs one dictionary
@@ -45,6 +48,8 @@ public struct InjectionScorer: Sendable {
     }
 
     let rules: [Rule]
+    /// The bit of the words in `ownWords`, after every rule slot's.
+    static let ownBit = 127
     /// The bit of each rule's first slot; slot n is `firstBit[rule] + n`.
     let firstBit: [Int]
     /// Rule words by the FNV-1a hash of their UTF-8 bytes: words are hashed as they are read, never
@@ -63,7 +68,8 @@ public struct InjectionScorer: Sendable {
             }
             next += rule.slots.count
         }
-        precondition(next <= 128, "more rule slots than bits")
+        precondition(next <= Self.ownBit, "more rule slots than bits")
+        for word in Self.ownWords { words[word, default: Bits()].insert(Self.ownBit) }
         self.rules = rules
         self.firstBit = firstBit
         self.words = Dictionary(words.map { (WordHash.of($0.key), $0.value) }, uniquingKeysWith: { a, b in
@@ -263,6 +269,7 @@ public struct InjectionScorer: Sendable {
             guard case .word(let bits) = tokens[start], bits.contains(first) else { continue }
             var position = start
             var matched = true
+            var own = false
             for slot in 1..<rule.slots.count {
                 var found: Int?
                 var k = position + 1
@@ -272,6 +279,7 @@ public struct InjectionScorer: Sendable {
                         found = k
                         break
                     }
+                    if bits.contains(Self.ownBit) { own = true }
                     k += 1
                 }
                 guard let next = found else {
@@ -280,7 +288,7 @@ public struct InjectionScorer: Sendable {
                 }
                 position = next
             }
-            if matched { return true }
+            if matched, !(rule.notOwn && own) { return true }
         }
         return false
     }
@@ -316,7 +324,9 @@ public struct InjectionScorer: Sendable {
                 lineStart = true
             } else if lineStart, b != UInt8(ascii: " "), b != UInt8(ascii: "#"), b != UInt8(ascii: "*"), b != UInt8(ascii: "["), b != UInt8(ascii: "`") {
                 lineStart = false
-                if !roles { roles = rolePrefixes.contains { hasPrefix(bytes, index, $0) } }
+                if !roles, let prefix = rolePrefixes.first(where: { hasPrefix(bytes, index, $0) }) {
+                    roles = speaksToTheModel(bytes, after: index + prefix.count)
+                }
             }
         }
         if delimiters { found.append(("delimiter_spoofing", 0.8)) }
@@ -328,6 +338,35 @@ public struct InjectionScorer: Sendable {
             }
         }
         return found
+    }
+
+    /// Words that make a `System:` line an instruction to the model rather than a pasted label
+    /// ("System: Ubuntu 22.04, kernel 6.1").
+    static let directiveWords: Set<String> = [
+        "assistant", "ai", "model", "ignore", "disregard", "forget", "must", "instructions", "instruction", "rules",
+        "reveal", "override", "disable", "unfiltered", "restrictions", "administrator", "admin", "credentials",
+        "password", "passwords", "confidential", "policy", "comply", "obey", "jailbreak", "secret", "secrets",
+    ]
+
+    /// Whether the rest of a role line (from `start` to the line's end) speaks to the model: nothing
+    /// after the role (a header, the instruction on the next lines), or a directive word.
+    static func speaksToTheModel(_ bytes: UnsafeBufferPointer<UInt8>, after start: Int) -> Bool {
+        var end = start
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\n") { end += 1 }
+        var word: [UInt8] = []
+        var sawText = false
+        for index in start...end {
+            var b = index < end ? bytes[index] : UInt8(ascii: " ")
+            if b >= 65, b <= 90 { b += 32 }
+            if (b >= 97 && b <= 122) || b >= 0x80 || (b >= 48 && b <= 57) {
+                word.append(b)
+                sawText = true
+            } else if !word.isEmpty {
+                if directiveWords.contains(String(decoding: word, as: UTF8.self)) { return true }
+                word.removeAll(keepingCapacity: true)
+            }
+        }
+        return !sawText
     }
 
     /// Whether `needle` starts at `index`, ASCII letters compared without case.
