@@ -91,7 +91,7 @@ struct GatewayRoutes: Sendable {
             let answer = try await workflows.chat(chat, context: context)
             if chat.stream {
                 let stream = ModelStream(answered: answer, model: chat.model)
-                return StreamRelay(stream: stream, wire: .openAI(includeUsage: chat.includeUsage), client: context.client).response(headers: headers)
+                return StreamRelay(stream: stream, wire: .openAI(includeUsage: chat.includeUsage), context: context).response(headers: headers)
             }
             return Response.json(try WireJSON.encode(OpenAIChatResponse(answer)), headers: headers)
         }
@@ -100,7 +100,7 @@ struct GatewayRoutes: Sendable {
             let stream = try await call(model: chat.model, context: context, headers: &headers) { scope in
                 try await executor.stream(envelope, scope: scope)
             }
-            return StreamRelay(stream: stream, wire: .openAI(includeUsage: chat.includeUsage), client: context.client).response(headers: headers)
+            return StreamRelay(stream: stream, wire: .openAI(includeUsage: chat.includeUsage), context: context).response(headers: headers)
         }
         let answer = try await call(model: chat.model, context: context, headers: &headers) { scope in
             try await executor.chat(envelope, scope: scope)
@@ -121,7 +121,7 @@ struct GatewayRoutes: Sendable {
             var answer = try await workflows.chat(chat, context: context)
             if chat.stream {
                 let stream = ModelStream(answered: answer, model: chat.model)
-                return StreamRelay(stream: stream, wire: .anthropic, client: context.client).response(headers: headers)
+                return StreamRelay(stream: stream, wire: .anthropic, context: context).response(headers: headers)
             }
             answer.id = "msg_" + answer.id
             return Response.json(try WireJSON.encode(AnthropicMessagesResponse(answer)), headers: headers)
@@ -130,7 +130,7 @@ struct GatewayRoutes: Sendable {
             let stream = try await call(model: chat.model, context: context, headers: &headers) { scope in
                 try await executor.stream(Relayable(chat), scope: scope)
             }
-            return StreamRelay(stream: stream, wire: .anthropic, client: context.client).response(headers: headers)
+            return StreamRelay(stream: stream, wire: .anthropic, context: context).response(headers: headers)
         }
         var response = try await call(model: chat.model, context: context, headers: &headers) { scope in
             try await executor.chat(Relayable(chat), scope: scope)

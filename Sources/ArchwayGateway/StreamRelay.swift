@@ -1,10 +1,12 @@
 import ArchwayCore
 import ArchwayExecution
+import ArchwayTelemetry
 import ArchwayWire
 import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Tracing
 
 /// Writes a model stream to the client in its wire format as the chunks arrive. It only encodes: the
 /// stream itself records the call and ends its spans, however the relay ends.
@@ -20,6 +22,15 @@ struct StreamRelay: Sendable {
     let stream: ModelStream
     let wire: Wire
     let client: ClientConnection?
+    /// The request's SERVER span: a stream that breaks after its 200 says so there (`error.type`).
+    let serverSpan: (any Span)?
+
+    init(stream: ModelStream, wire: Wire, context: GatewayRequestContext) {
+        self.stream = stream
+        self.wire = wire
+        self.client = context.client
+        self.serverSpan = context.serverSpan
+    }
 
     func response(headers extra: HTTPFields = [:]) -> Response {
         var headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
@@ -68,6 +79,11 @@ struct StreamRelay: Sendable {
 
     /// Ends the stream with the wire's error event.
     private func end(with error: GatewayError, writer: inout any ResponseBodyWriter) async {
+        if let serverSpan, serverSpan.isRecording {
+            // The status went out as 200; the span says the answer did not complete, and why.
+            serverSpan.modifyAttributes { $0.set(GenAIAttributes.errorType, error.shortDescription) }
+            serverSpan.setStatus(SpanStatus(code: .error))
+        }
         var buffer = ByteBuffer()
         switch wire {
         case .openAI:

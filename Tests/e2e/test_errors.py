@@ -303,6 +303,22 @@ def test_openai_sdk_raises_on_broken_stream(client):
     assert 1 <= len(received) <= 3, f"expected the chunks before the break, got {received}"
 
 
+def test_a_broken_stream_is_an_error_on_its_server_span_too(gw, http, otlp_sink):
+    # The 200 went out before the break: the SERVER span says the answer did not complete.
+    trace_id, _, tp = new_traceparent()
+    read_sse(http, "POST", f"{gw.v1}/chat/completions", headers={"traceparent": tp},
+             json={"model": "m-break", "stream": True, "messages": _msg("long story please")})
+
+    def server():
+        found = [s for s in otlp_sink.spans_in_trace(trace_id) if s.name == "POST /v1/chat/completions"]
+        return found[0] if found else None
+
+    span = otlp_sink.wait_for(server, timeout=10, message=lambda: otlp_sink.summary())
+    assert span.attrs.get("http.response.status_code") == 200
+    assert span.attrs.get("error.type") == "stream_interrupted", span.attrs
+    assert span.span.status.code == 2  # ERROR
+
+
 def test_broken_stream_raw_ends_with_error_event_and_no_done(gw, http):
     body = {"model": "m-break", "stream": True, "messages": _msg("long story please")}
     status, events, _err = read_sse(http, "POST", f"{gw.v1}/chat/completions", json=body)
