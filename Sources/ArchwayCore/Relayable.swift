@@ -10,9 +10,9 @@ public struct Relayable<Value: Sendable>: Sendable {
     /// The bytes to relay instead of encoding `value`; nil once anything rewrote it (or when it was
     /// never read from the OpenAI wire). When present, a response's or chunk's `value` may carry only
     /// what telemetry needs (ids, usage, finish reasons), the text staying in the bytes.
-    public private(set) var wire: OpenAIWireBytes?
+    public private(set) var wire: WireBytes?
 
-    public init(_ value: Value, wire: OpenAIWireBytes? = nil) {
+    public init(_ value: Value, wire: WireBytes? = nil) {
         self.value = value
         self.wire = wire
     }

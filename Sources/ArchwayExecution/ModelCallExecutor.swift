@@ -52,7 +52,13 @@ public struct ModelCallExecutor: Sendable {
 
     /// A request read from the OpenAI wire, with its bytes kept when they may be relayed.
     public func envelope(_ request: ChatRequest, openAIBytes: ByteBuffer) -> Relayable<ChatRequest> {
-        relaysClientBytes ? Relayable(request, wire: OpenAIWireBytes(bytes: openAIBytes)) : Relayable(request)
+        relaysClientBytes ? Relayable(request, wire: WireBytes(bytes: openAIBytes)) : Relayable(request)
+    }
+
+    /// A request read from the Anthropic wire, with its bytes kept when they may be relayed (to an
+    /// Anthropic-wire provider only).
+    public func envelope(_ request: ChatRequest, anthropicBytes: ByteBuffer) -> Relayable<ChatRequest> {
+        relaysClientBytes ? Relayable(request, wire: WireBytes(bytes: anthropicBytes, format: .anthropic)) : Relayable(request)
     }
 
     // MARK: - Entry points

@@ -105,7 +105,7 @@ struct GatewayRoutes: Sendable {
         let answer = try await call(model: chat.model, context: context, headers: &headers) { scope in
             try await executor.chat(envelope, scope: scope)
         }
-        if let wire = answer.wire {
+        if let wire = answer.wire, wire.format == .openAI {
             var out = ByteBuffer()
             out.reserveCapacity(wire.bytes.readableBytes + answer.value.model.utf8.count)
             OpenAIPassthrough.write(wire, model: answer.value.model, into: &out)
@@ -115,7 +115,8 @@ struct GatewayRoutes: Sendable {
     }
 
     func messages(_ request: Request, context: GatewayRequestContext) async throws -> Response {
-        let chat = try WireJSON.decodeRequest(AnthropicMessagesRequest.self, from: try await body(of: request)).request
+        let body = try await body(of: request)
+        let chat = try WireJSON.decodeRequest(AnthropicMessagesRequest.self, from: body).request
         var headers = HTTPFields()
         if let workflows, chat.model.hasPrefix(WorkflowConfiguration.modelPrefix) {
             var answer = try await workflows.chat(chat, context: context)
@@ -126,15 +127,24 @@ struct GatewayRoutes: Sendable {
             answer.id = "msg_" + answer.id
             return Response.json(try WireJSON.encode(AnthropicMessagesResponse(answer)), headers: headers)
         }
+        // An Anthropic-wire upstream gets the client's bytes, and the client the upstream's.
+        let envelope = executor.envelope(chat, anthropicBytes: body)
         if chat.stream {
             let stream = try await call(model: chat.model, context: context, headers: &headers) { scope in
-                try await executor.stream(Relayable(chat), scope: scope)
+                try await executor.stream(envelope, scope: scope)
             }
             return StreamRelay(stream: stream, wire: .anthropic, context: context).response(headers: headers)
         }
-        var response = try await call(model: chat.model, context: context, headers: &headers) { scope in
-            try await executor.chat(Relayable(chat), scope: scope)
-        }.value
+        let answer = try await call(model: chat.model, context: context, headers: &headers) { scope in
+            try await executor.chat(envelope, scope: scope)
+        }
+        if let wire = answer.wire, wire.format == .anthropic {
+            var out = ByteBuffer()
+            out.reserveCapacity(wire.bytes.readableBytes + answer.value.model.utf8.count)
+            OpenAIPassthrough.write(wire, model: answer.value.model, into: &out)
+            return Response.json(out, headers: headers)
+        }
+        var response = answer.value
         if !response.id.hasPrefix("msg_") { response.id = "msg_" + response.id }
         return Response.json(try WireJSON.encode(AnthropicMessagesResponse(response)), headers: headers)
     }

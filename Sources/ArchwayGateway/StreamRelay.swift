@@ -53,17 +53,19 @@ struct StreamRelay: Sendable {
     private func run(_ writer: inout any ResponseBodyWriter) async throws {
         let model = stream.model
         var anthropic = AnthropicStreamEncoder(model: model)
+        // The upstream's Anthropic events went out as bytes, closing events included.
+        var relayedEvents = false
         var buffer = ByteBuffer()
         do {
             for try await relayed in stream {
                 buffer.clear()
-                try encode(relayed, model: model, anthropic: &anthropic, into: &buffer)
+                try encode(relayed, model: model, anthropic: &anthropic, relayedEvents: &relayedEvents, into: &buffer)
                 if buffer.readableBytes > 0 { try await writer.write(buffer) }
             }
             buffer.clear()
             switch wire {
             case .openAI: buffer.writeStaticString("data: [DONE]\n\n")
-            case .anthropic: try anthropic.finish(into: &buffer)
+            case .anthropic: if !relayedEvents { try anthropic.finish(into: &buffer) }
             }
             try await writer.write(buffer)
             try await writer.finish(nil)
@@ -95,14 +97,20 @@ struct StreamRelay: Sendable {
         try? await writer.finish(nil)
     }
 
-    private func encode(_ relayed: Relayable<ChatChunk>, model: String, anthropic: inout AnthropicStreamEncoder, into buffer: inout ByteBuffer) throws {
+    private func encode(
+        _ relayed: Relayable<ChatChunk>,
+        model: String,
+        anthropic: inout AnthropicStreamEncoder,
+        relayedEvents: inout Bool,
+        into buffer: inout ByteBuffer
+    ) throws {
         var chunk = relayed.value
         switch wire {
         case .openAI(let includeUsage):
             // Usage is always asked of the upstream (telemetry needs it); the client gets it only if it asked.
             let dropUsage = chunk.usage != nil && !includeUsage
             if dropUsage, chunk.choices.isEmpty { return }
-            if let bytes = relayed.wire {
+            if let bytes = relayed.wire, bytes.format == .openAI {
                 // Relayed as the upstream sent it, with the client's model name.
                 buffer.writeStaticString("data: ")
                 OpenAIPassthrough.write(bytes, model: model, droppingUsage: dropUsage, into: &buffer)
@@ -112,6 +120,14 @@ struct StreamRelay: Sendable {
             if dropUsage { chunk.usage = nil }
             OpenAIChatChunk.writeEvent(chunk, into: &buffer)
         case .anthropic:
+            if let bytes = relayed.wire, bytes.format == .anthropic {
+                // The upstream's event as it sent it, with the client's model name.
+                relayedEvents = true
+                OpenAIPassthrough.write(bytes, model: model, into: &buffer)
+                return
+            }
+            // After relayed events only the usage chunk comes without bytes: its events went already.
+            if relayedEvents { return }
             try anthropic.encode(chunk, into: &buffer)
         }
     }

@@ -15,6 +15,9 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
         /// OpenAI events relayed as bytes to an OpenAI-wire client: read for telemetry, not decoded.
         case openAIPassthrough
         case anthropic
+        /// Anthropic events relayed as bytes to an Anthropic-wire client: decoded for telemetry, each
+        /// event (those telemetry skips too) carried with its bytes.
+        case anthropicPassthrough
     }
 
     let body: UpstreamResponseBody
@@ -124,6 +127,9 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
             }
         }
 
+        /// What an event telemetry has no use for carries, relayed only for its bytes.
+        static let noChunk = ChatChunk(id: "", model: "", created: 0, choices: [])
+
         private mutating func handle(_ raw: SSEParser.RawEvent) throws -> Relayable<ChatChunk>? {
             switch format {
             case .openAIPassthrough, .openAI:
@@ -141,14 +147,15 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
                 } catch {
                     throw GatewayError.upstreamInvalidResponse(provider: provider, reason: "undecodable stream chunk")
                 }
-            case .anthropic:
+            case .anthropic, .anthropicPassthrough:
+                let wire = format == .anthropicPassthrough ? AnthropicPassthrough.event(raw) : nil
                 do {
                     switch try anthropic.decode(ServerSentEvent(raw)) {
-                    case .chunk(let chunk): return Relayable(chunk)
-                    case .skip: return nil
+                    case .chunk(let chunk): return Relayable(chunk, wire: wire)
+                    case .skip: return wire.map { Relayable(Self.noChunk, wire: $0) }
                     case .finished:
                         state = .sendUsage
-                        return nil
+                        return wire.map { Relayable(Self.noChunk, wire: $0) }
                     }
                 } catch let error as AnthropicStreamDecoder.StreamError {
                     let status = error.type == "overloaded_error" ? 503 : (error.type == "rate_limit_error" ? 429 : 500)

@@ -76,8 +76,11 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         do {
             let body = try await response.body.collect(upTo: Self.chatBodyLimit)
             let value = if isAnthropic {
-                Relayable(try WireJSON.decoder.decode(AnthropicMessagesResponse.self, from: body).response)
-            } else if request.wire != nil {
+                // The client speaks Anthropic's wire too: its answer is these bytes.
+                request.wire?.format == .anthropic
+                    ? try AnthropicPassthrough.response(body)
+                    : Relayable(try WireJSON.decoder.decode(AnthropicMessagesResponse.self, from: body).response)
+            } else if request.wire?.format == .openAI {
                 // The client speaks this wire too: its answer is these bytes, read only for telemetry.
                 try OpenAIPassthrough.response(body)
             } else {
@@ -103,7 +106,12 @@ public struct HTTPProviderAdapter: ProviderAdapter {
             exchange.end(error: failure)
             throw failure
         }
-        let format: ChatChunkStream.Format = isAnthropic ? .anthropic : (request.wire != nil ? .openAIPassthrough : .openAI)
+        let format: ChatChunkStream.Format = switch (isAnthropic, request.wire?.format) {
+        case (true, .anthropic?): .anthropicPassthrough
+        case (true, _): .anthropic
+        case (false, .openAI?): .openAIPassthrough
+        case (false, _): .openAI
+        }
         let stream = ChatChunkStream(body: response.body, format: format, provider: provider.name)
         return UpstreamReply(value: stream, rateLimit: Self.rateLimit(response.headers), exchange: exchange)
     }
@@ -163,8 +171,11 @@ public struct HTTPProviderAdapter: ProviderAdapter {
             throw GatewayError.unsupported("The model '\(request.value.model)' is served by an Anthropic provider, which answers one choice a request: n must be 1.", param: "n")
         }
         // A request carrying the gateway's own `conversation_id` is encoded, which leaves it out.
-        if !isAnthropic, let wire = request.wire, request.value.extra[OpenAIChatRequest.conversationIDField] == nil,
+        if !isAnthropic, let wire = request.wire, wire.format == .openAI, request.value.extra[OpenAIChatRequest.conversationIDField] == nil,
            let body = try? OpenAIPassthrough.upstreamBody(wire, model: model, stream: stream) {
+            return body
+        }
+        if isAnthropic, let wire = request.wire, wire.format == .anthropic, let body = try? AnthropicPassthrough.upstreamBody(wire, model: model) {
             return body
         }
         var value = request.value

@@ -63,7 +63,7 @@ struct FailingStage: CallStage {
     }
 
     @Test func aRewriteDropsTheBytesEvenWhenHandedThemDirectly() {
-        var envelope = Relayable(Canned.request(), wire: OpenAIWireBytes(bytes: ByteBuffer(string: "{}")))
+        var envelope = Relayable(Canned.request(), wire: WireBytes(bytes: ByteBuffer(string: "{}")))
         envelope.rewrite { $0.messages = [] }
         #expect(envelope.wire == nil)
         #expect(envelope.messages.isEmpty)

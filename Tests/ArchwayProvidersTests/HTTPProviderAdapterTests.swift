@@ -244,7 +244,7 @@ struct AdapterHarness {
         try await upstream.run { base in
             let harness = try AdapterHarness(base: base + "/v1")
             let body = ByteBuffer(string: #"{"model":"m","conversation_id":"conv-1","user":"u","messages":[{"role":"user","content":"hi"}]}"#)
-            let request = Relayable(try OpenAIChatRequest.decode(from: body), wire: OpenAIWireBytes(bytes: body))
+            let request = Relayable(try OpenAIChatRequest.decode(from: body), wire: WireBytes(bytes: body))
             #expect(request.value.extra["conversation_id"]?.stringValue == "conv-1", "read for the span")
             _ = try await harness.run { adapter in try await adapter.chat(request, call: AdapterHarness.call()) }
             let sent = try #require(upstream.received.last?.body)
@@ -275,7 +275,7 @@ struct AdapterHarness {
             // A byte-order mark before the JSON: a decoder accepts it, the byte scanner does not.
             var bytes = ByteBuffer(bytes: [0xEF, 0xBB, 0xBF])
             bytes.writeString(#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#)
-            let request = Relayable(AdapterHarness.request.value, wire: OpenAIWireBytes(bytes: bytes))
+            let request = Relayable(AdapterHarness.request.value, wire: WireBytes(bytes: bytes))
             let reply = try await harness.run { adapter in try await adapter.chat(request, call: AdapterHarness.call()) }
             #expect(reply.value.id == "c")
             let sent = try #require(upstream.received.first?.body)

@@ -51,7 +51,7 @@ import Testing
             do {
                 let chat = try OpenAIChatRequest.decode(from: body)
                 decoded += 1
-                if let upstream = try? OpenAIPassthrough.upstreamBody(OpenAIWireBytes(bytes: body), model: "up", stream: chat.stream) {
+                if let upstream = try? OpenAIPassthrough.upstreamBody(WireBytes(bytes: body), model: "up", stream: chat.stream) {
                     relayed += 1
                     let object = try JSONSerialization.jsonObject(with: Data(buffer: upstream)) as? [String: Any]
                     #expect(object?["model"] as? String == "up", "\(String(decoding: bytes, as: UTF8.self))")

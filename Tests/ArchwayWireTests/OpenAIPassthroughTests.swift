@@ -10,23 +10,23 @@ import Testing
 
     @Test func upstreamBodyRewritesOnlyTheModel() throws {
         let body = #"{"model":"my-alias","messages":[{"role":"user","content":"hi \"model\""}],"service_tier":"flex","max_completion_tokens":5}"#
-        let out = try OpenAIPassthrough.upstreamBody(OpenAIWireBytes(bytes: ByteBuffer(string: body)), model: "gpt-4o-mini\"x", stream: false)
+        let out = try OpenAIPassthrough.upstreamBody(WireBytes(bytes: ByteBuffer(string: body)), model: "gpt-4o-mini\"x", stream: false)
         #expect(String(buffer: out) == #"{"model":"gpt-4o-mini\"x","messages":[{"role":"user","content":"hi \"model\""}],"service_tier":"flex","max_completion_tokens":5}"#)
     }
 
     @Test func streamedUpstreamBodyAlwaysAsksForUsage() throws {
         let without = #"{"model":"a","stream":true,"messages":[]}"#
-        let added = try decode(OpenAIPassthrough.upstreamBody(OpenAIWireBytes(bytes: ByteBuffer(string: without)), model: "b", stream: true))
+        let added = try decode(OpenAIPassthrough.upstreamBody(WireBytes(bytes: ByteBuffer(string: without)), model: "b", stream: true))
         #expect(added["stream_options"]?["include_usage"] == .bool(true))
         #expect(added["model"] == .string("b"))
         #expect(added["stream"] == .bool(true))
 
         let off = #"{"model":"a","stream":true,"stream_options":{"include_usage":false},"messages":[]}"#
-        let replaced = try decode(OpenAIPassthrough.upstreamBody(OpenAIWireBytes(bytes: ByteBuffer(string: off)), model: "b", stream: true))
+        let replaced = try decode(OpenAIPassthrough.upstreamBody(WireBytes(bytes: ByteBuffer(string: off)), model: "b", stream: true))
         #expect(replaced["stream_options"]?["include_usage"] == .bool(true))
 
         let on = #"{"model":"a","stream":true,"stream_options":{"include_usage":true,"x":1},"messages":[]}"#
-        let kept = try OpenAIPassthrough.upstreamBody(OpenAIWireBytes(bytes: ByteBuffer(string: on)), model: "b", stream: true)
+        let kept = try OpenAIPassthrough.upstreamBody(WireBytes(bytes: ByteBuffer(string: on)), model: "b", stream: true)
         #expect(String(buffer: kept) == #"{"model":"b","stream":true,"stream_options":{"include_usage":true,"x":1},"messages":[]}"#)
     }
 

@@ -76,7 +76,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     Benchmark("Relay a chat completion OpenAI to OpenAI") { benchmark in
-        let request = OpenAIWireBytes(bytes: ByteBuffer(string: Fixtures.plainChatRequest))
+        let request = WireBytes(bytes: ByteBuffer(string: Fixtures.plainChatRequest))
         let answer = ByteBuffer(string: Fixtures.chatCompletion)
         for _ in benchmark.scaledIterations {
             blackHole(try OpenAIPassthrough.upstreamBody(request, model: "gpt-4o-mini-2024-07-18", stream: false))

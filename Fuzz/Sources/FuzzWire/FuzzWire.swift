@@ -22,7 +22,7 @@ func clientRequests(_ body: ByteBuffer) {
     if let chat = try? OpenAIChatRequest.decode(from: body) {
         // The relay either rewrites the bytes into JSON naming the upstream model, or refuses (and the
         // adapter then encodes the decoded request).
-        if let upstream = try? OpenAIPassthrough.upstreamBody(OpenAIWireBytes(bytes: body), model: "fuzz-model", stream: chat.stream) {
+        if let upstream = try? OpenAIPassthrough.upstreamBody(WireBytes(bytes: body), model: "fuzz-model", stream: chat.stream) {
             let object = try? JSONSerialization.jsonObject(with: Data(buffer: upstream)) as? [String: Any]
             precondition(object?["model"] as? String == "fuzz-model", "relay rewrote into something else")
         }

@@ -7,7 +7,7 @@ public import NIOCore
 public enum OpenAIPassthrough {
     /// The upstream body: the client's bytes with `model` set to `model` and, for a stream, usage asked
     /// for (telemetry and cost need it even when the client did not ask).
-    public static func upstreamBody(_ wire: OpenAIWireBytes, model: String, stream: Bool) throws -> ByteBuffer {
+    public static func upstreamBody(_ wire: WireBytes, model: String, stream: Bool) throws -> ByteBuffer {
         var edits: [(Range<Int>, Replacement)] = []
         var streamOptions: Range<Int>?
         var usageRequested = false
@@ -42,7 +42,7 @@ public enum OpenAIPassthrough {
     /// be relayed. Throws if it is not a chat completion.
     public static func response(_ body: ByteBuffer) throws -> Relayable<ChatResponse> {
         var response = ChatResponse(id: "", model: "", created: 0, choices: [], usage: nil)
-        var wire = OpenAIWireBytes(bytes: body)
+        var wire = WireBytes(bytes: body)
         var sawChoices = false
         try body.withUnsafeReadableBytes { raw in
             let scanner = JSONScanner(raw)
@@ -86,7 +86,7 @@ public enum OpenAIPassthrough {
     /// An `{"error": …}` event throws `ErrorEvent`.
     public static func chunk(_ data: ByteBuffer) throws -> Relayable<ChatChunk> {
         var chunk = ChatChunk(id: "", model: "", created: 0, choices: [])
-        var wire = OpenAIWireBytes(bytes: data)
+        var wire = WireBytes(bytes: data)
         var errorMessage: String?
         try data.withUnsafeReadableBytes { raw in
             let scanner = JSONScanner(raw)
@@ -115,7 +115,7 @@ public enum OpenAIPassthrough {
 
     /// Writes `wire`'s bytes with its model name replaced by `model` and, with `droppingUsage`, its usage
     /// by `null`.
-    public static func write(_ wire: OpenAIWireBytes, model: String, droppingUsage: Bool = false, into out: inout ByteBuffer) {
+    public static func write(_ wire: WireBytes, model: String, droppingUsage: Bool = false, into out: inout ByteBuffer) {
         var edits = wire.modelRanges.map { ($0, Replacement.string(model)) }
         if droppingUsage, let usage = wire.usageRange {
             edits.append((usage, .literal("null")))

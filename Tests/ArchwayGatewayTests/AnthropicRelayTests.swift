@@ -1,0 +1,103 @@
+import ArchwayCore
+import ArchwayTestSupport
+import ArchwayWire
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+/// Anthropic client to Anthropic provider: the client's request and the provider's answer travel as
+/// bytes, so what Archway does not model (prompt caching, thinking, stop sequences) is not lost.
+@Suite struct AnthropicRelayTests {
+    static let request = #"""
+    {"model":"claude","max_tokens":64,"thinking":{"type":"enabled","budget_tokens":1024},"system":[{"type":"text","text":"You are helpful","cache_control":{"type":"ephemeral"}}],"tools":[{"name":"lookup","input_schema":{"type":"object"},"cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":[{"type":"text","text":"hi there","cache_control":{"type":"ephemeral"}}]}]STREAM}
+    """#
+
+    static let answer = #"{"id":"msg_1","type":"message","role":"assistant","model":"claude-upstream-2","content":[{"type":"thinking","thinking":"Let me think.","signature":"sig=="},{"type":"text","text":"Hello END"}],"stop_reason":"stop_sequence","stop_sequence":"END","usage":{"input_tokens":5,"output_tokens":7,"cache_read_input_tokens":100,"cache_creation_input_tokens":20}}"#
+
+    static let events = [
+        ("message_start", #"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-upstream-2","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":1,"cache_read_input_tokens":100}}}"#),
+        ("content_block_start", #"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}"#),
+        ("content_block_delta", #"{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Let me think."}}"#),
+        ("content_block_delta", #"{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"sig=="}}"#),
+        ("content_block_stop", #"{"type":"content_block_stop","index":0}"#),
+        ("ping", #"{"type":"ping"}"#),
+        ("content_block_start", #"{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}"#),
+        ("content_block_delta", #"{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"Hello"}}"#),
+        ("content_block_stop", #"{"type":"content_block_stop","index":1}"#),
+        ("message_delta", #"{"type":"message_delta","delta":{"stop_reason":"stop_sequence","stop_sequence":"END"},"usage":{"output_tokens":7}}"#),
+        ("message_stop", #"{"type":"message_stop"}"#),
+    ]
+
+    static func upstream() -> ScriptedUpstream {
+        ScriptedUpstream { received, _ in
+            guard received.body.contains(#""stream":true"#) else { return .scriptedJSON(answer) }
+            let text = events.map { "event: \($0.0)\ndata: \($0.1)\n\n" }.joined()
+            return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+    }
+
+    func harness(_ baseURL: String, policy: String = "") throws -> GatewayTestHarness {
+        try GatewayTestHarness(yaml: """
+        listen: 127.0.0.1:0
+        upstream: {first_byte_timeout: 2s, max_retries: 0}
+        providers:
+          claude-provider: {kind: anthropic, base_url: "\(baseURL)/v1", api_key: sk-ant-test}
+        models:
+          claude: {provider: claude-provider, model: claude-upstream}
+        \(policy)
+        """)
+    }
+
+    @Test func requestAndAnswerKeepWhatArchwayDoesNotModel() async throws {
+        let upstream = Self.upstream()
+        try await upstream.run { baseURL in
+            try await harness(baseURL).run { client in
+                let body = Self.request.replacingOccurrences(of: "STREAM", with: "")
+                let response = try await client.execute(uri: "/v1/messages", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
+                #expect(response.status == .ok)
+                let sent = try #require(upstream.received.first?.body)
+                // The client's bytes, with the upstream model's name.
+                #expect(sent == body.replacingOccurrences(of: #""model":"claude""#, with: #""model":"claude-upstream""#))
+                // The provider's bytes, with the client's model name.
+                #expect(String(buffer: response.body) == Self.answer.replacingOccurrences(of: #""model":"claude-upstream-2""#, with: #""model":"claude""#))
+            }
+        }
+    }
+
+    @Test func streamEventsAreRelayedAsTheyCame() async throws {
+        let upstream = Self.upstream()
+        try await upstream.run { baseURL in
+            let harness = try harness(baseURL)
+            try await harness.run { client in
+                let body = Self.request.replacingOccurrences(of: "STREAM", with: #","stream":true"#)
+                let response = try await client.execute(uri: "/v1/messages", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
+                #expect(response.status == .ok)
+                let expected = Self.events.map { "event: \($0.0)\ndata: \($0.1)\n\n" }.joined()
+                    .replacingOccurrences(of: #""model":"claude-upstream-2""#, with: #""model":"claude""#)
+                #expect(String(buffer: response.body) == expected)
+            }
+            // Telemetry still read the stream: usage and finish reason on the GenAI span.
+            let spans = try await harness.finishedSpans(count: 3)
+            let call = try #require(spans.first { $0.operationName == "chat claude-upstream" })
+            #expect(call.attributes["gen_ai.usage.output_tokens"]?.toSpanAttribute() == .int64(7))
+            #expect(call.attributes["gen_ai.response.model"]?.toSpanAttribute() == .string("claude-upstream-2"))
+        }
+    }
+
+    /// A policy that may rewrite the request turns the relay off: the request is encoded anew.
+    @Test func aPolicyTurnsTheRelayOff() async throws {
+        let upstream = Self.upstream()
+        try await upstream.run { baseURL in
+            try await harness(baseURL, policy: "policy: {pii: {action: redact}}").run { client in
+                let body = Self.request.replacingOccurrences(of: "STREAM", with: "")
+                let response = try await client.execute(uri: "/v1/messages", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
+                #expect(response.status == .ok)
+                let sent = try #require(upstream.received.first?.body)
+                #expect(!sent.contains("cache_control"))
+            }
+        }
+    }
+}
