@@ -31,6 +31,10 @@ func clientRequests(_ body: ByteBuffer) {
     }
     if let anthropic = try? WireJSON.decodeRequest(AnthropicMessagesRequest.self, from: body) {
         _ = try? WireJSON.encode(OpenAIChatRequest(anthropic.request))
+        if let upstream = try? AnthropicPassthrough.upstreamBody(WireBytes(bytes: body, format: .anthropic), model: "fuzz-model") {
+            let object = try? JSONSerialization.jsonObject(with: Data(buffer: upstream)) as? [String: Any]
+            precondition(object?["model"] as? String == "fuzz-model", "Anthropic relay rewrote into something else")
+        }
     }
 }
 
@@ -45,6 +49,10 @@ func providerAnswers(_ body: ByteBuffer) {
         var out = ByteBuffer()
         OpenAIPassthrough.write(wire, model: "m", droppingUsage: true, into: &out)
     }
+    if let answer = try? AnthropicPassthrough.response(body), let wire = answer.wire {
+        var out = ByteBuffer()
+        OpenAIPassthrough.write(wire, model: "m", into: &out)
+    }
 }
 
 /// A provider's stream, split at an arbitrary point.
@@ -55,8 +63,15 @@ func streams(_ bytes: ByteBuffer) {
     parser.append(bytes.getSlice(at: bytes.readerIndex + cut, length: bytes.readableBytes - cut) ?? ByteBuffer())
     var anthropic = AnthropicStreamDecoder()
     var events = 0
-    while let event = parser.nextEvent(), events < 10_000 {
+    while let raw = parser.nextRawEvent(), events < 10_000 {
         events += 1
+        // Relayed as bytes: the event reads back as the same event, its model renamed in place.
+        var relayed = ByteBuffer()
+        OpenAIPassthrough.write(AnthropicPassthrough.event(raw), model: "m", into: &relayed)
+        var again = SSEParser()
+        again.append(relayed)
+        precondition(again.nextRawEvent()?.event == raw.event, "a relayed event reads back as another")
+        let event = ServerSentEvent(raw)
         if case .chunk(let chunk)? = try? anthropic.decode(event) { reencode(chunk) }
         if let chunk = try? OpenAIPassthrough.chunk(ByteBuffer(string: event.data)) { reencode(chunk.value) }
     }
