@@ -144,8 +144,16 @@ final class ServerSpanEnd: Sendable {
 }
 
 struct HTTPFieldsExtractor: Extractor {
+    /// The names the tracers ask for on every request, made once (a name from a string is checked and
+    /// lower-cased each time).
+    static let traceparent = HTTPField.Name("traceparent")!
+    static let tracestate = HTTPField.Name("tracestate")!
+
     func extract(key: String, from carrier: HTTPFields) -> String? {
-        guard let name = HTTPField.Name(key) else { return nil }
-        return carrier[name]
+        switch key {
+        case "traceparent": return carrier[Self.traceparent]
+        case "tracestate": return carrier[Self.tracestate]
+        default: return HTTPField.Name(key).flatMap { carrier[$0] }
+        }
     }
 }
