@@ -13,6 +13,9 @@ public struct WireBytes: Sendable, Hashable {
 
     public var bytes: ByteBuffer
     public var format: Format
+    /// The client's `anthropic-beta` header: on the Anthropic wire, part of what the request says (a
+    /// beta's fields mean nothing without it), so it travels with the bytes.
+    public var anthropicBeta: String?
     /// Byte ranges of the top-level `model` values, relative to the readable bytes: the model name is
     /// rewritten on the way out (responses carry the client's model name).
     public var modelRanges: [Range<Int>]

@@ -57,8 +57,11 @@ public struct ModelCallExecutor: Sendable {
 
     /// A request read from the Anthropic wire, with its bytes kept when they may be relayed (to an
     /// Anthropic-wire provider only).
-    public func envelope(_ request: ChatRequest, anthropicBytes: ByteBuffer) -> Relayable<ChatRequest> {
-        relaysClientBytes ? Relayable(request, wire: WireBytes(bytes: anthropicBytes, format: .anthropic)) : Relayable(request)
+    public func envelope(_ request: ChatRequest, anthropicBytes: ByteBuffer, beta: String? = nil) -> Relayable<ChatRequest> {
+        guard relaysClientBytes else { return Relayable(request) }
+        var wire = WireBytes(bytes: anthropicBytes, format: .anthropic)
+        wire.anthropicBeta = beta
+        return Relayable(request, wire: wire)
     }
 
     // MARK: - Entry points

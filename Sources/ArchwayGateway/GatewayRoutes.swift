@@ -18,6 +18,8 @@ import Foundation
 /// Each handler turns HTTP into a call (request + `CallScope`), hands it to the execution layer, and
 /// turns the answer back into HTTP. Nothing here runs a model call itself.
 struct GatewayRoutes: Sendable {
+    static let anthropicBeta = HTTPField.Name("anthropic-beta")!
+
     let executor: ModelCallExecutor
     let catalog: ModelCatalog
     let maxBodyBytes: Int
@@ -128,7 +130,7 @@ struct GatewayRoutes: Sendable {
             return Response.json(try WireJSON.encode(AnthropicMessagesResponse(answer)), headers: headers)
         }
         // An Anthropic-wire upstream gets the client's bytes, and the client the upstream's.
-        let envelope = executor.envelope(chat, anthropicBytes: body)
+        let envelope = executor.envelope(chat, anthropicBytes: body, beta: request.headers[Self.anthropicBeta])
         if chat.stream {
             let stream = try await call(model: chat.model, context: context, headers: &headers) { scope in
                 try await executor.stream(envelope, scope: scope)

@@ -71,7 +71,8 @@ public struct HTTPProviderAdapter: ProviderAdapter {
 
     public func chat(_ request: Relayable<ChatRequest>, call: UpstreamCall) async throws -> UpstreamReply<Relayable<ChatResponse>> {
         let (response, exchange) = try await send(
-            chatEndpoint, body: encode(request, model: call.model, stream: false), stream: false, call: call, collectLimit: Self.chatBodyLimit
+            chatEndpoint, body: encode(request, model: call.model, stream: false), stream: false, call: call, collectLimit: Self.chatBodyLimit,
+            relaying: request.wire
         )
         do {
             let body = try await response.body.collect(upTo: Self.chatBodyLimit)
@@ -98,7 +99,7 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     }
 
     public func streamChat(_ request: Relayable<ChatRequest>, call: UpstreamCall) async throws -> UpstreamReply<ChatChunkStream> {
-        let (response, exchange) = try await send(chatEndpoint, body: encode(request, model: call.model, stream: true), stream: true, call: call)
+        let (response, exchange) = try await send(chatEndpoint, body: encode(request, model: call.model, stream: true), stream: true, call: call, relaying: request.wire)
         // An answer that is not a stream (a JSON completion or an HTML page under 200) is known to be wrong
         // before any byte reaches the client: a failure another model may answer, not a broken stream.
         if let type = response.headers.first(name: "content-type"), !type.lowercased().contains("text/event-stream") {
@@ -189,12 +190,24 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         }
     }
 
-    func send(_ endpoint: Endpoint, body: ByteBuffer, stream: Bool, call: UpstreamCall, collectLimit: Int? = nil) async throws -> (UpstreamResponse, UpstreamExchange) {
+    func send(
+        _ endpoint: Endpoint,
+        body: ByteBuffer,
+        stream: Bool,
+        call: UpstreamCall,
+        collectLimit: Int? = nil,
+        relaying wire: WireBytes? = nil
+    ) async throws -> (UpstreamResponse, UpstreamExchange) {
         guard headersAreSendable else {
             throw GatewayError.upstreamUnreachable(provider: provider.name, reason: "its configured headers cannot be sent")
         }
         var headers = baseHeaders
         if stream { headers.add(name: "accept", value: "text/event-stream") }
+        // An Anthropic client's betas go with its bytes to an Anthropic provider, after any the
+        // provider's configuration sets.
+        if isAnthropic, let wire, wire.format == .anthropic, let beta = wire.anthropicBeta, HeaderValidity.isSendableValue(beta) {
+            headers.add(name: "anthropic-beta", value: beta)
+        }
         return try await transport.send(
             origin: origin,
             path: endpoint.path,

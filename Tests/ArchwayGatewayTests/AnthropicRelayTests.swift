@@ -56,8 +56,15 @@ import Testing
         try await upstream.run { baseURL in
             try await harness(baseURL).run { client in
                 let body = Self.request.replacingOccurrences(of: "STREAM", with: "")
-                let response = try await client.execute(uri: "/v1/messages", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
+                let beta = HTTPField.Name("anthropic-beta")!
+                let response = try await client.execute(
+                    uri: "/v1/messages", method: .post,
+                    headers: [.contentType: "application/json", beta: "interleaved-thinking-2025-05-14"],
+                    body: ByteBuffer(string: body)
+                )
                 #expect(response.status == .ok)
+                // The client's betas go with its bytes.
+                #expect(upstream.received.first?.headers[beta] == "interleaved-thinking-2025-05-14")
                 let sent = try #require(upstream.received.first?.body)
                 // The client's bytes, with the upstream model's name.
                 #expect(sent == body.replacingOccurrences(of: #""model":"claude""#, with: #""model":"claude-upstream""#))
