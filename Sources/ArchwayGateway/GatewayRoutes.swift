@@ -107,13 +107,18 @@ struct GatewayRoutes: Sendable {
         let answer = try await call(model: chat.model, context: context, headers: &headers) { scope in
             try await executor.chat(envelope, scope: scope)
         }
-        if let wire = answer.wire, wire.format == .openAI {
-            var out = ByteBuffer()
-            out.reserveCapacity(wire.bytes.readableBytes + answer.value.model.utf8.count)
-            OpenAIPassthrough.write(wire, model: answer.value.model, into: &out)
-            return Response.json(out, headers: headers)
-        }
+        if let relayed = Self.relayed(answer, in: .openAI, headers: headers) { return relayed }
         return Response.json(try WireJSON.encode(OpenAIChatResponse(answer.value)), headers: headers)
+    }
+
+    /// The provider's answer as it sent it, named after the client's model, when it is still in the
+    /// client's wire format; nil when it must be encoded.
+    static func relayed(_ answer: Relayable<ChatResponse>, in format: WireBytes.Format, headers: HTTPFields) -> Response? {
+        guard let wire = answer.wire, wire.format == format else { return nil }
+        var out = ByteBuffer()
+        out.reserveCapacity(wire.bytes.readableBytes + answer.value.model.utf8.count)
+        OpenAIPassthrough.write(wire, model: answer.value.model, into: &out)
+        return Response.json(out, headers: headers)
     }
 
     func messages(_ request: Request, context: GatewayRequestContext) async throws -> Response {
@@ -140,12 +145,7 @@ struct GatewayRoutes: Sendable {
         let answer = try await call(model: chat.model, context: context, headers: &headers) { scope in
             try await executor.chat(envelope, scope: scope)
         }
-        if let wire = answer.wire, wire.format == .anthropic {
-            var out = ByteBuffer()
-            out.reserveCapacity(wire.bytes.readableBytes + answer.value.model.utf8.count)
-            OpenAIPassthrough.write(wire, model: answer.value.model, into: &out)
-            return Response.json(out, headers: headers)
-        }
+        if let relayed = Self.relayed(answer, in: .anthropic, headers: headers) { return relayed }
         var response = answer.value
         if !response.id.hasPrefix("msg_") { response.id = "msg_" + response.id }
         return Response.json(try WireJSON.encode(AnthropicMessagesResponse(response)), headers: headers)

@@ -40,3 +40,22 @@ extension OTLPSpanContext {
         }
     }
 }
+
+/// W3C trace-context propagation as Archway's tracers do it (`OTLPTracer`, `PassThroughTracer`): the
+/// caller's `traceparent` read into the context, the context's written out, unless `OTEL_PROPAGATORS=none`.
+public protocol TraceContextPropagating: Instrument {
+    /// Whether `OTEL_PROPAGATORS` leaves propagation on.
+    var propagates: Bool { get }
+}
+
+extension TraceContextPropagating {
+    public func extract<Carrier, Extract: Extractor>(_ carrier: Carrier, into context: inout ServiceContext, using extractor: Extract) where Extract.Carrier == Carrier {
+        guard propagates, let parent = OTLPSpanContext.extract(from: carrier, using: extractor) else { return }
+        context.otlpSpanContext = parent
+    }
+
+    public func inject<Carrier, Inject: Injector>(_ context: ServiceContext, into carrier: inout Carrier, using injector: Inject) where Inject.Carrier == Carrier {
+        guard propagates else { return }
+        context.otlpSpanContext?.inject(into: &carrier, using: injector)
+    }
+}

@@ -11,14 +11,14 @@ import W3CTraceContext
 /// processor protocols are internal, so neither the cost nor gzip could be changed from outside. Here a
 /// span is a lock and an append to the exporter's queue; the batching, protobuf and HTTP happen on the
 /// exporter's task, off the event loops.
-public final class OTLPTracer: Tracer, Sendable {
+public final class OTLPTracer: Tracer, TraceContextPropagating, Sendable {
     public typealias Span = OTLPSpan
 
     public let sampler: OTLPSampler
     /// Nil: spans carry and propagate their context but record nothing (`OTEL_TRACES_EXPORTER=none`).
     private let exporter: OTLPSpanExporter?
     /// `OTEL_PROPAGATORS=none` turns off reading and writing `traceparent`.
-    private let propagates: Bool
+    public let propagates: Bool
     private let ids = OTLPIDGenerator()
 
     public init(sampler: OTLPSampler = .default, exporter: OTLPSpanExporter?, propagates: Bool = true) {
@@ -72,16 +72,6 @@ public final class OTLPTracer: Tracer, Sendable {
     }
 
     public func forceFlush() {}
-
-    public func extract<Carrier, Extract: Extractor>(_ carrier: Carrier, into context: inout ServiceContext, using extractor: Extract) where Extract.Carrier == Carrier {
-        guard propagates, let parent = OTLPSpanContext.extract(from: carrier, using: extractor) else { return }
-        context.otlpSpanContext = parent
-    }
-
-    public func inject<Carrier, Inject: Injector>(_ context: ServiceContext, into carrier: inout Carrier, using injector: Inject) where Inject.Carrier == Carrier {
-        guard propagates else { return }
-        context.otlpSpanContext?.inject(into: &carrier, using: injector)
-    }
 }
 
 extension OTLPTracer {

@@ -5,10 +5,10 @@ public import Tracing
 /// caller's `traceparent` and `tracestate` pass through to providers unchanged, so a trace is not cut
 /// at the gateway. OpenTelemetry keeps propagators working when the SDK is off; `OTEL_PROPAGATORS=none`
 /// still turns them off.
-public struct PassThroughTracer: Tracer, Sendable {
+public struct PassThroughTracer: Tracer, TraceContextPropagating, Sendable {
     public typealias Span = NoOpTracer.NoOpSpan
 
-    private let propagates: Bool
+    public let propagates: Bool
 
     public init(propagates: Bool = true) {
         self.propagates = propagates
@@ -32,14 +32,4 @@ public struct PassThroughTracer: Tracer, Sendable {
     }
 
     public func forceFlush() {}
-
-    public func extract<Carrier, Extract: Extractor>(_ carrier: Carrier, into context: inout ServiceContext, using extractor: Extract) where Extract.Carrier == Carrier {
-        guard propagates, let parent = OTLPSpanContext.extract(from: carrier, using: extractor) else { return }
-        context.otlpSpanContext = parent
-    }
-
-    public func inject<Carrier, Inject: Injector>(_ context: ServiceContext, into carrier: inout Carrier, using injector: Inject) where Inject.Carrier == Carrier {
-        guard propagates else { return }
-        context.otlpSpanContext?.inject(into: &carrier, using: injector)
-    }
 }
