@@ -1,3 +1,4 @@
+import ArchwayCore
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -62,7 +63,11 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
         context.client = ingress.client
         let response: Response
         do {
-            response = try await responder.respond(to: request, context: context)
+            if let refusal = ingress.refusal {
+                response = refusal.response()
+            } else {
+                response = try await responder.respond(to: request, context: context)
+            }
         } catch {
             // Errors became OpenAI-shaped responses inside the router (`OpenAIErrorMiddleware`); this is
             // only the last resort Hummingbird's application has too.
