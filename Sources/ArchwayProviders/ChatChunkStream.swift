@@ -45,16 +45,30 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
         return AsyncIterator(bytes: body.makeAsyncIterator(), format: format, provider: provider)
     }
 
-    /// Reads the stream up to its first chunk now, and returns a stream that yields it first. A stream
-    /// that breaks before that (an error event right after the 200, as Anthropic reports overload, or a
-    /// body that ends) then fails as its call does, before anything reached the client, so another attempt
-    /// or model can answer instead; once a chunk came, the stream is the client's.
+    /// Reads the stream up to its first chunk with content now (text, a tool call or a finish; what comes
+    /// before it, such as Anthropic's `message_start` and `ping` or OpenAI's role-only chunk, is held, at
+    /// most `heldEvents` of them), and returns a stream that yields what it read first. A stream that
+    /// breaks before that (an error event after the 200, as Anthropic reports overload, or a body that
+    /// ends) then fails as its call does, before anything reached the client, so another attempt or model
+    /// can answer instead; once content came, the stream is the client's.
     public func prefetchingFirstChunk() async throws -> ChatChunkStream {
         var iterator = makeAsyncIterator()
-        iterator.pending = try await iterator.next()
-        iterator.endAfterPending = iterator.pending == nil
+        var read: [Relayable<ChatChunk>] = []
+        while read.count < Self.heldEvents {
+            guard let chunk = try await iterator.next() else {
+                iterator.endAfterPending = true
+                break
+            }
+            read.append(chunk)
+            if chunk.value.hasContent { break }
+        }
+        iterator.pending = read
         return ChatChunkStream(self, prefetched: Prefetched(iterator: iterator))
     }
+
+    /// Content-free events held before the first content (a model that thinks at length streams its
+    /// thinking as such events: past these, the stream is the client's anyway).
+    static let heldEvents = 32
 
     /// Handed once from the task that made the call to the one that reads the stream, never shared, and
     /// read by one iterator: the single owner the `@unchecked` stands for.
@@ -73,9 +87,10 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
         var parser = SSEParser()
         var anthropic = AnthropicStreamDecoder()
         var state = State.streaming
-        /// The chunk `prefetchingFirstChunk` read, returned first.
-        var pending: Relayable<ChatChunk>?
-        /// The stream ended cleanly before any chunk: nothing more to read.
+        /// What `prefetchingFirstChunk` read, returned first.
+        var pending: [Relayable<ChatChunk>] = []
+        var pendingIndex = 0
+        /// The stream ended cleanly while being read ahead: nothing more to read.
         var endAfterPending = false
 
         enum State {
@@ -91,9 +106,12 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
         }
 
         public mutating func next() async throws -> Relayable<ChatChunk>? {
-            if let chunk = pending {
-                pending = nil
-                return chunk
+            if pendingIndex < pending.count {
+                defer {
+                    pendingIndex += 1
+                    if pendingIndex == pending.count { pending = [] }
+                }
+                return pending[pendingIndex]
             }
             if endAfterPending { return nil }
             while true {
@@ -165,5 +183,12 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
                 }
             }
         }
+    }
+}
+
+extension ChatChunk {
+    /// Whether the chunk says anything of the answer: text, a tool call or a finish.
+    var hasContent: Bool {
+        choices.contains { !($0.content ?? "").isEmpty || !$0.toolCalls.isEmpty || $0.finishReason != nil }
     }
 }

@@ -34,10 +34,12 @@ import Tracing
     /// Until its first chunk nothing of a stream reached the client: a stream that breaks there (an error
     /// event right after the 200, as Anthropic reports overload, or a body that ends) moves on as a
     /// refused call does, and a lone model's failure is an error status, not a broken 200 stream.
-    @Test(arguments: [true, false])
-    func aStreamThatBreaksBeforeItsFirstChunkFallsBack(errorEvent: Bool) async throws {
+    @Test(arguments: [(true, false), (false, false), (true, true), (false, true)])
+    func aStreamThatBreaksBeforeItsFirstChunkFallsBack(errorEvent: Bool, afterRole: Bool) async throws {
+        // A role-only chunk (how OpenAI streams begin) says nothing of the answer yet.
+        let role = #"{"id":"c","object":"chat.completion.chunk","created":1,"model":"a-upstream","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}"#
         let failing = ScriptedUpstream { _, _ in
-            .scriptedEvents(errorEvent ? [#"{"error":{"message":"overloaded","type":"server_error"}}"#] : [], done: false)
+            .scriptedEvents((afterRole ? [role] : []) + (errorEvent ? [#"{"error":{"message":"overloaded","type":"server_error"}}"#] : []), done: false)
         }
         let healthy = ScriptedUpstream { _, _ in .scriptedEvents(Canned.events) }
         try await failing.run { first in
