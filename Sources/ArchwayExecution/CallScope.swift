@@ -19,8 +19,9 @@ public struct CallScope: Sendable {
     /// The call this one evaluates (a shadow call's link to the client's call).
     public var link: ServiceContext?
     /// What a cancellation of the call stands for, when the caller may cancel it for its own reasons (a
-    /// workflow's deadline, a failed sibling step); without it, the client left (`client_closed`).
-    public var cancellation: (@Sendable () -> GatewayError)?
+    /// workflow's deadline, a failed sibling step, the gateway's shutdown); without it, the client left
+    /// (`client_closed`).
+    public var cancellation: (any CancellationCause)?
 
     public init(
         model: String,
@@ -29,7 +30,7 @@ public struct CallScope: Sendable {
         purpose: String? = nil,
         decisions: CallDecisions? = nil,
         link: ServiceContext? = nil,
-        cancellation: (@Sendable () -> GatewayError)? = nil
+        cancellation: (any CancellationCause)? = nil
     ) {
         self.model = model
         self.context = context
@@ -45,4 +46,10 @@ public struct CallScope: Sendable {
     var isSampled: Bool {
         purpose != ModelCallTarget.shadowPurpose && purpose != ModelCallTarget.probePurpose
     }
+}
+
+/// Why a call was cancelled, asked when it was: a connection cut by shutdown (`shutting_down`), a workflow
+/// run that stopped its steps (`cancelled`), or the client leaving (`client_closed`).
+public protocol CancellationCause: Sendable {
+    var cancellationError: GatewayError { get }
 }

@@ -1,3 +1,5 @@
+import ArchwayCore
+import ArchwayExecution
 import Synchronization
 
 /// The request running on one client connection, so that the connection's close can cancel it.
@@ -59,4 +61,9 @@ final class ClientConnection: Sendable {
         guard let connection else { return try await body() }
         return try await connection.run(body)
     }
+}
+
+extension ClientConnection: CancellationCause {
+    /// A request cancelled on this connection was cut by the gateway's shutdown, or its client left.
+    var cancellationError: GatewayError { wasCut ? .shuttingDown : .clientClosed }
 }

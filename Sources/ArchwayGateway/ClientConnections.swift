@@ -26,5 +26,8 @@ public final class ClientConnections: Sendable {
         while connections.contains(where: \.isBusy), ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
         }
+        // A request's answer is written just after its work ends: a moment for the last ones to leave
+        // before the connections close.
+        if !connections.isEmpty { try? await Task.sleep(for: .milliseconds(50)) }
     }
 }

@@ -80,9 +80,14 @@ struct GatewayRoutes: Sendable {
         _ body: (CallScope) async throws -> Value
     ) async throws -> Value {
         let decisions = CallDecisions()
-        let scope = CallScope(model: model, context: context.serviceContext, decisions: decisions)
+        let scope = CallScope(model: model, context: context.serviceContext, decisions: decisions, cancellation: context.client)
         defer { decisions.report(on: context.serverSpan, headers: &headers) }
-        return try await ClientConnection.run(on: context.client) { try await body(scope) }
+        do {
+            return try await ClientConnection.run(on: context.client) { try await body(scope) }
+        } catch is CancellationError where context.client?.wasCut == true {
+            // Cut by the gateway's shutdown: the client (still there) is told so.
+            throw GatewayError.shuttingDown
+        }
     }
 
     func chatCompletions(_ request: Request, context: GatewayRequestContext) async throws -> Response {

@@ -1,3 +1,5 @@
+import ArchwayCore
+import ArchwayExecution
 import Synchronization
 
 /// Whether a run is stopping its steps because one failed it (read by the steps it cancels).
@@ -7,4 +9,17 @@ final class RunStopping: Sendable {
     func stop() { state.withLock { $0 = true } }
 
     var isStopping: Bool { state.withLock { $0 } }
+}
+
+/// What stopped a step's model call when it was cancelled: the run's deadline, another step's failure,
+/// or (otherwise) the caller leaving.
+struct StepCancellation: CancellationCause {
+    let clock: any GatewayClock
+    let runDeadline: ContinuousClock.Instant
+    let stopping: RunStopping
+
+    var cancellationError: GatewayError {
+        if clock.now >= runDeadline { return .deadlineExceeded }
+        return stopping.isStopping ? .stoppedByRun : .clientClosed
+    }
 }

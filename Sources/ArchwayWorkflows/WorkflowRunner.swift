@@ -176,10 +176,7 @@ public struct WorkflowRunner: Sendable {
         let deadline = Self.callDeadline(run: runDeadline, stepStart: start, timeout: step.timeout)
         // What a cancelled call of this step was stopped by, for its span and metrics: the run's deadline,
         // another step's failure, or (otherwise) the caller leaving.
-        let cancellation: @Sendable () -> GatewayError = { [clock] in
-            if clock.now >= runDeadline { return .deadlineExceeded }
-            return stopping.isStopping ? .stoppedByRun : .clientClosed
-        }
+        let cancellation = StepCancellation(clock: clock, runDeadline: runDeadline, stopping: stopping)
         let tally = StepTally()
         var result = WorkflowStepResult(status: .succeeded, output: nil, model: nil, usage: nil, costUSD: 0, duration: .zero, attempts: 0, error: nil)
         do {
@@ -266,7 +263,7 @@ public struct WorkflowRunner: Sendable {
         context: ServiceContext,
         deadline: ContinuousClock.Instant,
         tally: StepTally,
-        cancellation: @escaping @Sendable () -> GatewayError
+        cancellation: StepCancellation
     ) async throws -> [JSONValue] {
         try await withThrowingTaskGroup(of: (Int, JSONValue).self) { group in
             var outputs = [JSONValue](repeating: .null, count: items.count)
@@ -294,7 +291,7 @@ public struct WorkflowRunner: Sendable {
         context: ServiceContext,
         deadline: ContinuousClock.Instant,
         tally: StepTally,
-        cancellation: @escaping @Sendable () -> GatewayError
+        cancellation: StepCancellation
     ) async throws -> JSONValue {
         var messages: [ChatMessage] = []
         if let system = step.system { messages.append(.text(.system, try values.render(system))) }

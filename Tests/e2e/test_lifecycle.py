@@ -83,6 +83,36 @@ def test_a_stream_cut_by_the_shutdown_timeout_is_told_and_its_spans_are_exported
     assert spans["chat slow"].attrs.get("error.type") == "shutting_down"
 
 
+def test_a_request_cut_by_the_shutdown_timeout_is_answered_503_shutting_down(gateway, simulator, otlp_sink):
+    cfg = base_config(simulator, server={"shutdown_timeout": "1s"},
+                      providers={"slow": {"kind": "simulator", "base_url": f"{simulator}/v1", "api_key": "k",
+                                          "headers": {"x-simulator-latency-ms": "8000"}}},
+                      models={"slow": {"provider": "slow"}},
+                      upstream={"first_byte_timeout": "20s"})
+    gw = gateway(cfg)
+    trace_id = "%032x" % int.from_bytes(os.urandom(16), "big")
+    result: dict = {}
+
+    def ask():
+        try:
+            r = httpx.post(f"{gw.v1}/chat/completions", timeout=30,
+                           headers={"traceparent": f"00-{trace_id}-{'%016x' % 7}-01"},
+                           json={"model": "slow", "messages": [{"role": "user", "content": "hi"}]})
+            result["status"], result["body"] = r.status_code, r.json()
+        except httpx.HTTPError as error:
+            result["error"] = repr(error)
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    time.sleep(0.5)
+    assert gw.stop(timeout=15) == 0, gw.describe()
+    asker.join(timeout=10)
+    assert result.get("status") == 503, result
+    assert result["body"]["error"]["code"] == "shutting_down", result
+    spans = {s.name: s for s in otlp_sink.spans_in_trace(trace_id)}
+    assert spans["chat slow"].attrs.get("error.type") == "shutting_down", sorted(spans)
+
+
 def test_says_once_when_no_collector_answers_and_how_to_fix_it(gateway, simulator):
     port = closed_port()
     gw = gateway(base_config(simulator), otlp_endpoint=f"http://127.0.0.1:{port}")
