@@ -2,8 +2,9 @@ import ArchwayCore
 
 /// The text a request carries wherever it sits, for the PII policy: message text, parts the gateway does
 /// not interpret (Anthropic `document` and `search_result` blocks, `input_text`, future part types),
-/// image URLs, a message's `name`, tool-call arguments, tool descriptions, `user` and the fields passed
-/// through as they came (`metadata`, `prediction`, …). Binary content cannot be read and is left as it
+/// image URLs, a message's `name`, tool-call arguments, tool descriptions and parameter schemas,
+/// `response_format` (its schema), stop sequences, `user` and the fields passed through as they came
+/// (`metadata`, `prediction`, …). Binary content cannot be read and is left as it
 /// is: base64 `data` (images, PDFs, audio) and `data:` URLs.
 extension ChatRequest {
     /// Calls `body` with every readable string, in the order `rewriteReadableText` visits them.
@@ -21,7 +22,10 @@ extension ChatRequest {
         }
         for tool in tools ?? [] {
             if let description = tool.description { body(description) }
+            tool.parameters?.forEachReadableString(body)
         }
+        responseFormat?.forEachReadableString(body)
+        for sequence in stop ?? [] { body(sequence) }
         if let user { body(user) }
         for key in extra.keys.sorted() { extra[key]?.forEachReadableString(body) }
     }
@@ -46,9 +50,12 @@ extension ChatRequest {
         if var definitions = tools {
             for index in definitions.indices {
                 definitions[index].description = definitions[index].description.map(transform)
+                definitions[index].parameters = definitions[index].parameters?.rewritingReadableStrings(transform)
             }
             tools = definitions
         }
+        responseFormat = responseFormat?.rewritingReadableStrings(transform)
+        stop = stop?.map(transform)
         user = user.map(transform)
         for key in extra.keys.sorted() { extra[key] = extra[key]?.rewritingReadableStrings(transform) }
     }

@@ -197,7 +197,9 @@ import Tracing
                 ], contentIsText: false, name: mail),
             ])
             request.user = mail
-            request.tools = [ToolDefinition(name: "notify", description: "Writes to \(mail)")]
+            request.tools = [ToolDefinition(name: "notify", description: "Writes to \(mail)", parameters: Self.json(#"{"type":"object","properties":{"to":{"type":"string","enum":["\#(mail)"]}}}"#))]
+            request.responseFormat = Self.json(#"{"type":"json_schema","json_schema":{"name":"r","schema":{"type":"object","description":"for \#(mail)"}}}"#)
+            request.stop = ["\(mail)"]
             request.extra = ["metadata": Self.json(#"{"email":"\#(mail)"}"#), "prediction": Self.json(#"{"type":"content","content":"\#(mail)"}"#)]
             let carried = request
             _ = try await Self.run(configuration, tracer: InMemoryTracer()) { executor in
@@ -205,7 +207,7 @@ import Tracing
             }
             let sent = try #require(upstream.received.first?.body)
             #expect(!sent.contains(mail), "\(sent)")
-            #expect(sent.components(separatedBy: "[[EMAIL_1]]").count - 1 == 8, "\(sent)")
+            #expect(sent.components(separatedBy: "[[EMAIL_1]]").count - 1 == 11, "\(sent)")
             // Binary content is left as it came.
             #expect(sent.contains("aGVsbG8gYWxpY2Uuam9uZXNAZXhhbXBsZS5jb20=") && sent.contains("data:image/png;base64,iVBORw0KGgo="))
         }
