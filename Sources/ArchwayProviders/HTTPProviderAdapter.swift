@@ -143,13 +143,13 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     }
 
     /// A query with the values of parameters that look like credentials (`api-key`, `key`, `token`,
-    /// `sig`, …) replaced by `REDACTED`, as the HTTP conventions ask of `url.full`.
+    /// `sig`, Azure Functions' `code`, …) replaced by `REDACTED`, as the HTTP conventions ask of `url.full`.
     static func redactedQuery(_ query: String) -> String {
         guard query.count > 1 else { return query }
         let parameters = query.dropFirst().split(separator: "&", omittingEmptySubsequences: false).map { parameter -> String in
             guard let equals = parameter.firstIndex(of: "=") else { return String(parameter) }
             let name = parameter[..<equals].lowercased()
-            let secret = ["key", "token", "sig", "signature", "secret", "password", "auth", "credential"].contains { name.contains($0) }
+            let secret = ["key", "token", "sig", "secret", "password", "auth", "credential"].contains { name.contains($0) } || name == "code"
             return secret ? parameter[..<equals] + "=REDACTED" : String(parameter)
         }
         return "?" + parameters.joined(separator: "&")

@@ -58,7 +58,8 @@ public struct UpstreamTransport: Sendable {
                 }
                 let excerpt = await Self.errorExcerpt(response, apiKey: provider.apiKey)
                 failed = response.status.code == 404
-                    ? GatewayError.upstreamNotFound(provider: provider.name, path: path, model: call.model)
+                    // The path without its query, which may hold a credential (`?api-key=`).
+                    ? GatewayError.upstreamNotFound(provider: provider.name, path: String(path.prefix { $0 != "?" }), model: call.model)
                     : GatewayError.upstreamStatus(Int(response.status.code), provider: provider.name, excerpt: excerpt)
                 retryAfter = Self.retryAfter(response.headers.first(name: "retry-after"))
                 let headroom = RateLimitHeadroom(response.headers)

@@ -108,6 +108,17 @@ struct AdapterHarness {
             let span = try #require(harness.tracer.finishedSpans.first { $0.kind == .client })
             #expect(span.attributes["url.full"]?.toSpanAttribute() == .string(base + "/openai/deployments/d/chat/completions?api-version=2024-06-01&api-key=REDACTED"))
         }
+        // A 404 names the path, never the query.
+        let missing = ScriptedUpstream { _, _ in .scriptedJSON(#"{"error":{"message":"no"}}"#, status: .notFound) }
+        try await missing.run { base in
+            let harness = try AdapterHarness(base: base + "/v1?code=QUERYSECRET")
+            let error = await #expect(throws: GatewayError.self) {
+                try await harness.run { adapter in try await adapter.chat(AdapterHarness.request, call: AdapterHarness.call()) }
+            }
+            #expect(error?.message.contains("/v1/chat/completions") == true && error?.message.contains("QUERYSECRET") == false)
+            let span = try #require(harness.tracer.finishedSpans.first { $0.kind == .client })
+            #expect(span.attributes["url.full"]?.toSpanAttribute() == .string(base + "/v1/chat/completions?code=REDACTED"))
+        }
     }
 
     @Test func aRefusalCarriesItsRetryAfterAndRateLimitHeadroom() async throws {
