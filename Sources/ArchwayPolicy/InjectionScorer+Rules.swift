@@ -5,11 +5,12 @@ extension InjectionScorer {
         "instructions", "instruction", "prompt", "prompts", "rules", "directions", "guidelines", "guidance", "context",
         "constraints", "commands", "orders", "programming", "directives", "restrictions", "policies", "policy",
     ]
-    static let reveal: Set<String> = ["reveal", "show", "print", "repeat", "output", "display", "tell", "give", "leak", "dump", "share", "recite", "disclose", "expose", "paste", "echo"]
+    static let reveal: Set<String> = ["reveal", "show", "print", "repeat", "output", "display", "tell", "give", "leak", "dump", "share", "recite", "disclose", "expose", "paste", "echo", "reply", "respond"]
     static let hidden: Set<String> = ["system", "initial", "hidden", "secret", "original", "developer", "internal", "confidential", "full", "exact"]
     static let promptWords: Set<String> = ["prompt", "prompts", "instructions", "message", "rules", "configuration", "preamble"]
-    /// First-person possessives: in an override's words, the user's own earlier instructions.
-    static let ownWords: Set<String> = ["my", "our", "mine"]
+    /// First-person words: right before an override's target ("my previous instructions", "everything I
+    /// told you") or right after it ("the instructions I gave"), the user's own earlier words.
+    static let ownWords: Set<String> = ["my", "i"]
     static let limits: Set<String> = ["restrictions", "restriction", "limits", "limitations", "rules", "filters", "filter", "guidelines", "censorship", "boundaries", "constraints", "ethics", "morals", "safeguards"]
 
     static let defaultRules: [Rule] = [
@@ -17,9 +18,12 @@ extension InjectionScorer {
         // override of anyone else's.
         Rule(name: "instruction_override", weight: 0.85, slots: [overrideVerbs, earlier, directions], notOwn: true),
         Rule(name: "instruction_override", weight: 0.85, slots: [overrideVerbs, directions, ["above", "before", "earlier", "given", "so"]], gap: 2, notOwn: true),
-        Rule(name: "instruction_override", weight: 0.8, slots: [["forget"], ["everything", "anything"], ["told", "said", "above", "before", "know"]]),
+        Rule(name: "instruction_override", weight: 0.8, slots: [["forget"], ["everything", "anything"], ["told", "said", "above", "before", "know"]], notOwn: true),
+        Rule(name: "instruction_override", weight: 0.85, slots: [overrideVerbs, ["everything", "anything"], ["above", "before", "earlier", "previously"]], gap: 1, notOwn: true),
+        Rule(name: "instruction_override", weight: 0.85, slots: [overrideVerbs, ["safety", "ethical", "ethics", "moderation", "content"], ["rules", "guidelines", "policies", "policy", "filters", "restrictions", "guardrails"]], gap: 5),
         Rule(name: "new_instructions", weight: 0.5, slots: [["new", "updated", "real", "actual", "revised", "true"], ["instructions", "orders", "directives", "task", "rules"]], gap: 1),
         Rule(name: "prompt_extraction", weight: 0.8, slots: [reveal, hidden, promptWords]),
+        Rule(name: "prompt_extraction", weight: 0.8, slots: [["contents", "content", "text", "wording", "copy"], hidden, promptWords], gap: 2),
         Rule(name: "prompt_extraction", weight: 0.8, slots: [reveal, ["everything", "words", "text", "all"], ["above", "before", "earlier"]], gap: 3),
         Rule(name: "prompt_extraction", weight: 0.6, slots: [["what"], ["are", "is", "were", "was"], ["your"], ["instructions", "rules", "system", "prompt", "guidelines"]], gap: 1),
         Rule(name: "jailbreak_persona", weight: 0.85, slots: [["do"], ["anything"], ["now"]], gap: 0),

@@ -50,6 +50,11 @@ public struct InjectionScorer: Sendable {
     let rules: [Rule]
     /// The bit of the words in `ownWords`, after every rule slot's.
     static let ownBit = 127
+    static let ownBits: Bits = {
+        var bits = Bits()
+        bits.insert(ownBit)
+        return bits
+    }()
     /// The bit of each rule's first slot; slot n is `firstBit[rule] + n`.
     let firstBit: [Int]
     /// Rule words by the FNV-1a hash of their UTF-8 bytes: words are hashed as they are read, never
@@ -179,16 +184,19 @@ public struct InjectionScorer: Sendable {
         // Single-letter words in a row, joined.
         var singles = WordHash()
         var singleCount = 0
+        // Which of the first single letters were "i" (a first-person word the rules look at).
+        var singleIs: UInt8 = 0
 
         func flushSingles() {
             if singleCount >= 4 {
                 tokens.append(.word(words[singles.value] ?? Bits()))
             } else if singleCount > 0 {
-                // One or a few single letters ("a", "I"): no rule uses them.
-                for _ in 0..<singleCount { tokens.append(.word(Bits())) }
+                // One or a few single letters ("a", "I"): only "I" means anything to a rule.
+                for index in 0..<singleCount { tokens.append(.word(singleIs & (1 << index) != 0 ? Self.ownBits : Bits())) }
             }
             singles = WordHash()
             singleCount = 0
+            singleIs = 0
         }
         func flushWord() {
             defer {
@@ -202,6 +210,7 @@ public struct InjectionScorer: Sendable {
             if useLeet { evasions.insert("leetspeak") }
             let word = useLeet ? leet : plain
             if word.count == 1, let letter = word.first {
+                if letter == "i", singleCount < 8 { singleIs |= 1 << singleCount }
                 singles.add(letter)
                 singleCount += 1
                 return
@@ -267,30 +276,35 @@ public struct InjectionScorer: Sendable {
     func matches(_ rule: Rule, first: Int, _ tokens: [Token]) -> Bool {
         for start in tokens.indices {
             guard case .word(let bits) = tokens[start], bits.contains(first) else { continue }
-            var position = start
-            var matched = true
-            var own = false
-            for slot in 1..<rule.slots.count {
-                var found: Int?
-                var k = position + 1
-                while k < min(tokens.count, position + 2 + rule.gap) {
-                    guard case .word(let bits) = tokens[k] else { break }
-                    if bits.contains(first + slot) {
-                        found = k
-                        break
-                    }
-                    if bits.contains(Self.ownBit) { own = true }
-                    k += 1
-                }
-                guard let next = found else {
-                    matched = false
-                    break
-                }
-                position = next
-            }
-            if matched, !(rule.notOwn && own) { return true }
+            if matches(rule, first: first, tokens, slot: 1, after: start, own: false) { return true }
         }
         return false
+    }
+
+    /// Whether slots `slot…` match after `position`, each within the rule's gap of the one before; every
+    /// candidate word is tried, not only the nearest. A match with a first-person word among its words or
+    /// right after them ("ignore my previous instructions", "forget everything I told you", "the
+    /// instructions I gave") is the user's own and does not count for a `notOwn` rule.
+    private func matches(_ rule: Rule, first: Int, _ tokens: [Token], slot: Int, after position: Int, own: Bool) -> Bool {
+        guard slot < rule.slots.count else {
+            return !(rule.notOwn && (own || isOwn(tokens, position + 1)))
+        }
+        var k = position + 1
+        var ownSoFar = own
+        while k < min(tokens.count, position + 2 + rule.gap) {
+            guard case .word(let bits) = tokens[k] else { return false }
+            if bits.contains(first + slot), matches(rule, first: first, tokens, slot: slot + 1, after: k, own: ownSoFar) {
+                return true
+            }
+            if bits.contains(Self.ownBit) { ownSoFar = true }
+            k += 1
+        }
+        return false
+    }
+
+    private func isOwn(_ tokens: [Token], _ index: Int) -> Bool {
+        guard tokens.indices.contains(index), case .word(let bits) = tokens[index] else { return false }
+        return bits.contains(Self.ownBit)
     }
 
     // MARK: - Markers
