@@ -171,6 +171,14 @@ public struct HTTPProviderAdapter: ProviderAdapter {
             // One answer a call is all Anthropic's API gives: say so rather than answer one of n.
             throw GatewayError.unsupported("The model '\(request.value.model)' is served by an Anthropic provider, which answers one choice a request: n must be 1.", param: "n")
         }
+        if !isAnthropic, request.value.messages.contains(where: { $0.role == .tool && $0.content.contains { if case .other = $0 { true } else { false } } }) {
+            // OpenAI's tool messages carry text: an image or document block a tool returned (from the
+            // Anthropic wire) would be refused by the provider or lost.
+            throw GatewayError.unsupported(
+                "The model '\(request.value.model)' is served by an OpenAI-wire provider, whose tool results carry text only; this request's tool result holds an image or a document.",
+                param: "messages"
+            )
+        }
         // A request carrying the gateway's own `conversation_id` is encoded, which leaves it out.
         if !isAnthropic, let wire = request.wire, wire.format == .openAI, request.value.extra[OpenAIChatRequest.conversationIDField] == nil,
            let body = try? OpenAIPassthrough.upstreamBody(wire, model: model, stream: stream) {

@@ -121,6 +121,25 @@ struct AdapterHarness {
         }
     }
 
+    /// OpenAI's tool messages carry text: a tool result's image block is refused, never dropped unsaid.
+    @Test func aToolResultsImageIsRefusedForAnOpenAIWireProvider() async throws {
+        let upstream = ScriptedUpstream { _, _ in .scriptedJSON(AdapterHarness.completion) }
+        try await upstream.run { base in
+            let harness = try AdapterHarness(base: base + "/v1")
+            let image = try WireJSON.decode(JSONValue.self, from: #"{"type":"image","source":{"type":"url","url":"https://x.test/a.png"}}"#)
+            let request = Relayable(ChatRequest(model: "m", messages: [
+                ChatMessage(role: .user, content: [.text("look")]),
+                ChatMessage(role: .assistant, toolCalls: [ToolCall(id: "tu", name: "shot", arguments: "{}")]),
+                ChatMessage(role: .tool, content: [.text("here"), .other(image)], contentIsText: false, toolCallID: "tu"),
+            ]))
+            let error = await #expect(throws: GatewayError.self) {
+                try await harness.run { adapter in try await adapter.chat(request, call: AdapterHarness.call()) }
+            }
+            #expect(error?.status == .badRequest && error?.code == "unsupported")
+            #expect(upstream.received.isEmpty)
+        }
+    }
+
     @Test func aRefusalCarriesItsRetryAfterAndRateLimitHeadroom() async throws {
         let upstream = ScriptedUpstream { _, _ in
             .scriptedJSON(

@@ -100,6 +100,23 @@ import Testing
         #expect(request.user == "u1")
     }
 
+    /// An image a tool returned survives a translated Anthropic request: kept as its block, written back.
+    @Test func aToolResultsImageIsKeptForAnAnthropicProvider() throws {
+        let image = #"{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}}"#
+        let body = """
+        {"model":"m","max_tokens":100,"messages":[{"role":"user","content":"look"},
+         {"role":"assistant","content":[{"type":"tool_use","id":"tu","name":"shot","input":{}}]},
+         {"role":"user","content":[{"type":"tool_result","tool_use_id":"tu","content":[{"type":"text","text":"here"},\(image)]}]}]}
+        """
+        let request = try WireJSON.decodeRequest(AnthropicMessagesRequest.self, from: ByteBuffer(string: body)).request
+        #expect(request.messages[2].role == .tool && request.messages[2].content.count == 2)
+        let encoded = try WireJSON.decode(JSONValue.self, from: String(buffer: try WireJSON.encode(AnthropicMessagesRequest(request))))
+        let result = encoded["messages"]?.arrayValue?[2]["content"]?.arrayValue?[0]
+        #expect(result?["type"] == .string("tool_result"))
+        #expect(result?["content"]?.arrayValue?.count == 2)
+        #expect(result?["content"]?.arrayValue?[1]["source"]?["data"] == .string("iVBORw0KGgo="))
+    }
+
     @Test func responsesRoundTripBetweenWires() throws {
         let anthropicBody = """
         {"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"Hello"},

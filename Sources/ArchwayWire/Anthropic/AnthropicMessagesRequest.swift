@@ -149,10 +149,11 @@ public struct AnthropicMessagesRequest: Codable, Sendable {
             case .user:
                 append("user", message.content.map(block(for:)))
             case .tool:
+                let textOnly = message.content.allSatisfy { if case .text = $0 { true } else { false } }
                 append("user", [.object([
                     "type": .string("tool_result"),
                     "tool_use_id": .string(message.toolCallID ?? ""),
-                    "content": .string(message.text),
+                    "content": textOnly ? .string(message.text) : .array(message.content.map(block(for:))),
                 ])])
             case .assistant:
                 var blocks = message.content.map(block(for:))
@@ -243,8 +244,15 @@ public struct AnthropicMessagesRequest: Codable, Sendable {
                     message.toolCalls.append(ToolCall(id: id, name: name, arguments: arguments))
                 case "tool_result":
                     guard let id = block["tool_use_id"]?.stringValue else { throw container.invalid(.content, "a tool_result block needs tool_use_id") }
-                    let text = block["content"].flatMap(AnthropicMessagesRequest.text(of:)) ?? ""
-                    toolMessages.append(ChatMessage(role: .tool, content: [.text(text)], toolCallID: id))
+                    // Text stays text; an image, a document or a search result a tool returned is kept as
+                    // its block, for a provider that can take it.
+                    let parts: [ContentPart] = switch block["content"] {
+                    case .array(let blocks)?:
+                        blocks.map { $0["type"]?.stringValue == "text" ? .text($0["text"]?.stringValue ?? "") : .other($0) }
+                    case let content?: [.text(AnthropicMessagesRequest.text(of: content) ?? "")]
+                    case nil: [.text("")]
+                    }
+                    toolMessages.append(ChatMessage(role: .tool, content: parts, contentIsText: parts.count == 1, toolCallID: id))
                 case "thinking", "redacted_thinking":
                     continue
                 case .some:
