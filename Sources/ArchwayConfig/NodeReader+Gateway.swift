@@ -104,7 +104,7 @@ extension NodeReader {
             case "max_body_bytes": settings.maxBodyBytes = int(entry.value, childPath, range: 1...1_073_741_824) ?? settings.maxBodyBytes
             case "shutdown_timeout": settings.shutdownTimeout = duration(entry.value, childPath) ?? settings.shutdownTimeout
             case "master_key":
-                if let key = string(entry.value, childPath) {
+                if let key = secret(entry.value, childPath) {
                     if key.count < 16 {
                         report(entry.value, childPath, "must be at least 16 characters long")
                     } else {
@@ -168,7 +168,7 @@ extension NodeReader {
                 baseURL = url(entry.value, childPath).map(ProviderConfiguration.apiRoot)
                 if baseURL == nil { valid = false }
             case "api_key":
-                apiKey = string(entry.value, childPath)
+                apiKey = secret(entry.value, childPath)
                 if apiKey == nil { valid = false }
                 if let key = apiKey, !HeaderValidity.isSendableValue(key) {
                     // The key itself is never echoed.
@@ -185,7 +185,7 @@ extension NodeReader {
                     } else if !HeaderValidity.isSendableName(header.key) {
                         report(header.keyNode, "\(childPath).\(header.key)", "'\(header.key)' is not a valid HTTP header name")
                         valid = false
-                    } else if let value = string(header.value, "\(childPath).\(header.key)") {
+                    } else if let value = secret(header.value, "\(childPath).\(header.key)") {
                         if HeaderValidity.isSendableValue(value) {
                             headers.append((header.key, value))
                         } else {

@@ -7,8 +7,9 @@ extension NodeReader {
         var workflows: [WorkflowConfiguration] = []
         for entry in mapping(node, path, allowed: nil) ?? [] {
             // The name is a path segment of `POST /v1/workflows/NAME/runs`.
-            guard !entry.key.isEmpty, entry.key.utf8.allSatisfy(Self.isWorkflowNameByte) else {
-                report(entry.keyNode, "\(path).\(entry.key)", "a workflow name may hold only letters, digits, '.', '_' and '-' (it is part of the URL /v1/workflows/NAME/runs)")
+            // Only dots would be a dot-segment, which clients collapse out of the URL.
+            guard !entry.key.isEmpty, entry.key.utf8.allSatisfy(Self.isWorkflowNameByte), !entry.key.allSatisfy({ $0 == "." }) else {
+                report(entry.keyNode, "\(path).\(entry.key)", "a workflow name may hold only letters, digits, '.', '_' and '-', and not only dots (it is part of the URL /v1/workflows/NAME/runs)")
                 continue
             }
             if let workflow = workflow(entry.key, entry.value, "\(path).\(entry.key)", callable: callable) {

@@ -59,15 +59,7 @@ struct NodeReader {
     }
 
     mutating func interpolate(_ text: String, node: Node, path: String) -> String? {
-        guard text.contains("${") else {
-            // `$NAME`, the shell's form, is almost surely meant as a reference: sent as it is, it would
-            // be a key the provider refuses on every call.
-            if text.first == "$", text.count > 1, text.dropFirst().allSatisfy({ $0 == "_" || $0.isASCII && ($0.isLetter || $0.isNumber) }) {
-                report(node, path, "'\(text)' is not expanded: environment variables are written ${\(text.dropFirst())}")
-                return nil
-            }
-            return text
-        }
+        guard text.contains("${") else { return text }
         var result = ""
         var rest = Substring(text)
         var ok = true
@@ -98,6 +90,29 @@ struct NodeReader {
         }
         result += rest
         return ok ? result : nil
+    }
+
+    /// A credential (`api_key`, `master_key`, a header value): a shell-style `$NAME` in it is almost surely
+    /// meant as a reference, and sent as it is it would be a key refused on every call.
+    mutating func secret(_ node: Node, _ path: String) -> String? {
+        guard let text = string(node, path) else { return nil }
+        if case .scalar(let scalar) = node, let name = Self.shellReference(in: scalar.string) {
+            report(node, path, "'$\(name)' is not expanded: environment variables are written ${\(name)}")
+            return nil
+        }
+        return text
+    }
+
+    /// A shell-style `$NAME` in a value: the whole value (`$OPENAI_KEY`), or an upper-case name within it
+    /// (`$OPENAI_KEY-suffix`, `sk-$KEY`). Lower-case `$…` inside a value may well be literal.
+    static func shellReference(in text: String) -> Substring? {
+        guard let dollar = text.firstIndex(of: "$") else { return nil }
+        let rest = text[text.index(after: dollar)...]
+        let name = rest.prefix { $0 == "_" || $0.isASCII && ($0.isLetter || $0.isNumber) }
+        guard let first = name.first, !first.isNumber else { return nil }
+        let whole = dollar == text.startIndex && name.count == rest.count
+        let upperCase = name.allSatisfy { $0 == "_" || $0.isNumber || $0.isUppercase } && name.count >= 2
+        return whole || upperCase ? name : nil
     }
 
     mutating func bool(_ node: Node, _ path: String) -> Bool? {
@@ -174,7 +189,11 @@ struct NodeReader {
             return nil
         }
         let host = authority.hasPrefix("[") ? authority : (authority.split(separator: ":").first ?? "")
-        if host.isEmpty || authority.contains(" ") || text.contains(" ") {
+        if text.contains(" ") {
+            report(node, path, "'\(text)' is not a valid URL: it contains a space")
+            return nil
+        }
+        if host.isEmpty {
             report(node, path, "'\(text)' is not a valid URL: it has no host")
             return nil
         }

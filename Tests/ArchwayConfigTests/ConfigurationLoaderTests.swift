@@ -85,6 +85,8 @@ import Testing
         #expect(problems(#"providers: {p: {kind: openai, base_url: "http://alice:pw@127.0.0.1:9/v1"}}"# + models).contains { $0.contains("must not carry credentials") })
         #expect(problems(#"providers: {p: {kind: openai, base_url: "http://127.0.0.1:9/v1#x"}}"# + models).contains { $0.contains("fragment") })
         #expect(problems("providers: {p: {kind: openai, api_key: $OPENAI_KEY}}" + models).contains { $0.contains("written ${OPENAI_KEY}") })
+        #expect(problems("providers: {p: {kind: openai, api_key: $OPENAI_KEY-suffix}}" + models).contains { $0.contains("written ${OPENAI_KEY}") })
+        #expect(problems(#"providers: {p: {kind: openai, base_url: "http://127.0.0.1:9/v1 "}}"# + models).contains { $0.contains("contains a space") })
         #expect(problems("providers: {p: {kind: openai, api_key: \"${EMPTY}\"}}" + models).contains { $0.contains("'EMPTY' is set but empty") })
         #expect(problems("providers: {p: {kind: openai, api_key: ${OPENAI_KEY}}}" + models).contains { $0.contains("must be quoted") })
         #expect(problems(#"providers: {p: {kind: openai, base_url: "https://x.openai.azure.com/openai/deployments/d/?api-version=2024-06-01", api_key: "$1-is-literal"}}"# + models).isEmpty)

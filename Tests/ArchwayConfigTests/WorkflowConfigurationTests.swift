@@ -77,7 +77,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ["team/summary", "two words", "é"])
+    @Test(arguments: ["team/summary", "two words", "é", "..", "."])
     func aWorkflowNameMustFitInItsURL(_ name: String) {
         #expect {
             try loader.load(yaml: Self.base + """

@@ -34,7 +34,12 @@ public enum AnthropicPassthrough {
     public static func event(_ raw: SSEParser.RawEvent) -> WireBytes {
         var out = ByteBuffer()
         out.reserveCapacity(raw.data.readableBytes + 32)
-        if let name = raw.event {
+        // An event sent without its `event:` line gets it from its `type`, as Anthropic's SDKs need it.
+        let name = raw.event ?? (try? raw.data.withUnsafeReadableBytes { bytes -> String? in
+            let scanner = JSONScanner(bytes)
+            return try scanner.member("type", of: try scanner.value(at: 0), scanner.string)
+        }) ?? nil
+        if let name {
             out.writeStaticString("event: ")
             out.writeString(name)
             out.writeStaticString("\n")
@@ -55,7 +60,7 @@ public enum AnthropicPassthrough {
         }
         out.writeStaticString("\n\n")
         var ranges: [Range<Int>] = []
-        if raw.event == "message_start", !multiline {
+        if name == "message_start", !multiline {
             ranges = (try? raw.data.withUnsafeReadableBytes { bytes -> [Range<Int>] in
                 let scanner = JSONScanner(bytes)
                 var found: [Range<Int>] = []
