@@ -97,9 +97,34 @@ public struct UpstreamTransport: Sendable {
 
     /// A `retry-after` in seconds (the HTTP-date form is not used by model providers), within an hour;
     /// nil for anything else, so a provider's odd value can never trap a conversion.
-    static func retryAfter(_ value: String?) -> Duration? {
-        guard let value, let seconds = Double(value.filter { $0 != " " }), seconds.isFinite, seconds >= 0 else { return nil }
-        return .milliseconds(Int64(min(seconds, 3600) * 1000))
+    static func retryAfter(_ value: String?, now: Int = currentUnixSeconds()) -> Duration? {
+        guard let value else { return nil }
+        if let seconds = Double(value.filter { $0 != " " }), seconds.isFinite, seconds >= 0 {
+            return .milliseconds(Int64(min(seconds, 3600) * 1000))
+        }
+        // The HTTP-date form (`Wed, 21 Oct 2026 07:28:00 GMT`, RFC 9110's IMF-fixdate): the time until then.
+        guard let date = imfFixdate(value) else { return nil }
+        return .seconds(min(max(date - now, 0), 3600))
+    }
+
+    /// Seconds since the Unix epoch of an IMF-fixdate, or nil.
+    static func imfFixdate(_ text: String) -> Int? {
+        let parts = text.split(separator: " ")
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]), (1...31).contains(day),
+              let month = months.firstIndex(of: String(parts[2])), let year = Int(parts[3]), (1970...9999).contains(year)
+        else { return nil }
+        let time = parts[4].split(separator: ":").compactMap { Int($0) }
+        guard time.count == 3, (0..<24).contains(time[0]), (0..<60).contains(time[1]), (0...60).contains(time[2]) else { return nil }
+        // Days from the civil date (Howard Hinnant's algorithm), March-based years.
+        let y = month < 2 ? year - 1 : year
+        let era = y / 400
+        let yearOfEra = y - era * 400
+        let monthFromMarch = (month + 10) % 12  // `month` counts from 0
+        let dayOfYear = (153 * monthFromMarch + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        return days * 86_400 + time[0] * 3_600 + time[1] * 60 + time[2]
     }
 
     static func nioDeadline(_ deadline: ContinuousClock.Instant) -> NIODeadline {

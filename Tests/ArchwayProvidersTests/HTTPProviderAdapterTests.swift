@@ -158,6 +158,18 @@ struct AdapterHarness {
         }
     }
 
+    /// `retry-after` in seconds or as an HTTP date (RFC 9110 §10.2.3).
+    @Test func retryAfterIsReadInSecondsOrAsADate() {
+        #expect(UpstreamTransport.retryAfter("7") == .seconds(7))
+        #expect(UpstreamTransport.retryAfter("0.5") == .milliseconds(500))
+        // 1994-11-06T08:49:37Z is 784111777.
+        #expect(UpstreamTransport.imfFixdate("Sun, 06 Nov 1994 08:49:37 GMT") == 784_111_777)
+        #expect(UpstreamTransport.retryAfter("Sun, 06 Nov 1994 08:50:37 GMT", now: 784_111_777) == .seconds(60))
+        #expect(UpstreamTransport.retryAfter("Sun, 06 Nov 1994 08:49:00 GMT", now: 784_111_777) == .seconds(0))
+        #expect(UpstreamTransport.retryAfter("tomorrow") == nil)
+        #expect(UpstreamTransport.retryAfter("Sun, 06 Foo 1994 08:49:37 GMT") == nil)
+    }
+
     /// Asked to wait longer than a retry may, the gateway does not ask again at once.
     @Test func aLongRetryAfterIsNotRetriedAtOnce() async throws {
         let upstream = ScriptedUpstream { _, _ in .scriptedJSON(#"{"error":{"message":"later"}}"#, status: .tooManyRequests, headers: [.retryAfter: "60"]) }
