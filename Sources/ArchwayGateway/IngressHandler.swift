@@ -91,12 +91,13 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return errorCaught(context: context, error: error)
             }
             isHTTP10 = nioHead.version.major == 1 && nioHead.version.minor == 0
-            if !isHTTP10, Self.hostFields(in: nioHead.headers) != 1 {
-                // RFC 9112 §3.2: an HTTP/1.1 request without exactly one Host is answered 400, unrouted,
-                // and its connection closed (its body is not read).
+            if !isHTTP10, head.authority == nil {
+                // RFC 9112 §3.2: an HTTP/1.1 request without a Host is answered 400, unrouted, and its
+                // connection closed (its body is not read). The head's authority is its first Host, read
+                // already: counting them would walk every field of every request.
                 state = .answeredEarly
                 var refused = IngressRequest(head: head, body: ByteBuffer(), channel: context.channel, client: client, acceptsChunked: true, closes: true)
-                refused.refusal = GatewayError.invalidRequest("An HTTP/1.1 request needs exactly one Host header.", code: "invalid_request")
+                refused.refusal = GatewayError.invalidRequest("An HTTP/1.1 request needs a Host header.", code: "invalid_request")
                 dispatch(refused)
                 return
             }
@@ -132,15 +133,6 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
             state = .idle
             dispatch(IngressRequest(head: head, body: body ?? ByteBuffer(), channel: context.channel, client: client, acceptsChunked: !isHTTP10))
         }
-    }
-
-    /// How many `Host` fields the head has (names compared without case, no allocation).
-    static func hostFields(in headers: HTTPHeaders) -> Int {
-        var count = 0
-        for (name, _) in headers where name.utf8.count == 4 {
-            if name.utf8.elementsEqual("host".utf8, by: { $0 | 0x20 == $1 }) { count += 1 }
-        }
-        return count
     }
 
     // Hummingbird allows half-closed connections, so a client that leaves shows only as the end of its
@@ -182,6 +174,6 @@ struct IngressRequest {
     /// Whether the connection closes after the answer whatever the client asked: it was answered before
     /// its body was read.
     var closes = false
-    /// Answered with this error without being routed (an HTTP/1.1 request without exactly one Host).
+    /// Answered with this error without being routed (an HTTP/1.1 request without a Host).
     var refusal: GatewayError?
 }
