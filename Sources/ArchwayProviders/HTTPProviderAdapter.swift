@@ -72,7 +72,7 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     public func chat(_ request: Relayable<ChatRequest>, call: UpstreamCall) async throws -> UpstreamReply<Relayable<ChatResponse>> {
         let (response, exchange) = try await send(
             chatEndpoint, body: encode(request, model: call.model, stream: false), stream: false, call: call, collectLimit: Self.chatBodyLimit,
-            relaying: request.wire
+            anthropicBeta: relayedBeta(request)
         )
         do {
             let body = try await response.body.collect(upTo: Self.chatBodyLimit)
@@ -99,7 +99,7 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     }
 
     public func streamChat(_ request: Relayable<ChatRequest>, call: UpstreamCall) async throws -> UpstreamReply<ChatChunkStream> {
-        let (response, exchange) = try await send(chatEndpoint, body: encode(request, model: call.model, stream: true), stream: true, call: call, relaying: request.wire)
+        let (response, exchange) = try await send(chatEndpoint, body: encode(request, model: call.model, stream: true), stream: true, call: call, anthropicBeta: relayedBeta(request))
         // An answer that is not a stream (a JSON completion or an HTML page under 200) is known to be wrong
         // before any byte reaches the client: a failure another model may answer, not a broken stream.
         if let type = response.headers.first(name: "content-type"), !type.lowercased().contains("text/event-stream") {
@@ -155,6 +155,21 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         return "?" + parameters.joined(separator: "&")
     }
 
+    /// An Anthropic client's `anthropic-beta`, when its bytes go to this (Anthropic) provider.
+    func relayedBeta(_ request: Relayable<ChatRequest>) -> String? {
+        guard isAnthropic, let wire = request.wire, wire.format == .anthropic else { return nil }
+        return wire.anthropicBeta
+    }
+
+    static func hasBlockInAToolResult(_ messages: [ChatMessage]) -> Bool {
+        for message in messages where message.role == .tool {
+            for part in message.content {
+                if case .other = part { return true }
+            }
+        }
+        return false
+    }
+
     /// The largest answer bodies read whole: far past any model's output, short of exhausting memory.
     static let chatBodyLimit = 64 * 1024 * 1024
     static let embeddingsBodyLimit = 256 * 1024 * 1024
@@ -171,18 +186,18 @@ public struct HTTPProviderAdapter: ProviderAdapter {
             // One answer a call is all Anthropic's API gives: say so rather than answer one of n.
             throw GatewayError.unsupported("The model '\(request.value.model)' is served by an Anthropic provider, which answers one choice a request: n must be 1.", param: "n")
         }
-        if !isAnthropic, request.value.messages.contains(where: { $0.role == .tool && $0.content.contains { if case .other = $0 { true } else { false } } }) {
+        // A request carrying the gateway's own `conversation_id` is encoded, which leaves it out.
+        if !isAnthropic, let wire = request.wire, wire.format == .openAI, request.value.extra[OpenAIChatRequest.conversationIDField] == nil,
+           let body = try? OpenAIPassthrough.upstreamBody(wire, model: model, stream: stream) {
+            return body
+        }
+        if !isAnthropic, Self.hasBlockInAToolResult(request.value.messages) {
             // OpenAI's tool messages carry text: an image or document block a tool returned (from the
             // Anthropic wire) would be refused by the provider or lost.
             throw GatewayError.unsupported(
                 "The model '\(request.value.model)' is served by an OpenAI-wire provider, whose tool results carry text only; this request's tool result holds an image or a document.",
                 param: "messages"
             )
-        }
-        // A request carrying the gateway's own `conversation_id` is encoded, which leaves it out.
-        if !isAnthropic, let wire = request.wire, wire.format == .openAI, request.value.extra[OpenAIChatRequest.conversationIDField] == nil,
-           let body = try? OpenAIPassthrough.upstreamBody(wire, model: model, stream: stream) {
-            return body
         }
         if isAnthropic, let wire = request.wire, wire.format == .anthropic, let body = try? AnthropicPassthrough.upstreamBody(wire, model: model) {
             return body
@@ -204,7 +219,7 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         stream: Bool,
         call: UpstreamCall,
         collectLimit: Int? = nil,
-        relaying wire: WireBytes? = nil
+        anthropicBeta: String? = nil
     ) async throws -> (UpstreamResponse, UpstreamExchange) {
         guard headersAreSendable else {
             throw GatewayError.upstreamUnreachable(provider: provider.name, reason: "its configured headers cannot be sent")
@@ -213,8 +228,8 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         if stream { headers.add(name: "accept", value: "text/event-stream") }
         // An Anthropic client's betas go with its bytes to an Anthropic provider, after any the
         // provider's configuration sets.
-        if isAnthropic, let wire, wire.format == .anthropic, let beta = wire.anthropicBeta, HeaderValidity.isSendableValue(beta) {
-            headers.add(name: "anthropic-beta", value: beta)
+        if let anthropicBeta, HeaderValidity.isSendableValue(anthropicBeta) {
+            headers.add(name: "anthropic-beta", value: anthropicBeta)
         }
         return try await transport.send(
             origin: origin,
