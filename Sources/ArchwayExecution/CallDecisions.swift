@@ -1,3 +1,4 @@
+public import ArchwayCore
 public import ArchwayRouting
 import Synchronization
 
@@ -18,8 +19,15 @@ public final class CallDecisions: Sendable {
     }
 
     private let state = Mutex(Record())
+    /// What a cancellation of the call stands for, when its caller may cancel it for reasons of its own (a
+    /// connection cut by shutdown, a workflow's deadline or failed step); without it, the client left
+    /// (`client_closed`). Here, in an object the call already carries, rather than in `CallScope`, which
+    /// is copied a dozen times a call.
+    public let cancellation: (any CancellationCause)?
 
-    public init() {}
+    public init(cancellation: (any CancellationCause)? = nil) {
+        self.cancellation = cancellation
+    }
 
     public var record: Record { state.withLock { $0 } }
 

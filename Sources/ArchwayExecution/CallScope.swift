@@ -18,10 +18,6 @@ public struct CallScope: Sendable {
     public var decisions: CallDecisions?
     /// The call this one evaluates (a shadow call's link to the client's call).
     public var link: ServiceContext?
-    /// What a cancellation of the call stands for, when the caller may cancel it for its own reasons (a
-    /// workflow's deadline, a failed sibling step, the gateway's shutdown); without it, the client left
-    /// (`client_closed`).
-    public var cancellation: (any CancellationCause)?
 
     public init(
         model: String,
@@ -29,8 +25,7 @@ public struct CallScope: Sendable {
         deadline: ContinuousClock.Instant? = nil,
         purpose: String? = nil,
         decisions: CallDecisions? = nil,
-        link: ServiceContext? = nil,
-        cancellation: (any CancellationCause)? = nil
+        link: ServiceContext? = nil
     ) {
         self.model = model
         self.context = context
@@ -38,7 +33,6 @@ public struct CallScope: Sendable {
         self.purpose = purpose
         self.decisions = decisions
         self.link = link
-        self.cancellation = cancellation
     }
 
     /// Whether answers to this call are consistency-sampled: a client's or a workflow's, never a

@@ -283,7 +283,7 @@ public struct ModelCallExecutor: Sendable {
                 // A cancelled caller may surface as the client library's own error: it is still the caller
                 // that left, not a failure another model could fix.
                 let cancelled = error is CancellationError || Task.isCancelled
-                let failure = cancelled ? scope.cancellation?.cancellationError ?? .clientClosed : GatewayError(error)
+                let failure = cancelled ? scope.decisions?.cancellation?.cancellationError ?? .clientClosed : GatewayError(error)
                 call.outcome.error = failure
                 if let headroom = failure.rateLimit { call.outcome.rateLimit = headroom }
                 finish(call, output: nil)

@@ -79,8 +79,8 @@ struct GatewayRoutes: Sendable {
         headers: inout HTTPFields,
         _ body: (CallScope) async throws -> Value
     ) async throws -> Value {
-        let decisions = CallDecisions()
-        let scope = CallScope(model: model, context: context.serviceContext, decisions: decisions, cancellation: context.client)
+        let decisions = CallDecisions(cancellation: context.client)
+        let scope = CallScope(model: model, context: context.serviceContext, decisions: decisions)
         defer { decisions.report(on: context.serverSpan, headers: &headers) }
         do {
             return try await ClientConnection.run(on: context.client) { try await body(scope) }

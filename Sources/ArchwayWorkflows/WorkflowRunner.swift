@@ -305,12 +305,12 @@ public struct WorkflowRunner: Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            let decisions = CallDecisions()
+            let decisions = CallDecisions(cancellation: cancellation)
             do {
                 defer { tally.add(decisions.record) }
                 let (response, _) = try await executor.answer(
                     Relayable(request),
-                    scope: CallScope(model: step.model, context: context, deadline: deadline, decisions: decisions, cancellation: cancellation)
+                    scope: CallScope(model: step.model, context: context, deadline: deadline, decisions: decisions)
                 )
                 let answer = OpenAIChatResponse.content(of: response) ?? response.value
                 tally.add(usage: answer.usage)
