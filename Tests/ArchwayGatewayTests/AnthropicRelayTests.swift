@@ -94,6 +94,23 @@ import Testing
         }
     }
 
+    /// An event sent without its `event:` line gets it from its type, and only a plain type: the
+    /// upstream's text never writes lines of its own into the client's stream (found by the fuzzer).
+    @Test func anEventWithoutItsNameGetsAPlainOne() throws {
+        func raw(_ data: String) throws -> SSEParser.RawEvent {
+            var parser = SSEParser()
+            parser.append(ByteBuffer(string: "data: \(data)\n\n"))
+            let event = parser.nextRawEvent()
+            return try #require(event)
+        }
+        let start = AnthropicPassthrough.event(try raw(#"{"type":"message_start","message":{"model":"up"}}"#))
+        var out = ByteBuffer()
+        OpenAIPassthrough.write(start, model: "claude", into: &out)
+        #expect(String(buffer: out) == "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude\"}}\n\n")
+        let odd = AnthropicPassthrough.event(try raw(#"{"type":"a\nevent: b"}"#))
+        #expect(!String(buffer: odd.bytes).hasPrefix("event:"))
+    }
+
     /// A policy that may rewrite the request turns the relay off: the request is encoded anew.
     @Test func aPolicyTurnsTheRelayOff() async throws {
         let upstream = Self.upstream()

@@ -70,7 +70,9 @@ func streams(_ bytes: ByteBuffer) {
         OpenAIPassthrough.write(AnthropicPassthrough.event(raw), model: "m", into: &relayed)
         var again = SSEParser()
         again.append(relayed)
-        precondition(again.nextRawEvent()?.event == raw.event, "a relayed event reads back as another")
+        let back = again.nextRawEvent()
+        precondition(back != nil && (raw.event == nil || back?.event == raw.event), "a relayed event reads back as another")
+        precondition(again.nextRawEvent() == nil, "a relayed event reads back as two")
         let event = ServerSentEvent(raw)
         if case .chunk(let chunk)? = try? anthropic.decode(event) { reencode(chunk) }
         if let chunk = try? OpenAIPassthrough.chunk(ByteBuffer(string: event.data)) { reencode(chunk.value) }

@@ -35,10 +35,13 @@ public enum AnthropicPassthrough {
         var out = ByteBuffer()
         out.reserveCapacity(raw.data.readableBytes + 32)
         // An event sent without its `event:` line gets it from its `type`, as Anthropic's SDKs need it.
-        let name = raw.event ?? (try? raw.data.withUnsafeReadableBytes { bytes -> String? in
+        // Only a plain name: the upstream's text never writes lines of its own into the client's stream.
+        let name = raw.event ?? ((try? raw.data.withUnsafeReadableBytes { bytes -> String? in
             let scanner = JSONScanner(bytes)
             return try scanner.member("type", of: try scanner.value(at: 0), scanner.string)
-        }) ?? nil
+        }) ?? nil).flatMap { type in
+            !type.isEmpty && type.utf8.allSatisfy { $0 == UInt8(ascii: "_") || ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) } ? type : nil
+        }
         if let name {
             out.writeStaticString("event: ")
             out.writeString(name)
