@@ -76,6 +76,13 @@ struct StreamRelay: Sendable {
         } catch is CancellationError where client?.wasCut == true {
             // Cut by the gateway's shutdown, not by the client: it is told why.
             await end(with: .shuttingDown, writer: &writer)
+        } catch {
+            // The client went away mid-stream: its SERVER span says so (no ERROR status: nothing failed
+            // on the gateway's side), as its GenAI span does.
+            if let serverSpan, serverSpan.isRecording {
+                serverSpan.modifyAttributes { $0.set(GenAIAttributes.errorType, GatewayError.clientClosed.shortDescription) }
+            }
+            throw error
         }
     }
 

@@ -89,3 +89,20 @@ def test_every_hung_up_stream_leaves_a_finished_trace(gw, sim, otlp_sink):
     except AssertionError:
         lost = missing()
         pytest.fail(f"{len(lost)} of {len(reached)} hung-up requests have no finished SERVER or GenAI span: {lost[:5]}")
+
+
+@pytest.mark.parametrize("path,model", [("/v1/chat/completions", "sim-small"), ("/v1/messages", "claude-sim")])
+def test_a_stream_whose_client_leaves_says_so_on_its_server_span(gateway, simulator, otlp_sink, path, model):
+    # 10 tokens a second: under way, far from done, when the client leaves at 0.5 s.
+    slow = {"x-simulator-ttft-ms": "20", "x-simulator-tokens-per-second": "10"}
+    gw = gateway(base_config(simulator, providers={"sim": {"headers": dict(slow)}, "claude": {"headers": dict(slow)}}))
+    trace_id, _, traceparent = new_traceparent()
+    body = {"model": model, "stream": True, "max_tokens": 256, "messages": [{"role": "user", "content": "A long story"}]}
+    hang_up(gw.port, path, body, traceparent, 0.5)
+
+    def server():
+        found = [s for s in otlp_sink.spans_in_trace(trace_id) if s.kind == SPAN_KIND_SERVER]
+        return found[0] if found else None
+
+    span = wait_for(server, timeout=10, interval=0.1)
+    assert span.attrs.get("error.type") == "client_closed", [(s.name, s.attrs.get("error.type")) for s in otlp_sink.spans_in_trace(trace_id)]
