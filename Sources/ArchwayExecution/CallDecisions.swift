@@ -29,6 +29,9 @@ public final class CallDecisions: Sendable {
         self.cancellation = cancellation
     }
 
+    /// The error a call of this record cancelled now ends with.
+    var cancellationError: GatewayError { cancellation?.cancellationError ?? .clientClosed }
+
     public var record: Record { state.withLock { $0 } }
 
     func decided(_ decision: RoutingDecision?) {

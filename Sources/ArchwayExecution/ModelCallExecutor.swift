@@ -126,7 +126,7 @@ public struct ModelCallExecutor: Sendable {
             do {
                 reply.value = try await reply.value.prefetchingFirstChunk()
             } catch {
-                reply.exchange.end(error: error is CancellationError ? .clientClosed : GatewayError(error))
+                reply.exchange.end(error: error is CancellationError ? call.cancellationError : GatewayError(error))
                 throw error
             }
             return (StartedStream(call: call, reply: reply), nil)
@@ -283,7 +283,7 @@ public struct ModelCallExecutor: Sendable {
                 // A cancelled caller may surface as the client library's own error: it is still the caller
                 // that left, not a failure another model could fix.
                 let cancelled = error is CancellationError || Task.isCancelled
-                let failure = cancelled ? scope.decisions?.cancellation?.cancellationError ?? .clientClosed : GatewayError(error)
+                let failure = cancelled ? call.cancellationError : GatewayError(error)
                 call.outcome.error = failure
                 if let headroom = failure.rateLimit { call.outcome.rateLimit = headroom }
                 finish(call, output: nil)
@@ -366,6 +366,9 @@ struct ModelCall: Sendable {
     let decisions: CallDecisions?
     var outcome: AttemptOutcome
     let upstream: UpstreamCall
+
+    /// What a cancellation of the call stands for (`client_closed` unless its caller said otherwise).
+    var cancellationError: GatewayError { decisions?.cancellationError ?? .clientClosed }
 
     mutating func record(usage: Usage?) {
         outcome.usage = usage

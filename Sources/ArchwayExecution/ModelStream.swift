@@ -39,16 +39,11 @@ public struct ModelStream: AsyncSequence, Sendable {
         }
     }
 
-    /// Ends the call because its reader stopped reading (the client went away). Idempotent; a stream that
-    /// ended already is left as it ended.
+    /// Ends the call because its reader stopped reading: the client went away, or the gateway cut the
+    /// request (shutdown), as the call's cancellation cause says. Idempotent; a stream that ended already
+    /// is left as it ended.
     public func abandon() {
-        end(error: .clientClosed)
-    }
-
-    /// Ends the call with `error` now (the gateway cut the stream: `shutting_down`). Idempotent, like
-    /// `abandon()`; the reader's own end then changes nothing.
-    public func end(error: GatewayError) {
-        if case .upstream(_, let call) = source { call.finish(error: error) }
+        if case .upstream(_, let call) = source { call.cancel() }
     }
 
     public struct AsyncIterator: AsyncIteratorProtocol {
@@ -93,7 +88,7 @@ public struct ModelStream: AsyncSequence, Sendable {
             } catch {
                 upstream = nil
                 if error is CancellationError || Task.isCancelled {
-                    call.finish(error: .clientClosed)
+                    call.cancel()
                     throw CancellationError()
                 }
                 let failure = GatewayError(error)

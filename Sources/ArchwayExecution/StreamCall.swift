@@ -74,10 +74,15 @@ final class StreamCall: Sendable {
         if error == nil, let output, let onAnswer { onAnswer.deliver(output) }
     }
 
+    /// Ends the call because it was cancelled: its reader left, or its caller cut it (shutdown).
+    func cancel() {
+        finish(error: call.cancellationError)
+    }
+
     deinit {
         // Released without an end: the reader went away (a client that hung up before its response body
         // started is the usual case). The spans still end, as abandoned by the client.
-        finish(error: .clientClosed)
+        finish(error: call.cancellationError)
     }
 }
 

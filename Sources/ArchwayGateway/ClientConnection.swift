@@ -14,8 +14,6 @@ final class ClientConnection: Sendable {
     private let current = Mutex<TaskReference?>(nil)
     private let closed = Atomic<Bool>(false)
     private let cut = Atomic<Bool>(false)
-    /// What the running request does first when it is cut (a stream ends its call as `shutting_down`).
-    private let onCut = Mutex<(@Sendable () -> Void)?>(nil)
 
     /// Runs `body`; if the client closes the connection meanwhile, the task running it is cancelled.
     func run<Value>(_ body: () async throws -> Value) async throws -> Value {
@@ -41,17 +39,11 @@ final class ClientConnection: Sendable {
     /// Whether a request is running on the connection.
     var isBusy: Bool { current.withLock { $0 != nil } }
 
-    /// Sets (or, with nil, clears) what the running request does when it is cut.
-    func whenCut(_ action: (@Sendable () -> Void)?) {
-        onCut.withLock { $0 = action }
-    }
-
-    /// The gateway stops the request running on the connection: its cut action runs (the call ends as
-    /// `shutting_down`), then its task is cancelled. The connection takes no further request.
+    /// The gateway stops the request running on the connection: its task is cancelled, and its calls
+    /// end as `shutting_down` (`cancellationError`). The connection takes no further request.
     func cutForShutdown() {
         cut.store(true, ordering: .releasing)
         closed.store(true, ordering: .releasing)
-        onCut.withLock { $0 }?()
         current.withLock { $0?.task.cancel() }
     }
 

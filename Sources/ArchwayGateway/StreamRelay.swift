@@ -42,9 +42,6 @@ struct StreamRelay: Sendable {
             // stream that already ended keeps its own outcome.
             defer { relay.stream.abandon() }
             try await ClientConnection.run(on: relay.client) {
-                // Cut by the gateway's shutdown: the call ends as `shutting_down` before the task is cancelled.
-                relay.client?.whenCut { relay.stream.end(error: .shuttingDown) }
-                defer { relay.client?.whenCut(nil) }
                 try await relay.run(&writer)
             }
         })

@@ -88,7 +88,7 @@ public struct HTTPProviderAdapter: ProviderAdapter {
                 Relayable(try WireJSON.decoder.decode(OpenAIChatResponse.self, from: body).response)
             }
             exchange.end()
-            return UpstreamReply(value: value, rateLimit: Self.rateLimit(response.headers), exchange: exchange)
+            return UpstreamReply(value: value, rateLimit: RateLimitHeadroom(response.headers), exchange: exchange)
         } catch {
             let failure = error is DecodingError || error is JSONScanner.Failure
                 ? GatewayError.upstreamInvalidResponse(provider: provider.name, reason: "undecodable body")
@@ -114,7 +114,7 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         case (false, _): .openAI
         }
         let stream = ChatChunkStream(body: response.body, format: format, provider: provider.name)
-        return UpstreamReply(value: stream, rateLimit: Self.rateLimit(response.headers), exchange: exchange)
+        return UpstreamReply(value: stream, rateLimit: RateLimitHeadroom(response.headers), exchange: exchange)
     }
 
     public func embeddings(_ request: EmbeddingRequest, call: UpstreamCall) async throws -> UpstreamReply<EmbeddingResponse> {
@@ -134,7 +134,7 @@ public struct HTTPProviderAdapter: ProviderAdapter {
             let buffer = try await response.body.collect(upTo: Self.embeddingsBodyLimit)
             let value = try WireJSON.decoder.decode(OpenAIEmbeddingResponse.self, from: buffer).response
             exchange.end()
-            return UpstreamReply(value: value, rateLimit: Self.rateLimit(response.headers), exchange: exchange)
+            return UpstreamReply(value: value, rateLimit: RateLimitHeadroom(response.headers), exchange: exchange)
         } catch {
             let failure = GatewayError.upstreamInvalidResponse(provider: provider.name, reason: "undecodable embeddings body")
             exchange.end(error: failure)
@@ -243,8 +243,4 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         )
     }
 
-    /// OpenAI-style (`x-ratelimit-remaining-*`) and Anthropic-style (`anthropic-ratelimit-*-remaining`) headroom.
-    static func rateLimit(_ headers: HTTPHeaders) -> RateLimitHeadroom {
-        RateLimitHeadroom(headers)
-    }
 }

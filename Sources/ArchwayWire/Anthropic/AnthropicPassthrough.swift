@@ -9,9 +9,7 @@ public enum AnthropicPassthrough {
     /// The upstream body: the client's bytes with `model` set to `model`.
     public static func upstreamBody(_ wire: WireBytes, model: String) throws -> ByteBuffer {
         var body = wire
-        body.modelRanges = try wire.bytes.withUnsafeReadableBytes { raw in
-            try modelRanges(JSONScanner(raw), in: JSONScanner(raw).value(at: 0))
-        }
+        body.modelRanges = try topLevelModelRanges(wire.bytes)
         guard !body.modelRanges.isEmpty else { throw JSONScanner.Failure(offset: 0) }
         var out = ByteBuffer()
         out.reserveCapacity(wire.bytes.readableBytes + model.utf8.count)
@@ -23,9 +21,7 @@ public enum AnthropicPassthrough {
     /// with its bytes kept to be relayed and the range of its `model`.
     public static func response(_ body: ByteBuffer) throws -> Relayable<ChatResponse> {
         let value = try WireJSON.decoder.decode(AnthropicMessagesResponse.self, from: body).response
-        let ranges = try body.withUnsafeReadableBytes { raw in
-            try modelRanges(JSONScanner(raw), in: JSONScanner(raw).value(at: 0))
-        }
+        let ranges = try topLevelModelRanges(body)
         return Relayable(value, wire: WireBytes(bytes: body, format: .anthropic, modelRanges: ranges))
     }
 
@@ -76,6 +72,14 @@ public enum AnthropicPassthrough {
             }) ?? []
         }
         return WireBytes(bytes: out, format: .anthropic, modelRanges: ranges)
+    }
+
+    /// The range of a document's top-level `model` string value.
+    static func topLevelModelRanges(_ bytes: ByteBuffer) throws -> [Range<Int>] {
+        try bytes.withUnsafeReadableBytes { raw in
+            let scanner = JSONScanner(raw)
+            return try modelRanges(scanner, in: scanner.value(at: 0))
+        }
     }
 
     /// The range of an object's `model` string value.
