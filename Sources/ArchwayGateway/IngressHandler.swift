@@ -80,6 +80,19 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
         try pipeline.addHandler(IngressHandler(bodyLimit: bodyLimit, connections: connections, dispatch: dispatch))
     }
 
+    /// A second `Host` field: the head's authority is the first, and the conversion keeps any other among
+    /// the fields (`HTTPFields(_:splitCookie:)`), so one lookup in the fields' index finds it.
+    private static let host = HTTPField.Name("host")!
+
+    /// Why RFC 9112 §3.2 has a request refused: an HTTP/1.1 request must carry exactly one `Host`, since
+    /// a proxy in front that reads the other one would route it elsewhere than Archway does.
+    static func hostProblem(_ head: HTTPRequest, isHTTP10: Bool) -> String? {
+        if head.authority == nil {
+            return isHTTP10 ? nil : "An HTTP/1.1 request needs a Host header."
+        }
+        return head.headerFields[host] == nil ? nil : "A request must not carry more than one Host header."
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let nioHead):
@@ -91,13 +104,11 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return errorCaught(context: context, error: error)
             }
             isHTTP10 = nioHead.version.major == 1 && nioHead.version.minor == 0
-            if !isHTTP10, head.authority == nil {
-                // RFC 9112 §3.2: an HTTP/1.1 request without a Host is answered 400, unrouted, and its
-                // connection closed (its body is not read). The head's authority is its first Host, read
-                // already: counting them would walk every field of every request.
+            if let problem = Self.hostProblem(head, isHTTP10: isHTTP10) {
+                // RFC 9112 §3.2: answered 400, unrouted, and its connection closed (its body is not read).
                 state = .answeredEarly
                 var refused = IngressRequest(head: head, body: ByteBuffer(), channel: context.channel, client: client, acceptsChunked: true, closes: true)
-                refused.refusal = GatewayError.invalidRequest("An HTTP/1.1 request needs a Host header.", code: "invalid_request")
+                refused.refusal = GatewayError.invalidRequest(problem, code: "invalid_request")
                 dispatch(refused)
                 return
             }
@@ -174,6 +185,6 @@ struct IngressRequest {
     /// Whether the connection closes after the answer whatever the client asked: it was answered before
     /// its body was read.
     var closes = false
-    /// Answered with this error without being routed (an HTTP/1.1 request without a Host).
+    /// Answered with this error without being routed (a request without exactly one Host).
     var refusal: GatewayError?
 }

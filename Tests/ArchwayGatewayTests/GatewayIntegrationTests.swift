@@ -185,6 +185,10 @@ import Tracing
                 ("/v1/models", .delete, "GET, HEAD"),
                 ("/v1/models", .post, "GET, HEAD"),
                 ("/healthz", .options, "GET, HEAD"),
+                // Methods outside HTTP's own set reach the router's not-found answer first.
+                ("/v1/chat/completions", HTTPRequest.Method("PROPFIND")!, "POST"),
+                ("/v1/models/sim-small", HTTPRequest.Method("MKCOL")!, "GET, HEAD"),
+                ("/v1/models/org/sim-small", HTTPRequest.Method("LOCK")!, "GET, HEAD"),
             ]
             for (uri, method, allow) in cases {
                 let response = try await client.execute(uri: uri, method: method)
@@ -198,6 +202,8 @@ import Tracing
             let anthropic = try await client.execute(uri: "/v1/messages", method: .get)
             #expect(try json(anthropic.body)["type"]?.stringValue == "error", "the Anthropic route keeps its error envelope")
             #expect(try await client.execute(uri: "/v1/nothing-here", method: .get).status == .notFound)
+            #expect(try await client.execute(uri: "/v1/nothing-here", method: HTTPRequest.Method("PROPFIND")!).status == .notFound)
+            #expect(try await client.execute(uri: "/v1/chat/completions/x", method: HTTPRequest.Method("PROPFIND")!).status == .notFound)
 
             let get = try await client.execute(uri: "/healthz", method: .get)
             let head = try await client.execute(uri: "/healthz", method: .head)
@@ -208,7 +214,7 @@ import Tracing
             #expect(models.status == .ok && models.body.readableBytes == 0)
             #expect(try await client.execute(uri: "/v1/models/sim-small", method: .get).status == .ok)
         }
-        let spans = try await harness.finishedSpans(count: 9)
+        let spans = try await harness.finishedSpans(count: 14)
         let retrieve = try #require(spans.first { $0.operationName == "GET /v1/models/{model}" }, "a route template, not the catch-all")
         #expect(retrieve.attributes["http.route"]?.toSpanAttribute() == .string("/v1/models/{model}"))
         let head = try #require(spans.first { $0.operationName == "HEAD /v1/models" })

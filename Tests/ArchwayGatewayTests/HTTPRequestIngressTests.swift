@@ -55,4 +55,18 @@ struct HTTPRequestIngressTests {
         let absolute = HTTPRequestHead(version: .http1_0, method: .GET, uri: "http://gw/health", headers: [:])
         #expect(try HTTPRequest(ingress: absolute).headerFields[.connection] == "close")
     }
+
+    @Test("a request needs exactly one Host, except HTTP/1.0, which may have none (RFC 9112 §3.2)")
+    func hostCount() throws {
+        func problem(_ headers: HTTPHeaders, _ version: HTTPVersion = .http1_1) throws -> String? {
+            let head = HTTPRequestHead(version: version, method: .GET, uri: "/healthz", headers: headers)
+            return IngressHandler.hostProblem(try HTTPRequest(ingress: head), isHTTP10: version == .http1_0)
+        }
+        #expect(try problem(["Host": "gw"]) == nil)
+        #expect(try problem(["Host": "gw"], .http1_0) == nil)
+        #expect(try problem([:], .http1_0) == nil)
+        #expect(try problem([:]) == "An HTTP/1.1 request needs a Host header.")
+        #expect(try problem(["Host": "gw", "Accept": "*/*", "HOST": "other"]) == "A request must not carry more than one Host header.")
+        #expect(try problem(["Host": "gw", "host": "gw"], .http1_0) != nil)
+    }
 }

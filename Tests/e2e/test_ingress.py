@@ -176,6 +176,8 @@ CHUNKED_HEAD = b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type:
     (b"FOO /v1/chat/completions HTTP/1.1\r\nHost: gw\r\n\r\n", 400, "invalid_request"),
     # RFC 9112 §3.2: an HTTP/1.1 request needs a Host.
     (b"GET /healthz HTTP/1.1\r\n\r\n", 400, "invalid_request"),
+    # ... and only one: a proxy that reads the other would route it elsewhere.
+    (b"GET /healthz HTTP/1.1\r\nHost: gw\r\nX-A: 1\r\nhost: evil\r\n\r\n", 400, "invalid_request"),
     (CHUNKED_HEAD + b"ZZ\r\nabc\r\n0\r\n\r\n", 400, "invalid_body"),
     (CHUNKED_HEAD + b"3\r\nabcXX0\r\n\r\n", 400, "invalid_body"),
     # A header block over the parser's limit, still being sent when the answer comes: the answer must
@@ -217,6 +219,7 @@ def test_head_of_a_get_route_is_its_answer_without_the_body(gw):
     ("GET", "/v1/chat/completions", "POST"),
     ("DELETE", "/v1/models", "GET, HEAD"),
     ("OPTIONS", "/v1/embeddings", "POST"),
+    ("PROPFIND", "/v1/chat/completions", "POST"),
 ])
 def test_a_served_path_asked_with_another_method_is_405_with_allow(gw, method, path, allow):
     with Connection(gw.port) as conn:
