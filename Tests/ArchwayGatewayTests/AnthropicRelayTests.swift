@@ -111,6 +111,20 @@ import Testing
         #expect(!String(buffer: odd.bytes).hasPrefix("event:"))
     }
 
+    /// An event whose JSON spans several `data:` lines goes out on one, its model renamed like any other.
+    @Test func anEventOnSeveralDataLinesIsRenamedOnOne() throws {
+        var parser = SSEParser()
+        parser.append(ByteBuffer(string: "event: message_start\ndata: {\"type\":\"message_start\",\ndata: \"message\":{\"model\":\ndata: \"up\"}}\n\n"))
+        let event = parser.nextRawEvent()
+        let start = AnthropicPassthrough.event(try #require(event))
+        var out = ByteBuffer()
+        OpenAIPassthrough.write(start, model: "claude", into: &out)
+        let text = String(buffer: out)
+        #expect(text == "event: message_start\ndata: {\"type\":\"message_start\", \"message\":{\"model\": \"claude\"}}\n\n")
+        let data = try #require(text.split(separator: "\n").dropFirst().first?.dropFirst(6))
+        #expect(try JSONSerialization.jsonObject(with: Data(data.utf8)) is [String: Any])
+    }
+
     /// A policy that may rewrite the request turns the relay off: the request is encoded anew.
     @Test func aPolicyTurnsTheRelayOff() async throws {
         let upstream = Self.upstream()

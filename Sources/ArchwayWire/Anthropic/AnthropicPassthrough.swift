@@ -45,21 +45,19 @@ public enum AnthropicPassthrough {
         }
         out.writeStaticString("data: ")
         let dataStart = out.writerIndex - out.readerIndex
-        let multiline = raw.data.readableBytesView.contains(UInt8(ascii: "\n"))
-        if multiline {
-            // Several `data:` lines were joined with line feeds: each goes back on a line of its own.
-            var first = true
-            for line in raw.data.readableBytesView.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-                if !first { out.writeStaticString("\ndata: ") }
-                out.writeBytes(line)
-                first = false
+        if raw.data.readableBytesView.contains(UInt8(ascii: "\n")) {
+            // Several `data:` lines, which the parser joined with line feeds, go out as one: a line feed
+            // in a JSON document is whitespace (inside a string it would be invalid JSON either way), so
+            // a space in its place means the same, keeps every offset, and the model is renamed in place.
+            for byte in raw.data.readableBytesView {
+                out.writeInteger(byte == UInt8(ascii: "\n") ? UInt8(ascii: " ") : byte)
             }
         } else {
             out.writeImmutableBuffer(raw.data)
         }
         out.writeStaticString("\n\n")
         var ranges: [Range<Int>] = []
-        if name == "message_start", !multiline {
+        if name == "message_start" {
             ranges = (try? raw.data.withUnsafeReadableBytes { bytes -> [Range<Int>] in
                 let scanner = JSONScanner(bytes)
                 var found: [Range<Int>] = []
