@@ -41,11 +41,15 @@ public struct ChatResponse: Sendable, Hashable {
         public var index: Int
         public var message: ChatMessage
         public var finishReason: FinishReason?
+        /// Which of the request's stop sequences ended the answer, when the provider says (Anthropic's
+        /// `stop_sequence`); the finish reason is then `stop`.
+        public var stopSequence: String?
 
-        public init(index: Int, message: ChatMessage, finishReason: FinishReason?) {
+        public init(index: Int, message: ChatMessage, finishReason: FinishReason?, stopSequence: String? = nil) {
             self.index = index
             self.message = message
             self.finishReason = finishReason
+            self.stopSequence = stopSequence
         }
     }
 
@@ -94,19 +98,23 @@ public struct ChatChunk: Sendable, Hashable {
         public var content: String?
         public var toolCalls: [ToolCallDelta]
         public var finishReason: FinishReason?
+        /// As `ChatResponse.Choice.stopSequence`, on the chunk that finishes.
+        public var stopSequence: String?
 
         public init(
             index: Int = 0,
             role: ChatMessage.Role? = nil,
             content: String? = nil,
             toolCalls: [ToolCallDelta] = [],
-            finishReason: FinishReason? = nil
+            finishReason: FinishReason? = nil,
+            stopSequence: String? = nil
         ) {
             self.index = index
             self.role = role
             self.content = content
             self.toolCalls = toolCalls
             self.finishReason = finishReason
+            self.stopSequence = stopSequence
         }
     }
 

@@ -36,7 +36,7 @@ extension SimulatedCompletion {
                 steps.append(StreamStep(chunk: chunk([ChatChunk.Choice(toolCalls: [delta])]), isToken: true))
             }
         }
-        steps.append(StreamStep(chunk: chunk([ChatChunk.Choice(finishReason: finishReason)]), isToken: false))
+        steps.append(StreamStep(chunk: chunk([ChatChunk.Choice(finishReason: finishReason, stopSequence: stopSequence)]), isToken: false))
         if usageChunk {
             steps.append(StreamStep(chunk: chunk([], usage: usage), isToken: false))
         }

@@ -16,6 +16,8 @@ struct SimulatedCompletion: Sendable {
 
     var output: Output
     var finishReason: FinishReason
+    /// The request's stop sequence the answer was cut at, if any.
+    var stopSequence: String?
     var usage: Usage
 
     /// - Parameters:
@@ -25,7 +27,14 @@ struct SimulatedCompletion: Sendable {
     ///     answer. Every model gives the same reference answer to a request; with probability
     ///     1 − quality (drawn from the seed, the request and the model, so deterministic) the answer is
     ///     another text instead, as a model that drifted would give.
+    ///   - Stop sequences (`stop`, `stop_sequences`) cut a text answer before the first of them it
+    ///     contains, as providers do: the sequence is not part of the answer.
     init(request: ChatRequest, seed: UInt64, toolCallPrefix: String, model: String = "", quality: Double = 1, echo: Bool = false) throws(GatewayError) {
+        try self.init(unstopped: request, seed: seed, toolCallPrefix: toolCallPrefix, model: model, quality: quality, echo: echo)
+        if let sequences = request.stop { stop(at: sequences) }
+    }
+
+    private init(unstopped request: ChatRequest, seed: UInt64, toolCallPrefix: String, model: String, quality: Double, echo: Bool) throws(GatewayError) {
         var derived = Self.derivedSeed(request: request, seed: seed)
         if quality < 1 {
             var hasher = FNV1a()
@@ -86,6 +95,23 @@ struct SimulatedCompletion: Sendable {
         output = .text(pieces: pieces)
         finishReason = count < natural ? .length : .stop
         usage = Usage(inputTokens: inputTokens, outputTokens: count)
+    }
+
+    /// Cuts a text answer before the earliest of `sequences` it contains.
+    mutating func stop(at sequences: [String]) {
+        guard case .text(let pieces) = output else { return }
+        let text = pieces.joined()
+        var earliest: (at: String.Index, sequence: String)?
+        for sequence in sequences where !sequence.isEmpty {
+            guard let range = text.range(of: sequence) else { continue }
+            if earliest.map({ range.lowerBound < $0.at }) ?? true { earliest = (range.lowerBound, sequence) }
+        }
+        guard let earliest else { return }
+        let kept = String(text[..<earliest.at])
+        output = .text(pieces: Self.pieces(of: kept))
+        finishReason = .stop
+        stopSequence = earliest.sequence
+        usage.outputTokens = TokenEstimator.estimate(kept)
     }
 
     /// A text cut before each space, so a stream sends it a word at a time and joined it is the text.
@@ -158,7 +184,7 @@ extension SimulatedCompletion {
             id: id,
             model: model,
             created: created,
-            choices: [ChatResponse.Choice(index: 0, message: message, finishReason: finishReason)],
+            choices: [ChatResponse.Choice(index: 0, message: message, finishReason: finishReason, stopSequence: stopSequence)],
             usage: usage,
             systemFingerprint: systemFingerprint
         )

@@ -37,6 +37,24 @@ import Testing
         #expect(usage?["output_tokens"] == .number(2))
     }
 
+    /// A stream that a stop sequence ended says which, through decoding and encoding.
+    @Test func aStreamsStopSequenceSurvivesTranslation() throws {
+        var decoder = AnthropicStreamDecoder()
+        let event = ServerSentEvent(event: "message_delta", data: #"{"type":"message_delta","delta":{"stop_reason":"stop_sequence","stop_sequence":"END"},"usage":{"output_tokens":4}}"#)
+        guard case .chunk(let chunk) = try decoder.decode(event) else { Issue.record("no chunk"); return }
+        #expect(chunk.choices.first?.finishReason == .stop)
+        #expect(chunk.choices.first?.stopSequence == "END")
+        var encoder = AnthropicStreamEncoder(model: "m")
+        var buffer = ByteBuffer()
+        try encoder.encode(ChatChunk(id: "c1", model: "up", created: 1, choices: [.init(content: "hi")]), into: &buffer)
+        try encoder.encode(chunk, into: &buffer)
+        try encoder.finish(into: &buffer)
+        let delta = try #require(events(from: buffer).first { $0.event == "message_delta" })
+        let body = try WireJSON.decode(JSONValue.self, from: delta.data)["delta"]
+        #expect(body?["stop_reason"] == .string("stop_sequence"))
+        #expect(body?["stop_sequence"] == .string("END"))
+    }
+
     /// The OpenAI wire may interleave parallel tool calls' deltas by index; the Anthropic events still
     /// carry each call in one block, one block after another, each with its own id, name and arguments.
     @Test func interleavedParallelToolCallsBecomeOneBlockEach() throws {

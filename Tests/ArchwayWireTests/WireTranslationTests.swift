@@ -137,6 +137,27 @@ import Testing
         #expect(back["stop_reason"] == .string("tool_use"))
     }
 
+    /// Which stop sequence ended an Anthropic answer survives its decoding (a policy decodes it); the
+    /// OpenAI wire, which cannot say which, reads `stop`.
+    @Test func aStopSequenceSurvivesAnAnthropicAnswersDecoding() throws {
+        let body = """
+        {"id":"msg_1","type":"message","role":"assistant","model":"claude-x","content":[{"type":"text","text":"1, 2"}],
+         "stop_reason":"stop_sequence","stop_sequence":"\\n3","usage":{"input_tokens":10,"output_tokens":5}}
+        """
+        let response = try WireJSON.decode(AnthropicMessagesResponse.self, from: body).response
+        #expect(response.choices[0].finishReason == .stop)
+        #expect(response.choices[0].stopSequence == "\n3")
+        let back = try json(AnthropicMessagesResponse(response))
+        #expect(back["stop_reason"] == .string("stop_sequence"))
+        #expect(back["stop_sequence"] == .string("\n3"))
+        #expect(try json(OpenAIChatResponse(response))["choices"]?.arrayValue?[0]["finish_reason"] == .string("stop"))
+        var ended = response
+        ended.choices[0].stopSequence = nil
+        let plain = try json(AnthropicMessagesResponse(ended))
+        #expect(plain["stop_reason"] == .string("end_turn"))
+        #expect(plain["stop_sequence"] == .null)
+    }
+
     @Test(arguments: [
         (#"{"messages":[]}"#, "model"),
         (#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#, "messages[0].role"),

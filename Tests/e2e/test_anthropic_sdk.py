@@ -151,3 +151,41 @@ def test_messages_unknown_model_is_404(client, gw):
     assert body["error"]["code"] == "model_not_found"
     for key in ("message", "type", "param", "code"):
         assert key in body["error"]
+
+
+@pytest.fixture(scope="module")
+def policy_client(module_gateway, simulator):
+    """A gateway whose policy decodes every answer, so nothing is relayed as bytes."""
+    gw = module_gateway(base_config(simulator, policy={"pii": {"action": "redact"}}))
+    c = anthropic.Anthropic(api_key="sk-ant-client-test", base_url=gw.base_url, max_retries=0, timeout=20)
+    yield c
+    c.close()
+
+
+def _stop_word(text: str) -> tuple[str, str]:
+    """A stop sequence from the middle of an answer, and the answer before it."""
+    words = text.split(" ")
+    sequence = " " + words[len(words) // 2]
+    return sequence, text[:text.index(sequence)]
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("path", ["relayed", "decoded"])
+def test_a_stop_sequence_cuts_the_answer_and_is_named(client, policy_client, model, path):
+    client = client if path == "relayed" else policy_client
+    prompt = "Count slowly for me, please."
+    full = _create(client, model, text=prompt).content[0].text
+    sequence, before = _stop_word(full)
+    msg = _create(client, model, text=prompt, stop_sequences=[sequence, "never-in-the-answer"])
+    assert msg.content[0].text == before
+    if model == "claude-sim":
+        # An Anthropic provider says which sequence stopped it, and the gateway keeps it.
+        assert (msg.stop_reason, msg.stop_sequence) == ("stop_sequence", sequence)
+    else:
+        # An OpenAI-wire provider only says `stop`, which reads as a natural end.
+        assert (msg.stop_reason, msg.stop_sequence) == ("end_turn", None)
+    with client.messages.stream(model=model, max_tokens=256, messages=[{"role": "user", "content": prompt}],
+                                stop_sequences=[sequence]) as stream:
+        final = stream.get_final_message()
+    assert final.content[0].text == before
+    assert final.stop_reason == msg.stop_reason and final.stop_sequence == msg.stop_sequence

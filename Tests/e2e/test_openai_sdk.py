@@ -330,3 +330,18 @@ def test_embeddings_batch_input(client):
     dims = {len(d.embedding) for d in resp.data}
     assert len(dims) == 1 and dims.pop() > 0
     assert resp.usage.prompt_tokens >= 3
+
+
+@pytest.mark.parametrize("model", ["sim-small", "claude-sim"])
+def test_stop_cuts_the_answer_before_the_sequence(client, model):
+    messages = [{"role": "user", "content": "Count slowly for me, please."}]
+    full = client.chat.completions.create(model=model, messages=messages).choices[0].message.content
+    words = full.split(" ")
+    sequence = " " + words[len(words) // 2]
+    before = full[:full.index(sequence)]
+    choice = client.chat.completions.create(model=model, messages=messages, stop=[sequence]).choices[0]
+    assert (choice.message.content, choice.finish_reason) == (before, "stop")
+    stream = client.chat.completions.create(model=model, messages=messages, stop=sequence, stream=True)
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == before
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]

@@ -33,11 +33,12 @@ public struct AnthropicMessagesResponse: Codable, Sendable {
             message.content = [.text(message.text)]
         }
         let stopReason = try container.decodeIfPresent(String.self, forKey: .stopReason)
+        let stopSequence = stopReason == "stop_sequence" ? try container.decodeIfPresent(String.self, forKey: .stopSequence) : nil
         response = ChatResponse(
             id: try container.decode(String.self, forKey: .id),
             model: try container.decodeIfPresent(String.self, forKey: .model) ?? "",
             created: currentUnixSeconds(),
-            choices: [.init(index: 0, message: message, finishReason: stopReason.map(FinishReason.init(anthropic:)))],
+            choices: [.init(index: 0, message: message, finishReason: stopReason.map(FinishReason.init(anthropic:)), stopSequence: stopSequence)],
             usage: try container.decodeIfPresent(AnthropicUsage.self, forKey: .usage)?.usage
         )
     }
@@ -61,8 +62,13 @@ public struct AnthropicMessagesResponse: Codable, Sendable {
             }
         }
         try container.encode(blocks, forKey: .content)
-        try container.encode(choice?.finishReason.map(\.anthropicStopReason), forKey: .stopReason)
-        try container.encodeNil(forKey: .stopSequence)
+        if let choice, let sequence = choice.stopSequence, choice.finishReason == .stop {
+            try container.encode("stop_sequence", forKey: .stopReason)
+            try container.encode(sequence, forKey: .stopSequence)
+        } else {
+            try container.encode(choice?.finishReason.map(\.anthropicStopReason), forKey: .stopReason)
+            try container.encodeNil(forKey: .stopSequence)
+        }
         try container.encode(AnthropicUsage(response.usage ?? Usage(inputTokens: 0, outputTokens: 0)), forKey: .usage)
     }
 }

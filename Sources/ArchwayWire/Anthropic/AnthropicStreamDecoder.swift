@@ -126,7 +126,8 @@ public struct AnthropicStreamDecoder: Sendable {
                 }
             }
             if let delta, let reason = try scanner.member("stop_reason", of: delta, scanner.string) {
-                return .chunk(chunk([ChatChunk.Choice(finishReason: FinishReason(anthropic: reason))]))
+                let sequence = reason == "stop_sequence" ? try scanner.member("stop_sequence", of: delta, scanner.string) : nil
+                return .chunk(chunk([ChatChunk.Choice(finishReason: FinishReason(anthropic: reason), stopSequence: sequence)]))
             }
             return .skip
         case "message_stop":

@@ -15,6 +15,7 @@ public struct AnthropicStreamEncoder: Sendable {
     private var currentBlock: Block?
     private var blockIndex = -1
     private var stopReason: FinishReason?
+    private var stopSequence: String?
     private var usage: Usage?
     /// Tool calls that started while another call's block was open, in the order they started.
     private var held: [HeldCall] = []
@@ -73,7 +74,10 @@ public struct AnthropicStreamEncoder: Sendable {
                 writeArguments(call.arguments, into: &buffer)
             }
         }
-        if let reason = choice.finishReason { stopReason = reason }
+        if let reason = choice.finishReason {
+            stopReason = reason
+            stopSequence = choice.stopSequence
+        }
     }
 
     /// Writes the closing events after the upstream finished cleanly.
@@ -90,8 +94,14 @@ public struct AnthropicStreamEncoder: Sendable {
         held = []
         Self.startEvent("message_delta", into: &buffer)
         buffer.writeStaticString(#"{"type":"message_delta","delta":{"stop_reason":"#)
-        buffer.writeJSONString((stopReason ?? .stop).anthropicStopReason)
-        buffer.writeStaticString(#","stop_sequence":null},"usage":{"output_tokens":"#)
+        if let stopSequence, stopReason == .stop {
+            buffer.writeStaticString(#""stop_sequence","stop_sequence":"#)
+            buffer.writeJSONString(stopSequence)
+            buffer.writeStaticString(#"},"usage":{"output_tokens":"#)
+        } else {
+            buffer.writeJSONString((stopReason ?? .stop).anthropicStopReason)
+            buffer.writeStaticString(#","stop_sequence":null},"usage":{"output_tokens":"#)
+        }
         buffer.writeJSONInteger(usage?.outputTokens ?? 0)
         if let usage {
             // Anthropic's usage: `input_tokens` without the cached ones, which have fields of their own
