@@ -41,9 +41,10 @@ public protocol ChunkTransformer: Sendable {
 public protocol CallStage: Sendable {
     /// A bounded name, for logs and spans.
     var name: String { get }
-    /// Whether the stage reads or changes message content. Any such stage turns the byte relay off for
-    /// every call, so the stage always sees decoded content (never bytes it cannot read).
-    var readsContent: Bool { get }
+    /// Whether the stage reads or changes the content of calls to `model` (the name the client asked
+    /// for: a model or a route). Such a stage turns the byte relay off for those calls, so it always
+    /// sees decoded content (never bytes it cannot read); a model it leaves alone keeps the relay.
+    func readsContent(ofCallsTo model: String) -> Bool
 
     func beforeCall(_ request: ChatRequest, scope: CallScope) async throws -> BeforeCallDecision
     func afterCall(_ response: ChatResponse, request: ChatRequest, scope: CallScope) async throws -> AfterCallDecision
@@ -53,7 +54,7 @@ public protocol CallStage: Sendable {
 }
 
 extension CallStage {
-    public var readsContent: Bool { true }
+    public func readsContent(ofCallsTo model: String) -> Bool { true }
 
     public func beforeCall(_ request: ChatRequest, scope: CallScope) async throws -> BeforeCallDecision { .proceed }
 

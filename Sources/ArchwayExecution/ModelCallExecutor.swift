@@ -41,24 +41,26 @@ public struct ModelCallExecutor: Sendable {
         self.sampler = sampler
         self.clock = clock
         self.logger = logger
-        self.relaysClientBytes = !sink.telemetry.captureContent && !stages.readsContent
     }
 
     public var telemetry: GenAITelemetry { sink.telemetry }
 
-    /// The one decision whether calls may relay the client's bytes instead of decoding content: not
-    /// when content is captured, nor when any stage reads content (policy, cache).
-    public let relaysClientBytes: Bool
+    /// The one decision whether calls to `model` (a model or route name, as the client asked) may relay
+    /// the client's bytes instead of decoding content: not when content is captured, nor when a stage
+    /// reads their content (a policy the model is not exempt from, a cache).
+    public func relaysClientBytes(ofCallsTo model: String) -> Bool {
+        !telemetry.captureContent && (stages.isEmpty || !stages.readsContent(ofCallsTo: model))
+    }
 
     /// A request read from the OpenAI wire, with its bytes kept when they may be relayed.
     public func envelope(_ request: ChatRequest, openAIBytes: ByteBuffer) -> Relayable<ChatRequest> {
-        relaysClientBytes ? Relayable(request, wire: WireBytes(bytes: openAIBytes)) : Relayable(request)
+        relaysClientBytes(ofCallsTo: request.model) ? Relayable(request, wire: WireBytes(bytes: openAIBytes)) : Relayable(request)
     }
 
     /// A request read from the Anthropic wire, with its bytes kept when they may be relayed (to an
     /// Anthropic-wire provider only).
     public func envelope(_ request: ChatRequest, anthropicBytes: ByteBuffer, beta: String? = nil) -> Relayable<ChatRequest> {
-        guard relaysClientBytes else { return Relayable(request) }
+        guard relaysClientBytes(ofCallsTo: request.model) else { return Relayable(request) }
         var wire = WireBytes(bytes: anthropicBytes, format: .anthropic)
         wire.anthropicBeta = beta
         return Relayable(request, wire: wire)
@@ -75,7 +77,7 @@ public struct ModelCallExecutor: Sendable {
     /// A non-streamed chat call, with the context of the GenAI span of the model that answered (what
     /// an evaluation of the answer is parented to).
     public func answer(_ request: Relayable<ChatRequest>, scope: CallScope) async throws -> (response: Relayable<ChatResponse>, context: ServiceContext) {
-        var request = relaysClientBytes ? request : request.droppingWire()
+        var request = relaysClientBytes(ofCallsTo: scope.model) ? request : request.droppingWire()
         let (early, transforms) = try await stages.before(&request, scope: scope)
         if let response = early {
             var answer = Relayable(response)
@@ -113,7 +115,7 @@ public struct ModelCallExecutor: Sendable {
     /// reach the client as an error status, and fall back to the next model); the stream then owns the
     /// call's spans and ends them exactly once, however it ends.
     public func stream(_ request: Relayable<ChatRequest>, scope: CallScope) async throws -> ModelStream {
-        var request = relaysClientBytes ? request : request.droppingWire()
+        var request = relaysClientBytes(ofCallsTo: scope.model) ? request : request.droppingWire()
         let (early, transforms) = try await stages.before(&request, scope: scope)
         if let response = early {
             return ModelStream(answered: response, model: scope.model)

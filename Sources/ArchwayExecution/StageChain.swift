@@ -4,15 +4,17 @@ public import ArchwayCore
 /// first (the first stage sees the request first and the answer last, as in Envoy's filter chain).
 public struct StageChain: Sendable {
     public let stages: [any CallStage]
-    /// Whether any stage reads content, decided once.
-    public let readsContent: Bool
 
     public init(_ stages: [any CallStage] = []) {
         self.stages = stages
-        self.readsContent = stages.contains { $0.readsContent }
     }
 
     public var isEmpty: Bool { stages.isEmpty }
+
+    /// Whether any stage reads the content of calls to `model`.
+    public func readsContent(ofCallsTo model: String) -> Bool {
+        stages.contains { $0.readsContent(ofCallsTo: model) }
+    }
 
     /// Runs the before-call stages. Returns the answer when a stage answered instead of the model (the
     /// stages after it and the after-call stages do not run then), and the transforms the answer goes

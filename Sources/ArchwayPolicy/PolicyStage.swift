@@ -54,6 +54,11 @@ public struct PolicyStage: CallStage {
         }
     }
 
+    /// A model or route with `policy: none` is left alone, its bytes relayed as without a policy.
+    public func readsContent(ofCallsTo model: String) -> Bool {
+        !exempt.contains(model)
+    }
+
     public func beforeCall(_ request: ChatRequest, scope: CallScope) async throws -> BeforeCallDecision {
         guard !exempt.contains(scope.model), scope.purpose != ModelCallTarget.probePurpose else { return .proceed }
         if let injection, scope.purpose != ModelCallTarget.shadowPurpose {

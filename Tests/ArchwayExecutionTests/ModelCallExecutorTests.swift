@@ -173,7 +173,7 @@ import Tracing
             let body = #"{"model":"a","messages":[{"role":"user","content":"hi"}],"unmodelled_field":{"k":1}}"#
             let relayed = try ExecutionHarness(primary: base)
             let answer = try await relayed.run { executor in
-                #expect(executor.relaysClientBytes)
+                #expect(executor.relaysClientBytes(ofCallsTo: "a"))
                 return try await executor.chat(executor.envelope(Canned.request(), openAIBytes: ByteBuffer(string: body)), scope: CallScope(model: "a"))
             }
             #expect(answer.wire != nil)
@@ -182,7 +182,7 @@ import Tracing
             // Content capture needs the answer decoded: no bytes either way.
             let captured = try ExecutionHarness(primary: base, captureContent: true)
             let decoded = try await captured.run { executor in
-                #expect(!executor.relaysClientBytes)
+                #expect(!executor.relaysClientBytes(ofCallsTo: "a"))
                 return try await executor.chat(executor.envelope(Canned.request(), openAIBytes: ByteBuffer(string: body)), scope: CallScope(model: "a"))
             }
             #expect(decoded.wire == nil)

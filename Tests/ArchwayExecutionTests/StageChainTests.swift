@@ -22,10 +22,22 @@ struct RewritingStage: CallStage {
     }
 }
 
+/// Rewrites every call but those to one model, as a policy with `policy: none` on a model does.
+struct ExemptingStage: CallStage {
+    let name = "exempting"
+    let exempt: String
+
+    func readsContent(ofCallsTo model: String) -> Bool { model != exempt }
+
+    func beforeCall(_ request: ChatRequest, scope: CallScope) async throws -> BeforeCallDecision {
+        scope.model == exempt ? .proceed : try await RewritingStage().beforeCall(request, scope: scope)
+    }
+}
+
 /// Answers without a model, as a cache hit would.
 struct AnsweringStage: CallStage {
     let name = "answer"
-    let readsContent = false
+    func readsContent(ofCallsTo model: String) -> Bool { false }
 
     func beforeCall(_ request: ChatRequest, scope: CallScope) async throws -> BeforeCallDecision {
         .respond(ChatResponse(id: "cached", model: "x", created: 0, choices: [
@@ -38,7 +50,7 @@ struct AnsweringStage: CallStage {
 struct FailingStage: CallStage {
     struct Refused: Error {}
     let name = "fail"
-    let readsContent = false
+    func readsContent(ofCallsTo model: String) -> Bool { false }
 
     func beforeCall(_ request: ChatRequest, scope: CallScope) async throws -> BeforeCallDecision { throw Refused() }
 }
@@ -50,8 +62,8 @@ struct FailingStage: CallStage {
             let harness = try ExecutionHarness(primary: base)
             let body = #"{"model":"a","messages":[{"role":"user","content":"my secret"}]}"#
             let answer = try await harness.run(stages: [RewritingStage()]) { executor in
-                // A stage that reads content turns the byte relay off for every call.
-                #expect(!executor.relaysClientBytes)
+                // A stage that reads content turns the byte relay off for the calls it reads.
+                #expect(!executor.relaysClientBytes(ofCallsTo: "a"))
                 return try await executor.chat(executor.envelope(Canned.request(text: "my secret"), openAIBytes: ByteBuffer(string: body)), scope: CallScope(model: "a"))
             }
             let sent = try #require(upstream.received.only).body
@@ -59,6 +71,22 @@ struct FailingStage: CallStage {
             #expect(!sent.contains("my secret"))
             #expect(answer.wire == nil)
             #expect(answer.choices.first?.message.content == [.text("restored")])
+        }
+    }
+
+    /// A model the stage leaves alone (`policy: none`) keeps the relay while the stage reads the others.
+    @Test func aModelTheStageLeavesAloneKeepsItsBytes() async throws {
+        let upstream = ScriptedUpstream { _, _ in .scriptedJSON(Canned.completion) }
+        try await upstream.run { base in
+            let harness = try ExecutionHarness(primary: base)
+            let body = #"{"model":"a","messages":[{"role":"user","content":"hi"}],"unmodelled_field":{"k":1}}"#
+            let answer = try await harness.run(stages: [ExemptingStage(exempt: "a")]) { executor in
+                #expect(executor.relaysClientBytes(ofCallsTo: "a"))
+                #expect(!executor.relaysClientBytes(ofCallsTo: "b"))
+                return try await executor.chat(executor.envelope(Canned.request(), openAIBytes: ByteBuffer(string: body)), scope: CallScope(model: "a"))
+            }
+            #expect(answer.wire != nil)
+            #expect(upstream.received.only?.body.contains("unmodelled_field") == true)
         }
     }
 

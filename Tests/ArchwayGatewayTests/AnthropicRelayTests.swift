@@ -39,22 +39,24 @@ import Testing
         }
     }
 
-    func harness(_ baseURL: String, policy: String = "") throws -> GatewayTestHarness {
+    func harness(_ baseURL: String, policy: String = "", exempt: Bool = false) throws -> GatewayTestHarness {
         try GatewayTestHarness(yaml: """
         listen: 127.0.0.1:0
         upstream: {first_byte_timeout: 2s, max_retries: 0}
         providers:
           claude-provider: {kind: anthropic, base_url: "\(baseURL)/v1", api_key: sk-ant-test}
         models:
-          claude: {provider: claude-provider, model: claude-upstream}
+          claude: {provider: claude-provider, model: claude-upstream\(exempt ? ", policy: none" : "")}
         \(policy)
         """)
     }
 
-    @Test func requestAndAnswerKeepWhatArchwayDoesNotModel() async throws {
+    /// Without a policy, and with one the model is exempt from (`policy: none` leaves it alone).
+    @Test(arguments: ["", "policy: {pii: {action: redact}}"])
+    func requestAndAnswerKeepWhatArchwayDoesNotModel(policy: String) async throws {
         let upstream = Self.upstream()
         try await upstream.run { baseURL in
-            try await harness(baseURL).run { client in
+            try await harness(baseURL, policy: policy, exempt: !policy.isEmpty).run { client in
                 let body = Self.request.replacingOccurrences(of: "STREAM", with: "")
                 let beta = HTTPField.Name("anthropic-beta")!
                 let response = try await client.execute(
