@@ -339,7 +339,7 @@ extension GatewayError {
             status: .badGateway,
             type: "upstream_error",
             code: "stream_interrupted",
-            message: "The stream from upstream provider '\(provider)' ended before it was complete.",
+            message: "The answer from upstream provider '\(provider)' ended before it was complete.",
             shortDescription: "stream_interrupted"
         )
     }

@@ -3,8 +3,8 @@ public import NIOCore
 /// An incremental parser for `text/event-stream`, fed in whatever pieces the network delivers.
 ///
 /// Follows the WHATWG rules that matter for LLM APIs: `\n`, `\r\n` and `\r` line ends, several `data:`
-/// lines joined by `\n`, comment lines ignored, one optional space after the colon removed, and an
-/// event dispatched at a blank line.
+/// lines joined by `\n`, comment lines ignored, one optional space after the colon removed, an event
+/// dispatched at a blank line, and one byte-order mark at the stream's start dropped (its UTF-8 decoding).
 ///
 /// Works on bytes: an event's data is a slice of the buffer it arrived in whenever it is one line (as in
 /// every LLM API), so a relay can read and forward it without copying it into a `String` first.
@@ -20,6 +20,8 @@ public struct SSEParser: Sendable {
     private var event: String?
     private var data: ByteBuffer?
     private var id: String?
+    /// Until the stream's first three bytes are known not to be, or have been dropped as, a byte-order mark.
+    private var atStart = true
 
     public init() {
         self.buffer = ByteBuffer()
@@ -33,6 +35,21 @@ public struct SSEParser: Sendable {
             var bytes = bytes
             buffer.writeBuffer(&bytes)
         }
+        if atStart { dropByteOrderMark() }
+    }
+
+    /// A stream that starts with a byte-order mark (some servers write one) would otherwise have its first
+    /// line read as a field named `\u{FEFF}data`, and its first event lost. No line is read before it is
+    /// settled: a partial mark holds no line end.
+    private mutating func dropByteOrderMark() {
+        let known = min(buffer.readableBytes, 3)
+        for offset in 0..<known where buffer.getInteger(at: buffer.readerIndex + offset, as: UInt8.self) != (offset == 0 ? 0xEF : offset == 1 ? 0xBB : 0xBF) {
+            atStart = false
+            return
+        }
+        guard known == 3 else { return }
+        buffer.moveReaderIndex(forwardBy: 3)
+        atStart = false
     }
 
     /// Returns the next complete event, or nil when more bytes are needed.

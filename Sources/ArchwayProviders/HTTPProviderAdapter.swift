@@ -75,7 +75,7 @@ public struct HTTPProviderAdapter: ProviderAdapter {
             anthropicBeta: relayedBeta(request)
         )
         do {
-            let body = try await response.body.collect(upTo: Self.chatBodyLimit)
+            let body = try await response.body.collect(upTo: Self.chatBodyLimit).droppingByteOrderMark()
             let value = if isAnthropic {
                 // The client speaks Anthropic's wire too: its answer is these bytes.
                 request.wire?.format == .anthropic
@@ -90,9 +90,7 @@ public struct HTTPProviderAdapter: ProviderAdapter {
             exchange.end()
             return UpstreamReply(value: value, rateLimit: RateLimitHeadroom(response.headers), exchange: exchange)
         } catch {
-            let failure = error is DecodingError || error is JSONScanner.Failure
-                ? GatewayError.upstreamInvalidResponse(provider: provider.name, reason: "undecodable body")
-                : UpstreamTransport.map(error, provider: provider.name)
+            let failure = answerFailure(error, response, "body")
             exchange.end(error: failure)
             throw failure
         }
@@ -104,6 +102,11 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         // before any byte reaches the client: a failure another model may answer, not a broken stream.
         if let type = response.headers.first(name: "content-type"), !type.lowercased().contains("text/event-stream") {
             let failure = GatewayError.upstreamInvalidResponse(provider: provider.name, reason: "a stream request was answered with '\(type.prefix(64))', not text/event-stream")
+            exchange.end(error: failure)
+            throw failure
+        }
+        if Self.isCompressed(response) {
+            let failure = GatewayError.upstreamInvalidResponse(provider: provider.name, reason: Self.compressed)
             exchange.end(error: failure)
             throw failure
         }
@@ -131,12 +134,12 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         }
         let (response, exchange) = try await send(embeddingsEndpoint, body: body, stream: false, call: call, collectLimit: Self.embeddingsBodyLimit)
         do {
-            let buffer = try await response.body.collect(upTo: Self.embeddingsBodyLimit)
+            let buffer = try await response.body.collect(upTo: Self.embeddingsBodyLimit).droppingByteOrderMark()
             let value = try WireJSON.decoder.decode(OpenAIEmbeddingResponse.self, from: buffer).response
             exchange.end()
             return UpstreamReply(value: value, rateLimit: RateLimitHeadroom(response.headers), exchange: exchange)
         } catch {
-            let failure = GatewayError.upstreamInvalidResponse(provider: provider.name, reason: "undecodable embeddings body")
+            let failure = answerFailure(error, response, "embeddings body")
             exchange.end(error: failure)
             throw failure
         }
@@ -211,6 +214,20 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         } catch {
             throw Self.unencodable
         }
+    }
+
+    /// Archway asks for no content encoding; a compressed body reads as garbage, or as a cut stream.
+    static func isCompressed(_ response: UpstreamResponse) -> Bool {
+        response.headers.first(name: "content-encoding").map { $0.lowercased() != "identity" } ?? false
+    }
+
+    static let compressed = "a compressed answer (Content-Encoding), which was not asked for"
+
+    /// What a failure to read an answer's body is to the client: an answer it could not decode (a
+    /// compressed one says so, looked for only once it could not), or the transport's failure.
+    func answerFailure(_ error: any Error, _ response: UpstreamResponse, _ what: String) -> GatewayError {
+        guard error is DecodingError || error is JSONScanner.Failure else { return UpstreamTransport.map(error, provider: provider.name) }
+        return .upstreamInvalidResponse(provider: provider.name, reason: Self.isCompressed(response) ? Self.compressed : "undecodable \(what)")
     }
 
     func send(

@@ -8,6 +8,7 @@ public struct UpstreamConnectionError: Error, Hashable, Sendable, CustomStringCo
         case bodyStalled
         case deadlineExceeded
         case remoteConnectionClosed
+        case closedBeforeAnswer
         case invalidResponse
         case shutdown
     }
@@ -21,7 +22,10 @@ public struct UpstreamConnectionError: Error, Hashable, Sendable, CustomStringCo
     /// The answer had begun, then nothing came for longer than the first-byte timeout.
     public static let bodyStalled = Self(code: .bodyStalled)
     public static let deadlineExceeded = Self(code: .deadlineExceeded)
+    /// The answer had begun, then the connection closed inside it.
     public static let remoteConnectionClosed = Self(code: .remoteConnectionClosed)
+    /// The request went, then the connection closed (or was reset) before the answer's head came.
+    public static let closedBeforeAnswer = Self(code: .closedBeforeAnswer)
     public static let invalidResponse = Self(code: .invalidResponse)
     public static let shutdown = Self(code: .shutdown)
 
@@ -35,6 +39,7 @@ public struct UpstreamConnectionError: Error, Hashable, Sendable, CustomStringCo
         case .bodyStalled: "the answer stalled for longer than the first-byte timeout"
         case .deadlineExceeded: "request timeout exceeded"
         case .remoteConnectionClosed: "connection closed by the upstream"
+        case .closedBeforeAnswer: "connection closed by the upstream before it answered"
         case .invalidResponse: "malformed HTTP response"
         case .shutdown: "gateway shutting down"
         }

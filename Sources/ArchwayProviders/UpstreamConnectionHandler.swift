@@ -191,7 +191,9 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
                 request.retriedOnFreshConnection = true
                 retry = request
             } else {
-                request.fail(reason)
+                // Closed or reset before any answer: a connection failure (retried), not a cut answer.
+                let unanswered = (reason as? UpstreamConnectionError) == .remoteConnectionClosed
+                request.fail(unanswered ? UpstreamConnectionError.closedBeforeAnswer : reason)
             }
         case .collecting(let request, let head, _):
             // The head arrived: the failure is the body's, read where a streamed body's would be.

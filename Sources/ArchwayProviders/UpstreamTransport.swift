@@ -140,9 +140,15 @@ public struct UpstreamTransport: Sendable {
                 return .upstreamTimeout(provider: provider, phase: error.shortDescription)
             case .remoteConnectionClosed:
                 return .streamInterrupted(provider: provider)
-            case .connectFailed, .tlsFailed, .invalidResponse, .shutdown:
+            case .invalidResponse:
+                // An answer came that is not HTTP the parser can read (a header block over its limit, say).
+                return .upstreamInvalidResponse(provider: provider, reason: error.shortDescription)
+            case .connectFailed, .tlsFailed, .closedBeforeAnswer, .shutdown:
                 return .upstreamUnreachable(provider: provider, reason: error.shortDescription)
             }
+        }
+        if let error = error as? NIOTooManyBytesError {
+            return .upstreamInvalidResponse(provider: provider, reason: "an answer over \(error.maxBytes.map { "\($0 >> 20) MB" } ?? "the limit")")
         }
         return .upstreamUnreachable(provider: provider, reason: String(describing: type(of: error)))
     }

@@ -23,13 +23,7 @@ public enum WireJSON {
     /// relay's scanner and the upstream might not), and refused unless it is UTF-8 (RFC 8259), which
     /// the `Codable` decoder does not check in values it skips and the relay would forward as they are.
     public static func clientBody(_ buffer: ByteBuffer) throws(GatewayError) -> ByteBuffer {
-        var body = buffer
-        if body.readableBytes >= 3,
-           body.getInteger(at: body.readerIndex, as: UInt8.self) == 0xEF,
-           body.getInteger(at: body.readerIndex + 1, as: UInt8.self) == 0xBB,
-           body.getInteger(at: body.readerIndex + 2, as: UInt8.self) == 0xBF {
-            body.moveReaderIndex(forwardBy: 3)
-        }
+        let body = buffer.droppingByteOrderMark()
         let valid = body.withUnsafeReadableBytes { raw in
             (try? UTF8Span(validating: raw.assumingMemoryBound(to: UInt8.self).span)) != nil
         }

@@ -33,6 +33,23 @@ import Testing
         #expect(parse(pieces: pieces) == Self.expected)
     }
 
+    /// One byte-order mark at the stream's start is dropped, however the reads split it; a later one is data.
+    @Test(arguments: [1, 2, 3, 4, 64])
+    func aLeadingByteOrderMarkIsDropped(size: Int) {
+        let bytes: [UInt8] = [0xEF, 0xBB, 0xBF] + Array("data: Hel\n\ndata: \u{FEFF}lo\n\n".utf8)
+        var parser = SSEParser()
+        var events: [ServerSentEvent] = []
+        for start in stride(from: 0, to: bytes.count, by: size) {
+            parser.append(ByteBuffer(bytes: bytes[start..<min(start + size, bytes.count)]))
+            while let event = parser.nextEvent() { events.append(event) }
+        }
+        #expect(events == [ServerSentEvent(data: "Hel"), ServerSentEvent(data: "\u{FEFF}lo")])
+        // Only a whole mark: a stream whose first bytes merely start like one keeps them.
+        var partial = SSEParser()
+        partial.append(ByteBuffer(bytes: [0xEF, 0xBB] + Array("data: x\n\ndata: y\n\n".utf8)))
+        #expect(partial.nextEvent() == ServerSentEvent(data: "y"))
+    }
+
     @Test func splitCarriageReturnLineFeedIsOneLineEnd() {
         // "\r" at the end of one read and "\n" at the start of the next must not produce an empty line.
         #expect(parse(pieces: ["data: a\r", "\ndata: b\r\n", "\r\n"]) == [ServerSentEvent(data: "a\nb")])

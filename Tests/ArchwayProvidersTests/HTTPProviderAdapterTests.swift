@@ -267,6 +267,92 @@ struct AdapterHarness {
         }
     }
 
+    /// An answer led by a UTF-8 byte-order mark is read whole, relayed or decoded, streamed or not.
+    @Test func anAnswerLedByAByteOrderMarkIsReadWhole() async throws {
+        let chunk = #"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":"stop"}]}"#
+        let upstream = ScriptedUpstream { received, _ in
+            received.body.contains(#""stream":true"#)
+                ? Response(status: .ok, headers: [.contentType: "text/event-stream"], body: .init(byteBuffer: ByteBuffer(string: "\u{FEFF}data: \(chunk)\n\ndata: [DONE]\n\n")))
+                : .scriptedJSON("\u{FEFF}" + AdapterHarness.completion)
+        }
+        try await upstream.run { base in
+            let harness = try AdapterHarness(base: base + "/v1")
+            var streaming = AdapterHarness.request.value
+            streaming.stream = true
+            let decoded = (AdapterHarness.request, Relayable(streaming))
+            let relayed = (
+                Relayable(AdapterHarness.request.value, wire: WireBytes(bytes: ByteBuffer(string: #"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#))),
+                Relayable(streaming, wire: WireBytes(bytes: ByteBuffer(string: #"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#)))
+            )
+            for (request, streamed) in [decoded, relayed] {
+                let reply = try await harness.run { adapter in try await adapter.chat(request, call: AdapterHarness.call()) }
+                #expect(reply.value.value.id == "c")
+                #expect(reply.value.wire != nil || request.wire == nil, "the relayed answer keeps its bytes")
+                let texts = try await harness.run { adapter in
+                    var texts: [String] = []
+                    for try await chunk in try await adapter.streamChat(streamed, call: AdapterHarness.call()).value {
+                        texts.append(contentsOf: chunk.value.choices.compactMap(\.content))
+                    }
+                    return texts
+                }
+                #expect(texts == ["Hel"])
+            }
+        }
+    }
+
+    /// Archway asks for no content encoding: a compressed answer is an unreadable one, said so, never a
+    /// cut stream or a connection failure.
+    @Test func aCompressedAnswerIsUnreadableAndSaysWhy() async throws {
+        let upstream = ScriptedUpstream { received, _ in
+            let gzip = ByteBuffer(bytes: [0x1F, 0x8B, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03])
+            let type = received.body.contains(#""stream":true"#) ? "text/event-stream" : "application/json"
+            return Response(status: .ok, headers: [.contentType: type, .contentEncoding: "gzip"], body: .init(byteBuffer: gzip))
+        }
+        try await upstream.run { base in
+            let harness = try AdapterHarness(base: base + "/v1")
+            let streamed = {
+                var request = AdapterHarness.request
+                request.rewrite { $0.stream = true }
+                return request
+            }()
+            for stream in [false, true] {
+                let error = await #expect(throws: GatewayError.self) {
+                    try await harness.run { adapter in
+                        if stream { _ = try await adapter.streamChat(streamed, call: AdapterHarness.call()) } else { _ = try await adapter.chat(AdapterHarness.request, call: AdapterHarness.call()) }
+                    }
+                }
+                #expect(error?.code == "upstream_invalid_response")
+                #expect(error?.message.contains("compressed") == true)
+            }
+        }
+    }
+
+    /// What the transport's failures are to the client: a connection lost before any answer is a
+    /// connection failure (retried); an answer that came but cannot be read is an unreadable answer.
+    @Test func failuresBelowHTTPAreClassedByWhetherAnAnswerCame() {
+        let unanswered = UpstreamTransport.map(UpstreamConnectionError.closedBeforeAnswer, provider: "p")
+        #expect(unanswered.code == "upstream_unreachable" && unanswered.isRetryable)
+        let cut = UpstreamTransport.map(UpstreamConnectionError.remoteConnectionClosed, provider: "p")
+        #expect(cut.code == "stream_interrupted" && !cut.isRetryable && cut.allowsFallback)
+        #expect(cut.message == "The answer from upstream provider 'p' ended before it was complete.")
+        for unreadable in [UpstreamTransport.map(UpstreamConnectionError.invalidResponse, provider: "p"), UpstreamTransport.map(NIOTooManyBytesError(maxBytes: 64 << 20), provider: "p")] {
+            #expect(unreadable.code == "upstream_invalid_response" && !unreadable.isRetryable && unreadable.allowsFallback)
+        }
+        #expect(UpstreamTransport.map(NIOTooManyBytesError(maxBytes: 64 << 20), provider: "p").message.hasSuffix("an answer over 64 MB"))
+    }
+
+    /// A connection the upstream resets after reading the request, before answering, is retried.
+    @Test func aConnectionClosedBeforeTheAnswerIsRetried() async throws {
+        let upstream = RawUpstream { index in index == 0 ? .closeWithoutAnswer : .json(AdapterHarness.completion) }
+        try await upstream.run { (origin: UpstreamOrigin) async throws in
+            let harness = try AdapterHarness(base: "http://127.0.0.1:\(origin.port)/v1", maxRetries: 1)
+            let call = AdapterHarness.call()
+            let reply = try await harness.run { adapter in try await adapter.chat(AdapterHarness.request, call: call) }
+            #expect(reply.value.value.id == "c")
+            #expect(call.attempts.value == 2)
+        }
+    }
+
     @Test func aStreamRequestAnsweredWithoutAStreamFailsBeforeAnyByte() async throws {
         let upstream = ScriptedUpstream { _, _ in .scriptedJSON(AdapterHarness.completion) }
         try await upstream.run { base in

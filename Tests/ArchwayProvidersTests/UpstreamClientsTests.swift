@@ -82,12 +82,13 @@ private func failure(_ work: () async throws -> Void) async -> (any Error)? {
         }
         #expect(upstream.counts.connections == 2 && upstream.counts.requests == 3)
 
-        // A new connection closed without an answer is the upstream's answer: no second try.
+        // A new connection closed without an answer fails the exchange: the pool does not try again (the
+        // transport retries it as a connection failure, within `max_retries`).
         let closing = RawUpstream { _ in .closeWithoutAnswer }
         let error = try await closing.run { (origin: UpstreamOrigin) async throws in
             try await withClients { clients in await failure { _ = try await call(clients, origin) } }
         }
-        #expect(error as? UpstreamConnectionError == .remoteConnectionClosed)
+        #expect(error as? UpstreamConnectionError == .closedBeforeAnswer)
         #expect(closing.counts.requests == 1)
     }
 
