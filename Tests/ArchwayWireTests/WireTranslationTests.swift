@@ -67,6 +67,24 @@ import Testing
         #expect(messages[2]["content"]?.arrayValue?[0]["tool_use_id"] == .string("toolu_1"))
     }
 
+    /// `parallel_tool_calls: false` travels inside Anthropic's `tool_choice`, which carries it even when
+    /// the OpenAI request named no choice; `none` keeps its documented shape.
+    @Test(arguments: [
+        (ToolChoice?.none, #"{"disable_parallel_tool_use":true,"type":"auto"}"#),
+        (ToolChoice.required, #"{"disable_parallel_tool_use":true,"type":"any"}"#),
+        (ToolChoice.none, #"{"type":"none"}"#),
+    ] as [(ToolChoice?, String)])
+    func oneToolCallAtATimeTravelsInsideTheToolChoice(choice: ToolChoice?, expected: String) throws {
+        var request = ChatRequest(model: "claude", messages: [.text(.user, "Weather?")])
+        request.tools = [ToolDefinition(name: "get_weather", description: "w", parameters: .object(["type": .string("object")]))]
+        request.toolChoice = choice
+        request.parallelToolCalls = false
+        #expect(try json(AnthropicMessagesRequest(request))["tool_choice"] == WireJSON.decode(JSONValue.self, from: expected))
+        request.tools = nil
+        request.toolChoice = nil
+        #expect(try json(AnthropicMessagesRequest(request))["tool_choice"] == nil)
+    }
+
     /// Anthropic has no `response_format`: asking for JSON becomes an instruction, the schema included.
     @Test func aJSONResponseFormatBecomesAnInstructionForAnthropic() throws {
         var request = ChatRequest(model: "claude", messages: [.text(.system, "Be brief."), .text(.user, "Facts?")])

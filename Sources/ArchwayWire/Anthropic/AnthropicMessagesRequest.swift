@@ -90,14 +90,18 @@ public struct AnthropicMessagesRequest: Codable, Sendable {
                 forKey: .tools
             )
         }
-        if let choice = request.toolChoice {
+        // Anthropic says "one tool call at a time" inside `tool_choice` only: an OpenAI request that says
+        // it without a choice gets the default one, `auto`, to carry it.
+        let onlyOneCall = request.parallelToolCalls == false && request.tools?.isEmpty == false
+        if let choice = request.toolChoice ?? (onlyOneCall ? .auto : nil) {
             var value: [String: JSONValue] = switch choice {
             case .auto: ["type": .string("auto")]
             case .required: ["type": .string("any")]
             case .none: ["type": .string("none")]
             case .function(let name): ["type": .string("tool"), "name": .string(name)]
             }
-            if request.parallelToolCalls == false { value["disable_parallel_tool_use"] = .bool(true) }
+            // `none` calls no tool, and its documented shape has no other field.
+            if request.parallelToolCalls == false, choice != ToolChoice.none { value["disable_parallel_tool_use"] = .bool(true) }
             try container.encode(JSONValue.object(value), forKey: .toolChoice)
         }
         if let user = request.user {
