@@ -169,6 +169,16 @@ extension GatewayError {
         )
     }
 
+    /// A request body sent with a `Content-Encoding` (gzip, say): bodies are read as they come.
+    public static let encodedBody = GatewayError(
+        .invalidBody,
+        status: .unsupportedMediaType,
+        type: "invalid_request_error",
+        code: "unsupported_content_encoding",
+        message: "The request body has a Content-Encoding; Archway reads request bodies unencoded only.",
+        shortDescription: "unsupported_content_encoding"
+    )
+
     public static func unsupported(_ message: String, param: String? = nil) -> GatewayError {
         GatewayError(.unsupported, status: .badRequest, type: "invalid_request_error", code: "unsupported", param: param, message: message, shortDescription: "unsupported")
     }

@@ -7,7 +7,15 @@ import NIOCore
 /// whether the gateway threw it or Hummingbird did.
 extension GatewayError: HTTPResponseError {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        response(anthropicEnvelope: request.uri.path == "/v1/messages")
+        response(anthropicEnvelope: Self.isAnthropicPath(request.uri.path))
+    }
+}
+
+extension GatewayError {
+    /// Whether a path is the Anthropic wire's (`/v1/messages` and what Anthropic serves below it, such as
+    /// `count_tokens`), whose clients read Anthropic's error envelope.
+    static func isAnthropicPath(_ path: String) -> Bool {
+        path.hasPrefix("/v1/messages") && (path.utf8.count == 12 || path.utf8.dropFirst(12).first == UInt8(ascii: "/"))
     }
 }
 
@@ -62,7 +70,7 @@ struct OpenAIErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch {
             let path = request.uri.path
-            return GatewayError.from(error, path: path).response(anthropicEnvelope: path == "/v1/messages")
+            return GatewayError.from(error, path: path).response(anthropicEnvelope: GatewayError.isAnthropicPath(path))
         }
     }
 }

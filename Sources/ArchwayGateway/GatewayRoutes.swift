@@ -68,7 +68,13 @@ struct GatewayRoutes: Sendable {
         } catch {
             throw GatewayError.invalidBody(String(describing: type(of: error)))
         }
-        return try WireJSON.clientBody(body)
+        do {
+            return try WireJSON.clientBody(body)
+        } catch {
+            // Looked for only once a body cannot be read: a compressed one is not UTF-8, and says why.
+            if let encoding = request.headers[.contentEncoding], encoding.lowercased() != "identity" { throw GatewayError.encodedBody }
+            throw error
+        }
     }
 
     /// Runs a call for this request: cancelled when the client leaves, its routing decision reported on

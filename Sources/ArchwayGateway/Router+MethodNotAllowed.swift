@@ -34,7 +34,7 @@ extension Router where Context == GatewayRequestContext {
 
     fileprivate static func methodNotAllowed(_ request: Request, allow: String) -> Response {
         var response = GatewayError.methodNotAllowed(request.method.rawValue, path: request.uri.path, allowed: allow)
-            .response(anthropicEnvelope: request.uri.path == "/v1/messages")
+            .response(anthropicEnvelope: GatewayError.isAnthropicPath(request.uri.path))
         response.headers[.allow] = allow
         return response
     }

@@ -202,6 +202,11 @@ import Tracing
             let anthropic = try await client.execute(uri: "/v1/messages", method: .get)
             #expect(try json(anthropic.body)["type"]?.stringValue == "error", "the Anthropic route keeps its error envelope")
             #expect(try await client.execute(uri: "/v1/nothing-here", method: .get).status == .notFound)
+            // Below the Anthropic route, Anthropic's envelope too (its SDK's `count_tokens`, say).
+            let countTokens = try await client.execute(uri: "/v1/messages/count_tokens", method: .post)
+            #expect(countTokens.status == .notFound)
+            #expect(try json(countTokens.body)["type"]?.stringValue == "error")
+            #expect(try json(try await client.execute(uri: "/v1/messagesX", method: .post).body)["type"] == nil)
             #expect(try await client.execute(uri: "/v1/nothing-here", method: HTTPRequest.Method("PROPFIND")!).status == .notFound)
             #expect(try await client.execute(uri: "/v1/chat/completions/x", method: HTTPRequest.Method("PROPFIND")!).status == .notFound)
 
@@ -214,7 +219,7 @@ import Tracing
             #expect(models.status == .ok && models.body.readableBytes == 0)
             #expect(try await client.execute(uri: "/v1/models/sim-small", method: .get).status == .ok)
         }
-        let spans = try await harness.finishedSpans(count: 14)
+        let spans = try await harness.finishedSpans(count: 16)
         let retrieve = try #require(spans.first { $0.operationName == "GET /v1/models/{model}" }, "a route template, not the catch-all")
         #expect(retrieve.attributes["http.route"]?.toSpanAttribute() == .string("/v1/models/{model}"))
         let head = try #require(spans.first { $0.operationName == "HEAD /v1/models" })

@@ -7,6 +7,7 @@ random and mutated bodies never make the gateway answer 500 or fall over.
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import socket
@@ -67,6 +68,18 @@ def test_a_byte_order_mark_before_the_json_is_answered(gw, http, path):
         r = http.post(f"{gw.base_url}{path}", content=b"\xef\xbb\xbf" + json.dumps(payload).encode(),
                       headers={"content-type": "application/json", "anthropic-version": "2023-06-01"})
         assert r.status_code == 200, r.text[:300]
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages"])
+def test_a_compressed_body_is_415_and_says_why(gw, http, path):
+    r = http.post(f"{gw.base_url}{path}", content=gzip.compress(json.dumps(BODY).encode()),
+                  headers={"content-type": "application/json", "content-encoding": "gzip"})
+    assert r.status_code == 415, r.text[:300]
+    assert r.json()["error"]["code"] == "unsupported_content_encoding"
+    assert "Content-Encoding" in r.json()["error"]["message"]
+    # An unencoded body that says `identity` is read as any other.
+    r = http.post(f"{gw.base_url}/v1/chat/completions", json=BODY, headers={"content-encoding": "identity"})
+    assert r.status_code == 200, r.text[:300]
 
 
 def test_a_malformed_chunked_body_is_400(gw):
