@@ -11,7 +11,8 @@ import Foundation
 
 /// Reloads `pricing.file` when it changes (checked every `interval`): its prices replace those of the
 /// models it names, at once, and a model it stops naming goes back to its configured price. A file with
-/// problems is reported and left unapplied; the prices in force stay.
+/// problems is reported and left unapplied; the prices in force stay. So do they when the file goes away
+/// (a deploy step between removing and writing it, say), which is reported once.
 struct PricingFileWatcher: Service {
     let path: String
     let pricing: PricingIndex
@@ -41,8 +42,14 @@ struct PricingFileWatcher: Service {
 
     func run() async throws {
         var stamp = load()
-        if stamp == nil { logger.warning("pricing file not found; it is applied once it appears", metadata: ["file": "\(path)"]) }
+        var missing = stamp == nil
+        if missing { logger.warning("pricing file not found; it is applied once it appears", metadata: ["file": "\(path)"]) }
         await repeatUntilGracefulShutdown(every: interval, pauseFirst: true) {
+            let exists = FileManager.default.fileExists(atPath: path)
+            if !exists, !missing {
+                logger.warning("pricing file removed; the prices it set stay in force until it is back", metadata: ["file": "\(path)"])
+            }
+            missing = !exists
             stamp = load(after: stamp)
         }
     }

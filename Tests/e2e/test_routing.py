@@ -238,6 +238,15 @@ def test_the_pricing_file_is_applied_and_reloaded_when_it_changes(gateway, sim, 
     wait_for(lambda: in_force("cheap") == {"input": 0.1, "output": 0.4, "cached_input": None}, timeout=5, interval=0.2,
              message="the third pricing file in force")
     assert in_force("mid") == {"input": 2.5, "output": 10.0, "cached_input": None}
+    # A removed file is reported once; its prices stay in force until it is back.
+    prices.unlink()
+    wait_for(lambda: "pricing file removed" in gw.output(), timeout=5, interval=0.2, message="the removal warning")
+    assert in_force("cheap") == {"input": 0.1, "output": 0.4, "cached_input": None}
+    time.sleep(1.5)
+    assert gw.output().count("pricing file removed") == 1
+    prices.write_text("models:\n  cheap: {input: 0.3, output: 0.6}\n")
+    wait_for(lambda: in_force("cheap") == {"input": 0.3, "output": 0.6, "cached_input": None}, timeout=5, interval=0.2,
+             message="the file back in force")
 
 
 def test_under_load_the_bar_relaxes_and_the_spans_say_which_bar_applied(client, gw, sim, otlp_sink):
