@@ -86,18 +86,59 @@ public struct OTLPExportSettings: Sendable, Hashable {
         if let text = signalVariable("TIMEOUT"), let milliseconds = Int(text), milliseconds > 0 {
             timeout = .milliseconds(milliseconds)
         }
-        resourceAttributes = Self.pairs(environment["OTEL_RESOURCE_ATTRIBUTES"] ?? "")
-        resourceAttributes["service.name"] = environment["OTEL_SERVICE_NAME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? resourceAttributes["service.name"] ?? serviceName
+        resourceAttributes = Self.resourceAttributes(environment: environment, serviceName: serviceName)
         let batch = signal.batchVariablePrefix
         if let size = environment[batch + "MAX_EXPORT_BATCH_SIZE"].flatMap(Int.init), size > 0 { maxExportBatchSize = size }
         if let size = environment[batch + "MAX_QUEUE_SIZE"].flatMap(Int.init), size > 0 { maxQueueSize = size }
         if let delay = environment[batch + "SCHEDULE_DELAY"].flatMap(Int.init), delay > 0 { scheduleDelay = .milliseconds(delay) }
     }
 
+    /// `OTEL_RESOURCE_ATTRIBUTES`, percent-decoded, with `service.name` from `OTEL_SERVICE_NAME`, else
+    /// the attributes, else `serviceName`: every signal's resource, so traces and metrics name one service.
+    public static func resourceAttributes(environment: [String: String], serviceName: String = "archway") -> [String: String] {
+        var attributes = pairs(environment["OTEL_RESOURCE_ATTRIBUTES"] ?? "")
+        attributes["service.name"] = environment["OTEL_SERVICE_NAME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? attributes["service.name"] ?? serviceName
+        return attributes
+    }
+
+    /// Whether metrics go out over OTLP, which swift-otel's exporter does only as `otlp` over HTTP.
+    public enum MetricsExport: Sendable, Hashable {
+        case otlp
+        /// `OTEL_METRICS_EXPORTER=none`.
+        case none
+        /// Asked for something no exporter here speaks (`console`, gRPC): the reason, for a warning.
+        case unsupported(String)
+    }
+
+    /// What the environment asks of metrics export (`OTEL_METRICS_EXPORTER`, the metrics or general
+    /// OTLP protocol). swift-otel implements neither its `console` exporter nor, in this build, gRPC: it
+    /// stops or traps on them, so they are turned into a warning and no export instead.
+    public static func metricsExport(environment: [String: String]) -> MetricsExport {
+        if let exporters = environment["OTEL_METRICS_EXPORTER"].map({ $0.lowercased().split(separator: ",").map { $0.trimmingSpaces() } }),
+           !exporters.contains("otlp") {
+            if exporters.isEmpty || exporters.contains("none") { return .none }
+            return .unsupported("OTEL_METRICS_EXPORTER=\(environment["OTEL_METRICS_EXPORTER"] ?? ""): only otlp (or none) is exported; /metrics still serves Prometheus")
+        }
+        let proto = (environment["OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"].flatMap { $0.isEmpty ? nil : $0 } ?? environment["OTEL_EXPORTER_OTLP_PROTOCOL"] ?? "http/protobuf")
+        guard proto.lowercased().hasPrefix("http/") else {
+            return .unsupported("OTLP protocol \(proto.prefix(32)) for metrics: only http/protobuf is spoken; /metrics still serves Prometheus")
+        }
+        return .otlp
+    }
+
     /// The exporters `OTEL_<SIGNAL>_EXPORTER` names, or nil when it is not set.
     static func exporters(_ signal: Signal, _ environment: [String: String]) -> [Substring]? {
         environment["OTEL_\(signal.variable)_EXPORTER"].map { $0.lowercased().split(separator: ",").map { $0.trimmingSpaces() } }
+    }
+
+    /// The protocol a signal's OTLP export is asked to speak when it is not `http/protobuf` (gRPC, say):
+    /// the signal is then not exported, which is worth a warning at start-up.
+    public static func unsupportedProtocol(_ signal: Signal, environment: [String: String]) -> String? {
+        if let exporters = exporters(signal, environment), !exporters.contains("otlp") { return nil }
+        let proto = environment["OTEL_EXPORTER_OTLP_\(signal.variable)_PROTOCOL"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? environment["OTEL_EXPORTER_OTLP_PROTOCOL"] ?? "http/protobuf"
+        return proto.lowercased() == "http/protobuf" ? nil : String(proto.prefix(32))
     }
 
     /// The value of `OTEL_<SIGNAL>_EXPORTER` when it names neither `otlp` nor `none`: the signal is then

@@ -67,7 +67,10 @@ struct ServeCommand: AsyncParsableCommand {
             metrics = prometheus
         } else {
             var otel = OTel.Configuration.default
-            otel.serviceName = "archway"
+            // The resource every signal shares, decoded as the specification asks (swift-otel would read
+            // OTEL_RESOURCE_ATTRIBUTES undecoded: `shop%2Ceu` in metrics, `shop,eu` in traces).
+            otel.resourceAttributes = OTLPExportSettings.resourceAttributes(environment: environment)
+            otel.serviceName = otel.resourceAttributes["service.name"] ?? "archway"
             otel.logs.enabled = false
             // Spans are Archway's own (`OTLPTracer`): swift-otel exports the metrics only.
             otel.traces.enabled = false
@@ -84,12 +87,25 @@ struct ServeCommand: AsyncParsableCommand {
             // its sight, so a value holding a decoded comma stays whole too.
             otel.metrics.otlpExporter.headers = OTLPExportSettings.headers(signalVariable: "METRICS", environment: environment)
                 .sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-            for variable in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS"] { unsetenv(variable) }
-            let otlpMetrics = try OTel.makeMetricsBackend(configuration: otel)
-            var exporters: [any Service] = [ServiceOnExecutor(service: otlpMetrics.service, executor: backgroundExecutor)]
+            for variable in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_SERVICE_NAME"] { unsetenv(variable) }
+            var exporters: [any Service] = []
+            var metricsFactories: [any MetricsFactory] = [prometheus]
+            switch OTLPExportSettings.metricsExport(environment: environment) {
+            case .otlp:
+                let otlpMetrics = try OTel.makeMetricsBackend(configuration: otel)
+                exporters.append(ServiceOnExecutor(service: otlpMetrics.service, executor: backgroundExecutor))
+                metricsFactories.insert(otlpMetrics.factory, at: 0)
+            case .none:
+                break
+            case .unsupported(let reason):
+                // swift-otel stops (`console`) or traps (gRPC) on these: a warning and no export instead.
+                logger.warning("\(reason); metrics are not exported over OTLP")
+            }
             for signal in [OTLPExportSettings.Signal.traces, .logs] {
                 if let value = OTLPExportSettings.unsupportedExporter(signal, environment: environment) {
                     logger.warning("OTEL_\(signal.rawValue.uppercased())_EXPORTER=\(value): only otlp (or none) is supported for \(signal.rawValue); they are not exported")
+                } else if let proto = OTLPExportSettings.unsupportedProtocol(signal, environment: environment) {
+                    logger.warning("OTLP protocol \(proto) for \(signal.rawValue): only http/protobuf is spoken; they are not exported")
                 }
             }
             // A gateway ends three spans per request. Spans queue as values and leave in batches four
@@ -111,15 +127,18 @@ struct ServeCommand: AsyncParsableCommand {
             }
             // The exporters' batches are serialised off the event loops; their clean-up (which shuts an
             // HTTP client down synchronously, a trap on an event loop) happens there too.
-            // Their final flush at shutdown is bounded on its own (`telemetry.flush_timeout`).
-            services.append(BoundedShutdownService(
-                services: exporters,
-                budget: configuration.telemetry.flushTimeout,
-                exceeded: "telemetry flush did not finish within telemetry.flush_timeout (\(configuration.telemetry.flushTimeout)); what it had not exported is dropped",
-                logger: logger
-            ))
+            // Their final flush at shutdown is bounded on its own (`telemetry.flush_timeout`). With no
+            // exporter there is nothing to run: a service that returns at once would stop the gateway.
+            if !exporters.isEmpty {
+                services.append(BoundedShutdownService(
+                    services: exporters,
+                    budget: configuration.telemetry.flushTimeout,
+                    exceeded: "telemetry flush did not finish within telemetry.flush_timeout (\(configuration.telemetry.flushTimeout)); what it had not exported is dropped",
+                    logger: logger
+                ))
+            }
             tracer = OTLPTracer(environment: environment, exporter: spanExporter)
-            metrics = MultiplexMetricsHandler(factories: [otlpMetrics.factory, prometheus])
+            metrics = metricsFactories.count == 1 ? prometheus : MultiplexMetricsHandler(factories: metricsFactories)
         }
         InstrumentationSystem.bootstrap(tracer)
         MetricsSystem.bootstrap(metrics)

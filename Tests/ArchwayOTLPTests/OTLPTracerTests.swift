@@ -290,6 +290,20 @@ import W3CTraceContext
         #expect(OTLPExportSettings(signal: .traces, environment: ["OTEL_TRACES_EXPORTER": "otlp, console"], defaults: defaults) != nil)
         #expect(OTLPExportSettings.unsupportedExporter(.traces, environment: ["OTEL_TRACES_EXPORTER": "console"]) == "console")
         #expect(OTLPExportSettings.unsupportedExporter(.traces, environment: ["OTEL_TRACES_EXPORTER": "none"]) == nil)
+        #expect(OTLPExportSettings.unsupportedProtocol(.traces, environment: ["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"]) == "grpc")
+        #expect(OTLPExportSettings.unsupportedProtocol(.logs, environment: ["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "http/protobuf"]) == nil)
+        #expect(OTLPExportSettings.unsupportedProtocol(.traces, environment: ["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_TRACES_EXPORTER": "none"]) == nil)
+        // Metrics go through swift-otel, which stops on `console` and traps on gRPC: neither reaches it.
+        #expect(OTLPExportSettings.metricsExport(environment: [:]) == .otlp)
+        #expect(OTLPExportSettings.metricsExport(environment: ["OTEL_METRICS_EXPORTER": "none"]) == .none)
+        #expect(OTLPExportSettings.metricsExport(environment: ["OTEL_METRICS_EXPORTER": "otlp,console"]) == .otlp)
+        for environment in [["OTEL_METRICS_EXPORTER": "console"], ["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"], ["OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "grpc"]] {
+            guard case .unsupported = OTLPExportSettings.metricsExport(environment: environment) else {
+                Issue.record("\(environment) should not reach swift-otel")
+                continue
+            }
+        }
+        #expect(OTLPExportSettings.metricsExport(environment: ["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "http/protobuf"]) == .otlp)
         #expect(OTLPExportSettings.unsupportedExporter(.logs, environment: ["OTEL_LOGS_EXPORTER": "otlp,console"]) == nil)
     }
 

@@ -440,6 +440,42 @@ def test_otlp_headers_are_percent_decoded_for_every_signal(gateway, simulator, o
     assert ("/v1/traces", "a,b") in teams and ("/v1/metrics", "a,b") in teams, teams
 
 
+def test_resource_attributes_are_decoded_alike_for_spans_and_metrics(gateway, simulator, otlp_sink):
+    marker = "e2e-" + os.urandom(4).hex()
+    gw = gateway(base_config(simulator), env={"OTEL_RESOURCE_ATTRIBUTES": f"service.namespace=shop%2Ceu,owner=J%C3%BCrgen,run={marker}",
+                                                 "OTEL_SERVICE_NAME": "gw-e2e", "OTEL_METRIC_EXPORT_INTERVAL": "500"})
+    httpx.post(f"{gw.v1}/chat/completions", json={"model": "sim-small", "messages": [{"role": "user", "content": "hi"}]},
+               timeout=10).raise_for_status()
+    gw.stop(timeout=10)
+    expected = {"service.namespace": "shop,eu", "owner": "Jürgen", "run": marker, "service.name": "gw-e2e"}
+    spans = [s.resource for s in otlp_sink.spans() if s.resource.get("run") == marker]
+    metrics = [m.resource for m in otlp_sink.metric_records() if m.resource.get("run") == marker]
+    assert spans and metrics
+    for resource in spans + metrics:
+        assert {key: resource.get(key) for key in expected} == expected, resource
+
+
+@pytest.mark.parametrize("env", [
+    {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
+    {"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "grpc"},
+    {"OTEL_METRICS_EXPORTER": "console"},
+    {"OTEL_METRICS_EXPORTER": "prometheus"},
+    # Nothing exported at all: the gateway still serves, with nothing to warn about but the protocol.
+    {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_TRACES_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"},
+])
+def test_an_otel_setting_no_exporter_here_speaks_is_a_warning_not_a_failed_start(gateway, simulator, env):
+    # Platforms inject OTEL_EXPORTER_OTLP_PROTOCOL=grpc into every pod: the gateway must still serve.
+    gw = gateway(base_config(simulator), env=env)
+    r = httpx.post(f"{gw.v1}/chat/completions", json={"model": "sim-small", "messages": [{"role": "user", "content": "hi"}]},
+                   timeout=10)
+    assert r.status_code == 200, r.text
+    assert "gen_ai_client_operation_duration" in httpx.get(f"{gw.base_url}/metrics", timeout=5).text
+    if env.get("OTEL_METRICS_EXPORTER") != "none":
+        assert "not exported" in gw.stderr, gw.stderr[-2000:]
+    time.sleep(1)
+    assert gw.alive()
+
+
 def test_unreachable_collector_does_not_break_serving(gateway, simulator):
     dead = f"http://127.0.0.1:{closed_port()}"
     gw = gateway(base_config(simulator), otlp_endpoint=dead)
