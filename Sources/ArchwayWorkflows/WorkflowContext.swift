@@ -87,16 +87,21 @@ public struct WorkflowContext: Sendable {
     }
 }
 
-/// A JSON value as Mustache sees it: objects resolve dotted names, lists iterate in sections, and a
-/// value printed whole is its JSON text (a string is its text, a whole number has no decimals, null is empty).
+/// A JSON value as Mustache sees it: objects resolve dotted names, lists iterate in sections and resolve
+/// indices (`items.0`), and a value printed whole is its JSON text (a string is its text, a whole number has
+/// no decimals, null is empty).
+///
+/// Objects and lists are converted as the template reaches into them, not whole: a map step renders its
+/// prompt once per item, and converting the run's every value (a long list among the inputs, say) for
+/// each of them made a wide map quadratic.
 func mustacheValue(_ value: JSONValue) -> Any {
     switch value {
     case .null: NSNull()
     case .bool(let flag): flag
     case .number(let number): number.rounded() == number && abs(number) < 1e15 ? Int(number) : number
     case .string(let text): text
-    case .array(let items): TemplateList(items: items.map(mustacheValue), text: jsonText(value))
-    case .object(let object): TemplateObject(children: object.mapValues(mustacheValue), text: jsonText(value))
+    case .array(let items): TemplateList(items: items)
+    case .object(let object): TemplateObject(children: object)
     }
 }
 
@@ -108,19 +113,22 @@ func jsonText(_ value: JSONValue) -> String {
 }
 
 struct TemplateObject: MustacheParent, MustacheCustomRenderable {
-    let children: [String: Any]
-    let text: String
+    let children: [String: JSONValue]
 
-    func child(named: String) -> Any? { children[named] }
-    var renderText: String { text }
+    func child(named: String) -> Any? { children[named].map(mustacheValue) }
+    var renderText: String { jsonText(.object(children)) }
     var isNull: Bool { false }
 }
 
-struct TemplateList: MustacheSequence, MustacheCustomRenderable {
-    let items: [Any]
-    let text: String
+struct TemplateList: MustacheSequence, MustacheParent, MustacheCustomRenderable {
+    let items: [JSONValue]
 
-    func makeIterator() -> IndexingIterator<[Any]> { items.makeIterator() }
-    var renderText: String { text }
+    func makeIterator() -> LazyMapSequence<[JSONValue], Any>.Iterator { items.lazy.map(mustacheValue).makeIterator() }
+    /// `list.0`: an item by its index.
+    func child(named: String) -> Any? {
+        guard let index = Int(named), items.indices.contains(index) else { return nil }
+        return mustacheValue(items[index])
+    }
+    var renderText: String { jsonText(.array(items)) }
     var isNull: Bool { items.isEmpty }
 }

@@ -227,6 +227,18 @@ import Tracing
         #expect(try values.render(WorkflowTemplate("{{#inputs.doc.a}}[{{.}}]{{/inputs.doc.a}}")) == "[1][true]")
     }
 
+    /// A list's items by index, an object inside a list by its keys; an index out of range is missing.
+    @Test func listItemsAreReachedByIndex() throws {
+        let values = WorkflowContext(inputs: ["obj": .object([
+            "l": .array([.string("first"), .string("second")]),
+            "m": .array([.number(0), .number(5)]),
+            "o": .array([.object(["k": .string("v")])]),
+        ])])
+        #expect(try values.render(WorkflowTemplate("a0={{inputs.obj.l.0}} a1={{inputs.obj.l.1}} n0={{inputs.obj.m.0}} k={{inputs.obj.o.0.k}} o={{inputs.obj.o.0}}"))
+            == #"a0=first a1=second n0=0 k=v o={"k":"v"}"#)
+        #expect(throws: WorkflowRunError.missingValue("inputs.obj.l.7")) { try values.render(WorkflowTemplate("{{inputs.obj.l.7}}")) }
+    }
+
     @Test func callsGetWhatIsLeftOfTheBudget() {
         let start = ContinuousClock.now
         let run = start + .seconds(8)
