@@ -66,6 +66,12 @@ public struct PIIScanner: Sendable {
                 continue
             }
             if wantSecret, let end = Self.secret(p, at: i) { record(.secret, i, end); continue }
+            if Self.isDigit(b), i >= 2, p[i - 1] == UInt8(ascii: "."), Self.isDigit(p[i - 2]) {
+                // The fraction of a decimal number (a score's 0.4221165755827173, a latitude's 40.42…, an
+                // embedding's values): no card, number or address starts inside one.
+                i = Self.run(p, from: i + 1, Self.isDigit)
+                continue
+            }
             if Self.isDigit(b) || b == UInt8(ascii: "+") || b == UInt8(ascii: "(") {
                 if wantCard, let end = Self.card(p, at: i) { record(.creditCard, i, end); continue }
                 if wantSSN, let end = Self.ssn(p, at: i) { record(.usSSN, i, end); continue }

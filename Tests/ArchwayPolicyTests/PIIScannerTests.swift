@@ -55,8 +55,12 @@ import Testing
         "part PN-4411-22-A and SKU 000-111-22", "coordinates 48.8566, 2.3522", "ratio 3:4:5", "call std::vector::push_back",
         "tracking 1Z999AA10123456784", "isbn 978-3-16-148410-0", "room 555-1234", "the year 1999 and 2000",
         "port 8080, pid 12345, 3.14159", "invoice INV-2024-000123", "uuid 123e4567-e89b-12d3-a456-426614174000",
+        // Decimal fractions whose digits would pass for a card (issuer prefix, Luhn): floats as Python prints them.
+        "score 0.4221165755827173", "lat 40.4221165755827173, lon -3.7038", "embedding [0.4221165755827173, -0.4221165755827173]",
     ])
     func passesWhatIsNotPersonalData(text: String) {
+        // The fraction test is only worth something while its digits alone are a card.
+        #expect(found("card 4221165755827173").map(\.0) == ["credit_card"])
         let findings = found(text)
         if text.hasPrefix("order #4111") {
             // A bare 16-digit Luhn-valid Visa number is a card number, however it is labelled.
