@@ -72,7 +72,7 @@ final class WorkflowRoutes: Sendable {
         let parent = context.serviceContext
         context.serverSpan?.modifyAttributes { $0.set(GenAIAttributes.workflowName, workflow.name) }
         if case .bool(true)? = fields["stream"] {
-            return streamed(workflow, inputs: inputs, parent: parent)
+            return streamed(workflow, inputs: inputs, parent: parent, context: context)
         }
         let result = try await ClientConnection.run(on: context.client) {
             await runner.run(workflow, inputs: inputs, context: parent)
@@ -126,7 +126,7 @@ final class WorkflowRoutes: Sendable {
     }
 
     /// SSE: `step.started`, `step.finished` / `step.failed` as they happen, then `result` (or `error`).
-    func streamed(_ workflow: WorkflowConfiguration, inputs: [String: JSONValue], parent: ServiceContext) -> Response {
+    func streamed(_ workflow: WorkflowConfiguration, inputs: [String: JSONValue], parent: ServiceContext, context: GatewayRequestContext) -> Response {
         let (events, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
         let runner = self.runner
         let task = Task {
@@ -148,9 +148,28 @@ final class WorkflowRoutes: Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
+        let client = context.client
+        let serverSpan = context.serverSpan
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            for await event in events { try await writer.write(event) }
-            try await writer.finish(nil)
+            // The writer waits on the connection: a client that leaves cancels it at once, which ends the
+            // event stream and so the run, rather than at the next event's failed write.
+            defer { task.cancel() }
+            do {
+                try await ClientConnection.run(on: client) {
+                    for await event in events {
+                        try Task.checkCancellation()
+                        try await writer.write(event)
+                    }
+                    try Task.checkCancellation()
+                    try await writer.finish(nil)
+                }
+            } catch {
+                let cause = client?.cancellationError ?? .clientClosed
+                if let serverSpan, serverSpan.isRecording {
+                    serverSpan.modifyAttributes { $0.set(GenAIAttributes.errorType, cause.shortDescription) }
+                }
+                throw error
+            }
         })
     }
 

@@ -106,3 +106,26 @@ def test_a_stream_whose_client_leaves_says_so_on_its_server_span(gateway, simula
 
     span = wait_for(server, timeout=10, interval=0.1)
     assert span.attrs.get("error.type") == "client_closed", [(s.name, s.attrs.get("error.type")) for s in otlp_sink.spans_in_trace(trace_id)]
+
+
+def test_a_streamed_workflow_run_ends_when_its_client_leaves(gateway, simulator, otlp_sink):
+    # One step, answering after 4 s: the client leaves at 0.5 s, after the step.started event.
+    gw = gateway(base_config(simulator, providers={"sim": {"headers": {"x-simulator-latency-ms": "4000"}}},
+                             workflows={"slow": {"inputs": ["topic"], "deadline_ms": 20000,
+                                                 "steps": {"a": {"model": "sim-small", "prompt": "{{inputs.topic}}"}},
+                                                 "output": "{{steps.a.output}}"}}))
+    trace_id, _, traceparent = new_traceparent()
+    started = time.monotonic()
+    hang_up(gw.port, "/v1/workflows/slow/runs", {"inputs": {"topic": "x"}, "stream": True}, traceparent, 0.5)
+
+    def spans():
+        found = {s.name: s for s in otlp_sink.spans_in_trace(trace_id)}
+        return found if any(s.kind == SPAN_KIND_SERVER for s in found.values()) else None
+
+    found = wait_for(spans, timeout=10, interval=0.1)
+    # The run was cut when the client left, not when its step answered 4 s later.
+    assert time.monotonic() - started < 3, "the run outlived its client"
+    server = next(s for s in found.values() if s.kind == SPAN_KIND_SERVER)
+    assert server.attrs.get("error.type") == "client_closed", {n: s.attrs.get("error.type") for n, s in found.items()}
+    workflow = next(s for s in found.values() if s.name.startswith("invoke_workflow"))
+    assert workflow.attrs.get("error.type") == "client_closed"
