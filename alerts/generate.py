@@ -33,8 +33,9 @@ BURN_ALERTS = [
 ]
 
 API_ROUTES = 'http_route=~"/v1/.+"'
-# Failures the client caused are not the gateway's or the provider's fault.
-MODEL_ERRORS = 'error_type!="", error_type!~"client_closed|invalid_request|model_not_found"'
+# Failures held against a model: not the client's (its hanging up, its request the provider refused as
+# invalid), nor the caller's (a workflow's deadline or a failed sibling step), nor the gateway stopping.
+MODEL_ERRORS = 'error_type!="", error_type!~"client_closed|cancelled|shutting_down|deadline_exceeded|400|413|422"'
 
 # Every SLI is an error ratio ("bad events / all events") over a window.
 # `bad` and `total` are PromQL with a `{w}` placeholder for the range; `by` is the aggregation.
@@ -428,8 +429,9 @@ def series_for(sli: dict, bad_per_min: int, minutes: int, extra_noise: bool = Tr
                 "gen_ai_request_model": MODEL, "server_address": "api.openai.com", "server_port": "443"}
         s("gen_ai_client_operation_duration_seconds_count", {**base, "gen_ai_response_model": MODEL}, good)
         s("gen_ai_client_operation_duration_seconds_count", {**base, "error_type": "503"}, bad_per_min)
-        if extra_noise:  # errors caused by clients are excluded
-            s("gen_ai_client_operation_duration_seconds_count", {**base, "error_type": "client_closed"}, 40)
+        if extra_noise:  # failures that are not the model's doing are excluded: noisy, they must not page
+            for cause in ["client_closed", "cancelled", "deadline_exceeded", "400"]:
+                s("gen_ai_client_operation_duration_seconds_count", {**base, "error_type": cause}, 10)
     elif key == "model_latency":
         base = {"job": JOB, "gen_ai_operation_name": "chat", "gen_ai_provider_name": PROVIDER,
                 "gen_ai_request_model": MODEL, "server_address": "api.openai.com", "server_port": "443",
@@ -755,7 +757,8 @@ RULES_HEADER = """\
 #   archway:http_availability_error_ratio:rate<W>   by job, http_route     5xx share of API requests (/v1/*)
 #   archway:http_latency_error_ratio:rate<W>        by job, http_route     share of API requests slower than 2.5s
 #   archway:model_availability_error_ratio:rate<W>  by job, provider, model share of failed model calls
-#                                                                           (client_closed/invalid_request/model_not_found excluded)
+#                                                                           (not the model's: client_closed, cancelled, shutting_down,
+#                                                                           deadline_exceeded, 400/413/422 excluded)
 #   archway:model_latency_error_ratio:rate<W>       by job, provider, model share of successful calls slower than 2.56s
 #   archway:stream_ttft_error_ratio:rate<W>         by job, provider, model share of streams with first chunk after 1.28s
 #   archway:slo_objective:ratio{slo=...}            the objectives (used by the SLO dashboard)

@@ -260,7 +260,9 @@ extension GatewayError {
         type: "upstream_error",
         code: "deadline_exceeded",
         message: "The call's deadline passed before a model answered.",
-        shortDescription: "timeout"
+        // Not `timeout`: the caller's budget ran out, which dashboards and SLOs must tell apart from a
+        // model that timed out.
+        shortDescription: "deadline_exceeded"
     )
 }
 
