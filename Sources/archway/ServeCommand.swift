@@ -182,7 +182,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var groupConfiguration = ServiceGroupConfiguration(
             services: configured,
-            gracefulShutdownSignals: [.sigterm, .sigint],
+            gracefulShutdownSignals: [.sigterm, .sigint, .sighup],
             logger: logger
         )
         // A backstop past both budgets (requests, then the telemetry flush), for a service that ignores

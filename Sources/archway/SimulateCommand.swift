@@ -44,7 +44,7 @@ struct SimulateCommand: AsyncParsableCommand {
         let application = Simulator.makeApplication(host: host, port: port, settings: settings, logger: logger) { channel in
             printToStandardError("archway simulator listening on http://\(host):\(channel.localAddress?.port ?? port)")
         }
-        let group = ServiceGroup(configuration: .init(services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: [application], gracefulShutdownSignals: [.sigterm, .sigint, .sighup], logger: logger))
         try await group.run()
     }
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -40,6 +41,35 @@ def test_the_last_spans_are_exported_at_shutdown(gateway, simulator, otlp_sink):
     assert gw.stop(timeout=10) == 0, gw.describe()
     names = sorted(s.name for s in otlp_sink.spans_in_trace(trace_id))
     assert names == ["POST", "POST /v1/chat/completions", "chat sim-small-upstream"], (names, gw.output()[-2000:])
+
+
+def test_sighup_shuts_down_as_gracefully_as_sigterm(gateway, simulator, otlp_sink):
+    # A closed terminal or a supervisor's "reload" sends SIGHUP: the stream under way finishes and its
+    # spans are exported, as with SIGTERM, rather than the process dying at once.
+    cfg = base_config(simulator, providers={"slow": {"kind": "simulator", "base_url": f"{simulator}/v1", "api_key": "k",
+                                                     "headers": {"x-simulator-tokens-per-second": "40"}}},
+                      models={"slow": {"provider": "slow"}})
+    gw = gateway(cfg)
+    trace_id = "%032x" % int.from_bytes(os.urandom(16), "big")
+    body: list[bytes] = []
+
+    def read():
+        with httpx.stream("POST", f"{gw.v1}/chat/completions", timeout=30,
+                          headers={"traceparent": f"00-{trace_id}-{'%016x' % 7}-01"},
+                          json={"model": "slow", "stream": True, "max_tokens": 20,
+                                "messages": [{"role": "user", "content": "a short story"}]}) as r:
+            for chunk in r.iter_bytes():
+                body.append(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    time.sleep(0.3)
+    gw.process.send_signal(signal.SIGHUP)
+    reader.join(timeout=20)
+    assert gw.process.wait(timeout=20) == 0, gw.describe()
+    assert b"data: [DONE]" in b"".join(body), b"".join(body)[-300:]
+    names = sorted(s.name for s in otlp_sink.spans_in_trace(trace_id))
+    assert "POST /v1/chat/completions" in names, names
 
 
 def test_a_stream_cut_by_the_shutdown_timeout_is_told_and_its_spans_are_exported(gateway, simulator, otlp_sink):
