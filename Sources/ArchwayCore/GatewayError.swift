@@ -49,6 +49,9 @@ public struct GatewayError: Error, Sendable, Hashable, CustomStringConvertible {
     public var retryAfter: Duration?
     /// The upstream's rate-limit headroom, when its refusal carried it.
     public var rateLimit: RateLimitHeadroom?
+    /// The route that decided the failed call, when one did: its answer names it (`x-archway-route`), as a
+    /// successful one does.
+    public var route: String?
 
     public init(
         status: HTTPResponse.Status,

@@ -1,4 +1,5 @@
 import ArchwayCore
+import ArchwayExecution
 import ArchwayWire
 import Hummingbird
 import NIOCore
@@ -29,6 +30,7 @@ extension GatewayError {
             let seconds = retryAfter.map { max(1, Int(($0 / .seconds(1)).rounded(.up))) } ?? 1
             headers[.retryAfter] = String(seconds)
         }
+        if let route { headers[CallDecisions.routeHeader] = route }
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: body))
     }
 

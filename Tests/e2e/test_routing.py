@@ -278,3 +278,19 @@ def test_under_load_the_bar_relaxes_and_the_spans_say_which_bar_applied(client, 
     assert 0.4 in seen.values() and all(bar in (0.4, 0.85) for bar in seen.values()), seen
     # Load gone: the normal bar again.
     assert ask(client, model="busy")[1].model == "mid"
+
+
+def test_a_route_that_fails_still_names_itself(gateway, sim):
+    config = route_config(sim)
+    config["routes"] = {"doomed": {"strategy": "fallback", "candidates": ["cheap", "mid"]}}
+    gw = gateway(config)
+    profile(sim, "cheap-up", down=True)
+    profile(sim, "mid-up", down=True)
+    for stream in (False, True):
+        r = httpx.post(f"{gw.v1}/chat/completions", timeout=10,
+                       json={"model": "doomed", "stream": stream, "messages": [{"role": "user", "content": "Hello"}]})
+        assert r.status_code == 503, r.text
+        assert r.headers.get("x-archway-route") == "doomed", (stream, dict(r.headers))
+    # A model asked by its own name is no route's answer.
+    r = httpx.post(f"{gw.v1}/chat/completions", timeout=10, json={"model": "cheap", "messages": [{"role": "user", "content": "Hello"}]})
+    assert r.status_code == 503 and "x-archway-route" not in r.headers
