@@ -152,6 +152,7 @@ extension NodeReader {
         var headers: [(name: String, value: String)] = []
         var providerName: String?
         var simulator = SimulatorSettings()
+        var simulatorNode: Node?
         var valid = true
         for entry in entries {
             let childPath = "\(path).\(entry.key)"
@@ -177,6 +178,10 @@ extension NodeReader {
                 }
             case "provider_name":
                 providerName = string(entry.value, childPath)
+                if providerName?.isEmpty == true {
+                    report(entry.value, childPath, "must not be empty (leave the key out for the kind's own name)")
+                    valid = false
+                }
             case "headers":
                 for header in mapping(entry.value, childPath, allowed: nil) ?? [] {
                     let lowered = header.key.lowercased()
@@ -196,6 +201,7 @@ extension NodeReader {
                 }
             case "simulator":
                 simulator = simulatorSettings(entry.value, childPath)
+                simulatorNode = entry.value
             default:
                 break
             }
@@ -203,6 +209,13 @@ extension NodeReader {
         guard let kind else {
             if valid { report(node, "\(path).kind", "missing required key 'kind'") }
             return nil
+        }
+        if let simulatorNode, kind != .simulator || baseURL != nil {
+            // Settings nothing would read: an external simulator takes its own flags and `x-simulator-*` headers.
+            report(simulatorNode, "\(path).simulator", kind == .simulator
+                ? "simulator settings apply to an embedded simulator only (no base_url); an external one takes them as flags or x-simulator-* headers"
+                : "simulator settings apply to kind: simulator only")
+            valid = false
         }
         if kind != .simulator, baseURL == nil, valid {
             switch kind {
@@ -261,6 +274,10 @@ extension NodeReader {
                 providerNode = entry.value
             case "model":
                 upstreamModel = string(entry.value, childPath)
+                if upstreamModel?.isEmpty == true {
+                    report(entry.value, childPath, "must not be empty (leave the key out to send the model's own name upstream)")
+                    return nil
+                }
             case "price":
                 (price, schedule) = self.pricedSchedule(entry.value, childPath)
             case "quality":

@@ -90,6 +90,12 @@ import Testing
         #expect(problems("providers: {p: {kind: openai, api_key: \"${EMPTY}\"}}" + models).contains { $0.contains("'EMPTY' is set but empty") })
         #expect(problems("providers: {p: {kind: openai, api_key: ${OPENAI_KEY}}}" + models).contains { $0.contains("must be quoted") })
         #expect(problems(#"providers: {p: {kind: openai, base_url: "https://x.openai.azure.com/openai/deployments/d/?api-version=2024-06-01", api_key: "$1-is-literal"}}"# + models).isEmpty)
+        // Settings that can never work or that nothing reads.
+        #expect(problems(#"providers: {p: {kind: openai}}"# + "\nmodels: {m: {provider: p, model: \"\"}}").contains { $0.contains("models.m.model: must not be empty") })
+        #expect(problems(#"providers: {p: {kind: openai, provider_name: ""}}"# + models).contains { $0.contains("providers.p.provider_name: must not be empty") })
+        #expect(problems(#"providers: {p: {kind: openai, simulator: {latency: 5ms}}}"# + models).contains { $0.contains("apply to kind: simulator only") })
+        #expect(problems(#"providers: {p: {kind: simulator, base_url: "http://127.0.0.1:9/v1", simulator: {latency: 5ms}}}"# + models).contains { $0.contains("embedded simulator only") })
+        #expect(problems(#"providers: {p: {kind: simulator, simulator: {latency: 5ms}}}"# + models).isEmpty)
     }
 
     @Test func nonLoopbackListenRequiresMasterKey() {
