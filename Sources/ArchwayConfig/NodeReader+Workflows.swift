@@ -92,8 +92,8 @@ extension NodeReader {
             report(stepNodes[cycle[0]], "\(path).steps.\(cycle[0])", "steps depend on each other in a cycle: \(cycle.joined(separator: " → "))")
             return nil
         }
-        guard valid else { return nil }
-        // A map over a step's output needs that output to be a list: a text step's never is.
+        // A map over a step's output needs that output to be a list: a text step's never is. Among the
+        // steps that read well too, so the problem is listed with the others.
         for step in steps {
             guard let reference = step.map?.soleReference, reference.count == 3, reference[0] == "steps",
                   let source = steps.first(where: { $0.name == reference[1] }) else { continue }

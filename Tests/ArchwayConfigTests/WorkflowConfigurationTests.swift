@@ -77,6 +77,25 @@ import Testing
         }
     }
 
+    /// The map's check runs over the steps that read well, whatever is wrong with the others.
+    @Test func aMapOverTextIsReportedBesideOtherProblems() {
+        let yaml = Self.base + """
+        workflows:
+          w:
+            steps:
+              a: {model: fast, prompt: hi}
+              e: {map: "{{steps.a.output}}", model: fast, prompt: "{{item}}"}
+              l: {model: nosuch, prompt: x}
+            output: "{{steps.e.output}}"
+        """
+        #expect {
+            try loader.load(yaml: yaml)
+        } throws: { error in
+            let messages = (error as? ConfigurationError)?.problems.map(\.message) ?? []
+            return messages.contains { $0.contains("map needs a list") } && messages.contains { $0.contains("unknown model or route 'nosuch'") }
+        }
+    }
+
     @Test(arguments: ["team/summary", "two words", "é", "..", "."])
     func aWorkflowNameMustFitInItsURL(_ name: String) {
         #expect {
