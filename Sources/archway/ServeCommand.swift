@@ -195,6 +195,10 @@ struct ServeCommand: AsyncParsableCommand {
         } catch is CancellationError {
             // The backstop: something outlived both budgets and was cancelled. Exit normally.
             logger.warning("shutdown took longer than shutdown_timeout and flush_timeout together; stopped the remaining work")
+        } catch let error as IOError where error.errnoCode == EADDRINUSE || error.errnoCode == EACCES || error.errnoCode == EADDRNOTAVAIL {
+            // The listening address, named, instead of SwiftNIO's description of its bind call.
+            printToStandardError("archway cannot listen on \(listen.host):\(listen.port): \(Self.bindProblem(error.errnoCode))")
+            failure = ExitCode(1)
         } catch {
             failure = error
         }
@@ -208,6 +212,14 @@ struct ServeCommand: AsyncParsableCommand {
 }
 
 extension ServeCommand {
+    static func bindProblem(_ code: CInt) -> String {
+        switch code {
+        case EADDRINUSE: "the address is already in use (another archway, or another server, listens there)"
+        case EACCES: "permission denied (ports below 1024 need privileges)"
+        default: "the address is not one of this machine's"
+        }
+    }
+
     /// The built-in simulator, embedded for each `kind: simulator` provider without a `base_url`.
     static let embeddedSimulator: EmbeddedProviderFactory = { provider, onListening in
         Simulator.makeApplication(host: "127.0.0.1", port: 0, settings: provider.simulator, logger: Logger(label: "archway.simulator")) { channel in

@@ -576,3 +576,17 @@ def test_simulate_refuses_options_it_cannot_honour(archway_bin, args, message):
     cp = subprocess.run([archway_bin, "simulate", *args], capture_output=True, text=True, timeout=30)
     assert cp.returncode != 0
     assert message in cp.stderr, cp.stderr
+
+
+def test_serve_on_a_busy_port_names_the_address_and_exits_1(archway_bin, tmp_path):
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        p = tmp_path / "busy.yaml"
+        p.write_text(f"listen: 127.0.0.1:{port}\nproviders:\n  sim: {{kind: simulator}}\nmodels:\n  m: {{provider: sim}}\n")
+        cp = subprocess.run([archway_bin, "serve", "--config", str(p)], capture_output=True, text=True, timeout=30,
+                            env={**clean_env({}), "OTEL_SDK_DISABLED": "true"})
+    assert cp.returncode == 1, cp.stderr
+    assert f"archway cannot listen on 127.0.0.1:{port}: the address is already in use" in cp.stderr, cp.stderr
