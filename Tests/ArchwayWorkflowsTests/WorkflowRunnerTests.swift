@@ -237,6 +237,9 @@ import Tracing
         #expect(try values.render(WorkflowTemplate("a0={{inputs.obj.l.0}} a1={{inputs.obj.l.1}} n0={{inputs.obj.m.0}} k={{inputs.obj.o.0.k}} o={{inputs.obj.o.0}}"))
             == #"a0=first a1=second n0=0 k=v o={"k":"v"}"#)
         #expect(throws: WorkflowRunError.missingValue("inputs.obj.l.7")) { try values.render(WorkflowTemplate("{{inputs.obj.l.7}}")) }
+        // A large whole number prints as one, alone or inside JSON text alike.
+        let big = WorkflowContext(inputs: ["n": .number(9007199254740992), "o": .object(["n": .number(9007199254740992)])])
+        #expect(try big.render(WorkflowTemplate("{{inputs.n}} {{inputs.o}}")) == #"9007199254740992 {"n":9007199254740992}"#)
     }
 
     @Test func callsGetWhatIsLeftOfTheBudget() {
