@@ -43,31 +43,40 @@ def test_the_last_spans_are_exported_at_shutdown(gateway, simulator, otlp_sink):
     assert names == ["POST", "POST /v1/chat/completions", "chat sim-small-upstream"], (names, gw.output()[-2000:])
 
 
-def test_sighup_shuts_down_as_gracefully_as_sigterm(gateway, simulator, otlp_sink):
-    # A closed terminal or a supervisor's "reload" sends SIGHUP: the stream under way finishes and its
-    # spans are exported, as with SIGTERM, rather than the process dying at once.
-    cfg = base_config(simulator, providers={"slow": {"kind": "simulator", "base_url": f"{simulator}/v1", "api_key": "k",
-                                                     "headers": {"x-simulator-tokens-per-second": "40"}}},
-                      models={"slow": {"provider": "slow"}})
-    gw = gateway(cfg)
+def slow_stream(gateway, simulator, tokens_per_second: int, max_tokens: int, **overrides):
+    """A gateway whose model `slow` streams `tokens_per_second`, and a stream from it read in the background:
+    (gateway, trace id, the lines read so far, the reading thread)."""
+    gw = gateway(base_config(simulator, providers={"slow": {"kind": "simulator", "base_url": f"{simulator}/v1", "api_key": "k",
+                                                            "headers": {"x-simulator-tokens-per-second": str(tokens_per_second)}}},
+                             models={"slow": {"provider": "slow"}}, **overrides))
     trace_id = "%032x" % int.from_bytes(os.urandom(16), "big")
-    body: list[bytes] = []
+    lines: list[bytes] = []
 
     def read():
         with httpx.stream("POST", f"{gw.v1}/chat/completions", timeout=30,
                           headers={"traceparent": f"00-{trace_id}-{'%016x' % 7}-01"},
-                          json={"model": "slow", "stream": True, "max_tokens": 20,
-                                "messages": [{"role": "user", "content": "a short story"}]}) as r:
-            for chunk in r.iter_bytes():
-                body.append(chunk)
+                          json={"model": "slow", "stream": True, "max_tokens": max_tokens,
+                                "messages": [{"role": "user", "content": "tell me a long story"}]}) as r:
+            try:
+                for line in r.iter_lines():
+                    lines.append(line.encode())
+            except httpx.HTTPError:
+                pass
 
     reader = threading.Thread(target=read)
     reader.start()
+    return gw, trace_id, lines, reader
+
+
+def test_sighup_shuts_down_as_gracefully_as_sigterm(gateway, simulator, otlp_sink):
+    # A closed terminal or a supervisor's "reload" sends SIGHUP: the stream under way finishes and its
+    # spans are exported, as with SIGTERM, rather than the process dying at once.
+    gw, trace_id, lines, reader = slow_stream(gateway, simulator, tokens_per_second=40, max_tokens=20)
     time.sleep(0.3)
     gw.process.send_signal(signal.SIGHUP)
     reader.join(timeout=20)
     assert gw.process.wait(timeout=20) == 0, gw.describe()
-    assert b"data: [DONE]" in b"".join(body), b"".join(body)[-300:]
+    assert b"data: [DONE]" in lines, lines[-3:]
     names = sorted(s.name for s in otlp_sink.spans_in_trace(trace_id))
     assert "POST /v1/chat/completions" in names, names
 
@@ -75,27 +84,8 @@ def test_sighup_shuts_down_as_gracefully_as_sigterm(gateway, simulator, otlp_sin
 def test_a_stream_cut_by_the_shutdown_timeout_is_told_and_its_spans_are_exported(gateway, simulator, otlp_sink):
     # shutdown_timeout 1 s and a stream that would last ~10 s: the stream is cut, the client told why,
     # and the cut call's spans are still in the final flush.
-    cfg = base_config(simulator, server={"shutdown_timeout": "1s"},
-                      providers={"slow": {"kind": "simulator", "base_url": f"{simulator}/v1", "api_key": "k",
-                                          "headers": {"x-simulator-tokens-per-second": "20"}}},
-                      models={"slow": {"provider": "slow"}})
-    gw = gateway(cfg)
-    trace_id = "%032x" % int.from_bytes(os.urandom(16), "big")
-    events: list[bytes] = []
-
-    def read():
-        with httpx.stream("POST", f"{gw.v1}/chat/completions", timeout=30,
-                          headers={"traceparent": f"00-{trace_id}-{'%016x' % 7}-01"},
-                          json={"model": "slow", "stream": True, "max_tokens": 200,
-                                "messages": [{"role": "user", "content": "tell me a long story"}]}) as r:
-            try:
-                for line in r.iter_lines():
-                    events.append(line.encode())
-            except httpx.HTTPError:
-                pass
-
-    reader = threading.Thread(target=read)
-    reader.start()
+    gw, trace_id, events, reader = slow_stream(gateway, simulator, tokens_per_second=20, max_tokens=200,
+                                               server={"shutdown_timeout": "1s"})
     deadline = time.monotonic() + 5
     while not events and time.monotonic() < deadline:
         time.sleep(0.05)
