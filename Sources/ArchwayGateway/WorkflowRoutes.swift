@@ -218,7 +218,7 @@ final class WorkflowRoutes: Sendable {
         let content: String
         switch result.output ?? .null {
         case .string(let string): content = string
-        case let other: content = String(buffer: (try? WireJSON.encode(other)) ?? ByteBuffer())
+        case let other: content = jsonText(other)
         }
         var usage = Usage(inputTokens: 0, outputTokens: 0)
         for step in result.steps.values {

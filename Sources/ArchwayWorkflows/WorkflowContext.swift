@@ -106,8 +106,9 @@ func mustacheValue(_ value: JSONValue) -> Any {
     }
 }
 
-/// Compact JSON text of a value, keys sorted, for prompts.
-func jsonText(_ value: JSONValue) -> String {
+/// Compact JSON text of a value, keys sorted, for prompts and for a workflow's output as a message: the
+/// same value always reads the same.
+public func jsonText(_ value: JSONValue) -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? ""

@@ -229,6 +229,9 @@ def test_a_workflow_with_named_inputs_takes_them_as_a_json_message(gateway, sim)
         answer = client.chat.completions.create(model="workflow/marketing-email",
                                                 messages=[{"role": "user", "content": json.dumps(inputs)}])
         assert answer.model == "workflow/marketing-email" and answer.choices[0].message.content
+        # The output object as text, its keys sorted: the same output always reads the same.
+        keys = json.loads(answer.choices[0].message.content, object_pairs_hook=lambda pairs: [k for k, _ in pairs])
+        assert keys == ["email", "subjects", "tone"], keys
         with pytest.raises(openai.BadRequestError) as raised:
             client.chat.completions.create(model="workflow/marketing-email", messages=[{"role": "user", "content": "hi"}])
     error = raised.value.body
