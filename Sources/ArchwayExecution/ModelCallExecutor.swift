@@ -297,7 +297,10 @@ public struct ModelCallExecutor: Sendable {
             }
         }
         recordDecision(plan.decision, chosen: lastTried, movedOn: tried > 1)
-        throw lastError ?? .modelNotFound(scope.model)
+        var failure = lastError ?? .modelNotFound(scope.model)
+        // The route that decided names itself on the failed answer too (`x-archway-route`).
+        failure.route = plan.decision?.route
+        throw failure
     }
 
     /// Whether a route's `retries.on` covers the failure (by its status: 429, 504, other 5xx).

@@ -93,9 +93,6 @@ struct GatewayRoutes: Sendable {
         } catch is CancellationError where context.client?.wasCut == true {
             // Cut by the gateway's shutdown: the client (still there) is told so.
             throw GatewayError.shuttingDown
-        } catch var error as GatewayError {
-            error.route = decisions.record.decision?.route
-            throw error
         }
     }
 
