@@ -16,6 +16,8 @@ public final class CallDecisions: Sendable {
         public var costUSD = 0.0
         /// Models tried.
         public var attempts = 0
+        /// The route's retry budget stopped it from trying another candidate after a failure.
+        public var retryBudgetExhausted = false
     }
 
     private let state = Mutex(Record())
@@ -44,6 +46,10 @@ public final class CallDecisions: Sendable {
             record.attempts += 1
             if fallback { record.fallbacks += 1 }
         }
+    }
+
+    func retryBudgetRanOut() {
+        state.withLock { $0.retryBudgetExhausted = true }
     }
 
     func spent(_ cost: Double?) {

@@ -224,7 +224,10 @@ public struct ModelCallExecutor: Sendable {
         for entry in plan.attempts {
             guard tried < maxAttempts else { break }
             if tried > 0, let retries = plan.retries {
-                guard plan.retryBudget?.withdraw(at: clock.now) ?? true else { break }
+                guard plan.retryBudget?.withdraw(at: clock.now) ?? true else {
+                    scope.decisions?.retryBudgetRanOut()
+                    break
+                }
                 // Jittered exponential backoff (0.5–1.5 × base × 2^(n-1)), never past the deadline.
                 let pause = retries.backoff * (Double(1 << min(tried - 1, 6)) * Double.random(in: 0.5...1.5))
                 guard clock.now + pause < deadline else { break }

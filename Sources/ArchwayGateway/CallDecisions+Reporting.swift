@@ -25,6 +25,7 @@ extension CallDecisions {
             attributes.set(GenAIAttributes.archwayRouteCandidates, decision.candidates)
             attributes.set(GenAIAttributes.archwayRouteEstimatedCostUSD, decision.estimatedCostUSD)
             if record.fallbacks > 0 { attributes.set(GenAIAttributes.archwayRouteFallbacks, record.fallbacks) }
+            if record.retryBudgetExhausted { attributes.set(GenAIAttributes.archwayRouteRetryBudgetExhausted, true) }
         }
     }
 }

@@ -80,6 +80,8 @@ public enum GenAIAttributes {
     public static let archwayRouteCandidates = "archway.route.candidates"
     public static let archwayRouteEstimatedCostUSD = "archway.route.estimated_cost_usd"
     public static let archwayRouteFallbacks = "archway.route.fallbacks"
+    /// `true` when the route's retry budget stopped it before another candidate was tried.
+    public static let archwayRouteRetryBudgetExhausted = "archway.route.retry_budget_exhausted"
     /// Why a call was made when not for a client (`probe`, `shadow`).
     public static let archwayCallPurpose = "archway.call.purpose"
     /// On shadow calls (consistency samples): true, and a link to the call they evaluate.

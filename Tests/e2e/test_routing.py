@@ -294,3 +294,28 @@ def test_a_route_that_fails_still_names_itself(gateway, sim):
     # A model asked by its own name is no route's answer.
     r = httpx.post(f"{gw.v1}/chat/completions", timeout=10, json={"model": "cheap", "messages": [{"role": "user", "content": "Hello"}]})
     assert r.status_code == 503 and "x-archway-route" not in r.headers
+
+
+def test_a_route_stopped_by_its_retry_budget_says_so(gateway, sim, otlp_sink):
+    # cheap is down and never ejected: each request fails on it and moves to mid, until the route's retry
+    # budget (at least 3 moves in 10 s, 20 % of its requests) is spent. Then the failure is the answer.
+    config = route_config(sim)
+    config["routes"] = {"thin": {"strategy": "fallback", "candidates": ["cheap", "mid"],
+                                 "retries": {"max": 1, "backoff_ms": 1, "on": ["5xx"]},
+                                 "ejection": {"consecutive_failures": 1000}}}
+    gw = gateway(config)
+    profile(sim, "cheap-up", down=True)
+    outcomes = []
+    for _ in range(6):
+        trace_id, _, traceparent = new_traceparent()
+        r = httpx.post(f"{gw.v1}/chat/completions", timeout=10, headers={"traceparent": traceparent},
+                       json={"model": "thin", "messages": [{"role": "user", "content": "Hello"}]})
+        outcomes.append((r.status_code, trace_id))
+    assert [status for status, _ in outcomes] == [200, 200, 200, 503, 503, 503], outcomes
+
+    def exhausted(trace_id):
+        server = [s for s in otlp_sink.spans_in_trace(trace_id) if s.kind == SPAN_KIND_SERVER]
+        return server[0].attrs.get("archway.route.retry_budget_exhausted") if server else None
+
+    assert wait_for(lambda: exhausted(outcomes[3][1]), timeout=10, interval=0.2) is True
+    assert exhausted(outcomes[0][1]) is None
