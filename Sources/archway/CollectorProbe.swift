@@ -12,14 +12,16 @@ struct CollectorProbe: Service {
     let endpoint: String
     let logger: Logger
 
-    /// The OTLP/HTTP endpoint export goes to, from the standard variables; nil when export is off.
+    /// The OTLP/HTTP endpoint export goes to, from the standard variables; nil when nothing is exported
+    /// over OTLP/HTTP (the SDK disabled, every signal `none`, or asked for a protocol not spoken here).
     static func endpoint(environment: [String: String]) -> String? {
         if environment["OTEL_SDK_DISABLED"]?.lowercased() == "true" { return nil }
-        if environment["OTEL_TRACES_EXPORTER"]?.lowercased() == "none", environment["OTEL_METRICS_EXPORTER"]?.lowercased() == "none" { return nil }
-        if let traces = environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"], !traces.isEmpty { return traces }
+        let spans = OTLPExportSettings(signal: .traces, environment: environment, defaults: OTLPExportSettings())
+        guard spans != nil || OTLPExportSettings.metricsExport(environment: environment) == .otlp else { return nil }
+        if let spans { return spans.endpoint }
+        if let metrics = environment["OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"], !metrics.isEmpty { return metrics }
         if let base = environment["OTEL_EXPORTER_OTLP_ENDPOINT"], !base.isEmpty { return base }
-        let grpc = (environment["OTEL_EXPORTER_OTLP_PROTOCOL"] ?? "").lowercased() == "grpc"
-        return grpc ? "http://localhost:4317" : "http://localhost:4318"
+        return "http://localhost:4318"
     }
 
     /// Host and port of an endpoint URL; nil without a scheme or a host.
