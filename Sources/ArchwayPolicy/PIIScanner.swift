@@ -66,14 +66,8 @@ public struct PIIScanner: Sendable {
                 continue
             }
             if wantSecret, let end = Self.secret(p, at: i) { record(.secret, i, end); continue }
-            if Self.isDigit(b), i >= 2, p[i - 1] == UInt8(ascii: "."), Self.isDigit(p[i - 2]) {
-                // The fraction of a decimal number (a score's 0.4221165755827173, a latitude's 40.42…, an
-                // embedding's values): no card, number or address starts inside one.
-                i = Self.run(p, from: i + 1, Self.isDigit)
-                continue
-            }
             if Self.isDigit(b) || b == UInt8(ascii: "+") || b == UInt8(ascii: "(") {
-                if wantCard, let end = Self.card(p, at: i) { record(.creditCard, i, end); continue }
+                if wantCard, let end = Self.card(p, at: i), !Self.isDecimalFraction(p, i, end) { record(.creditCard, i, end); continue }
                 if wantSSN, let end = Self.ssn(p, at: i) { record(.usSSN, i, end); continue }
                 if wantIP, let end = Self.ipv4(p, at: i) { record(.ipAddress, i, end); continue }
                 if wantPhone, let end = Self.phone(p, at: i) { record(.phone, i, end); continue }
@@ -89,6 +83,16 @@ public struct PIIScanner: Sendable {
             i = Self.isWordByte(b) ? Self.run(p, from: i + 1, Self.isWordByte) : i + 1
         }
         return findings
+    }
+
+    /// Whether `start..<end` is the fraction of a decimal number: an unbroken run of digits right after
+    /// `digit.` (a score's 0.4221165755827173, a latitude's 40.42…, an embedding's values), whose digits
+    /// pass a card's issuer and Luhn checks often enough. A card written in groups after `2.` is still one.
+    static func isDecimalFraction(_ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+        guard start >= 2, p[start - 1] == UInt8(ascii: "."), isDigit(p[start - 2]) else { return false }
+        var k = start
+        while k < end, isDigit(p[k]) { k += 1 }
+        return k == end
     }
 
     func customFindings(in text: String) -> [PIIFinding] {

@@ -61,6 +61,11 @@ import Testing
     func passesWhatIsNotPersonalData(text: String) {
         // The fraction test is only worth something while its digits alone are a card.
         #expect(found("card 4221165755827173").map(\.0) == ["credit_card"])
+        // Grouped values right after `digit.` are no fraction: still found, whatever their kind.
+        #expect(found("Step 2.4111 1111 1111 1111").map(\.0) == ["credit_card"])
+        #expect(found("Ref 3.5555-5555-5555-4444").map(\.0) == ["credit_card"])
+        #expect(found("1.123-45-6789").map(\.0) == ["us_ssn"])
+        #expect(found("Call 2.415-555-2671").map(\.0) == ["phone"])
         let findings = found(text)
         if text.hasPrefix("order #4111") {
             // A bare 16-digit Luhn-valid Visa number is a card number, however it is labelled.
