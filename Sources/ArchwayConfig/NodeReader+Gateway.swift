@@ -178,7 +178,7 @@ extension NodeReader {
                 }
             case "provider_name":
                 providerName = string(entry.value, childPath)
-                if providerName?.isEmpty == true {
+                if providerName?.allSatisfy(\.isWhitespace) == true {
                     report(entry.value, childPath, "must not be empty (leave the key out for the kind's own name)")
                     valid = false
                 }
@@ -274,7 +274,7 @@ extension NodeReader {
                 providerNode = entry.value
             case "model":
                 upstreamModel = string(entry.value, childPath)
-                if upstreamModel?.isEmpty == true {
+                if upstreamModel?.allSatisfy(\.isWhitespace) == true {
                     report(entry.value, childPath, "must not be empty (leave the key out to send the model's own name upstream)")
                     return nil
                 }

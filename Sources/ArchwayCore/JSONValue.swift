@@ -36,8 +36,9 @@ extension JSONValue: Codable {
         case .null: try container.encodeNil()
         case .bool(let value): try container.encode(value)
         case .number(let value):
-            // Integral values are written without a fraction so that ids and counts survive a round trip.
-            if value.rounded() == value, abs(value) < 9_007_199_254_740_992 {
+            // Integral values are written without a fraction or an exponent, so that ids and counts survive
+            // a round trip and a large one reads as the integer it is (up to 2^63, Int64's range).
+            if value.rounded() == value, abs(value) < 9.2e18 {
                 try container.encode(Int64(value))
             } else {
                 try container.encode(value)

@@ -87,10 +87,23 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Why RFC 9112 §3.2 has a request refused: an HTTP/1.1 request must carry exactly one `Host`, since
     /// a proxy in front that reads the other one would route it elsewhere than Archway does.
     static func hostProblem(_ head: HTTPRequest, isHTTP10: Bool) -> String? {
-        if head.authority == nil {
+        guard let authority = head.authority else {
             return isHTTP10 ? nil : "An HTTP/1.1 request needs a Host header."
         }
-        return head.headerFields[host] == nil ? nil : "A request must not carry more than one Host header."
+        if head.headerFields[host] != nil { return "A request must not carry more than one Host header." }
+        // A host and port (RFC 3986 `host [":" port]`): a list (`a, b`), a path or user info is no Host.
+        for byte in authority.utf8 where !isHostByte(byte) { return "The Host header is not a valid host and port." }
+        return nil
+    }
+
+    private static func isHostByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: ":"), UInt8(ascii: "["),
+             UInt8(ascii: "]"), UInt8(ascii: "%"), UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+             UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ";"), UInt8(ascii: "="): true
+        default: false
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -111,7 +111,9 @@ struct SimulatedCompletion: Sendable {
         output = .text(pieces: Self.pieces(of: kept))
         finishReason = .stop
         stopSequence = earliest.sequence
-        usage.outputTokens = TokenEstimator.estimate(kept)
+        // The share of the answer's tokens the kept text is (a word answer counts a token a word).
+        let share = Double(kept.count) / Double(max(text.count, 1))
+        usage.outputTokens = kept.isEmpty ? 0 : max(1, Int((Double(usage.outputTokens) * share).rounded()))
     }
 
     /// A text cut before each space, so a stream sends it a word at a time and joined it is the text.

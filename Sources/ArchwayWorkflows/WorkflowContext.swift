@@ -98,7 +98,8 @@ func mustacheValue(_ value: JSONValue) -> Any {
     switch value {
     case .null: NSNull()
     case .bool(let flag): flag
-    // A whole number prints as one, never in exponent form nor with `.0`, as it does inside JSON text.
+    // A whole number prints as one, never in exponent form nor with `.0`, as it does inside JSON text
+    // (`JSONValue`'s encoding).
     case .number(let number): number.rounded() == number && abs(number) < 9.2e18 ? Int(number) : number
     case .string(let text): text
     case .array(let items): TemplateList(items: items)

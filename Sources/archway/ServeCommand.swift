@@ -195,7 +195,7 @@ struct ServeCommand: AsyncParsableCommand {
         } catch is CancellationError {
             // The backstop: something outlived both budgets and was cancelled. Exit normally.
             logger.warning("shutdown took longer than shutdown_timeout and flush_timeout together; stopped the remaining work")
-        } catch let error as IOError where error.errnoCode == EADDRINUSE || error.errnoCode == EACCES || error.errnoCode == EADDRNOTAVAIL {
+        } catch let error as IOError where Self.isBindFailure(error) {
             // The listening address, named, instead of SwiftNIO's description of its bind call.
             printToStandardError("archway cannot listen on \(listen.host):\(listen.port): \(Self.bindProblem(error.errnoCode))")
             failure = ExitCode(1)
@@ -212,6 +212,11 @@ struct ServeCommand: AsyncParsableCommand {
 }
 
 extension ServeCommand {
+    /// A listening socket that could not be bound, which is the address's fault, not the gateway's.
+    static func isBindFailure(_ error: IOError) -> Bool {
+        [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(error.errnoCode)
+    }
+
     static func bindProblem(_ code: CInt) -> String {
         switch code {
         case EADDRINUSE: "the address is already in use (another archway, or another server, listens there)"

@@ -2,6 +2,7 @@ import ArchwayConfig
 import ArchwaySimulator
 import ArgumentParser
 import Hummingbird
+import NIOCore
 import Logging
 import ServiceLifecycle
 
@@ -45,6 +46,11 @@ struct SimulateCommand: AsyncParsableCommand {
             printToStandardError("archway simulator listening on http://\(host):\(channel.localAddress?.port ?? port)")
         }
         let group = ServiceGroup(configuration: .init(services: [application], gracefulShutdownSignals: [.sigterm, .sigint, .sighup], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch let error as IOError where ServeCommand.isBindFailure(error) {
+            printToStandardError("archway simulate cannot listen on \(host):\(port): \(ServeCommand.bindProblem(error.errnoCode))")
+            throw ExitCode(1)
+        }
     }
 }

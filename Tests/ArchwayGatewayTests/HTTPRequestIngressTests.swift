@@ -68,5 +68,10 @@ struct HTTPRequestIngressTests {
         #expect(try problem([:]) == "An HTTP/1.1 request needs a Host header.")
         #expect(try problem(["Host": "gw", "Accept": "*/*", "HOST": "other"]) == "A request must not carry more than one Host header.")
         #expect(try problem(["Host": "gw", "host": "gw"], .http1_0) != nil)
+        #expect(try problem(["Host": "gw.example:8080"]) == nil)
+        #expect(try problem(["Host": "[::1]:8080"]) == nil)
+        for invalid in ["a, b", "gw/path", "user@gw", "gw x"] {
+            #expect(try problem(["Host": invalid]) == "The Host header is not a valid host and port.", "\(invalid)")
+        }
     }
 }

@@ -238,8 +238,8 @@ import Tracing
             == #"a0=first a1=second n0=0 k=v o={"k":"v"}"#)
         #expect(throws: WorkflowRunError.missingValue("inputs.obj.l.7")) { try values.render(WorkflowTemplate("{{inputs.obj.l.7}}")) }
         // A large whole number prints as one, alone or inside JSON text alike.
-        let big = WorkflowContext(inputs: ["n": .number(9007199254740992), "o": .object(["n": .number(9007199254740992)])])
-        #expect(try big.render(WorkflowTemplate("{{inputs.n}} {{inputs.o}}")) == #"9007199254740992 {"n":9007199254740992}"#)
+        let big = WorkflowContext(inputs: ["n": .number(36028797018963968), "o": .object(["n": .number(36028797018963968)]), "l": .array([.number(1.2e18)])])
+        #expect(try big.render(WorkflowTemplate("{{inputs.n}} {{inputs.o}} {{inputs.l}}")) == #"36028797018963968 {"n":36028797018963968} [1200000000000000000]"#)
     }
 
     @Test func callsGetWhatIsLeftOfTheBudget() {

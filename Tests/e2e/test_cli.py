@@ -588,5 +588,9 @@ def test_serve_on_a_busy_port_names_the_address_and_exits_1(archway_bin, tmp_pat
         p.write_text(f"listen: 127.0.0.1:{port}\nproviders:\n  sim: {{kind: simulator}}\nmodels:\n  m: {{provider: sim}}\n")
         cp = subprocess.run([archway_bin, "serve", "--config", str(p)], capture_output=True, text=True, timeout=30,
                             env={**clean_env({}), "OTEL_SDK_DISABLED": "true"})
+        simulate = subprocess.run([archway_bin, "simulate", "--port", str(port)], capture_output=True, text=True, timeout=30,
+                                  env=clean_env({}))
     assert cp.returncode == 1, cp.stderr
     assert f"archway cannot listen on 127.0.0.1:{port}: the address is already in use" in cp.stderr, cp.stderr
+    assert simulate.returncode == 1, simulate.stderr
+    assert f"archway simulate cannot listen on 127.0.0.1:{port}: the address is already in use" in simulate.stderr, simulate.stderr
