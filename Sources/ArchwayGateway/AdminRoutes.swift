@@ -132,6 +132,7 @@ struct AdminRoutes: Sendable {
         do {
             replaced = try loader.loadPricing(yaml: String(buffer: body), file: "request body", knownModels: Set(catalog.names))
         } catch {
+            if request.head.hasEncodedBody { throw GatewayError.encodedBody }
             throw GatewayError.invalidRequest(error.description, code: "invalid_pricing")
         }
         pricing.replace(replaced)

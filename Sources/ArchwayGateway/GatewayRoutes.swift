@@ -72,7 +72,7 @@ struct GatewayRoutes: Sendable {
             return try WireJSON.clientBody(body)
         } catch {
             // Looked for only once a body cannot be read: a compressed one is not UTF-8, and says why.
-            if let encoding = request.headers[.contentEncoding], encoding.lowercased() != "identity" { throw GatewayError.encodedBody }
+            if request.head.hasEncodedBody { throw GatewayError.encodedBody }
             throw error
         }
     }

@@ -30,3 +30,11 @@ extension HTTPRequest {
         )
     }
 }
+
+extension HTTPRequest {
+    /// Whether the body comes with a `Content-Encoding` (gzip, say), which the gateway does not decode:
+    /// asked only once a body cannot be read, to say why (415 `unsupported_content_encoding`).
+    var hasEncodedBody: Bool {
+        headerFields[.contentEncoding].map { $0.lowercased() != "identity" } ?? false
+    }
+}

@@ -77,6 +77,10 @@ def test_a_compressed_body_is_415_and_says_why(gw, http, path):
     assert r.status_code == 415, r.text[:300]
     assert r.json()["error"]["code"] == "unsupported_content_encoding"
     assert "Content-Encoding" in r.json()["error"]["message"]
+    if path == "/v1/chat/completions":
+        r = http.put(f"{gw.base_url}/admin/pricing", content=gzip.compress(b'{"models": {"sim-small": {"input": 1, "output": 2}}}'),
+                     headers={"content-type": "application/json", "content-encoding": "gzip"})
+        assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_content_encoding", r.text[:300]
     # An unencoded body that says `identity` is read as any other.
     r = http.post(f"{gw.base_url}/v1/chat/completions", json=BODY, headers={"content-encoding": "identity"})
     assert r.status_code == 200, r.text[:300]
