@@ -36,10 +36,8 @@ extension JSONValue: Codable {
         case .null: try container.encodeNil()
         case .bool(let value): try container.encode(value)
         case .number(let value):
-            // Integral values are written without a fraction or an exponent, so that ids and counts survive
-            // a round trip and a large one reads as the integer it is (up to 2^63, Int64's range).
-            if value.rounded() == value, abs(value) < 9.2e18 {
-                try container.encode(Int64(value))
+            if let integer = Self.integer(value) {
+                try container.encode(integer)
             } else {
                 try container.encode(value)
             }
@@ -92,5 +90,13 @@ public struct AnyCodingKey: CodingKey, Hashable, Sendable {
     public init?(intValue: Int) {
         self.stringValue = String(intValue)
         self.intValue = intValue
+    }
+}
+
+extension JSONValue {
+    /// A number that is whole, as the integer it is (within Int64's range), for writing it without a
+    /// fraction or an exponent: ids and counts survive a round trip, and a large one reads as itself.
+    public static func integer(_ number: Double) -> Int64? {
+        number.rounded() == number && abs(number) < 9.2e18 ? Int64(number) : nil
     }
 }

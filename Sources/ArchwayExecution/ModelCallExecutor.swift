@@ -49,7 +49,7 @@ public struct ModelCallExecutor: Sendable {
     /// the client's bytes instead of decoding content: not when content is captured, nor when a stage
     /// reads their content (a policy the model is not exempt from, a cache).
     public func relaysClientBytes(ofCallsTo model: String) -> Bool {
-        !telemetry.captureContent && (stages.isEmpty || !stages.readsContent(ofCallsTo: model))
+        !telemetry.captureContent && !stages.readsContent(ofCallsTo: model)
     }
 
     /// A request read from the OpenAI wire, with its bytes kept when they may be relayed.

@@ -69,8 +69,7 @@ public struct OTLPExportSettings: Sendable, Hashable {
         let signalVariable = { (name: String) in
             environment["OTEL_EXPORTER_OTLP_\(signal.variable)_\(name)"].flatMap { $0.isEmpty ? nil : $0 } ?? environment["OTEL_EXPORTER_OTLP_\(name)"]
         }
-        let proto = (signalVariable("PROTOCOL") ?? "http/protobuf").lowercased()
-        guard proto == "http/protobuf" else { return nil }
+        guard Self.requestedProtocol(signal.variable, environment) == "http/protobuf" else { return nil }
         self = defaults
         if let endpoint = environment["OTEL_EXPORTER_OTLP_\(signal.variable)_ENDPOINT"], !endpoint.isEmpty {
             self.endpoint = endpoint
@@ -115,30 +114,40 @@ public struct OTLPExportSettings: Sendable, Hashable {
     /// OTLP protocol). swift-otel implements neither its `console` exporter nor, in this build, gRPC: it
     /// stops or traps on them, so they are turned into a warning and no export instead.
     public static func metricsExport(environment: [String: String]) -> MetricsExport {
-        if let exporters = environment["OTEL_METRICS_EXPORTER"].map({ $0.lowercased().split(separator: ",").map { $0.trimmingSpaces() } }),
-           !exporters.contains("otlp") {
+        if let exporters = exporters("METRICS", environment), !exporters.contains("otlp") {
             if exporters.isEmpty || exporters.contains("none") { return .none }
             return .unsupported("OTEL_METRICS_EXPORTER=\(environment["OTEL_METRICS_EXPORTER"] ?? ""): only otlp (or none) is exported; /metrics still serves Prometheus")
         }
-        let proto = (environment["OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"].flatMap { $0.isEmpty ? nil : $0 } ?? environment["OTEL_EXPORTER_OTLP_PROTOCOL"] ?? "http/protobuf")
-        guard proto.lowercased().hasPrefix("http/") else {
+        let proto = requestedProtocol("METRICS", environment)
+        guard proto.hasPrefix("http/") else {
             return .unsupported("OTLP protocol \(proto.prefix(32)) for metrics: only http/protobuf is spoken; /metrics still serves Prometheus")
         }
         return .otlp
     }
 
-    /// The exporters `OTEL_<SIGNAL>_EXPORTER` names, or nil when it is not set.
+    /// The exporters `OTEL_<SIGNAL>_EXPORTER` names (`signalVariable`: `TRACES`, `METRICS`, `LOGS`), or
+    /// nil when it is not set.
+    static func exporters(_ signalVariable: String, _ environment: [String: String]) -> [Substring]? {
+        environment["OTEL_\(signalVariable)_EXPORTER"].map { $0.lowercased().split(separator: ",").map { $0.trimmingSpaces() } }
+    }
+
     static func exporters(_ signal: Signal, _ environment: [String: String]) -> [Substring]? {
-        environment["OTEL_\(signal.variable)_EXPORTER"].map { $0.lowercased().split(separator: ",").map { $0.trimmingSpaces() } }
+        exporters(signal.variable, environment)
+    }
+
+    /// The protocol, lowercased, a signal's OTLP export is asked to speak: its own
+    /// `OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL`, else `OTEL_EXPORTER_OTLP_PROTOCOL`, else `http/protobuf`.
+    static func requestedProtocol(_ signalVariable: String, _ environment: [String: String]) -> String {
+        (environment["OTEL_EXPORTER_OTLP_\(signalVariable)_PROTOCOL"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? environment["OTEL_EXPORTER_OTLP_PROTOCOL"] ?? "http/protobuf").lowercased()
     }
 
     /// The protocol a signal's OTLP export is asked to speak when it is not `http/protobuf` (gRPC, say):
     /// the signal is then not exported, which is worth a warning at start-up.
     public static func unsupportedProtocol(_ signal: Signal, environment: [String: String]) -> String? {
         if let exporters = exporters(signal, environment), !exporters.contains("otlp") { return nil }
-        let proto = environment["OTEL_EXPORTER_OTLP_\(signal.variable)_PROTOCOL"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? environment["OTEL_EXPORTER_OTLP_PROTOCOL"] ?? "http/protobuf"
-        return proto.lowercased() == "http/protobuf" ? nil : String(proto.prefix(32))
+        let proto = requestedProtocol(signal.variable, environment)
+        return proto == "http/protobuf" ? nil : String(proto.prefix(32))
     }
 
     /// The value of `OTEL_<SIGNAL>_EXPORTER` when it names neither `otlp` nor `none`: the signal is then

@@ -95,8 +95,8 @@ public struct UpstreamTransport: Sendable {
     /// The longest wait before a retry at the same provider.
     static let longestRetryWait = Duration.seconds(2)
 
-    /// A `retry-after` in seconds (the HTTP-date form is not used by model providers), within an hour;
-    /// nil for anything else, so a provider's odd value can never trap a conversion.
+    /// A `retry-after` in seconds or as an HTTP date, within an hour; nil for anything else, so a
+    /// provider's odd value can never trap a conversion.
     static func retryAfter(_ value: String?, now: Int = currentUnixSeconds()) -> Duration? {
         guard let value else { return nil }
         if let seconds = Double(value.filter { $0 != " " }), seconds.isFinite, seconds >= 0 {

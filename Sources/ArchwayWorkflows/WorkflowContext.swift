@@ -98,9 +98,8 @@ func mustacheValue(_ value: JSONValue) -> Any {
     switch value {
     case .null: NSNull()
     case .bool(let flag): flag
-    // A whole number prints as one, never in exponent form nor with `.0`, as it does inside JSON text
-    // (`JSONValue`'s encoding).
-    case .number(let number): number.rounded() == number && abs(number) < 9.2e18 ? Int(number) : number
+    // A whole number prints as one, never in exponent form nor with `.0`, as it does inside JSON text.
+    case .number(let number): JSONValue.integer(number).map { Int($0) } ?? number
     case .string(let text): text
     case .array(let items): TemplateList(items: items)
     case .object(let object): TemplateObject(children: object)
