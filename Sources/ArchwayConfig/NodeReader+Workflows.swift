@@ -292,7 +292,7 @@ extension NodeReader {
             if scalar.style == .plain {
                 if node.null != nil { return .null }
                 if let bool = node.bool { return .bool(bool) }
-                if let int = node.int { return .number(Double(int)) }
+                if let int = node.int { return JSONValue.number(exactly: Int64(int)) }
                 if let float = node.float { return .number(float) }
             }
             return .string(scalar.string)

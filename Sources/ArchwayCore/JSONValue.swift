@@ -4,6 +4,9 @@ public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
     case number(Double)
+    /// A whole number that no `Double` holds exactly (past ±2^53): a 64-bit id, say. Every other number is
+    /// `.number`, so each value has one form and equality means what it says.
+    case integer(Int64)
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
@@ -26,7 +29,14 @@ extension JSONValue: Codable {
         } else if let value = try? container.decode(Bool.self) {
             self = .bool(value)
         } else {
-            self = .number(try container.decode(Double.self))
+            let number = try container.decode(Double.self)
+            // Only a whole number too large for a double's 53 bits is read again, as the integer it is:
+            // the other numbers (an embedding's floats among them) pay nothing for it.
+            if number.magnitude >= 0x1p53, let exact = try? container.decode(Int64.self) {
+                self = Self.number(exactly: exact)
+            } else {
+                self = .number(number)
+            }
         }
     }
 
@@ -36,11 +46,12 @@ extension JSONValue: Codable {
         case .null: try container.encodeNil()
         case .bool(let value): try container.encode(value)
         case .number(let value):
-            if let integer = Self.integer(value) {
+            if let integer = Self.wholeNumber(value) {
                 try container.encode(integer)
             } else {
                 try container.encode(value)
             }
+        case .integer(let value): try container.encode(value)
         case .string(let value): try container.encode(value)
         case .array(let value): try container.encode(value)
         case .object(let value): try container.encode(value)
@@ -96,7 +107,22 @@ public struct AnyCodingKey: CodingKey, Hashable, Sendable {
 extension JSONValue {
     /// A number that is whole, as the integer it is (within Int64's range), for writing it without a
     /// fraction or an exponent: ids and counts survive a round trip, and a large one reads as itself.
-    public static func integer(_ number: Double) -> Int64? {
-        number.rounded() == number && abs(number) < 9.2e18 ? Int64(number) : nil
+    public static func wholeNumber(_ number: Double) -> Int64? {
+        Int64(exactly: number)
+    }
+
+    /// A whole number in its one form: `.number` when a double holds it exactly, `.integer` otherwise.
+    public static func number(exactly value: Int64) -> JSONValue {
+        let number = Double(value)
+        return Int64(exactly: number) == value ? .number(number) : .integer(value)
+    }
+
+    /// The value as a double, if it is a number (an `.integer` rounded to the nearest double).
+    public var doubleValue: Double? {
+        switch self {
+        case .number(let number): number
+        case .integer(let value): Double(value)
+        default: nil
+        }
     }
 }

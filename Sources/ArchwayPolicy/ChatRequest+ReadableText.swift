@@ -93,7 +93,7 @@ extension JSONValue {
         case .array(let items): for item in items { item.forEachReadableString(body) }
         case .object(let fields):
             for key in fields.keys.sorted() where !Self.isBinary(key, in: fields) { fields[key]?.forEachReadableString(body) }
-        case .null, .bool, .number: break
+        case .null, .bool, .number, .integer: break
         }
     }
 
@@ -106,7 +106,7 @@ extension JSONValue {
                 fields[key] = fields[key]?.rewritingReadableStrings(transform)
             }
             return .object(fields)
-        case .null, .bool, .number: return self
+        case .null, .bool, .number, .integer: return self
         }
     }
 

@@ -1,4 +1,4 @@
-public import ArchwayCore
+import ArchwayCore
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -129,7 +129,11 @@ public enum AnswerSimilarity {
             return total / Double(length)
         case (.string(let a), .string(let b)):
             return text(a, b)
-        case (.number(let a), .number(let b)):
+        case (.integer(let a), .integer(let b)):
+            // Past 2^53 the doubles below could not tell two ids apart.
+            return a == b ? 1 : 0
+        case (.number, .number), (.number, .integer), (.integer, .number):
+            guard let a = left.doubleValue, let b = right.doubleValue else { return 0 }
             if a == b { return 1 }
             let scale = max(abs(a), abs(b))
             return scale > 0 ? max(0, 1 - abs(a - b) / scale) : 1

@@ -99,7 +99,8 @@ func mustacheValue(_ value: JSONValue) -> Any {
     case .null: NSNull()
     case .bool(let flag): flag
     // A whole number prints as one, never in exponent form nor with `.0`, as it does inside JSON text.
-    case .number(let number): JSONValue.integer(number).map { Int($0) } ?? number
+    case .number(let number): JSONValue.wholeNumber(number).map { Int($0) } ?? number
+    case .integer(let value): Int(value)
     case .string(let text): text
     case .array(let items): TemplateList(items: items)
     case .object(let object): TemplateObject(children: object)

@@ -240,6 +240,10 @@ import Tracing
         // A large whole number prints as one, alone or inside JSON text alike.
         let big = WorkflowContext(inputs: ["n": .number(36028797018963968), "o": .object(["n": .number(36028797018963968)]), "l": .array([.number(1.2e18)])])
         #expect(try big.render(WorkflowTemplate("{{inputs.n}} {{inputs.o}} {{inputs.l}}")) == #"36028797018963968 {"n":36028797018963968} [1200000000000000000]"#)
+        // A 64-bit id from a request's JSON keeps every digit, where a double would round it.
+        let ids = try JSONDecoder().decode([String: JSONValue].self, from: Data(#"{"id":1234567890123456789,"o":{"id":-9007199254740993}}"#.utf8))
+        #expect(try WorkflowContext(inputs: ids).render(WorkflowTemplate("{{inputs.id}} {{inputs.o}} {{inputs.o.id}}"))
+            == #"1234567890123456789 {"id":-9007199254740993} -9007199254740993"#)
     }
 
     @Test func callsGetWhatIsLeftOfTheBudget() {

@@ -116,7 +116,8 @@ def test_values_never_reach_the_provider_and_come_back_on_the_openai_wire(gatewa
     gw = gateway(config(echo))
     with openai.OpenAI(api_key="k", base_url=gw.v1, max_retries=0, timeout=20) as client:
         answer = client.chat.completions.create(model="echo", messages=[
-            {"role": "system", "content": "Never repeat EMP-123456."}, {"role": "user", "content": SECRET}])
+            {"role": "system", "content": "Never repeat EMP-123456."}, {"role": "user", "content": SECRET}],
+            extra_body={"x_tenant_id": 1234567890123456789})
         assert answer.choices[0].message.content == "You said: " + SECRET
         streamed = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
             model="echo", stream=True, messages=[{"role": "user", "content": SECRET}]) if c.choices)
@@ -124,6 +125,8 @@ def test_values_never_reach_the_provider_and_come_back_on_the_openai_wire(gatewa
     assert len(echo.bodies) == 2 and echo.leaked() == [], echo.bodies
     assert "EMP-123456" not in echo.bodies[0] and "[[EMPLOYEE_ID_1]]" in echo.bodies[0]
     assert "[[EMAIL_1]]" in echo.bodies[0] and "[[CREDIT_CARD_1]]" in echo.bodies[0] and "[[SECRET_1]]" in echo.bodies[0]
+    # A field the gateway decodes but does not model reaches the provider as sent: a 64-bit id keeps its digits.
+    assert json.loads(echo.bodies[0])["x_tenant_id"] == 1234567890123456789, echo.bodies[0]
 
 
 def test_values_come_back_on_the_anthropic_wire(gateway, echo):

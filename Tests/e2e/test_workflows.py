@@ -238,6 +238,18 @@ def test_a_workflow_with_named_inputs_takes_them_as_a_json_message(gateway, sim)
     assert error["code"] == "missing_input" and "'customer'" in error["message"] and "JSON object" in error["message"]
 
 
+def test_a_64_bit_id_keeps_its_digits_in_prompts_and_output(gateway, sim):
+    gw = gateway(config(sim, {"lookup": {
+        "inputs": ["order"],
+        "steps": {"a": {"model": "fast", "prompt": "Find order {{inputs.order.id}} in {{inputs.order}}"}},
+        "output": {"id": "{{inputs.order.id}}", "order": "{{inputs.order}}", "answer": "{{steps.a.output}}"}}}))
+    order = {"id": 1234567890123456789, "lines": [-9007199254740993, 2.5]}
+    r = run(gw, "lookup", {"order": order})
+    assert r.status_code == 200, r.text
+    output = r.json()["output"]
+    assert output["id"] == order["id"] and output["order"] == order, r.text
+
+
 def test_a_workflow_is_a_model_for_any_openai_sdk_and_streams_progress(gateway, sim):
     text = (REPO_ROOT / "examples" / "workflows" / "support-triage.yaml").read_text()
     gw = gateway(text.replace("listen: 127.0.0.1:8080", f"listen: 127.0.0.1:{free_port()}"))

@@ -81,7 +81,7 @@ public struct OpenAIEmbeddingResponse: Codable, Sendable {
             vectors: items.map { item in
                 switch item.embedding {
                 case .string(let base64): .base64(base64)
-                case .array(let values): .floats(values.map { if case .number(let number) = $0 { number } else { 0 } })
+                case .array(let values): .floats(values.map { $0.doubleValue ?? 0 })
                 default: .floats([])
                 }
             },
