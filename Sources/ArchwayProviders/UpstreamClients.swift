@@ -18,7 +18,7 @@ public final class UpstreamClients: Sendable {
     private let next = Atomic<Int>(0)
 
     /// - Parameters:
-    ///   - settings: timeouts; `max_connections_per_host` is shared out between the loops.
+    ///   - settings: timeouts; `max_connections_per_host` is shared out between the loops, exactly.
     ///   - tlsConfiguration: for `https` upstreams (the system's trust roots by default); HTTP/1.1 is
     ///     the only protocol offered.
     public convenience init(
@@ -41,24 +41,38 @@ public final class UpstreamClients: Sendable {
     ) {
         let loops = Array(group.makeIterator())
         let tls = UpstreamTLS(configuration: tlsConfiguration)
-        let pool = UpstreamConnectionPool.Settings(
-            connectTimeout: .nanoseconds(settings.connectTimeout.nanoseconds),
-            readTimeout: .nanoseconds(settings.firstByteTimeout.nanoseconds),
-            maxConnectionsPerOrigin: max(1, (settings.maxConnectionsPerHost + loops.count - 1) / loops.count),
-            idleTimeout: idleTimeout,
-            drainAllowance: drainAllowance
-        )
-        self.pools = loops.map { UpstreamConnectionPool(eventLoop: $0, settings: pool, tls: tls) }
+        // Each loop gets its share of the limit, the first ones one more, so the shares add up to the limit
+        // itself; with fewer connections than loops, the loops past it get none and send elsewhere.
+        let limit = settings.maxConnectionsPerHost
+        self.pools = loops.enumerated().map { index, loop in
+            let pool = UpstreamConnectionPool.Settings(
+                connectTimeout: .nanoseconds(settings.connectTimeout.nanoseconds),
+                readTimeout: .nanoseconds(settings.firstByteTimeout.nanoseconds),
+                maxConnectionsPerOrigin: limit / loops.count + (index < limit % loops.count ? 1 : 0),
+                idleTimeout: idleTimeout,
+                drainAllowance: drainAllowance
+            )
+            return UpstreamConnectionPool(eventLoop: loop, settings: pool, tls: tls)
+        }
+        self.connectionless = limit < loops.count
     }
 
-    /// The pool of the event loop this code runs on; off the loops (in-process tests), each in turn.
-    private var currentPool: UpstreamConnectionPool {
+    /// Whether some loops have no connections of their own (`max_connections_per_host` below the loops).
+    private let connectionless: Bool
+
+    /// The pool of the event loop this code runs on; off the loops (in-process tests), each in turn. A loop
+    /// without connections of its own sends its calls to one of the loops that have them, the same one for
+    /// an origin, so its calls queue in one place.
+    private func pool(for origin: UpstreamOrigin) -> UpstreamConnectionPool {
         if let loop = MultiThreadedEventLoopGroup.currentEventLoop {
             for pool in pools where pool.eventLoop === loop {
-                return pool
+                if pool.hasConnections { return pool }
+                let owners = pools.prefix { $0.hasConnections }
+                return owners[owners.startIndex + Int(UInt(bitPattern: origin.hashValue) % UInt(owners.count))]
             }
         }
-        return pools[next.wrappingAdd(1, ordering: .relaxed).oldValue % pools.count]
+        let pool = pools[next.wrappingAdd(1, ordering: .relaxed).oldValue % pools.count]
+        return pool.hasConnections || !connectionless ? pool : pools[0]
     }
 
     /// Sends one request and returns once the upstream's head has arrived. Cancelling the task closes
@@ -74,7 +88,7 @@ public final class UpstreamClients: Sendable {
         deadline: NIODeadline,
         collectLimit: Int? = nil
     ) async throws -> UpstreamResponse {
-        let pool = currentPool
+        let pool = pool(for: origin)
         let request = UpstreamRequest(origin: origin, head: head, body: body, deadline: deadline, collectLimit: collectLimit)
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { continuation in

@@ -1,9 +1,14 @@
+import NIOSSL
+
 /// Why an upstream HTTP exchange failed below HTTP: the transport maps each to a `GatewayError`.
 public struct UpstreamConnectionError: Error, Hashable, Sendable, CustomStringConvertible {
     enum Code: Hashable, Sendable {
         case connectTimeout
         case connectFailed
         case tlsFailed
+        case tlsUntrustedCertificate
+        case tlsHostnameMismatch
+        case tlsTrustStore
         case readTimeout
         case bodyStalled
         case deadlineExceeded
@@ -18,6 +23,12 @@ public struct UpstreamConnectionError: Error, Hashable, Sendable, CustomStringCo
     public static let connectTimeout = Self(code: .connectTimeout)
     public static let connectFailed = Self(code: .connectFailed)
     public static let tlsFailed = Self(code: .tlsFailed)
+    /// The upstream's certificate did not verify: an unknown issuer, expired, or not yet valid.
+    public static let tlsUntrustedCertificate = Self(code: .tlsUntrustedCertificate)
+    /// The upstream's certificate is valid but for another host.
+    public static let tlsHostnameMismatch = Self(code: .tlsHostnameMismatch)
+    /// No TLS context could be made: the trust roots could not be loaded.
+    public static let tlsTrustStore = Self(code: .tlsTrustStore)
     public static let readTimeout = Self(code: .readTimeout)
     /// The answer had begun, then nothing came for longer than the first-byte timeout.
     public static let bodyStalled = Self(code: .bodyStalled)
@@ -35,6 +46,9 @@ public struct UpstreamConnectionError: Error, Hashable, Sendable, CustomStringCo
         case .connectTimeout: "connect timeout"
         case .connectFailed: "connection refused or unresolvable host"
         case .tlsFailed: "TLS handshake failed"
+        case .tlsUntrustedCertificate: "TLS certificate not trusted (unknown issuer, expired or not yet valid)"
+        case .tlsHostnameMismatch: "TLS certificate is for another host"
+        case .tlsTrustStore: "TLS trust roots could not be loaded"
         case .readTimeout: "no response within the first-byte timeout"
         case .bodyStalled: "the answer stalled for longer than the first-byte timeout"
         case .deadlineExceeded: "request timeout exceeded"
@@ -46,4 +60,17 @@ public struct UpstreamConnectionError: Error, Hashable, Sendable, CustomStringCo
     }
 
     public var description: String { shortDescription }
+}
+
+extension UpstreamConnectionError {
+    /// A TLS failure as the operator's next step tells it apart: the certificate's trust, its name, or
+    /// the rest. BoringSSL's own text is not carried: it is unbounded.
+    static func tls(_ error: any Error) -> Self {
+        if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname { return .tlsHostnameMismatch }
+        if case NIOSSLError.handshakeFailed(let failure) = error,
+           String(describing: failure).contains("CERTIFICATE_VERIFY_FAILED") {
+            return .tlsUntrustedCertificate
+        }
+        return .tlsFailed
+    }
 }

@@ -45,9 +45,16 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
     /// When `timer` fires.
     private var timerDue = NIODeadline.distantFuture
     private var keepAlive = true
+    /// The answer's body ends where the connection does (no length, not chunked): only a clean close
+    /// ends it, so a TLS close without `close_notify` may have cut it.
+    private var bodyFramedByClose = false
+    /// When the exchange's request went out, to tell a reused connection's idle close from a cut call.
+    private var sentAt = NIODeadline.now()
+    /// Whether the pool has been told the connection is gone: once, at the first close.
+    private var reportedClosed = false
     private var readPaused = false
     private var readPending = false
-    /// Why the connection is being closed, delivered to the exchange when the channel goes inactive.
+    /// Why Archway closed the connection, if it did.
     private var closeReason: (any Error)?
     private(set) var completedExchanges = 0
     private(set) var idleSince = NIODeadline.now()
@@ -84,8 +91,8 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
         request.phase = .sent(self)
         deadline = request.deadline
         lastRead = .now()
+        sentAt = lastRead
         keepAlive = request.head.isKeepAlive
-        closeReason = nil
         context.write(wrapOutboundOut(.head(request.head)), promise: nil)
         if request.body.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(request.body))), promise: nil)
@@ -107,22 +114,87 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
         }
     }
 
+    /// Closes the connection and fails its exchange now, with `reason`. The exchange's caller does not wait
+    /// for the channel to go inactive: a TLS close waits for the peer's `close_notify`, which an upstream
+    /// that stopped reading (the reason for most closes) never sends. Nothing read after this counts.
     func close(reason: any Error) {
         if closeReason == nil { closeReason = reason }
+        let previous = state
+        state = .closed
+        cancelTimer()
+        fail(previous, with: reason)
+        reportClosed()
         context?.close(promise: nil)
     }
+
+    /// Fails the exchange `state` held, if any.
+    private func fail(_ state: State, with reason: any Error) {
+        switch state {
+        case .awaitingHead(let request):
+            request.fail(reason)
+        case .collecting(let request, let head, _):
+            // The head arrived: the failure is the body's, read where a streamed body's would be.
+            if reason is CancellationError {
+                request.fail(reason)
+            } else {
+                request.succeed(UpstreamResponse(head: head, body: UpstreamResponseBody(failure: reason)))
+            }
+        case .streaming(let source):
+            source.finish(reason)
+        case .draining, .idle, .closed:
+            break
+        }
+    }
+
+    private func reportClosed() {
+        guard !reportedClosed else { return }
+        reportedClosed = true
+        pool.connectionClosed(self)
+    }
+
+    /// A request a reused connection's upstream never read (it closed the connection for idleness as the
+    /// request went out): sent again, once, on a new connection.
+    private func replay(_ request: UpstreamRequest) {
+        state = .closed
+        cancelTimer()
+        request.retriedOnFreshConnection = true
+        reportClosed()
+        context?.close(promise: nil)
+        pool.retry(request)
+    }
+
+    /// Whether a close or answer on this connection, now, may mean the upstream dropped it while idle rather
+    /// than after reading the request: it has served before, and the request went out moments ago.
+    private func mayBeIdleClose(of request: UpstreamRequest) -> Bool {
+        completedExchanges > 0 && !request.retriedOnFreshConnection && NIODeadline.now() - sentAt < Self.idleCloseWindow
+    }
+
+    /// How soon after a request goes out on a reused connection a close still reads as the upstream's idle
+    /// close crossing it (a round trip, with room for a distant provider). A later one may follow work
+    /// the provider did and billed, and is never replayed.
+    static let idleCloseWindow = TimeAmount.milliseconds(300)
 
     // MARK: inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // A closed connection's late bytes answer nothing.
+        if case .closed = state { return }
         lastRead = .now()
         switch unwrapInboundIn(data) {
         case .head(let head):
             // NIO's decoder drops informational (1xx) answers: a head here is the final one.
-            guard case .awaitingHead(let request) = state else {
+            guard case .awaitingHead(let request) = state,
+                  // Archway never asks to switch protocols, and NIO's decoder stops parsing after a 101.
+                  head.status != .switchingProtocols else {
                 return close(reason: UpstreamConnectionError.invalidResponse)
             }
+            // A 408 that a server writes on a keep-alive connection it closes for idleness, crossing the
+            // request: the request was never read.
+            if head.status == .requestTimeout, !head.isKeepAlive, completedExchanges > 0, !request.retriedOnFreshConnection {
+                return replay(request)
+            }
             keepAlive = keepAlive && head.isKeepAlive
+            bodyFramedByClose = Self.isFramedByClose(head)
             if request.collectLimit != nil {
                 state = .collecting(request, head, ByteBuffer())
                 return
@@ -177,48 +249,44 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
         }
     }
 
+    /// The upstream closed the connection (or reset it): Archway's own closes have failed their exchange
+    /// already.
     func channelInactive(context: ChannelHandlerContext) {
-        let reason = closeReason ?? UpstreamConnectionError.remoteConnectionClosed
-        let previous = state
-        state = .closed
-        cancelTimer()
-        var retry: UpstreamRequest?
-        switch previous {
-        case .awaitingHead(let request):
-            // An idle keep-alive connection the upstream closed just as it was reused: nothing was
-            // answered, so the request goes once more on a new connection.
-            if closeReason == nil, completedExchanges > 0, !request.retriedOnFreshConnection {
-                request.retriedOnFreshConnection = true
-                retry = request
-            } else {
-                // Closed or reset before any answer: a connection failure (retried), not a cut answer.
-                let unanswered = (reason as? UpstreamConnectionError) == .remoteConnectionClosed
-                request.fail(unanswered ? UpstreamConnectionError.closedBeforeAnswer : reason)
-            }
-        case .collecting(let request, let head, _):
-            // The head arrived: the failure is the body's, read where a streamed body's would be.
-            if reason is CancellationError {
-                request.fail(reason)
-            } else {
-                request.succeed(UpstreamResponse(head: head, body: UpstreamResponseBody(failure: reason)))
-            }
-        case .streaming(let source):
-            source.finish(reason)
-        case .draining, .idle, .closed:
-            break
+        switch state {
+        case .awaitingHead(let request) where mayBeIdleClose(of: request):
+            // An idle keep-alive connection the upstream closed just as it was reused.
+            replay(request)
+        case .awaitingHead:
+            // Closed or reset before any answer: a connection failure (retried), not a cut answer.
+            close(reason: UpstreamConnectionError.closedBeforeAnswer)
+        default:
+            close(reason: UpstreamConnectionError.remoteConnectionClosed)
         }
-        pool.connectionClosed(self)
-        if let retry { pool.retry(retry) }
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch error {
+        case NIOSSLError.uncleanShutdown:
+            // A TCP close without TLS's `close_notify`, as many servers and load balancers close: like a
+            // plain close, which the channel's going inactive reports, unless the close itself ends the
+            // body, which it may then have cut.
+            switch state {
+            case .collecting, .streaming:
+                if bodyFramedByClose { close(reason: UpstreamConnectionError.remoteConnectionClosed) }
+            default:
+                break
+            }
         case is NIOSSLError, is BoringSSLError, is NIOSSLExtraError:
-            close(reason: UpstreamConnectionError.tlsFailed)
+            close(reason: UpstreamConnectionError.tls(error))
         case HTTPParserError.invalidEOFState:
-            // The connection closed inside a message: a cut answer, as when a stream breaks.
-            close(reason: UpstreamConnectionError.remoteConnectionClosed)
+            // The connection closed inside a message: a cut answer, as when a stream breaks, or inside
+            // the head, before there was an answer.
+            if case .awaitingHead = state {
+                close(reason: UpstreamConnectionError.closedBeforeAnswer)
+            } else {
+                close(reason: UpstreamConnectionError.remoteConnectionClosed)
+            }
         case is HTTPParserError:
             close(reason: UpstreamConnectionError.invalidResponse)
         default:
@@ -257,6 +325,17 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
         deadline = min(deadline, .now() + drainAllowance)
         unpauseReading()
         armTimer()
+    }
+
+    static func isFramedByClose(_ head: HTTPResponseHead) -> Bool {
+        switch head.status.code {
+        case 100..<200, 204, 304: return false
+        default: break
+        }
+        if let coding = head.headers["transfer-encoding"].last {
+            return !coding.lowercased().hasSuffix("chunked")
+        }
+        return !head.headers.contains(name: "content-length")
     }
 
     private func finishExchange() {

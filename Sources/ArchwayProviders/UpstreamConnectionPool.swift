@@ -30,6 +30,9 @@ final class UpstreamConnectionPool: @unchecked Sendable {
     private var sweep: RepeatedTask?
     private var isShutDown = false
 
+    /// Whether this loop may open connections at all (`max_connections_per_host` can be below the loops).
+    var hasConnections: Bool { settings.maxConnectionsPerOrigin > 0 }
+
     init(eventLoop: any EventLoop, settings: Settings, tls: UpstreamTLS) {
         self.eventLoop = eventLoop
         self.settings = settings
@@ -59,10 +62,14 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         origins[key]!.waiting.append(request)
     }
 
-    /// A request whose connection closed before answering it: sent again as if new.
+    /// A request whose reused connection closed before answering it: sent again on a new connection, not
+    /// on another pooled one, which the upstream may have dropped alike.
     func retry(_ request: UpstreamRequest) {
         request.phase = .created
-        execute(request)
+        guard !isShutDown, !request.isAnswered, origins[request.origin, default: Origin()].open < settings.maxConnectionsPerOrigin else {
+            return execute(request)
+        }
+        connect(for: request)
     }
 
     func cancel(_ request: UpstreamRequest) {
@@ -133,8 +140,12 @@ final class UpstreamConnectionPool: @unchecked Sendable {
             return request.fail(error)
         }
         let serverName = Self.isIPAddress(key.host) ? nil : key.host
+        // The call's deadline bounds its connect too: a fallback late in its budget must not wait out a
+        // whole connect timeout.
+        let untilDeadline = request.deadline - .now()
+        let deadlineFirst = untilDeadline < settings.connectTimeout
         ClientBootstrap(group: eventLoop)
-            .connectTimeout(settings.connectTimeout)
+            .connectTimeout(deadlineFirst ? max(untilDeadline, .nanoseconds(1)) : settings.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 do {
@@ -163,7 +174,7 @@ final class UpstreamConnectionPool: @unchecked Sendable {
                 case .failure(let error):
                     origins[key]?.open -= 1
                     if case ChannelError.connectTimeout = error {
-                        request.fail(UpstreamConnectionError.connectTimeout)
+                        request.fail(deadlineFirst ? UpstreamConnectionError.deadlineExceeded : UpstreamConnectionError.connectTimeout)
                     } else {
                         request.fail(UpstreamConnectionError.connectFailed)
                     }

@@ -10,14 +10,17 @@ final class UpstreamTLS: Sendable {
     init(configuration: TLSConfiguration) {
         var configuration = configuration
         configuration.applicationProtocols = ["http/1.1"]
+        // How long a close waits for the peer's `close_notify` before closing the socket anyway. Callers no
+        // longer wait for it; this bounds how long a closed connection's socket lingers.
+        configuration.shutdownTimeout = .seconds(1)
         self.configuration = configuration
     }
 
-    /// The context, or `tlsFailed` when none can be made (no usable trust store, say).
+    /// The context, or `tlsTrustStore` when none can be made (no usable trust store, say).
     func makeContext() throws(UpstreamConnectionError) -> NIOSSLContext {
         try context.withLock { context in
             if let context { return context }
-            let made = Result { try NIOSSLContext(configuration: configuration) }.mapError { _ in UpstreamConnectionError.tlsFailed }
+            let made = Result { try NIOSSLContext(configuration: configuration) }.mapError { _ in UpstreamConnectionError.tlsTrustStore }
             context = made
             return made
         }.get()

@@ -143,7 +143,7 @@ public struct UpstreamTransport: Sendable {
             case .invalidResponse:
                 // An answer came that is not HTTP the parser can read (a header block over its limit, say).
                 return .upstreamInvalidResponse(provider: provider, reason: error.shortDescription)
-            case .connectFailed, .tlsFailed, .closedBeforeAnswer, .shutdown:
+            case .connectFailed, .tlsFailed, .tlsUntrustedCertificate, .tlsHostnameMismatch, .tlsTrustStore, .closedBeforeAnswer, .shutdown:
                 return .upstreamUnreachable(provider: provider, reason: error.shortDescription)
             }
         }

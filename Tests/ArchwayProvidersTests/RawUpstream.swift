@@ -24,6 +24,14 @@ final class RawUpstream: Sendable {
         case large(Int)
         /// A chunked 200 body whose connection closes after `parts`, before the body's end.
         case cut([String])
+        /// Reads the request, works on it for a while, then closes without a word.
+        case closeAfter(Duration)
+        /// A head of this status and version with these headers, then `body`; then the connection closes
+        /// (`close`), or the answer stalls, its end never sent.
+        case head(HTTPResponseStatus, HTTPVersion, [(String, String)], body: String, close: Bool)
+        /// Over TLS: the TCP connection closes without TLS's `close_notify`, after these parts of a chunked
+        /// 200 body, if any (none: before any answer).
+        case raggedClose([String]?)
     }
 
     struct Counts: Sendable {
@@ -62,7 +70,10 @@ final class RawUpstream: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: "127.0.0.1", port: 0) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(RaggedCloser())
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(wrappingChannelSynchronously: channel)
                 }
@@ -123,6 +134,23 @@ final class RawUpstream: Sendable {
                         try await outbound.write(.body(.byteBuffer(ByteBuffer(string: part))))
                     }
                     return
+                case .closeAfter(let work):
+                    try await Task.sleep(for: work)
+                    return
+                case .head(let status, let version, let headers, let body, let close):
+                    try await outbound.write(.head(HTTPResponseHead(version: version, status: status, headers: HTTPHeaders(headers))))
+                    if !body.isEmpty { try await outbound.write(.body(.byteBuffer(ByteBuffer(string: body)))) }
+                    if close { return }
+                case .raggedClose(let parts):
+                    if let parts {
+                        try await outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: ["content-type": "text/event-stream"])))
+                        for part in parts { try await outbound.write(.body(.byteBuffer(ByteBuffer(string: part)))) }
+                    }
+                    let channel = connection.channel
+                    try await channel.eventLoop.submit {
+                        try channel.pipeline.syncOperations.handler(type: RaggedCloser.self).cut()
+                    }.get()
+                    return
                 case .large(let count):
                     let bytes = Self.largeBody(count)
                     try await outbound.write(contentsOf: [
@@ -159,5 +187,22 @@ final class RawUpstream: Sendable {
         let nioKey = try NIOSSLPrivateKey(bytes: Array(key.derRepresentation), format: .der)
         let server = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: [.certificate(nioCertificate)], privateKey: .privateKey(nioKey)))
         return (server, nioCertificate)
+    }
+}
+
+/// Sits between the socket and the TLS handler: closing from here closes the TCP connection without the
+/// TLS handler's `close_notify`, as many servers and load balancers do.
+private final class RaggedCloser: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func cut() {
+        context?.close(promise: nil)
     }
 }
