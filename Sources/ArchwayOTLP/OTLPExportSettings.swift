@@ -33,6 +33,13 @@ public struct OTLPExportSettings: Sendable, Hashable {
     public var scheduleDelay: Duration
     /// Items held at most; beyond it new ones are dropped (and counted).
     public var maxQueueSize: Int
+    /// `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`, else `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`: longer string
+    /// values (captured content, mostly) are cut to this many characters (Unicode scalars). Nil: no limit.
+    public var attributeValueLengthLimit: Int?
+    /// The largest request body (before compression) a batch is cut to: the OTLP specification advises
+    /// clients to stay under 20 MiB, where the Collector refuses a body whole. A single larger item goes
+    /// alone.
+    public var maxRequestBytes: Int = 8 << 20
 
     public init(
         endpoint: String = "http://localhost:4318/v1/logs",
@@ -90,12 +97,19 @@ public struct OTLPExportSettings: Sendable, Hashable {
         if let size = environment[batch + "MAX_EXPORT_BATCH_SIZE"].flatMap(Int.init), size > 0 { maxExportBatchSize = size }
         if let size = environment[batch + "MAX_QUEUE_SIZE"].flatMap(Int.init), size > 0 { maxQueueSize = size }
         if let delay = environment[batch + "SCHEDULE_DELAY"].flatMap(Int.init), delay > 0 { scheduleDelay = .milliseconds(delay) }
+        let limit = signal == .traces ? environment["OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT"].flatMap(Int.init) : nil
+        if let limit = limit ?? environment["OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"].flatMap(Int.init), limit >= 0 {
+            attributeValueLengthLimit = limit
+        }
     }
 
-    /// `OTEL_RESOURCE_ATTRIBUTES`, percent-decoded, with `service.name` from `OTEL_SERVICE_NAME`, else
-    /// the attributes, else `serviceName`: every signal's resource, so traces and metrics name one service.
+    /// Every signal's resource, so traces, metrics and events name one service and one instance: the SDK's
+    /// attributes (`telemetry.sdk.*`) and a random `service.instance.id`, under `OTEL_RESOURCE_ATTRIBUTES`
+    /// (percent-decoded, which wins), with `service.name` from `OTEL_SERVICE_NAME`, else the attributes,
+    /// else `serviceName`.
     public static func resourceAttributes(environment: [String: String], serviceName: String = "archway") -> [String: String] {
-        var attributes = pairs(environment["OTEL_RESOURCE_ATTRIBUTES"] ?? "")
+        var attributes = OTLPResource.defaults
+        attributes.merge(pairs(environment["OTEL_RESOURCE_ATTRIBUTES"] ?? "")) { _, configured in configured }
         attributes["service.name"] = environment["OTEL_SERVICE_NAME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? attributes["service.name"] ?? serviceName
         return attributes

@@ -65,14 +65,10 @@ public final class OTLPLogExporter: Service, Sendable {
     }
 
     func export(_ records: [Opentelemetry_Proto_Logs_V1_LogRecord]) async {
-        do {
-            let status = try await transport.post(ByteBuffer(bytes: exportRequest(records).serializedBytes() as [UInt8]))
-            if !(200..<300).contains(status) {
-                diagnostics.warning("OTLP log export failed", metadata: ["status": "\(status)", "endpoint": "\(settings.loggableEndpoint)", "records": "\(records.count)"])
-            }
-        } catch {
+        let body = ByteBuffer(bytes: (try? exportRequest(records).serializedBytes() as [UInt8]) ?? [])
+        if case .failed(_, let reason) = await transport.send(body) {
             // The endpoint only: headers may hold credentials.
-            diagnostics.warning("OTLP log export failed", metadata: ["endpoint": "\(settings.loggableEndpoint)", "records": "\(records.count)", "error": "\(type(of: error))"])
+            diagnostics.warning("OTLP log export failed", metadata: ["endpoint": "\(settings.loggableEndpoint)", "records": "\(records.count)", "reason": "\(reason)"])
         }
     }
 }

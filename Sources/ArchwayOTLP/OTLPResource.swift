@@ -1,12 +1,23 @@
-/// The resource every export names: the configured attributes (`service.name`, `OTEL_RESOURCE_ATTRIBUTES`)
-/// and the SDK's own, in key order.
+import Foundation
+
+import ArchwayCore
+
+/// The resource every export names, in key order: the SDK's attributes and the instance's, under the
+/// configured ones (`OTLPExportSettings.resourceAttributes`).
 enum OTLPResource {
     static func attributes(_ configured: [String: String]) -> [(key: String, value: String)] {
-        var attributes = configured
-        attributes["telemetry.sdk.name"] = "archway"
-        attributes["telemetry.sdk.language"] = "swift"
-        return attributes.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        defaults.merging(configured) { _, configured in configured }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
+
+    /// What the SDK sets itself: `telemetry.sdk.*`, required on every signal's resource, and this process's
+    /// `service.instance.id`. Replicas of one service must differ, or their cumulative series read as one
+    /// that keeps resetting; it is random (a version 4 UUID), as the conventions advise.
+    static let defaults = [
+        "telemetry.sdk.name": "archway",
+        "telemetry.sdk.language": "swift",
+        "telemetry.sdk.version": ArchwayVersion.current,
+        "service.instance.id": UUID().uuidString.lowercased(),
+    ]
 }
 
 extension Opentelemetry_Proto_Resource_V1_Resource {

@@ -122,6 +122,11 @@ public final class OTLPSpan: Span, @unchecked Sendable {
         let finished: OTLPFinishedSpan? = lock.withLock { _ in
             guard !ended else { return nil }
             ended = true
+            if let limit = exporter.settings.attributeValueLengthLimit, !recorded.isEmpty {
+                recorded.forEach { key, value in
+                    if let cut = value.truncated(to: limit) { recorded[key] = cut }
+                }
+            }
             // The recorded values move out: the span keeps nothing it no longer needs.
             defer {
                 recorded = [:]
@@ -175,6 +180,34 @@ extension OTLPSpan: AttributeEncodingSpan {
             return
         }
         if !recorded.isEmpty { recorded.set(name, value: nil) }
-        encoded.set(name, value)
+        if let limit = exporter?.settings.attributeValueLengthLimit, let cut = value.truncated(to: limit) {
+            encoded.set(name, cut)
+        } else {
+            encoded.set(name, value)
+        }
+    }
+}
+
+extension SpanAttribute {
+    /// The value with its strings cut to `limit` characters (Unicode scalars), as the SDK's attribute
+    /// value length limit asks; nil when nothing is longer. A string no longer than `limit` bytes is
+    /// never scanned.
+    func truncated(to limit: Int) -> SpanAttribute? {
+        func cut(_ text: String) -> String? {
+            guard text.utf8.count > limit, text.unicodeScalars.count > limit else { return nil }
+            var scalars = String.UnicodeScalarView()
+            scalars.append(contentsOf: text.unicodeScalars.prefix(limit))
+            return String(scalars)
+        }
+        switch self {
+        case .string(let text):
+            return cut(text).map { .string($0) }
+        case .stringArray(let texts):
+            let cuts = texts.map(cut)
+            guard cuts.contains(where: { $0 != nil }) else { return nil }
+            return .stringArray(zip(texts, cuts).map { $1 ?? $0 })
+        default:
+            return nil
+        }
     }
 }

@@ -80,7 +80,7 @@ public final class OTLPSpanExporter: Service, Sendable {
     /// Sends everything queued now, in batches; returns once every batch has been answered.
     public func exportQueued() async {
         var exported = false
-        await queue.drain(batchSize: settings.maxExportBatchSize) { spans, count in
+        await queue.drain(batchSize: settings.maxExportBatchSize, maxBytes: settings.maxRequestBytes) { spans, count in
             exported = true
             await self.export(spans, count: count)
         }
@@ -104,16 +104,10 @@ public final class OTLPSpanExporter: Service, Sendable {
             Self.releaseOversized(&body, used: body.readableBytes)
             self.body.withLock { [body] in $0 = body }
         }
-        do {
-            let status = try await transport.post(encoding.encode(spans, into: &body))
-            if !(200..<300).contains(status) {
-                Self.countDropped(count, reason: "export_failed")
-                diagnostics.warning("OTLP span export failed", metadata: ["status": "\(status)", "endpoint": "\(settings.loggableEndpoint)", "spans": "\(count)"])
-            }
-        } catch {
+        if case .failed(_, let reason) = await transport.send(encoding.encode(spans, into: &body)) {
             Self.countDropped(count, reason: "export_failed")
             // The endpoint only: headers may hold credentials.
-            diagnostics.warning("OTLP span export failed", metadata: ["endpoint": "\(settings.loggableEndpoint)", "spans": "\(count)", "error": "\(type(of: error))"])
+            diagnostics.warning("OTLP span export failed", metadata: ["endpoint": "\(settings.loggableEndpoint)", "spans": "\(count)", "reason": "\(reason)"])
         }
     }
 

@@ -51,9 +51,10 @@ final class OTLPSpanQueue: Sendable {
     /// The capacity of the byte buffers (tests).
     var capacities: (spans: Int, spare: Int) { state.withLock { ($0.spans.bytes.capacity, $0.spareSpans.bytes.capacity) } }
 
-    /// Takes every waiting span, passes them to `body` in slices of at most `batchSize` spans (the bytes
-    /// and how many spans they hold), and keeps the emptied buffers for the next time.
-    func drain(batchSize: Int, _ body: (ArraySlice<UInt8>, Int) async -> Void) async {
+    /// Takes every waiting span, passes them to `body` in slices of at most `batchSize` spans and `maxBytes`
+    /// bytes (a span larger than that alone; the bytes and how many spans they hold), and keeps the emptied
+    /// buffers for the next time.
+    func drain(batchSize: Int, maxBytes: Int = .max, _ body: (ArraySlice<UInt8>, Int) async -> Void) async {
         var (bytes, ends) = state.withLock { state in
             var taken = (bytes: state.spareSpans.bytes, ends: state.spareEnds)
             swap(&taken.bytes, &state.spans.bytes)
@@ -64,8 +65,14 @@ final class OTLPSpanQueue: Sendable {
         }
         var first = 0
         while first < ends.count {
-            let last = min(first + batchSize, ends.count)
             let start = first == 0 ? 0 : ends[first - 1]
+            let upper = min(first + batchSize, ends.count)
+            var last = upper
+            if ends[upper - 1] - start > maxBytes {
+                // The first span past the byte bound starts the next batch; a batch holds at least one.
+                last = first + 1
+                while last < upper, ends[last] - start <= maxBytes { last += 1 }
+            }
             await body(bytes[start..<ends[last - 1]], last - first)
             first = last
         }

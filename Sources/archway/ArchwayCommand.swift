@@ -1,3 +1,4 @@
+import ArchwayCore
 import ArgumentParser
 
 @main
@@ -5,7 +6,7 @@ struct ArchwayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "archway",
         abstract: "An OpenTelemetry-first AI API gateway.",
-        version: "0.1.0",
+        version: ArchwayVersion.current,
         subcommands: [ServeCommand.self, CheckCommand.self, SimulateCommand.self]
     )
 }

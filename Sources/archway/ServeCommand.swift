@@ -88,6 +88,10 @@ struct ServeCommand: AsyncParsableCommand {
             otel.metrics.otlpExporter.headers = OTLPExportSettings.headers(signalVariable: "METRICS", environment: environment)
                 .sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
             for variable in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_SERVICE_NAME"] { unsetenv(variable) }
+            // The variables of what Archway exports itself (spans, events, sampling, compression, which
+            // swift-otel's metrics exporter lacks) are not swift-otel's to read: it parsed them anyway and
+            // warned of values it would have replaced (`ALWAYS_OFF`, `GZIP`), which Archway applies.
+            for variable in environment.keys where Self.readByArchwayAlone(variable) { unsetenv(variable) }
             var exporters: [any Service] = []
             var metricsFactories: [any MetricsFactory] = [prometheus]
             switch OTLPExportSettings.metricsExport(environment: environment) {
@@ -235,4 +239,15 @@ extension ServeCommand {
 
 func printToStandardError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+extension ServeCommand {
+    /// Whether an `OTEL_*` variable is about the spans, events or sampling Archway exports itself, and so
+    /// not for swift-otel, which exports only the metrics.
+    static func readByArchwayAlone(_ variable: String) -> Bool {
+        variable.hasPrefix("OTEL_EXPORTER_OTLP_TRACES_") || variable.hasPrefix("OTEL_EXPORTER_OTLP_LOGS_")
+            || variable.hasPrefix("OTEL_TRACES_") || variable.hasPrefix("OTEL_LOGS_") || variable.hasPrefix("OTEL_BSP_")
+            || variable.hasPrefix("OTEL_BLRP_") || variable == "OTEL_EXPORTER_OTLP_COMPRESSION" || variable == "OTEL_SDK_DISABLED"
+            || variable == "OTEL_PROPAGATORS" || variable.hasSuffix("ATTRIBUTE_VALUE_LENGTH_LIMIT")
+    }
 }

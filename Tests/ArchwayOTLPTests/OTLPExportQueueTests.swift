@@ -1,5 +1,6 @@
 @testable import ArchwayOTLP
 import Testing
+import Tracing
 
 @Suite struct OTLPExportQueueTests {
     @Test func steadyTrafficReusesItsBuffersAndABurstsAreReleased() async {
@@ -28,6 +29,31 @@ import Testing
         #expect(await drain() == 10)
         #expect(queue.capacities.items < 20_000 && queue.capacities.spare < 20_000)
         #expect(queue.capacities.items <= 1_024 * 2 && queue.capacities.spare <= 1_024 * 2)
+    }
+
+    /// Batches stay under the request-size bound, so one large span (captured content) never takes a
+    /// collector's refusal of a whole oversized body down with the small spans beside it; a span larger
+    /// than the bound goes alone.
+    @Test func spanBatchesAreCutByBytesToo() async {
+        let queue = OTLPSpanQueue(capacity: 100)
+        for size in [10, 10, 300, 10, 10, 10, 50, 50] {
+            #expect(queue.append(field: 2, message: [UInt8](repeating: 7, count: size)))
+        }
+        var batches: [(bytes: Int, spans: Int)] = []
+        await queue.drain(batchSize: 4, maxBytes: 100) { bytes, count in batches.append((bytes.count, count)) }
+        // Each span is its message plus two bytes of tag and length (three past 127 bytes).
+        #expect(batches.map(\.spans) == [2, 1, 4, 1])
+        #expect(batches.map(\.bytes) == [24, 303, 88, 52])
+        #expect(batches.allSatisfy { $0.bytes <= 100 || $0.spans == 1 })
+    }
+
+    @Test func longStringValuesAreCutToTheLimit() {
+        #expect(SpanAttribute.string("short").truncated(to: 10) == nil)
+        #expect(SpanAttribute.string("héllo wörld").truncated(to: 5) == .string("héllo"))
+        // Counted in characters (scalars), never cutting one in half.
+        #expect(SpanAttribute.string("ééééé").truncated(to: 6) == nil)
+        #expect(SpanAttribute.stringArray(["ok", "too long"]).truncated(to: 3) == .stringArray(["ok", "too"]))
+        #expect(SpanAttribute.int64(123_456).truncated(to: 2) == nil)
     }
 }
 

@@ -1,3 +1,4 @@
+import ArchwayCore
 @testable import ArchwayOTLP
 import Foundation
 import Logging
@@ -32,7 +33,14 @@ import Testing
         ]))
         #expect(base.endpoint == "http://collector:4318/v1/logs")
         #expect(base.headers == ["x-tenant": "acme", "authorization": "Bearer abc"])
-        #expect(base.resourceAttributes == ["service.name": "gateway-eu", "deployment.environment": "prod"])
+        #expect(base.resourceAttributes.filter { !OTLPResource.defaults.keys.contains($0.key) } == ["service.name": "gateway-eu", "deployment.environment": "prod"])
+        // The SDK's attributes and the instance's are on every signal's resource; the configured ones win.
+        #expect(base.resourceAttributes["telemetry.sdk.version"] == ArchwayVersion.current)
+        #expect(base.resourceAttributes["service.instance.id"]?.count == 36)
+        #expect(OTLPExportSettings.resourceAttributes(environment: ["OTEL_RESOURCE_ATTRIBUTES": "service.instance.id=pod-7"])["service.instance.id"] == "pod-7")
+        #expect(base.attributeValueLengthLimit == nil)
+        let limited = OTLPExportSettings(signal: .traces, environment: ["OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "100", "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "40"], defaults: OTLPExportSettings())
+        #expect(limited?.attributeValueLengthLimit == 40)
         #expect(base.scheduleDelay == .milliseconds(250))
 
         let signal = try #require(OTLPExportSettings(environment: [

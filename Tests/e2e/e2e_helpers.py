@@ -217,6 +217,8 @@ class OTLPSink:
         self.rejected: list[str] = []
         # (path, Content-Encoding) of every export request, in arrival order.
         self.encodings: list[tuple[str, str]] = []
+        # Answers to give instead of accepting, per path, oldest first: (status, headers).
+        self.refusals: dict[str, list[tuple[int, dict[str, str]]]] = {}
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -275,6 +277,16 @@ class OTLPSink:
                     sink._reject(f"{path}: unexpected content type {ctype!r}")
                     self._reply(415, b"unsupported media type", "text/plain")
                     return
+                with sink._lock:
+                    refusal = sink.refusals.get(path, []) and sink.refusals[path].pop(0)
+                if refusal:
+                    status, headers = refusal
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 req_cls, resp_cls = OTLPSink.DECODERS[path]
                 msg = req_cls()
                 try:
@@ -311,6 +323,11 @@ class OTLPSink:
                 self.metric_requests.append(msg)
             else:
                 self.log_requests.append(msg)
+
+    def refuse(self, path: str, status: int, times: int = 1, **headers: str) -> None:
+        """Answers the next `times` exports to `path` with `status` (and headers) instead of accepting them."""
+        with self._lock:
+            self.refusals.setdefault(path, []).extend([(status, headers)] * times)
 
     def _note_encoding(self, path: str, encoding: str) -> None:
         with self._lock:

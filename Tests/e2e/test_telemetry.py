@@ -27,6 +27,7 @@ from e2e_helpers import (
     kv_to_dict,
     new_traceparent,
     parse_traceparent,
+    wait_for,
 )
 
 SPAN_TIMEOUT = 10
@@ -417,6 +418,67 @@ def test_content_capture_enabled(gateway, simulator, otlp_sink):
     assert texts == [resp.choices[0].message.content]
 
 
+def test_captured_content_is_cut_to_the_attribute_value_length_limit(gateway, simulator, otlp_sink):
+    cfg = base_config(simulator, telemetry={"capture_content": True})
+    gw = gateway(cfg, env={"OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "40"})
+    trace_id, caller_span, tp = new_traceparent()
+    with openai.OpenAI(api_key="x", base_url=gw.v1, max_retries=0, timeout=20) as c:
+        c.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "é" * 500}],
+                                  extra_headers={"traceparent": tp})
+    _, genai, _, _ = _chat_spans(otlp_sink, trace_id, caller_span, "sim-small-upstream")
+    captured = genai.attrs["gen_ai.input.messages"]
+    assert len(captured) == 40 and captured.startswith('[{"') and captured.endswith("é" * 10), captured
+
+
+def test_a_collector_shedding_load_gets_the_batch_again_and_every_signal_names_the_instance(gateway, simulator, otlp_sink):
+    otlp_sink.clear()
+    # The OTLP specification's transient answers: retried after Retry-After (or a back-off), not dropped.
+    otlp_sink.refuse("/v1/traces", 503, times=1, **{"Retry-After": "1"})
+    otlp_sink.refuse("/v1/traces", 429, times=1)
+    gw = gateway(base_config(simulator), env={"OTEL_BSP_SCHEDULE_DELAY": "100"})
+    trace_ids = []
+    with openai.OpenAI(api_key="x", base_url=gw.v1, max_retries=0, timeout=20) as c:
+        for n in range(3):
+            trace_id, _, tp = new_traceparent()
+            trace_ids.append(trace_id)
+            c.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": f"hi {n}"}],
+                                      extra_headers={"traceparent": tp})
+            time.sleep(0.2)
+    for trace_id in trace_ids:
+        wait_for(lambda: [s for s in otlp_sink.spans_in_trace(trace_id) if s.kind == SPAN_KIND_SERVER] or None,
+                 timeout=20, message=f"the SERVER span of {trace_id}, after the collector's refusals")
+    assert "archway_telemetry_dropped" not in httpx.get(f"{gw.base_url}/metrics", timeout=5).text
+    agents = {headers.get("user-agent", "") for path, headers in otlp_sink.request_headers if path == "/v1/traces"}
+    assert all(agent.startswith("Archway-OTLP-Exporter/") for agent in agents), agents
+    # One instance id, on traces and metrics alike, beside the SDK's attributes.
+    wait_for(lambda: otlp_sink.metric_records() or None, timeout=10, message="a metrics export")
+    resources = [s.resource for s in otlp_sink.spans()] + [m.resource for m in otlp_sink.metric_records()]
+    instances = {r.get("service.instance.id") for r in resources}
+    assert len(instances) == 1 and None not in instances, instances
+    for r in resources:
+        assert r.get("telemetry.sdk.name") == "archway" and r.get("telemetry.sdk.language") == "swift" and r.get("telemetry.sdk.version"), r
+
+
+def test_a_refused_export_that_is_not_transient_is_dropped_and_counted(gateway, simulator, otlp_sink):
+    otlp_sink.clear()
+    otlp_sink.refuse("/v1/traces", 400, times=100)
+    gw = gateway(base_config(simulator), env={"OTEL_BSP_SCHEDULE_DELAY": "100"})
+    httpx.post(f"{gw.v1}/chat/completions", json={"model": "sim-small", "messages": [{"role": "user", "content": "hi"}]},
+               timeout=10).raise_for_status()
+    dropped = re.compile(r'archway_telemetry_dropped_total\{[^}]*reason="export_failed"[^}]*\} (\d+)')
+    def counted():
+        text = httpx.get(f"{gw.base_url}/metrics", timeout=5).text
+        return text if dropped.search(text) else None
+    text = wait_for(counted, timeout=10, message="the dropped spans counted")
+    gw.stop(timeout=10)
+    posts = [path for path, _ in otlp_sink.request_headers if path == "/v1/traces"]
+    with otlp_sink._lock:
+        otlp_sink.refusals.clear()
+    assert not otlp_sink.spans()
+    # Every refused post carried at least one span, and none was posted twice: no more posts than spans.
+    assert 1 <= len(posts) <= int(dropped.search(text).group(1)) + 2, (posts, text)
+
+
 EXPORT_WARNING = re.compile(r"(export|exporter|otlp)", re.I)
 FAILURE_WORD = re.compile(r"(fail|error|unable|refused|unreachable|could not|cannot)", re.I)
 
@@ -474,6 +536,20 @@ def test_an_otel_setting_no_exporter_here_speaks_is_a_warning_not_a_failed_start
         assert "not exported" in gw.stderr, gw.stderr[-2000:]
     time.sleep(1)
     assert gw.alive()
+
+
+def test_start_up_warns_of_nothing_it_then_applies(gateway, simulator, otlp_sink):
+    # Upper-case values are valid (the specification reads enums case-insensitively) and applied: no
+    # warning may say they were replaced.
+    otlp_sink.clear()
+    gw = gateway(base_config(simulator), env={"OTEL_TRACES_SAMPLER": "ALWAYS_OFF", "OTEL_EXPORTER_OTLP_COMPRESSION": "GZIP",
+                                               "OTEL_SDK_DISABLED": "false"})
+    httpx.post(f"{gw.v1}/chat/completions", json={"model": "sim-small", "messages": [{"role": "user", "content": "hi"}]},
+               timeout=10).raise_for_status()
+    wait_for(lambda: otlp_sink.metric_records() or None, timeout=10, message="a metrics export")
+    gw.stop(timeout=10)
+    assert "environment_value" not in gw.stderr and "Failed to update" not in gw.stderr, gw.stderr[-2000:]
+    assert not otlp_sink.spans(), "ALWAYS_OFF samples nothing"
 
 
 def test_unreachable_collector_does_not_break_serving(gateway, simulator):
