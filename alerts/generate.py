@@ -346,7 +346,7 @@ def build_rules() -> dict:
                         f"{{{{ $labels.job }}}} detected more than {fmt(INJECTION_SURGE_PER_MINUTE)} prompt injection per "
                         "minute (any action: block, flag or detect) over 10 minutes: someone is probing the gateway. "
                         "Find the requests in the traces: the SERVER spans with an `apply_guardrail injection` child "
-                        "(gen_ai.guardrail.verdict.type=deny, gen_ai.guardrail.verdict.reason says which rules matched); "
+                        "(gen_ai.guardrail.security.risk.category=prompt_injection, gen_ai.guardrail.verdict.reason says which rules matched); "
                         "the overview's Policy row shows the rate by action."
                     ),
                     "dashboard": "/d/archway-overview/archway-overview",

@@ -118,9 +118,10 @@ public struct PolicyStage: CallStage {
         let action = detected ? settings.action.rawValue : "allow"
         let span = guardrailSpan("injection", scope: scope)
         span.modifyAttributes { attributes in
-            attributes.set(GenAIAttributes.guardrailVerdictType, detected ? "deny" : "allow")
+            // `flag` lets the request go on, as it was: allowed, with the finding reported.
+            attributes.set(GenAIAttributes.guardrailVerdictType, detected && settings.action == .block ? "deny" : "allow")
             attributes.set(GenAIAttributes.guardrailActionType, detected && settings.action == .block ? "block" : "allow")
-            attributes.set(GenAIAttributes.guardrailRiskCategory, "prompt_injection")
+            if detected { attributes.set(GenAIAttributes.guardrailRiskCategory, "prompt_injection") }
             attributes.set(GenAIAttributes.guardrailRiskScore, best.score)
             attributes.set(GenAIAttributes.archwayPolicyAction, action)
             if detected { attributes.set(GenAIAttributes.guardrailVerdictReason, Array(Set(best.reasons)).sorted().joined(separator: ",")) }
@@ -132,8 +133,7 @@ public struct PolicyStage: CallStage {
             }
         }
         if detected, settings.action == .block {
-            span.setStatus(SpanStatus(code: .error, message: "prompt injection"))
-            span.modifyAttributes { $0.set(GenAIAttributes.errorType, "policy_violation") }
+            // The guardrail worked: its span is no error (the request's SERVER span says 400).
             span.end()
             throw GatewayError(
                 status: .badRequest,
@@ -188,10 +188,14 @@ public struct PolicyStage: CallStage {
     /// the policy blocks what was found.
     func record(pii settings: PolicyConfiguration.PII, total: Int, kinds: [PIIKind], on span: any Span) throws {
         let found = total > 0
+        let modified = found && (settings.action == .redact || settings.action == .mask)
         span.modifyAttributes { attributes in
-            attributes.set(GenAIAttributes.guardrailVerdictType, found ? "deny" : "allow")
+            // The conventions' verdicts: `modify` for content that goes on redacted or masked, `deny` for a
+            // block; `detect` lets it go on as it was.
+            attributes.set(GenAIAttributes.guardrailVerdictType, modified ? "modify" : found && settings.action == .block ? "deny" : "allow")
             attributes.set(GenAIAttributes.guardrailActionType, !found || settings.action == .detect ? "allow" : settings.action == .block ? "block" : "modify")
-            attributes.set(GenAIAttributes.guardrailRiskCategory, "sensitive_information_disclosure")
+            if modified { attributes.set(GenAIAttributes.guardrailContentModified, true) }
+            if found { attributes.set(GenAIAttributes.guardrailRiskCategory, "sensitive_info_disclosure") }
             attributes.set(GenAIAttributes.archwayPolicyAction, found ? settings.action.rawValue : "allow")
             attributes.set(GenAIAttributes.archwayPolicyFindings, total)
             if found { attributes.set(GenAIAttributes.guardrailVerdictReason, kinds.map(\.name).joined(separator: ",")) }
@@ -199,8 +203,6 @@ public struct PolicyStage: CallStage {
         guard found else { return }
         for kind in kinds { count("pii", entity: kind.name, action: settings.action.rawValue) }
         guard settings.action == .block else { return }
-        span.setStatus(SpanStatus(code: .error, message: "personal data"))
-        span.modifyAttributes { $0.set(GenAIAttributes.errorType, "policy_violation") }
         throw Self.violation("it contains \(kinds.map(\.name).joined(separator: ", "))")
     }
 

@@ -45,6 +45,7 @@ public enum GenAIAttributes {
     public static let guardrailVerdictType = "gen_ai.guardrail.verdict.type"
     public static let guardrailVerdictReason = "gen_ai.guardrail.verdict.reason"
     public static let guardrailActionType = "gen_ai.guardrail.action.type"
+    public static let guardrailContentModified = "gen_ai.guardrail.security.content.modified"
     public static let guardrailRiskCategory = "gen_ai.guardrail.security.risk.category"
     public static let guardrailRiskScore = "gen_ai.guardrail.security.risk.score"
 

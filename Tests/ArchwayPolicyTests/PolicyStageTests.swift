@@ -83,8 +83,11 @@ import Tracing
             let span = try #require(tracer.finishedSpans.first { $0.operationName == "apply_guardrail pii" })
             #expect(span.kind == .internal)
             #expect(span.attributes["gen_ai.operation.name"]?.toSpanAttribute() == .string("apply_guardrail"))
-            #expect(span.attributes["gen_ai.guardrail.verdict.type"]?.toSpanAttribute() == .string("deny"))
+            // Redacted, the request went on: the conventions' `modify`, and the content says it changed.
+            #expect(span.attributes["gen_ai.guardrail.verdict.type"]?.toSpanAttribute() == .string("modify"))
             #expect(span.attributes["gen_ai.guardrail.action.type"]?.toSpanAttribute() == .string("modify"))
+            #expect(span.attributes["gen_ai.guardrail.security.content.modified"]?.toSpanAttribute() == .bool(true))
+            #expect(span.attributes["gen_ai.guardrail.security.risk.category"]?.toSpanAttribute() == .string("sensitive_info_disclosure"))
             #expect(span.attributes["gen_ai.guardrail.verdict.reason"]?.toSpanAttribute() == .string("email,credit_card,ip_address"))
             // No value on any span.
             for finished in tracer.finishedSpans {
@@ -167,11 +170,16 @@ import Tracing
             #expect(error?.code == "policy_violation" && upstream.received.isEmpty)
             let span = try #require(tracer.finishedSpans.first { $0.operationName == "apply_guardrail injection" })
             #expect(span.attributes["gen_ai.guardrail.action.type"]?.toSpanAttribute() == .string("block"))
-            #expect(span.status?.code == .error)
+            #expect(span.attributes["gen_ai.guardrail.verdict.type"]?.toSpanAttribute() == .string("deny"))
+            // The guardrail did its work: no error on its span; a clean request reports no risk category.
+            #expect(span.status == nil)
             let fine = try await Self.run(configuration, tracer: tracer) { executor in
                 try await executor.chat(Self.request("How do I make git ignore a file? The system instructions were unclear."), scope: CallScope(model: "m"))
             }
             #expect(fine.value.choices.first?.message.text.hasPrefix("You said") == true)
+            let clean = try #require(tracer.finishedSpans.last { $0.operationName == "apply_guardrail injection" })
+            #expect(clean.attributes["gen_ai.guardrail.verdict.type"]?.toSpanAttribute() == .string("allow"))
+            #expect(clean.attributes["gen_ai.guardrail.security.risk.category"] == nil)
         }
     }
 

@@ -204,6 +204,9 @@ def test_capture_redacted_exports_only_placeholders(gateway, echo, otlp_sink):
                           message="the guardrail span")
     assert guardrails[0].attrs["gen_ai.operation.name"] == "apply_guardrail"
     assert guardrails[0].attrs["gen_ai.guardrail.verdict.reason"] == "email,credit_card,iban,secret"
+    # Redacted, the request went on: the conventions' `modify`, not `deny`.
+    assert guardrails[0].attrs["gen_ai.guardrail.verdict.type"] == "modify"
+    assert guardrails[0].attrs["gen_ai.guardrail.security.content.modified"] is True
     for span in spans:
         content = span.attrs["gen_ai.input.messages"] + span.attrs.get("gen_ai.output.messages", "")
         assert "[[EMAIL_1]]" in content
