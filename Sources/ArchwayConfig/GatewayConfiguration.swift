@@ -195,7 +195,10 @@ public struct ProviderConfiguration: Sendable {
                 ("mistral.ai", "mistral_ai"), ("groq.com", "groq"), ("x.ai", "x_ai"), ("perplexity.ai", "perplexity"),
                 ("dashscope.aliyuncs.com", "alibaba_cloud"), ("dashscope-intl.aliyuncs.com", "alibaba_cloud"),
                 ("generativelanguage.googleapis.com", "gcp.gemini"), ("together.xyz", "together_ai"),
+                ("aiplatform.googleapis.com", "gcp.vertex_ai"), ("moonshot.ai", "moonshot_ai"), ("moonshot.cn", "moonshot_ai"),
             ]
+            // Vertex AI's hosts are regional: `us-central1-aiplatform.googleapis.com`.
+            if host.hasSuffix("-aiplatform.googleapis.com") { return "gcp.vertex_ai" }
             return known.first { host == $0.suffix || host.hasSuffix("." + $0.suffix) }?.name ?? "openai"
         }
     }

@@ -266,6 +266,9 @@ public struct ModelCallExecutor: Sendable {
                 spanName: entry.spanName(of: operation)
             )
             let span = telemetry.startModelCall(target, chat: request, context: scope.context, link: scope.link)
+            if let request, request.maxTokens == nil, let limit = adapter.defaultMaxTokens, span.isRecording {
+                span.modifyAttributes { $0.set(GenAIAttributes.requestMaxTokens, limit) }
+            }
             sink.callStarted(target)
             var call = ModelCall(
                 entry: entry,

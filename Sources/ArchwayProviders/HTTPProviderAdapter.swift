@@ -69,6 +69,8 @@ public struct HTTPProviderAdapter: ProviderAdapter {
 
     var isAnthropic: Bool { provider.kind == .anthropic }
 
+    public var defaultMaxTokens: Int? { isAnthropic ? AnthropicMessagesRequest.defaultMaxTokens : nil }
+
     public func chat(_ request: Relayable<ChatRequest>, call: UpstreamCall) async throws -> UpstreamReply<Relayable<ChatResponse>> {
         let (response, exchange) = try await send(
             chatEndpoint, body: encode(request, model: call.model, stream: false), stream: false, call: call, collectLimit: Self.chatBodyLimit,

@@ -18,6 +18,13 @@ public protocol ProviderAdapter: Sendable {
     /// Returns once the upstream has answered with a success status; the chunks arrive through the stream.
     func streamChat(_ request: Relayable<ChatRequest>, call: UpstreamCall) async throws -> UpstreamReply<ChatChunkStream>
     func embeddings(_ request: EmbeddingRequest, call: UpstreamCall) async throws -> UpstreamReply<EmbeddingResponse>
+    /// The `max_tokens` the adapter sends for a chat request that sets none (Anthropic requires one), so
+    /// the call's span can say what limit the model had.
+    var defaultMaxTokens: Int? { get }
+}
+
+extension ProviderAdapter {
+    public var defaultMaxTokens: Int? { nil }
 }
 
 /// Per-call inputs an adapter needs besides the request.

@@ -1,8 +1,19 @@
-import ArchwayConfig
+@testable import ArchwayConfig
 import Testing
 
 @Suite struct ConfigurationLoaderTests {
     let loader = ConfigurationLoader(environment: ["OPENAI_KEY": "sk-from-env", "EMPTY": ""])
+
+    /// The GenAI conventions' well-known names: "if one of them applies, the respective value MUST be used".
+    @Test(arguments: [
+        ("https://api.openai.com/v1", "openai"), ("https://my.openai.azure.com/openai", "azure.ai.openai"),
+        ("https://api.mistral.ai/v1", "mistral_ai"), ("https://api.moonshot.ai/v1", "moonshot_ai"),
+        ("https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/l/endpoints/openapi", "gcp.vertex_ai"),
+        ("https://generativelanguage.googleapis.com/v1beta/openai", "gcp.gemini"), ("http://127.0.0.1:8000/v1", "openai"),
+    ])
+    func providerNamesComeFromTheHost(url: String, name: String) {
+        #expect(ProviderConfiguration.defaultProviderName(kind: .openai, baseURL: url) == name)
+    }
 
     @Test func loadsTheContractShape() throws {
         let configuration = try loader.load(yaml: """

@@ -205,6 +205,15 @@ def test_anthropic_messages_span(gw, otlp_sink):
     assert "archway.cost.usd" not in a or a["archway.cost.usd"] == 0, "unpriced model must not report a cost"
 
 
+def test_the_max_tokens_archway_sends_an_anthropic_model_is_on_the_span(client, otlp_sink):
+    # The OpenAI wire lets a request leave out max_tokens; Anthropic's requires one, which Archway fills in.
+    trace_id, caller_span, tp = new_traceparent()
+    client.chat.completions.create(model="claude-sim", messages=[{"role": "user", "content": "hi"}],
+                                   extra_headers={"traceparent": tp})
+    _, genai, _, _ = _chat_spans(otlp_sink, trace_id, caller_span, "claude-sim")
+    assert genai.attrs.get("gen_ai.request.max_tokens") == 4096, genai.attrs
+
+
 def test_traceparent_propagated_upstream(client, otlp_sink, simulator):
     trace_id, caller_span, tp = new_traceparent()
     client.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "propagate"}],
