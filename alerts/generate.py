@@ -47,9 +47,11 @@ SLIS = [
         "objective": 0.999,
         "by": "job, http_route",
         "kind": "ratio_or_zero",
-        "bad": 'http_server_request_duration_seconds_count{' + API_ROUTES + ', http_response_status_code=~"5.."}',
+        # Failed: a 5xx (its error.type is the status), or an answer that broke after its 200
+        # (stream_interrupted, upstream_timeout, shutting_down). A client that left is not a failure.
+        "bad": 'http_server_request_duration_seconds_count{' + API_ROUTES + ', error_type!~"|client_closed"}',
         "total": 'http_server_request_duration_seconds_count{' + API_ROUTES + '}',
-        "what": "API requests on {{ $labels.http_route }} answered with a 5xx status",
+        "what": "API requests on {{ $labels.http_route }} that failed (a 5xx status, or a stream broken after its 200)",
         "threshold": None,
     },
     {
@@ -409,12 +411,21 @@ def series_for(sli: dict, bad_per_min: int, minutes: int, extra_noise: bool = Tr
     if key == "http_availability":
         base = {"job": JOB, "http_request_method": "POST", "http_route": ROUTE}
         s("http_server_request_duration_seconds_count", {**base, "http_response_status_code": "200"}, good)
-        s("http_server_request_duration_seconds_count", {**base, "http_response_status_code": "503"}, bad_per_min)
+        # Half the failures are 503s, half streams that broke after their 200: both count.
+        s("http_server_request_duration_seconds_count",
+          {**base, "http_response_status_code": "503", "error_type": "503"}, bad_per_min - bad_per_min // 2)
+        s("http_server_request_duration_seconds_count",
+          {**base, "http_response_status_code": "200", "error_type": "stream_interrupted"}, bad_per_min // 2)
         if extra_noise:  # health checks failing must not count against the API SLO
             s("http_server_request_duration_seconds_count",
-              {"job": JOB, "http_request_method": "GET", "http_route": "/readyz", "http_response_status_code": "503"}, 50)
-            # client errors are not availability errors
+              {"job": JOB, "http_request_method": "GET", "http_route": "/readyz", "http_response_status_code": "503",
+               "error_type": "503"}, 50)
+            # client errors, and clients that left, are not availability errors
             s("http_server_request_duration_seconds_count", {**base, "http_response_status_code": "400"}, 30)
+            s("http_server_request_duration_seconds_count",
+              {**base, "http_response_status_code": "499", "error_type": "client_closed"}, 30)
+            s("http_server_request_duration_seconds_count",
+              {**base, "http_response_status_code": "200", "error_type": "client_closed"}, 30)
     elif key == "http_latency":
         base = {"job": JOB, "http_request_method": "POST", "http_route": ROUTE, "http_response_status_code": "200"}
         s("http_server_request_duration_seconds_bucket", {**base, "le": "2.5"}, good)

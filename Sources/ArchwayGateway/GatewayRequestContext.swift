@@ -8,6 +8,9 @@ public struct GatewayRequestContext: RequestContext {
     public var serviceContext: ServiceContext
     /// The SERVER span itself, for the facts a handler learns (`archway.route.*`).
     public var serverSpan: (any Span)?
+    /// Ends the SERVER span and records the request's duration: what fails after the status went out is
+    /// reported to it.
+    var serverSpanEnd: ServerSpanEnd?
     /// The client's connection, whose close cancels the request's calls; nil in-process.
     var client: ClientConnection?
 
@@ -15,6 +18,7 @@ public struct GatewayRequestContext: RequestContext {
         self.coreContext = .init(source: source)
         self.serviceContext = .topLevel
         self.serverSpan = nil
+        self.serverSpanEnd = nil
         self.client = nil
     }
 

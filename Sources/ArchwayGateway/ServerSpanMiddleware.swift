@@ -43,21 +43,21 @@ struct ServerSpanMiddleware: RouterMiddleware {
                 if let agent = request.headers[.userAgent] { attributes.set(GenAIAttributes.userAgentOriginal, String(agent.prefix(256))) }
             }
         }
+        let end = ServerSpanEnd(span: span, start: start, method: method, route: route, telemetry: telemetry)
         var context = context
         context.serviceContext = span.context
         context.serverSpan = span
+        context.serverSpanEnd = end
         let response: Response
         do {
             response = try await next(request, context)
         } catch {
             // Errors are answered further in; anything that still arrives here is answered by Hummingbird.
-            let status = (error as? any HTTPResponseError)?.status ?? .internalServerError
-            let end = ServerSpanEnd(span: span, start: start, duration: duration(method: method, route: route, status: status))
-            end.end(status: status)
+            end.end(status: (error as? any HTTPResponseError)?.status ?? .internalServerError)
             throw error
         }
         let status = response.status
-        let end = ServerSpanEnd(span: span, start: start, duration: duration(method: method, route: route, status: status))
+        end.responded(status)
         if request.method == .head {
             // The router answers HEAD with GET's head and no body: the body wrapped below would never be
             // written, and the span would end as if the client had left.
@@ -74,10 +74,6 @@ struct ServerSpanMiddleware: RouterMiddleware {
             try await body.write(writer)
         }
         return answered
-    }
-
-    private func duration(method: String, route: String?, status: HTTPResponse.Status) -> Recorder {
-        telemetry.httpServerDuration(method: method, route: route, status: status.code)
     }
 
     /// `{method} {http.route}`, or the method alone when no route matched; the conventions name an unknown
@@ -109,36 +105,81 @@ struct ServerSpanMiddleware: RouterMiddleware {
     }
 }
 
-/// Ends a SERVER span and records its duration exactly once: after the last byte of the body, or, when
-/// the server drops a response whose body never ran, when the last reference goes.
+/// Ends a SERVER span and records `http.server.request.duration` exactly once: after the last byte of the
+/// body, or, when the server drops a response whose body never ran, when the last reference goes. What
+/// failed after the status went out (a stream that broke, a client that left) is reported here, so the
+/// span and the metric both carry its `error.type`, with the SDK off too.
 final class ServerSpanEnd: Sendable {
-    private let span: Mutex<(any Span)?>
-    private let start: ContinuousClock.Instant
-    private let duration: Recorder
+    private struct State {
+        var span: (any Span)?
+        var status: HTTPResponse.Status?
+        var errorType: String?
+        var isError = false
+    }
 
-    init(span: any Span, start: ContinuousClock.Instant, duration: Recorder) {
-        self.span = Mutex(span)
+    private let state: Mutex<State>
+    private let start: ContinuousClock.Instant
+    private let method: String
+    private let route: String?
+    private let telemetry: GenAITelemetry
+
+    init(span: any Span, start: ContinuousClock.Instant, method: String, route: String?, telemetry: GenAITelemetry) {
+        self.state = Mutex(State(span: span))
         self.start = start
-        self.duration = duration
+        self.method = method
+        self.route = route
+        self.telemetry = telemetry
+    }
+
+    /// The status the response went out with, before its body runs.
+    func responded(_ status: HTTPResponse.Status) {
+        state.withLock { $0.status = status }
+    }
+
+    /// The answer failed after its status went out: `errorType` (the first one reported) on the span and
+    /// the metric; `isError` also marks the span ERROR (a failure on the gateway's or the upstream's side,
+    /// where a client that left is not one).
+    func fail(_ errorType: String, isError: Bool) {
+        state.withLock { state in
+            if state.errorType == nil { state.errorType = errorType }
+            if isError { state.isError = true }
+        }
     }
 
     func end(status: HTTPResponse.Status) {
-        guard let span = span.withLock({ span in defer { span = nil }; return span }) else { return }
+        guard let (span, failure, isError) = take() else { return }
         let code = Int(status.code)
+        // 499 (nginx's "client closed request") is written for a client that left before its answer.
+        let errorType = failure ?? (code >= 500 ? String(code) : code == 499 ? GatewayError.clientClosed.shortDescription : nil)
         span.modifyAttributes { attributes in
             attributes.set(GenAIAttributes.httpResponseStatusCode, code)
-            if code >= 500 { attributes.set(GenAIAttributes.errorType, String(code)) }
+            if let errorType { attributes.set(GenAIAttributes.errorType, errorType) }
         }
-        if code >= 500 { span.setStatus(SpanStatus(code: .error)) }
-        duration.record(start.duration(to: .now).seconds)
+        if code >= 500 || isError { span.setStatus(SpanStatus(code: .error)) }
+        record(status: code, errorType: errorType)
         span.end()
+    }
+
+    private func take() -> (any Span, String?, Bool)? {
+        state.withLock { state in
+            guard let span = state.span else { return nil }
+            state.span = nil
+            return (span, state.errorType, state.isError)
+        }
+    }
+
+    private func record(status: Int, errorType: String?) {
+        telemetry.httpServerDuration(method: method, route: route, status: status, errorType: errorType)
+            .record(start.duration(to: .now).seconds)
     }
 
     deinit {
         // The body never ran: the client went away before its response started.
-        guard let span = span.withLock({ span in defer { span = nil }; return span }) else { return }
-        span.modifyAttributes { $0.set(GenAIAttributes.errorType, "client_closed") }
-        duration.record(start.duration(to: .now).seconds)
+        let status = state.withLock { $0.status }
+        guard let (span, _, _) = take() else { return }
+        let errorType = GatewayError.clientClosed.shortDescription
+        span.modifyAttributes { $0.set(GenAIAttributes.errorType, errorType) }
+        record(status: Int(status?.code ?? 499), errorType: errorType)
         span.end()
     }
 }

@@ -22,14 +22,14 @@ struct StreamRelay: Sendable {
     let stream: ModelStream
     let wire: Wire
     let client: ClientConnection?
-    /// The request's SERVER span: a stream that breaks after its 200 says so there (`error.type`).
-    let serverSpan: (any Span)?
+    /// Ends the request's SERVER span: a stream that breaks after its 200 says so there (`error.type`).
+    let serverSpanEnd: ServerSpanEnd?
 
     init(stream: ModelStream, wire: Wire, context: GatewayRequestContext) {
         self.stream = stream
         self.wire = wire
         self.client = context.client
-        self.serverSpan = context.serverSpan
+        self.serverSpanEnd = context.serverSpanEnd
     }
 
     func response(headers extra: HTTPFields = [:]) -> Response {
@@ -76,20 +76,15 @@ struct StreamRelay: Sendable {
         } catch {
             // The client went away mid-stream: its SERVER span says so (no ERROR status: nothing failed
             // on the gateway's side), as its GenAI span does.
-            if let serverSpan, serverSpan.isRecording {
-                serverSpan.modifyAttributes { $0.set(GenAIAttributes.errorType, GatewayError.clientClosed.shortDescription) }
-            }
+            serverSpanEnd?.fail(GatewayError.clientClosed.shortDescription, isError: false)
             throw error
         }
     }
 
     /// Ends the stream with the wire's error event.
     private func end(with error: GatewayError, writer: inout any ResponseBodyWriter) async {
-        if let serverSpan, serverSpan.isRecording {
-            // The status went out as 200; the span says the answer did not complete, and why.
-            serverSpan.modifyAttributes { $0.set(GenAIAttributes.errorType, error.shortDescription) }
-            serverSpan.setStatus(SpanStatus(code: .error))
-        }
+        // The status went out as 200; the span and the metric say the answer did not complete, and why.
+        serverSpanEnd?.fail(error.shortDescription, isError: true)
         var buffer = ByteBuffer()
         switch wire {
         case .openAI:

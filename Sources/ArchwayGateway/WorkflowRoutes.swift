@@ -149,7 +149,7 @@ final class WorkflowRoutes: Sendable {
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         let client = context.client
-        let serverSpan = context.serverSpan
+        let serverSpanEnd = context.serverSpanEnd
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             // The writer waits on the connection: a client that leaves cancels it at once, which ends the
             // event stream and so the run, rather than at the next event's failed write.
@@ -165,9 +165,7 @@ final class WorkflowRoutes: Sendable {
                 }
             } catch {
                 let cause = client?.cancellationError ?? .clientClosed
-                if let serverSpan, serverSpan.isRecording {
-                    serverSpan.modifyAttributes { $0.set(GenAIAttributes.errorType, cause.shortDescription) }
-                }
+                serverSpanEnd?.fail(cause.shortDescription, isError: false)
                 throw error
             }
         })

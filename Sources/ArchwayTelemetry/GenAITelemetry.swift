@@ -245,16 +245,21 @@ public struct GenAITelemetry: Sendable {
         }
     }
 
-    /// `http.server.request.duration` of one method, route template and status. Looked up by those three:
-    /// the dimension list is built only the first time a combination is seen, not on every request.
-    public func httpServerDuration(method: String, route: String?, status: Int) -> Recorder {
-        handles.serverDurationRecorder(MetricHandleCache.ServerKey(method: method, route: route, status: status)) {
-            [
+    /// `http.server.request.duration` of one method, route template, status and error class (`error.type`:
+    /// the status from 500 up, or what failed after the status went out, such as `stream_interrupted` or
+    /// `client_closed`). Looked up by those: the dimension list is built only the first time a combination
+    /// is seen, not on every request.
+    public func httpServerDuration(method: String, route: String?, status: Int, errorType: String? = nil) -> Recorder {
+        handles.serverDurationRecorder(MetricHandleCache.ServerKey(method: method, route: route, status: status, errorType: errorType)) {
+            var dimensions = [
                 ("unit", "s"),
                 (GenAIAttributes.httpRequestMethod, method),
                 (GenAIAttributes.httpRoute, route ?? "other"),
                 (GenAIAttributes.httpResponseStatusCode, String(status)),
+                (GenAIAttributes.urlScheme, "http"),
             ]
+            if let errorType { dimensions.append((GenAIAttributes.errorType, errorType)) }
+            return dimensions
         }
     }
 

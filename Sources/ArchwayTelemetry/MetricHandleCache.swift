@@ -18,6 +18,7 @@ final class MetricHandleCache: Sendable {
         var method: String
         var route: String?
         var status: Int
+        var errorType: String?
     }
 
     private let factory: any MetricsFactory

@@ -276,7 +276,7 @@ import Tracing
             #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
             let text = String(buffer: response.body)
             #expect(text.contains("gen_ai_client_operation_duration_seconds_count{"))
-            #expect(text.contains(#"http_server_request_duration_seconds_count{http_request_method="POST",http_route="/v1/chat/completions",http_response_status_code="200"} 1"#))
+            #expect(text.contains(#"http_server_request_duration_seconds_count{http_request_method="POST",http_route="/v1/chat/completions",http_response_status_code="200",url_scheme="http"} 1"#))
         }
     }
 }

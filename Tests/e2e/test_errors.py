@@ -317,6 +317,11 @@ def test_a_broken_stream_is_an_error_on_its_server_span_too(gw, http, otlp_sink)
     assert span.attrs.get("http.response.status_code") == 200
     assert span.attrs.get("error.type") == "stream_interrupted", span.attrs
     assert span.span.status.code == 2  # ERROR
+    # The HTTP metric says so too, with the scheme the conventions require.
+    metrics = http.get(f"{gw.base_url}/metrics").text
+    counts = [ln for ln in metrics.splitlines() if ln.startswith("http_server_request_duration_seconds_count{")]
+    assert any(all(label in ln for label in ('error_type="stream_interrupted"', 'http_response_status_code="200"',
+                                             'url_scheme="http"')) and not ln.endswith(" 0") for ln in counts), counts
 
 
 def test_broken_stream_raw_ends_with_error_event_and_no_done(gw, http):

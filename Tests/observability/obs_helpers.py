@@ -68,7 +68,7 @@ OTLP_METRICS: dict[str, dict[str, Any]] = {
     "process.unix.file_descriptor.count": {"type": "gauge", "unit": "{file_descriptor}", "attrs": set()},
     "http.server.request.duration": {
         "type": "histogram", "unit": "s",
-        "attrs": {"http.request.method", "http.route", "http.response.status_code"}},
+        "attrs": {"http.request.method", "http.route", "http.response.status_code", "url.scheme", "error.type"}},
     # Routing (README "Routing"): decisions, moves to another candidate, ejections and probes by model;
     # the live figures of each configured model and route as gauges.
     "archway.route.decisions": {

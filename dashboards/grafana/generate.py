@@ -41,6 +41,8 @@ TTFT = "gen_ai_client_operation_time_to_first_chunk_seconds"
 TPOC = "gen_ai_client_operation_time_per_output_chunk_seconds"
 TOK = "gen_ai_client_token_usage"
 HTTP = "http_server_request_duration_seconds"
+# A failed request: a 5xx (its error.type is the status) or an answer broken after its 200; not a client that left.
+HTTP_FAILED = 'error_type!~"|client_closed"'
 COST = "archway_cost_USD_total"
 RETRIES = "archway_upstream_retries_total"
 DROPPED = "archway_telemetry_dropped_total"
@@ -305,10 +307,11 @@ def overview() -> dict:
     L.row("At a glance")
     L.add(stat("API requests/s", f"sum(rate({HTTP}_count{{{F_HTTP}, {API}}}[{RI}]))", "reqps",
                "Requests per second on the OpenAI/Anthropic API routes (/v1/*)."), 4, 4)
-    L.add(stat("HTTP 5xx ratio",
-               f'(sum(rate({HTTP}_count{{{F_HTTP}, http_response_status_code=~"5.."}}[{RI}])) or vector(0))\n'
+    L.add(stat("HTTP error ratio",
+               f'(sum(rate({HTTP}_count{{{F_HTTP}, {HTTP_FAILED}}}[{RI}])) or vector(0))\n'
                f"/\nsum(rate({HTTP}_count{{{F_HTTP}}}[{RI}]))", "percentunit",
-               "Share of requests answered with a 5xx status.", red_above=0.01), 4, 4)
+               "Share of requests that failed: a 5xx status, or a stream broken after its 200 (error.type).",
+               red_above=0.01), 4, 4)
     L.add(stat("Model call error ratio",
                f'(sum(rate({DUR}_count{{{F_GENAI}, error_type!=""}}[{RI}])) or vector(0))\n'
                f"/\nsum(rate({DUR}_count{{{F_GENAI}}}[{RI}]))", "percentunit",
@@ -348,8 +351,8 @@ def overview() -> dict:
                              "{{gen_ai_provider_name}} {{error_type}}")], "reqps",
                      "error.type: upstream HTTP status (429, 500, 503…), timeout, connection_error, "
                      "stream_interrupted, client_closed…", stack=True), 8, 8)
-    L.add(timeseries("HTTP 5xx ratio by route",
-                     [target(ratio_or_zero(f'{HTTP}_count{{{F_HTTP}, http_response_status_code=~"5.."}}',
+    L.add(timeseries("HTTP error ratio by route",
+                     [target(ratio_or_zero(f'{HTTP}_count{{{F_HTTP}, {HTTP_FAILED}}}',
                                            f"{HTTP}_count{{{F_HTTP}}}", "http_route"), "{{http_route}}")],
                      "percentunit"), 8, 8)
 
