@@ -36,6 +36,9 @@ API_ROUTES = 'http_route=~"/v1/.+"'
 # Failures held against a model: not the client's (its hanging up, its request the provider refused as
 # invalid), nor the caller's (a workflow's deadline or a failed sibling step), nor the gateway stopping.
 MODEL_ERRORS = 'error_type!="", error_type!~"client_closed|cancelled|shutting_down|deadline_exceeded|400|413|422"'
+# Clients' calls only: the gateway's own probes of ejected models and consistency shadow calls carry
+# `archway.call.purpose` (probe | shadow), and an ejected model's probes must not page for it.
+CLIENT_CALLS = 'archway_call_purpose=""'
 
 # Every SLI is an error ratio ("bad events / all events") over a window.
 # `bad` and `total` are PromQL with a `{w}` placeholder for the range; `by` is the aggregation.
@@ -73,8 +76,8 @@ SLIS = [
         "objective": 0.995,
         "by": "job, gen_ai_provider_name, gen_ai_request_model",
         "kind": "ratio_or_zero",
-        "bad": 'gen_ai_client_operation_duration_seconds_count{' + MODEL_ERRORS + '}',
-        "total": 'gen_ai_client_operation_duration_seconds_count',
+        "bad": 'gen_ai_client_operation_duration_seconds_count{' + MODEL_ERRORS + ', ' + CLIENT_CALLS + '}',
+        "total": 'gen_ai_client_operation_duration_seconds_count{' + CLIENT_CALLS + '}',
         "what": "calls to {{ $labels.gen_ai_provider_name }}/{{ $labels.gen_ai_request_model }} that failed",
         "threshold": None,
     },
@@ -85,8 +88,8 @@ SLIS = [
         "objective": 0.95,
         "by": "job, gen_ai_provider_name, gen_ai_request_model",
         "kind": "total_minus_good",
-        "good": 'gen_ai_client_operation_duration_seconds_bucket{error_type="", le="2.56"}',
-        "total": 'gen_ai_client_operation_duration_seconds_count{error_type=""}',
+        "good": 'gen_ai_client_operation_duration_seconds_bucket{error_type="", ' + CLIENT_CALLS + ', le="2.56"}',
+        "total": 'gen_ai_client_operation_duration_seconds_count{error_type="", ' + CLIENT_CALLS + '}',
         "what": "successful calls to {{ $labels.gen_ai_provider_name }}/{{ $labels.gen_ai_request_model }} slower than 2.56s",
         "threshold": "2.56",
     },
@@ -97,8 +100,8 @@ SLIS = [
         "objective": 0.95,
         "by": "job, gen_ai_provider_name, gen_ai_request_model",
         "kind": "total_minus_good",
-        "good": 'gen_ai_client_operation_time_to_first_chunk_seconds_bucket{le="1.28"}',
-        "total": 'gen_ai_client_operation_time_to_first_chunk_seconds_count',
+        "good": 'gen_ai_client_operation_time_to_first_chunk_seconds_bucket{' + CLIENT_CALLS + ', le="1.28"}',
+        "total": 'gen_ai_client_operation_time_to_first_chunk_seconds_count{' + CLIENT_CALLS + '}',
         "what": "streams from {{ $labels.gen_ai_provider_name }}/{{ $labels.gen_ai_request_model }} whose first chunk took longer than 1.28s",
         "threshold": "1.28",
     },
@@ -443,6 +446,9 @@ def series_for(sli: dict, bad_per_min: int, minutes: int, extra_noise: bool = Tr
         if extra_noise:  # failures that are not the model's doing are excluded: noisy, they must not page
             for cause in ["client_closed", "cancelled", "deadline_exceeded", "400"]:
                 s("gen_ai_client_operation_duration_seconds_count", {**base, "error_type": cause}, 10)
+            # an ejected model's probes, failing every second, are the gateway's calls, not clients'
+            s("gen_ai_client_operation_duration_seconds_count",
+              {**base, "error_type": "503", "archway_call_purpose": "probe"}, 60)
     elif key == "model_latency":
         base = {"job": JOB, "gen_ai_operation_name": "chat", "gen_ai_provider_name": PROVIDER,
                 "gen_ai_request_model": MODEL, "server_address": "api.openai.com", "server_port": "443",

@@ -178,6 +178,8 @@ public struct GenAITelemetry: Sendable {
             ]
             if let responseModel { dimensions.append((GenAIAttributes.responseModel, responseModel)) }
             if error, let errorType { dimensions.append((GenAIAttributes.errorType, errorType)) }
+            // The gateway's own calls (probes, consistency shadows) apart from clients', which carry none.
+            if let purpose = target.purpose { dimensions.append((GenAIAttributes.archwayCallPurpose, purpose)) }
             if let extra { dimensions.append(extra) }
             return dimensions
         }

@@ -119,6 +119,11 @@ def test_failover_gives_no_client_errors_and_recovery_is_probed_back_within_seco
 
     wait_for(back, timeout=5, interval=0.1, message="cheap answering again")
     assert time.monotonic() - recovered < 3.0
+    # The probes are the gateway's own calls: on the GenAI metrics they say so, apart from clients' calls.
+    metrics = httpx.get(f"{gw.base_url}/metrics", timeout=5).text
+    counts = [ln for ln in metrics.splitlines() if ln.startswith("gen_ai_client_operation_duration_seconds_count{")]
+    assert any('archway_call_purpose="probe"' in ln and 'gen_ai_request_model="cheap-up"' in ln for ln in counts), counts
+    assert any("archway_call_purpose" not in ln and 'gen_ai_request_model="mid-up"' in ln for ln in counts), counts
 
 
 def test_a_stream_falls_over_before_its_first_byte(client, sim):

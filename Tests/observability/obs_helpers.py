@@ -33,19 +33,19 @@ OTLP_METRICS: dict[str, dict[str, Any]] = {
     "gen_ai.client.operation.duration": {
         "type": "histogram", "unit": "s",
         "attrs": {"gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model", "gen_ai.response.model",
-                  "server.address", "server.port", "error.type"}},
+                  "server.address", "server.port", "archway.call.purpose", "error.type"}},
     "gen_ai.client.token.usage": {
         "type": "histogram", "unit": "{token}",
         "attrs": {"gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model", "gen_ai.response.model",
-                  "server.address", "server.port", "gen_ai.token.type"}},
+                  "server.address", "server.port", "archway.call.purpose", "gen_ai.token.type"}},
     "gen_ai.client.operation.time_to_first_chunk": {
         "type": "histogram", "unit": "s",
         "attrs": {"gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model", "gen_ai.response.model",
-                  "server.address", "server.port", "error.type"}},
+                  "server.address", "server.port", "archway.call.purpose", "error.type"}},
     "gen_ai.client.operation.time_per_output_chunk": {
         "type": "histogram", "unit": "s",
         "attrs": {"gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model", "gen_ai.response.model",
-                  "server.address", "server.port", "error.type"}},
+                  "server.address", "server.port", "archway.call.purpose", "error.type"}},
     "archway.cost": {
         "type": "counter", "unit": "USD",
         "attrs": {"gen_ai.operation.name", "archway.model", "gen_ai.provider.name", "gen_ai.request.model",
