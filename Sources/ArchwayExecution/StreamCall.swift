@@ -2,6 +2,7 @@ import ArchwayCore
 import ArchwayProviders
 import ArchwayRouting
 import ArchwayTelemetry
+import CoreMetrics
 import Synchronization
 
 /// The lifetime of a streamed model call: its outcome so far and the spans to end. Whoever ends it
@@ -13,6 +14,9 @@ final class StreamCall: Sendable {
         /// The answer assembled from the chunks, for content capture only.
         var output: ChatResponse?
         var finished = false
+        /// When the last chunk with content arrived, and the histogram the gaps between them go to.
+        var lastOutput: Duration?
+        var chunkGaps: Recorder?
     }
 
     private let state: Mutex<State>
@@ -41,13 +45,23 @@ final class StreamCall: Sendable {
     }
 
     /// Folds a chunk into the outcome (and the assembled output when content is captured).
+    /// A chunk with content after the first records its gap from the previous one.
     func observe(_ chunk: ChatChunk) {
         let elapsed = call.start.duration(to: clock.now)
         let price = call.price
-        state.withLock { state in
+        let gap: (Duration, ModelCallTarget, String?, Recorder?)? = state.withLock { state in
+            let before = state.outcome.outputChunks
             state.outcome.fold(chunk, elapsed: elapsed, price: price)
             state.output?.fold(chunk)
+            guard !state.finished, state.outcome.outputChunks > before else { return nil }
+            defer { state.lastOutput = elapsed }
+            guard let last = state.lastOutput else { return nil }
+            return (elapsed - last, state.outcome.target, state.outcome.responseModel, state.chunkGaps)
         }
+        guard let (duration, target, responseModel, known) = gap else { return }
+        let recorder = known ?? sink.telemetry.timePerOutputChunk(target, responseModel: responseModel)
+        if known == nil { state.withLock { $0.chunkGaps = recorder } }
+        recorder.record(duration.seconds)
     }
 
     /// Ends the call: the HTTP span, then the outcome to the sink (which ends the GenAI span). Once.

@@ -168,20 +168,7 @@ public struct GenAITelemetry: Sendable {
         let metricSet = metricSet
         let factory = metrics
         func dimensions(_ unit: String, error: Bool = false, _ extra: (String, String)? = nil) -> [(String, String)] {
-            var dimensions: [(String, String)] = [
-                ("unit", unit),
-                (GenAIAttributes.operationName, target.operation.rawValue),
-                (GenAIAttributes.providerName, target.providerName),
-                (GenAIAttributes.requestModel, target.upstreamModel),
-                (GenAIAttributes.serverAddress, target.serverAddress),
-                (GenAIAttributes.serverPort, String(target.serverPort)),
-            ]
-            if let responseModel { dimensions.append((GenAIAttributes.responseModel, responseModel)) }
-            if error, let errorType { dimensions.append((GenAIAttributes.errorType, errorType)) }
-            // The gateway's own calls (probes, consistency shadows) apart from clients', which carry none.
-            if let purpose = target.purpose { dimensions.append((GenAIAttributes.archwayCallPurpose, purpose)) }
-            if let extra { dimensions.append(extra) }
-            return dimensions
+            Self.dimensions(of: target, responseModel: responseModel, unit: unit, errorType: error ? errorType : nil, extra)
         }
         func histogram(_ slot: borrowing LazyMetricHandle<Recorder>, _ label: String, _ dimensions: () -> [(String, String)]) -> Recorder {
             slot.handle { Recorder(label: label, dimensions: dimensions(), aggregate: true, factory: factory) }
@@ -189,12 +176,9 @@ public struct GenAITelemetry: Sendable {
 
         histogram(series.duration, metricSet.operationDuration) { dimensions("s", error: true) }.record(outcome.duration.seconds)
 
+        // Time per output chunk is recorded as each chunk arrives (`timePerOutputChunk`), not here.
         if outcome.streamed, outcome.error == nil, let ttfc = outcome.timeToFirstChunk {
             histogram(series.timeToFirstChunk, metricSet.timeToFirstChunk) { dimensions("s") }.record(ttfc.seconds)
-            if outcome.outputChunks > 1 {
-                let perChunk = (outcome.duration - ttfc).seconds / Double(outcome.outputChunks - 1)
-                histogram(series.timePerOutputChunk, metricSet.timePerOutputChunk) { dimensions("s") }.record(perChunk)
-            }
         }
 
         if let usage = outcome.usage {
@@ -244,6 +228,39 @@ public struct GenAITelemetry: Sendable {
                     (GenAIAttributes.requestModel, target.upstreamModel),
                 ], factory: factory)
             }.increment(by: outcome.httpAttempts - 1)
+        }
+    }
+
+    /// The dimensions of a call's GenAI series: the conventions' attributes, then `error.type` when given,
+    /// `archway.call.purpose` for the gateway's own calls (probes, consistency shadows; clients' carry
+    /// none), then `extra`.
+    static func dimensions(of target: ModelCallTarget, responseModel: String?, unit: String, errorType: String?, _ extra: (String, String)? = nil) -> [(String, String)] {
+        var dimensions: [(String, String)] = [
+            ("unit", unit),
+            (GenAIAttributes.operationName, target.operation.rawValue),
+            (GenAIAttributes.providerName, target.providerName),
+            (GenAIAttributes.requestModel, target.upstreamModel),
+            (GenAIAttributes.serverAddress, target.serverAddress),
+            (GenAIAttributes.serverPort, String(target.serverPort)),
+        ]
+        if let responseModel { dimensions.append((GenAIAttributes.responseModel, responseModel)) }
+        if let errorType { dimensions.append((GenAIAttributes.errorType, errorType)) }
+        if let purpose = target.purpose { dimensions.append((GenAIAttributes.archwayCallPurpose, purpose)) }
+        if let extra { dimensions.append(extra) }
+        return dimensions
+    }
+
+    /// The time-per-output-chunk histogram of a stream's target and response model, which the conventions
+    /// record "for each chunk received after the first one": a stream looks it up once, at its second
+    /// chunk, and records every gap between chunks into it as it comes, so a stall shows as itself rather
+    /// than inside a per-stream average.
+    public func timePerOutputChunk(_ target: ModelCallTarget, responseModel: String?) -> Recorder {
+        let responseModel = responseModel.flatMap { !$0.isEmpty && $0.utf8.count <= 128 ? $0 : nil }
+        let series = handles.call(ModelCallMetricHandles.Key(target: target, responseModel: responseModel, errorType: nil))
+        let label = metricSet.timePerOutputChunk
+        let factory = metrics
+        return series.timePerOutputChunk.handle {
+            Recorder(label: label, dimensions: Self.dimensions(of: target, responseModel: responseModel, unit: "s", errorType: nil), aggregate: true, factory: factory)
         }
     }
 

@@ -39,6 +39,31 @@ import Tracing
         }
     }
 
+    /// The conventions record time per output chunk "for each chunk received after the first one": a
+    /// stall between two chunks shows as itself, not inside a per-stream average.
+    @Test func eachGapBetweenChunksIsRecorded() async throws {
+        let events = (0..<4).map { #"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"a-upstream-2025","choices":[{"index":0,"delta":{"content":"w\#($0) "},"finish_reason":null}]}"# }
+            + [#"{"id":"c1","object":"chat.completion.chunk","created":1,"model":"a-upstream-2025","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#]
+        let upstream = ScriptedUpstream { _, _ in .scriptedEvents(events) }
+        try await upstream.run { base in
+            let harness = try ExecutionHarness(primary: base)
+            try await harness.run { executor in
+                let stream = try await executor.stream(Relayable(Canned.request(stream: true)), scope: CallScope(model: "a"))
+                var iterator = stream.makeAsyncIterator()
+                // The chunks are observed 20 ms, 2 s and 30 ms apart; the content-free last one counts not.
+                for gap in [Duration.milliseconds(20), .seconds(2), .milliseconds(30), .milliseconds(500)] {
+                    _ = try await iterator.next()
+                    harness.clock.advance(by: gap)
+                }
+                while try await iterator.next() != nil {}
+            }
+            let gaps = harness.metrics.recorders(label: "gen_ai.client.operation.time_per_output_chunk")
+            #expect(gaps.count == 1)
+            #expect((gaps.first?.values ?? []).map { ($0 * 1_000).rounded() } == [20, 2_000, 30])
+            #expect(gaps.first?.dimensions.contains { $0 == ("gen_ai.response.model", "a-upstream-2025") } == true)
+        }
+    }
+
     @Test func anUpstreamThatBreaksEndsTheCallAsFailed() async throws {
         // No [DONE]: the body just ends.
         let upstream = ScriptedUpstream { _, _ in .scriptedEvents(Array(Canned.events.prefix(1)), done: false) }

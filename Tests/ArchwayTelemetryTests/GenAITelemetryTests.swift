@@ -90,7 +90,8 @@ import Tracing
         #expect(Set(tokens.compactMap { $0.dimensions.first { $0.0 == "gen_ai.token.type" }?.1 }) == ["input", "output"])
         #expect(tokens.flatMap(\.values).sorted() == [12, 30])
         #expect(abs((metrics.recorders(label: "gen_ai.client.operation.time_to_first_chunk").first?.lastValue ?? 0) - 0.3) < 1e-9)
-        #expect(abs((metrics.recorders(label: "gen_ai.client.operation.time_per_output_chunk").first?.lastValue ?? 0) - 0.3) < 1e-9)
+        // Recorded chunk by chunk as a stream goes (`timePerOutputChunk`), never as one average at its end.
+        #expect(metrics.recorders(label: "gen_ai.client.operation.time_per_output_chunk").isEmpty)
         #expect(metrics.counterTotal(label: "archway.upstream.retries") == 1)
     }
 
