@@ -265,7 +265,7 @@ public struct ModelCallExecutor: Sendable {
                 serverPort: server.port,
                 spanName: entry.spanName(of: operation)
             )
-            let span = telemetry.startModelCall(target, chat: request, context: scope.context, link: scope.link)
+            let span = telemetry.startModelCall(target, chat: request, context: scope.context, link: scope.link, systemApart: adapter.takesSystemApart)
             if let request, request.maxTokens == nil, let limit = adapter.defaultMaxTokens, span.isRecording {
                 span.modifyAttributes { $0.set(GenAIAttributes.requestMaxTokens, limit) }
             }

@@ -71,6 +71,8 @@ public struct HTTPProviderAdapter: ProviderAdapter {
 
     public var defaultMaxTokens: Int? { isAnthropic ? AnthropicMessagesRequest.defaultMaxTokens : nil }
 
+    public var takesSystemApart: Bool { isAnthropic }
+
     public func chat(_ request: Relayable<ChatRequest>, call: UpstreamCall) async throws -> UpstreamReply<Relayable<ChatResponse>> {
         let (response, exchange) = try await send(
             chatEndpoint, body: encode(request, model: call.model, stream: false), stream: false, call: call, collectLimit: Self.chatBodyLimit,

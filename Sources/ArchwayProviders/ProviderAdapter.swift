@@ -21,10 +21,15 @@ public protocol ProviderAdapter: Sendable {
     /// The `max_tokens` the adapter sends for a chat request that sets none (Anthropic requires one), so
     /// the call's span can say what limit the model had.
     var defaultMaxTokens: Int? { get }
+    /// Whether the provider's API takes system instructions apart from the conversation (Anthropic's
+    /// `system`): captured content then puts them in `gen_ai.system_instructions`, else they stay in
+    /// `gen_ai.input.messages`, in their place and with their role, as the conventions ask.
+    var takesSystemApart: Bool { get }
 }
 
 extension ProviderAdapter {
     public var defaultMaxTokens: Int? { nil }
+    public var takesSystemApart: Bool { false }
 }
 
 /// Per-call inputs an adapter needs besides the request.

@@ -32,12 +32,14 @@ public final class UpstreamClients: Sendable {
     /// - Parameters:
     ///   - idleTimeout: how long an unused connection stays pooled.
     ///   - drainAllowance: how long a body abandoned before its end may take to end and keep its connection.
+    ///   - idleCloseWindow: how soon after a request goes out a reused connection's close may be replayed.
     init(
         settings: UpstreamSettings,
         group: MultiThreadedEventLoopGroup,
         tlsConfiguration: TLSConfiguration,
         idleTimeout: TimeAmount,
-        drainAllowance: TimeAmount = .milliseconds(50)
+        drainAllowance: TimeAmount = .milliseconds(50),
+        idleCloseWindow: TimeAmount = .milliseconds(300)
     ) {
         let loops = Array(group.makeIterator())
         let tls = UpstreamTLS(configuration: tlsConfiguration)
@@ -50,7 +52,8 @@ public final class UpstreamClients: Sendable {
                 readTimeout: .nanoseconds(settings.firstByteTimeout.nanoseconds),
                 maxConnectionsPerOrigin: limit / loops.count + (index < limit % loops.count ? 1 : 0),
                 idleTimeout: idleTimeout,
-                drainAllowance: drainAllowance
+                drainAllowance: drainAllowance,
+                idleCloseWindow: idleCloseWindow
             )
             return UpstreamConnectionPool(eventLoop: loop, settings: pool, tls: tls)
         }

@@ -35,6 +35,10 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
     private let readTimeout: TimeAmount
     /// How long an abandoned body may take to end before its connection is closed instead.
     private let drainAllowance: TimeAmount
+    /// How soon after a request goes out on a reused connection a close still reads as the upstream's idle
+    /// close crossing it (a round trip, with room for a distant provider). A later one may follow work
+    /// the provider did and billed, and is never replayed.
+    private let idleCloseWindow: TimeAmount
     private var context: ChannelHandlerContext?
     private var state = State.idle
     /// Distinguishes exchanges, so a late signal from a finished body never touches the next one.
@@ -59,11 +63,12 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
     private(set) var completedExchanges = 0
     private(set) var idleSince = NIODeadline.now()
 
-    init(origin: UpstreamOrigin, pool: UpstreamConnectionPool, readTimeout: TimeAmount, drainAllowance: TimeAmount) {
+    init(origin: UpstreamOrigin, pool: UpstreamConnectionPool, readTimeout: TimeAmount, drainAllowance: TimeAmount, idleCloseWindow: TimeAmount) {
         self.origin = origin
         self.pool = pool
         self.readTimeout = readTimeout
         self.drainAllowance = drainAllowance
+        self.idleCloseWindow = idleCloseWindow
     }
 
     var isUsable: Bool {
@@ -166,13 +171,8 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
     /// Whether a close or answer on this connection, now, may mean the upstream dropped it while idle rather
     /// than after reading the request: it has served before, and the request went out moments ago.
     private func mayBeIdleClose(of request: UpstreamRequest) -> Bool {
-        completedExchanges > 0 && !request.retriedOnFreshConnection && NIODeadline.now() - sentAt < Self.idleCloseWindow
+        completedExchanges > 0 && !request.retriedOnFreshConnection && NIODeadline.now() - sentAt < idleCloseWindow
     }
-
-    /// How soon after a request goes out on a reused connection a close still reads as the upstream's idle
-    /// close crossing it (a round trip, with room for a distant provider). A later one may follow work
-    /// the provider did and billed, and is never replayed.
-    static let idleCloseWindow = TimeAmount.milliseconds(300)
 
     // MARK: inbound
 

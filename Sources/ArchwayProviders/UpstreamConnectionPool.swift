@@ -15,6 +15,9 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         /// How long a body abandoned before its end may take to end, so its connection is kept: an SSE
         /// stream read to `[DONE]` before its terminating chunk arrived.
         var drainAllowance: TimeAmount = .milliseconds(50)
+        /// How soon after a request goes out on a reused connection its close may be replayed
+        /// (`UpstreamConnectionHandler`).
+        var idleCloseWindow: TimeAmount = .milliseconds(300)
     }
 
     private struct Origin {
@@ -131,7 +134,9 @@ final class UpstreamConnectionPool: @unchecked Sendable {
         let key = request.origin
         origins[key, default: Origin()].open += 1
         request.phase = .connecting
-        let connection = UpstreamConnectionHandler(origin: key, pool: self, readTimeout: settings.readTimeout, drainAllowance: settings.drainAllowance)
+        let connection = UpstreamConnectionHandler(
+            origin: key, pool: self, readTimeout: settings.readTimeout, drainAllowance: settings.drainAllowance, idleCloseWindow: settings.idleCloseWindow
+        )
         let tls: NIOSSLContext?
         do {
             tls = key.tls ? try self.tls.makeContext() : nil

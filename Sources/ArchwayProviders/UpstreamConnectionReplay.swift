@@ -29,7 +29,7 @@ public enum UpstreamConnectionReplay {
             tls: UpstreamTLS(configuration: .makeClientConfiguration())
         )
         let origin = UpstreamOrigin(tls: false, host: "127.0.0.1", port: 1)
-        let handler = UpstreamConnectionHandler(origin: origin, pool: pool, readTimeout: .seconds(1), drainAllowance: .milliseconds(50))
+        let handler = UpstreamConnectionHandler(origin: origin, pool: pool, readTimeout: .seconds(1), drainAllowance: .milliseconds(50), idleCloseWindow: .milliseconds(300))
         try channel.pipeline.syncOperations.addHTTPClientHandlers(
             enableOutboundHeaderValidation: false,
             encoderConfiguration: UpstreamRequest.encoderConfiguration

@@ -19,12 +19,14 @@ enum ContentCapture {
         (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
     }
 
-    /// Returns (`gen_ai.system_instructions`, `gen_ai.input.messages`).
-    static func inputMessages(_ messages: [ChatMessage]) -> (String?, String) {
+    /// Returns (`gen_ai.system_instructions`, `gen_ai.input.messages`). System and developer messages are
+    /// system instructions only for a provider that takes them apart from the conversation (`systemApart`);
+    /// otherwise they are part of the history, in order, with their role.
+    static func inputMessages(_ messages: [ChatMessage], systemApart: Bool = false) -> (String?, String) {
         var system: [JSONValue] = []
         var conversation: [JSONValue] = []
         for message in messages {
-            if message.role == .system || message.role == .developer {
+            if systemApart, message.role == .system || message.role == .developer {
                 system.append(contentsOf: message.content.compactMap(part))
                 continue
             }
@@ -71,7 +73,14 @@ enum ContentCapture {
             return .object(["type": .string("text"), "content": .string(text)])
         case .imageURL(let url, _):
             // Inline image data is not exported: it is large and rarely useful in a trace.
-            if url.hasPrefix("data:") { return .object(["type": .string("blob"), "modality": .string("image")]) }
+            if url.hasPrefix("data:") {
+                var blob: [String: JSONValue] = ["type": .string("blob"), "modality": .string("image")]
+                // `data:image/png;base64,…`: the type is known, the bytes stay out.
+                if let end = url.firstIndex(where: { $0 == ";" || $0 == "," }), url.index(url.startIndex, offsetBy: 5) < end {
+                    blob["mime_type"] = .string(String(url[url.index(url.startIndex, offsetBy: 5)..<end].prefix(64)))
+                }
+                return .object(blob)
+            }
             return .object(["type": .string("uri"), "modality": .string("image"), "uri": .string(url)])
         case .other:
             return nil

@@ -48,7 +48,9 @@ public struct GenAITelemetry: Sendable {
 
     /// Starts the CLIENT span of a model call, with the attributes known up front (they drive sampling).
     /// A shadow call (`purpose` shadow) is linked to the call it evaluates.
-    public func startModelCall(_ target: ModelCallTarget, chat request: ChatRequest?, context: ServiceContext, link: ServiceContext? = nil) -> any Span {
+    /// With content captured, `systemApart` says whether the provider takes system instructions apart from
+    /// the conversation (Anthropic), where they are `gen_ai.system_instructions`.
+    public func startModelCall(_ target: ModelCallTarget, chat request: ChatRequest?, context: ServiceContext, link: ServiceContext? = nil, systemApart: Bool = false) -> any Span {
         let span = tracer.startSpan(target.spanName, context: context, ofKind: .client)
         if let link { span.addLink(SpanLink(context: link, attributes: [:])) }
         guard span.isRecording else { return span }
@@ -84,7 +86,7 @@ public struct GenAITelemetry: Sendable {
         }
         if captureContent, let request {
             span.modifyAttributes { attributes in
-                let (system, messages) = ContentCapture.inputMessages(request.messages)
+                let (system, messages) = ContentCapture.inputMessages(request.messages, systemApart: systemApart)
                 attributes.set(GenAIAttributes.inputMessages, filtered(messages))
                 attributes.set(GenAIAttributes.systemInstructions, system.map(filtered))
                 attributes.set(GenAIAttributes.toolDefinitions, request.tools.flatMap(ContentCapture.toolDefinitions).map(filtered))

@@ -114,12 +114,23 @@ import Tracing
     @Test func contentCaptureFollowsThePartsStructure() throws {
         let tracer = InMemoryTracer()
         let telemetry = GenAITelemetry(tracer: tracer, metrics: TestMetrics(), captureContent: true)
-        let span = telemetry.startModelCall(target, chat: request(), context: .topLevel)
+        // A provider that takes the system prompt apart (Anthropic's `system`): system instructions.
+        let span = telemetry.startModelCall(target, chat: request(), context: .topLevel, systemApart: true)
         let output = ChatResponse(id: "r", model: "m", created: 0, choices: [.init(index: 0, message: .text(.assistant, "Hello!"), finishReason: .stop)], usage: nil)
         telemetry.finish(span, outcome: outcome(), output: output)
         let attributes = try #require(tracer.finishedSpans.first).attributes
         #expect(attributes["gen_ai.input.messages"]?.toSpanAttribute() == .string(#"[{"parts":[{"content":"Hi","type":"text"}],"role":"user"}]"#))
         #expect(attributes["gen_ai.system_instructions"]?.toSpanAttribute() == .string(#"[{"content":"Be brief.","type":"text"}]"#))
         #expect(attributes["gen_ai.output.messages"]?.toSpanAttribute() == .string(#"[{"finish_reason":"stop","parts":[{"content":"Hello!","type":"text"}],"role":"assistant"}]"#))
+
+        // On the OpenAI wire they are part of the history: in order, with their role (developer too).
+        var history = request()
+        history.messages = [ChatMessage(role: .developer, content: [.text("Answer in French.")]), ChatMessage(role: .user, content: [.text("Hi")]),
+                            ChatMessage(role: .system, content: [.text("Now German.")])]
+        telemetry.finish(telemetry.startModelCall(target, chat: history, context: .topLevel), outcome: outcome())
+        let inHistory = try #require(tracer.finishedSpans.last).attributes
+        #expect(inHistory["gen_ai.system_instructions"] == nil)
+        #expect(inHistory["gen_ai.input.messages"]?.toSpanAttribute() == .string(
+            #"[{"parts":[{"content":"Answer in French.","type":"text"}],"role":"developer"},{"parts":[{"content":"Hi","type":"text"}],"role":"user"},{"parts":[{"content":"Now German.","type":"text"}],"role":"system"}]"#))
     }
 }
