@@ -160,6 +160,9 @@ public struct ModelCallExecutor: Sendable {
     public func embeddings(_ request: EmbeddingRequest, scope: CallScope) async throws -> EmbeddingResponse {
         let request = stages.isEmpty ? request : try await stages.beforeEmbeddings(request, scope: scope)
         let result = try await run(scope, operation: .embeddings, chat: nil) { call in
+            if let format = request.encodingFormat, call.span.isRecording {
+                call.span.modifyAttributes { $0.set(GenAIAttributes.requestEncodingFormats, [format]) }
+            }
             let reply = try await call.adapter.embeddings(request, call: call.upstream)
             call.outcome.rateLimit = reply.rateLimit
             let response = reply.value

@@ -172,6 +172,7 @@ def test_embeddings_span(client, otlp_sink):
         vector = resp.data[0].embedding
         dimensions = len(base64.b64decode(vector)) // 4 if isinstance(vector, str) else len(vector)
         assert genai.attrs.get("gen_ai.embeddings.dimension.count") == dimensions > 0, encoding
+        assert genai.attrs.get("gen_ai.request.encoding_formats") == [encoding], genai.attrs
 
 
 def test_error_span_has_error_status_and_type(client, otlp_sink):
