@@ -51,6 +51,9 @@ public struct GenAIMetricSet: Sendable, Hashable {
     public static let cacheReadTokensCounter = "gen_ai.client.inference.usage.cache_read.input_tokens"
     public static let cacheWriteTokensCounter = "gen_ai.client.inference.usage.cache_write.input_tokens"
     public static let reasoningTokensCounter = "gen_ai.client.inference.usage.reasoning.output_tokens"
+    /// Latest experimental set, embeddings: their duration and input tokens (they have no output).
+    public static let embeddingsDuration = "gen_ai.client.embeddings.duration"
+    public static let embeddingsInputTokensHistogram = "gen_ai.client.embeddings.operation.input_tokens"
 
     /// Gateway metrics.
     public static let cost = "archway.cost"

@@ -176,14 +176,20 @@ public struct GenAITelemetry: Sendable {
             slot.handle { Recorder(label: label, dimensions: dimensions(), aggregate: true, factory: factory) }
         }
 
-        histogram(series.duration, metricSet.operationDuration) { dimensions("s", error: true) }.record(outcome.duration.seconds)
+        let embeddings = target.operation == .embeddings
+        // The latest experimental set has metrics of its own for embeddings (input tokens only).
+        let durationLabel = embeddings && metricSet.version == .latestExperimental ? GenAIMetricSet.embeddingsDuration : metricSet.operationDuration
+        histogram(series.duration, durationLabel) { dimensions("s", error: true) }.record(outcome.duration.seconds)
 
         // Time per output chunk is recorded as each chunk arrives (`timePerOutputChunk`), not here.
         if outcome.streamed, outcome.error == nil, let ttfc = outcome.timeToFirstChunk {
             histogram(series.timeToFirstChunk, metricSet.timeToFirstChunk) { dimensions("s") }.record(ttfc.seconds)
         }
 
-        if let usage = outcome.usage {
+        // The latest experimental set records token counts for every call, a failed one's as 0 of the
+        // `unknown` modality with its `error.type`; the stable set, only what the provider reported.
+        let reported = outcome.usage ?? (metricSet.version == .latestExperimental && outcome.error != nil ? Usage(inputTokens: 0, outputTokens: 0) : nil)
+        if let usage = reported {
             switch metricSet.version {
             case .stable:
                 let input = (GenAIAttributes.tokenType, "input")
@@ -192,13 +198,15 @@ public struct GenAITelemetry: Sendable {
                     let output = (GenAIAttributes.tokenType, "output")
                     histogram(series.outputTokens, GenAIMetricSet.tokenUsage) { dimensions("{token}", output) }.record(usage.outputTokens)
                 }
+            case .latestExperimental where embeddings:
+                histogram(series.inputTokens, GenAIMetricSet.embeddingsInputTokensHistogram) { dimensions("{token}", error: true) }.record(usage.inputTokens)
             case .latestExperimental:
                 histogram(series.inputTokens, GenAIMetricSet.inputTokensHistogram) { dimensions("{token}", error: true) }.record(usage.inputTokens)
                 histogram(series.outputTokens, GenAIMetricSet.outputTokensHistogram) { dimensions("{token}", error: true) }.record(usage.outputTokens)
-                let modality = (GenAIAttributes.tokenModality, "text")
+                let modality = (GenAIAttributes.tokenModality, outcome.usage == nil ? "unknown" : "text")
                 func tokens(_ slot: borrowing LazyMetricHandle<Counter>, _ label: String, _ count: Int?) {
                     guard let count else { return }
-                    slot.handle { Counter(label: label, dimensions: dimensions("{token}", modality), factory: factory) }.increment(by: count)
+                    slot.handle { Counter(label: label, dimensions: dimensions("{token}", error: true, modality), factory: factory) }.increment(by: count)
                 }
                 tokens(series.inputTokenCount, GenAIMetricSet.inputTokensCounter, usage.inputTokens)
                 tokens(series.outputTokenCount, GenAIMetricSet.outputTokensCounter, usage.outputTokens)

@@ -109,6 +109,28 @@ import Tracing
         #expect(metrics.counterTotal(label: "gen_ai.client.inference.usage.output_tokens") == 30)
         #expect(metrics.counterTotal(label: "gen_ai.client.inference.usage.cache_read.input_tokens") == 2)
         #expect(metrics.recorders(label: "gen_ai.client.inference.operation.output_tokens").first?.lastValue == 30)
+
+        // A failed call without usage records 0 tokens of the `unknown` modality, with its error.type.
+        let failedMetrics = TestMetrics()
+        let failing = GenAITelemetry(tracer: InMemoryTracer(), metrics: failedMetrics, metricSet: GenAIMetricSet(version: .latestExperimental))
+        var failed = outcome(error: .upstreamStatus(503, provider: "main", excerpt: nil))
+        failed.usage = nil
+        failing.recordMetrics(failed)
+        let input = try #require(failedMetrics.recorders(label: "gen_ai.client.inference.operation.input_tokens").first)
+        #expect(input.lastValue == 0 && input.dimensions.contains { $0 == ("error.type", "503") })
+        let counter = try #require(failedMetrics.counters.first { $0.label == "gen_ai.client.inference.usage.input_tokens" })
+        #expect(counter.dimensions.contains { $0 == ("gen_ai.token.modality", "unknown") })
+
+        // Embeddings have metrics of their own there, and no output tokens.
+        let embeddingMetrics = TestMetrics()
+        let embedding = GenAITelemetry(tracer: InMemoryTracer(), metrics: embeddingMetrics, metricSet: GenAIMetricSet(version: .latestExperimental))
+        var embedded = outcome()
+        embedded.target.operation = .embeddings
+        embedding.recordMetrics(embedded)
+        #expect(embeddingMetrics.recorders(label: "gen_ai.client.embeddings.duration").first?.lastValue == 1.5)
+        #expect(embeddingMetrics.recorders(label: "gen_ai.client.embeddings.operation.input_tokens").first?.lastValue == 12)
+        #expect(embeddingMetrics.recorders(label: "gen_ai.client.inference.duration").isEmpty)
+        #expect(embeddingMetrics.recorders(label: "gen_ai.client.inference.operation.output_tokens").isEmpty)
     }
 
     @Test func contentCaptureFollowsThePartsStructure() throws {
