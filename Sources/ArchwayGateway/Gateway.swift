@@ -150,7 +150,12 @@ public enum Gateway {
 
         router.answerUnservedMethods()
         let responder = router.buildResponder()
-        let ingress = IngressChannel(responder: responder, maxBodyBytes: configuration.server.maxBodyBytes, serverName: "archway", connections: connections, logger: logger)
+        let ingress = IngressChannel(
+            responder: responder, maxBodyBytes: configuration.server.maxBodyBytes, serverName: "archway", connections: connections, logger: logger
+        ) { method, error in
+            // Answered at once, with no route: counted (and classed) beside the routed requests.
+            telemetry.httpServerDuration(method: method, route: nil, status: Int(error.status.code), errorType: error.shortDescription).record(0)
+        }
         var application = Application(
             responder: responder,
             // Archway's ingress (`IngressChannel`) serves the router; Hummingbird's server binds, accepts

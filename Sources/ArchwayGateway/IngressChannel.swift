@@ -29,10 +29,18 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
     let serverName: String
     let connections: ClientConnections?
     let logger: Logger
+    /// Told of every request answered before the router (unparsable, or refused for its `Host`) with the
+    /// method it had, if any: they get no span, but must count in `http.server.request.duration`.
+    var refused: (@Sendable (_ method: String, _ error: GatewayError) -> Void)?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: maxBodyBytes, server: serverName, connections: connections) { request in
+            var unparsed: (@Sendable (GatewayError) -> Void)?
+            if let refused {
+                // The parser failed before there was a method to name.
+                unparsed = { error in refused("_OTHER", error) }
+            }
+            try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: maxBodyBytes, server: serverName, connections: connections, unparsed: unparsed) { request in
                 Task { await respond(to: request) }
             }
             return Value(channel: channel)
@@ -64,6 +72,7 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
         let response: Response
         do {
             if let refusal = ingress.refusal {
+                refused?(ServerSpanMiddleware.conventionalMethod(request.method.rawValue), refusal)
                 response = refusal.response()
             } else {
                 response = try await responder.respond(to: request, context: context)

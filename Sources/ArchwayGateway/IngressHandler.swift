@@ -56,6 +56,7 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
         bodyLimit: Int,
         server: String,
         connections: ClientConnections? = nil,
+        unparsed: (@Sendable (GatewayError) -> Void)? = nil,
         dispatch: @escaping (IngressRequest) -> Void
     ) throws {
         // Without SwiftNIO's outbound header check, a handler every response's parts pass through: a
@@ -76,7 +77,7 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
         try pipeline.addHandler(readAhead, position: .before(pipelining))
         // Where SwiftNIO's own error handler would be: after the pipelining handler, which holds a parse
         // error back until the response before it has ended.
-        try pipeline.addHandler(IngressProtocolErrorHandler(server: server, parts: readAhead), position: .after(pipelining))
+        try pipeline.addHandler(IngressProtocolErrorHandler(server: server, parts: readAhead, answered: unparsed), position: .after(pipelining))
         try pipeline.addHandler(IngressHandler(bodyLimit: bodyLimit, connections: connections, dispatch: dispatch))
     }
 

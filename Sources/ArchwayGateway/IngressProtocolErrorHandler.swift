@@ -33,10 +33,13 @@ final class IngressProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelH
     /// The request could not be parsed: everything after it is dropped.
     private var failed = false
     private var lingerTimer: Scheduled<Void>?
+    /// Told of each answer, so requests the parser refused still count in the HTTP metric.
+    private let answered: (@Sendable (GatewayError) -> Void)?
 
-    init(server: String, parts: IngressReadAheadHandler) {
+    init(server: String, parts: IngressReadAheadHandler, answered: (@Sendable (GatewayError) -> Void)? = nil) {
         self.server = server
         self.parts = parts
+        self.answered = answered
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -61,6 +64,7 @@ final class IngressProtocolErrorHandler: ChannelDuplexHandler, RemovableChannelH
             return
         }
         let answer = Self.answer(to: parseError, inBody: parts.readingBody)
+        answered?(answer)
         let body = answer.body()
         let response = HTTPResponse(status: answer.status, headerFields: [.contentType: "application/json", .contentLength: String(body.readableBytes)])
         let head = IngressResponseWriter.head(of: response, date: HTTPDate.now, server: server, closes: true)

@@ -14,6 +14,7 @@ import json
 import socket
 import time
 
+import httpx
 import pytest
 
 from e2e_helpers import base_config
@@ -200,6 +201,11 @@ def test_a_malformed_request_is_answered_in_the_openai_shape_then_closed(gw, req
     with Connection(gw.port) as conn:  # and the gateway is still up
         conn.send(get("/healthz"))
         assert conn.response()[0] == 200
+    # Answered before any route, it still counts in the HTTP metric, classed by its error code.
+    metrics = httpx.get(f"{gw.base_url}/metrics", timeout=5).text
+    counts = [ln for ln in metrics.splitlines() if ln.startswith("http_server_request_duration_seconds_count{")]
+    assert any(f'error_type="{code}"' in ln and f'http_response_status_code="{status}"' in ln and 'http_route="other"' in ln
+               for ln in counts), counts
 
 
 def test_head_of_a_get_route_is_its_answer_without_the_body(gw):
