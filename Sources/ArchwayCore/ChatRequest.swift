@@ -10,6 +10,9 @@ public struct ChatRequest: Sendable, Hashable {
     public var topP: Double?
     public var topK: Int?
     public var maxTokens: Int?
+    /// The client named its cap `max_completion_tokens` (OpenAI's name now, which its reasoning models
+    /// require, refusing `max_tokens`): an OpenAI-wire provider gets it under that name again.
+    public var maxTokensIsCompletion = false
     public var stop: [String]?
     public var seed: Int?
     public var frequencyPenalty: Double?

@@ -69,6 +69,13 @@ public struct HTTPProviderAdapter: ProviderAdapter {
 
     var isAnthropic: Bool { provider.kind == .anthropic }
 
+    /// OpenAI's own API (and Azure's) names the output cap `max_completion_tokens`, and its reasoning models
+    /// refuse `max_tokens`; other OpenAI-compatible servers may know only `max_tokens`, which they get
+    /// unless the client itself wrote `max_completion_tokens`.
+    var sendsMaxCompletionTokens: Bool {
+        provider.kind == .openai && (origin.host == "api.openai.com" || origin.host.hasSuffix(".openai.azure.com"))
+    }
+
     public var defaultMaxTokens: Int? { isAnthropic ? AnthropicMessagesRequest.defaultMaxTokens : nil }
 
     public var takesSystemApart: Bool { isAnthropic }
@@ -214,7 +221,7 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         value.stream = stream
         do {
             if isAnthropic { return try WireJSON.encode(AnthropicMessagesRequest(value)) }
-            return try WireJSON.encode(OpenAIChatRequest(value))
+            return try WireJSON.encode(OpenAIChatRequest(value, completionTokens: sendsMaxCompletionTokens))
         } catch {
             throw Self.unencodable
         }

@@ -38,6 +38,19 @@ import Testing
         #expect(encoded["messages"]?.arrayValue?[2]["content"] == .null)
     }
 
+    /// OpenAI's reasoning models refuse `max_tokens`: a cap the client named `max_completion_tokens` goes
+    /// out under that name, and OpenAI's own API always gets it so (the gateway's probes included).
+    @Test func theOutputCapKeepsTheNameTheProviderNeeds() throws {
+        let completion = try WireJSON.decode(OpenAIChatRequest.self, from: #"{"model":"o3","messages":[{"role":"user","content":"hi"}],"max_completion_tokens":50}"#).request
+        #expect(completion.maxTokens == 50 && completion.maxTokensIsCompletion)
+        #expect(try json(OpenAIChatRequest(completion))["max_completion_tokens"] == .number(50))
+        #expect(try json(OpenAIChatRequest(completion))["max_tokens"] == nil)
+        let classic = try WireJSON.decode(OpenAIChatRequest.self, from: #"{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":7}"#).request
+        #expect(try json(OpenAIChatRequest(classic))["max_tokens"] == .number(7))
+        #expect(try json(OpenAIChatRequest(classic, completionTokens: true))["max_completion_tokens"] == .number(7))
+        #expect(try json(OpenAIChatRequest(classic, completionTokens: true))["max_tokens"] == nil)
+    }
+
     @Test func canonicalToAnthropicLiftsSystemAndMapsTools() throws {
         let request = ChatRequest(
             model: "claude",

@@ -117,7 +117,7 @@ def test_values_never_reach_the_provider_and_come_back_on_the_openai_wire(gatewa
     with openai.OpenAI(api_key="k", base_url=gw.v1, max_retries=0, timeout=20) as client:
         answer = client.chat.completions.create(model="echo", messages=[
             {"role": "system", "content": "Never repeat EMP-123456."}, {"role": "user", "content": SECRET}],
-            extra_body={"x_tenant_id": 1234567890123456789})
+            max_completion_tokens=50, extra_body={"x_tenant_id": 1234567890123456789})
         assert answer.choices[0].message.content == "You said: " + SECRET
         streamed = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
             model="echo", stream=True, messages=[{"role": "user", "content": SECRET}]) if c.choices)
@@ -127,6 +127,8 @@ def test_values_never_reach_the_provider_and_come_back_on_the_openai_wire(gatewa
     assert "[[EMAIL_1]]" in echo.bodies[0] and "[[CREDIT_CARD_1]]" in echo.bodies[0] and "[[SECRET_1]]" in echo.bodies[0]
     # A field the gateway decodes but does not model reaches the provider as sent: a 64-bit id keeps its digits.
     assert json.loads(echo.bodies[0])["x_tenant_id"] == 1234567890123456789, echo.bodies[0]
+    # The cap keeps the name the client gave it (OpenAI's reasoning models refuse `max_tokens`).
+    assert json.loads(echo.bodies[0]).get("max_completion_tokens") == 50 and "max_tokens" not in json.loads(echo.bodies[0])
 
 
 def test_values_come_back_on_the_anthropic_wire(gateway, echo):

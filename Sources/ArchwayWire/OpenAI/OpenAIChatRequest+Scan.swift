@@ -82,6 +82,7 @@ extension OpenAIChatRequest {
                 return nil
             }
             request.maxTokens = maxCompletionTokens ?? maxTokens
+            request.maxTokensIsCompletion = maxCompletionTokens != nil
             if let limit = request.maxTokens, limit < 1 { return nil }
             guard !request.model.isEmpty, !request.messages.isEmpty else { return nil }
             return request

@@ -4,9 +4,14 @@ public import ArchwayCore
 /// (and encoded from it for OpenAI-compatible upstreams), so no intermediate copy of the messages exists.
 public struct OpenAIChatRequest: Codable, Sendable {
     public var request: ChatRequest
+    /// Encoding only: the cap goes out as `max_completion_tokens` (see `init(_:completionTokens:)`).
+    var completionTokens = false
 
-    public init(_ request: ChatRequest) {
+    /// - Parameter completionTokens: name the output cap `max_completion_tokens` whatever the client
+    ///   called it (OpenAI's own API, whose reasoning models refuse `max_tokens`).
+    public init(_ request: ChatRequest, completionTokens: Bool = false) {
         self.request = request
+        self.completionTokens = completionTokens
     }
 
     static let knownKeys: Set<String> = [
@@ -34,8 +39,12 @@ public struct OpenAIChatRequest: Codable, Sendable {
         }
         request.topP = try container.decodeIfPresent(Double.self, forKey: key("top_p"))
         request.topK = try container.decodeIfPresent(Int.self, forKey: key("top_k"))
-        request.maxTokens = try container.decodeIfPresent(Int.self, forKey: key("max_completion_tokens"))
-            ?? container.decodeIfPresent(Int.self, forKey: key("max_tokens"))
+        if let completion = try container.decodeIfPresent(Int.self, forKey: key("max_completion_tokens")) {
+            request.maxTokens = completion
+            request.maxTokensIsCompletion = true
+        } else {
+            request.maxTokens = try container.decodeIfPresent(Int.self, forKey: key("max_tokens"))
+        }
         if let maxTokens = request.maxTokens, maxTokens < 1 {
             throw container.invalid(key("max_tokens"), "must be at least 1")
         }
@@ -100,7 +109,7 @@ public struct OpenAIChatRequest: Codable, Sendable {
         }
         try container.encodeIfPresent(request.temperature, forKey: key("temperature"))
         try container.encodeIfPresent(request.topP, forKey: key("top_p"))
-        try container.encodeIfPresent(request.maxTokens, forKey: key("max_tokens"))
+        try container.encodeIfPresent(request.maxTokens, forKey: key(completionTokens || request.maxTokensIsCompletion ? "max_completion_tokens" : "max_tokens"))
         try container.encodeIfPresent(request.stop, forKey: key("stop"))
         try container.encodeIfPresent(request.seed, forKey: key("seed"))
         try container.encodeIfPresent(request.frequencyPenalty, forKey: key("frequency_penalty"))
