@@ -19,7 +19,8 @@ struct ProbeService: Service {
             let inFlight = ProbesInFlight()
             await repeatUntilGracefulShutdown(every: interval) {
                 let now = statistics.now
-                for model in statistics.routedModels where statistics.stats(for: model)?.isEjected(at: now) == true {
+                // Only ejections a probe can end: one for a failure rate serves its time.
+                for model in statistics.routedModels where statistics.stats(for: model)?.awaitsProbe(at: now) == true {
                     // One probe at a time per model.
                     guard inFlight.start(model) else { continue }
                     group.addTask {

@@ -85,8 +85,25 @@ public final class AdaptiveRoutingPolicy: RoutingPolicy {
         let now = statistics.now
         if stats.isEjected(at: now) { return "ejected" }
         if stats.isCoolingDown(at: now) { return "retry_after" }
-        if let budget = route.latencyBudget, let p95 = stats.snapshot(at: now).latencyP95, p95 > budget { return "over_latency_budget" }
+        // Over the budget for streams and whole answers alike: a model whose first token fits serves a
+        // route's streams (the router judges a stream by it), so it is eligible.
+        if let budget = route.latencyBudget {
+            let snapshot = stats.snapshot(at: now)
+            let whole = Self.predictedP95(snapshot, stream: false)
+            let stream = Self.predictedP95(snapshot, stream: true)
+            if let whole, whole > budget, (stream ?? whole) > budget { return "over_latency_budget" }
+        }
         return nil
+    }
+
+    /// The p95 latency a request can expect of a model (of its first chunk, for a stream): the window's, or
+    /// when the window has emptied the peak-EWMA it left, so a model measured over the budget stays over it
+    /// until it is measured again (exploration), rather than taking the route's whole traffic back.
+    static func predictedP95(_ snapshot: EndpointSnapshot, stream: Bool) -> Duration? {
+        let p95 = stream ? snapshot.timeToFirstChunkP95 ?? snapshot.latencyP95 : snapshot.latencyP95
+        if let p95 { return p95 }
+        let peak = stream ? snapshot.peakTimeToFirstChunk ?? snapshot.peakLatency : snapshot.peakLatency
+        return peak.map { .microseconds(Int64($0 * 1e6)) }
     }
 
     /// One candidate as this request sees it.
@@ -119,7 +136,7 @@ public final class AdaptiveRoutingPolicy: RoutingPolicy {
             let outputTokens = snapshot.samples >= 5 ? snapshot.meanOutputTokens ?? typicalOutput : typicalOutput
             let cost = price.map { (Double(request.estimatedInputTokens) * $0.input + outputTokens * $0.output) / 1_000_000 }
             let latency = request.stream ? snapshot.peakTimeToFirstChunk ?? snapshot.peakLatency : snapshot.peakLatency
-            let p95 = request.stream ? snapshot.timeToFirstChunkP95 ?? snapshot.latencyP95 : snapshot.latencyP95
+            let p95 = Self.predictedP95(snapshot, stream: request.stream)
             meetingBar.append(Candidate(
                 model: name,
                 snapshot: snapshot,
@@ -145,12 +162,15 @@ public final class AdaptiveRoutingPolicy: RoutingPolicy {
             .sorted { ($0.snapshot.ejectedFor ?? .zero) < ($1.snapshot.ejectedFor ?? .zero) }
 
         var (ordered, reason) = order(fits, route: route)
-        if let explored = explore(fits, best: ordered.first, route: route, now: statisticsNow) {
+        // Over the budget on old evidence only (nothing in the window): tried now and then like any stale
+        // candidate, so a model that has become fast again is seen to.
+        let staleOverBudget = overBudget.filter { $0.snapshot.samples == 0 }
+        if let explored = explore(fits + staleOverBudget, best: ordered.first, route: route, now: statisticsNow) {
             ordered.removeAll { $0.model == explored.model }
             ordered.insert(explored, at: 0)
             reason = .exploration
         }
-        let rest = order(overBudget, route: route).order + sidelined + inconsistent
+        let rest = order(overBudget.filter { candidate in !ordered.contains { $0.model == candidate.model } }, route: route).order + sidelined + inconsistent
         if ordered.isEmpty {
             reason = !overBudget.isEmpty ? .overBudget : sidelined.isEmpty && !inconsistent.isEmpty ? .allInconsistent : .allEjected
         }

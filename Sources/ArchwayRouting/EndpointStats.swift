@@ -28,7 +28,6 @@ public final class EndpointStats: Sendable {
         /// model that fails a share of its calls.
         var ejectedForRate = false
         var ejections = 0
-        var lastEjection: ContinuousClock.Instant?
         var recoveredAt: ContinuousClock.Instant?
         var rateLimit: RateLimitHeadroom?
         var successes = 0
@@ -55,15 +54,21 @@ public final class EndpointStats: Sendable {
             if let headroom = outcome.rateLimit, headroom.isKnown {
                 state.rateLimit = headroom
             }
+            if outcome.target.purpose == ModelCallTarget.probePurpose {
+                // A probe only decides whether an ejection goes on: a one-token ping is no sample of the
+                // model's latency, and its failures during an outage are not the model's calls (counted,
+                // they ejected it again at its first failure after coming back).
+                Self.probed(outcome, at: now, &state)
+                return nil
+            }
             guard let error = outcome.error else {
+                if let until = state.ejectedUntil, until > now, !state.ejectedForRate {
+                    // An answer while ejected for an outage: back at once.
+                    Self.recover(at: now, &state)
+                }
                 state.calls.add(at: now, origin: origin)
                 state.successes += 1
                 state.consecutiveFailures = 0
-                if state.ejectedUntil != nil, !state.ejectedForRate {
-                    // An answer while ejected for an outage (a probe's, usually): back at once.
-                    state.ejectedUntil = nil
-                    state.recoveredAt = now
-                }
                 state.latency.record(outcome.duration, at: now, origin: origin)
                 state.peakLatency.addPeak(outcome.duration.seconds, at: now)
                 if let ttfc = outcome.timeToFirstChunk {
@@ -99,14 +104,47 @@ public final class EndpointStats: Sendable {
         }
     }
 
+    /// How long a failed probe keeps an outage's ejection going past its time: longer than the probes'
+    /// interval, so a model whose last probe failed never comes back for the clock alone.
+    static let probeHold = Duration.seconds(2)
+
+    private static func probed(_ outcome: AttemptOutcome, at now: ContinuousClock.Instant, _ state: inout State) {
+        guard let until = state.ejectedUntil, until > now, !state.ejectedForRate else { return }
+        guard let error = outcome.error else {
+            // The probe's answer ends an outage's ejection at once.
+            recover(at: now, &state)
+            return
+        }
+        // Still failing: it stays out until a probe answers; the ejection's time only bounds how long a model
+        // stays out without evidence. One outage is one ejection, not a ladder of short ones that each
+        // send clients to a model that is still down.
+        if error.allowsFallback, until > now { state.ejectedUntil = max(until, now + probeHold) }
+    }
+
+    /// Back from an outage's ejection: judged on its calls from now.
+    private static func recover(at now: ContinuousClock.Instant, _ state: inout State) {
+        state.ejectedUntil = nil
+        state.recoveredAt = now
+        state.calls = SlidingCounter()
+        state.errors = SlidingCounter()
+        state.rateLimited = SlidingCounter()
+    }
+
+    /// Whether a probe can end the model's ejection now (ejected for an outage; one ejected for its failure
+    /// rate serves its time, so probing it is wasted).
+    public func awaitsProbe(at now: ContinuousClock.Instant) -> Bool {
+        state.withLock { state in !state.ejectedForRate && (state.ejectedUntil.map { $0 > now } ?? false) }
+    }
+
     /// Leaves the model out of routing: `base` × 2^(n-1) for its n-th ejection in a row (Envoy's rule),
-    /// at most five minutes; the count starts again once it has stayed healthy for five minutes.
+    /// at most five minutes; the count starts again once it has been back for five minutes.
     func eject(at now: ContinuousClock.Instant, base: Duration, cause: EjectionRule.Cause = .failuresInARow) {
         state.withLock { state in
             state.ejectedForRate = cause == .failureRate
-            if let last = state.lastEjection, last.duration(to: now) > .seconds(300) { state.ejections = 0 }
+            // Back since: a probe's answer, or the end of its last ejection's time (never during one).
+            let back = [state.recoveredAt, state.ejectedUntil].compactMap { $0 }.filter { $0 <= now }.max()
+            if let back, back.duration(to: now) > .seconds(300) { state.ejections = 0 }
             state.ejections += 1
-            state.lastEjection = now
             let factor = 1 << min(state.ejections - 1, 6)
             state.ejectedUntil = now + min(base * factor, .seconds(300))
             state.consecutiveFailures = 0
@@ -140,8 +178,11 @@ public final class EndpointStats: Sendable {
                 latencyP95: latency.map { .microseconds(Int64($0.valueAtPercentile(95))) },
                 timeToFirstChunkP50: ttfc.map { .microseconds(Int64($0.valueAtPercentile(50))) },
                 timeToFirstChunkP95: ttfc.map { .microseconds(Int64($0.valueAtPercentile(95))) },
-                peakLatency: state.peakLatency.value,
-                peakTimeToFirstChunk: state.peakTimeToFirstChunk.value,
+                // A slow answer raises the peak at once; with the window's median fast, the peak fades
+                // towards it as time passes, chosen or not: one outlier must not keep a model out for as
+                // long as nothing else is asked of it.
+                peakLatency: state.peakLatency.value(at: now, fadingTowards: latency.map { Double($0.valueAtPercentile(50)) / 1e6 }),
+                peakTimeToFirstChunk: state.peakTimeToFirstChunk.value(at: now, fadingTowards: ttfc.map { Double($0.valueAtPercentile(50)) / 1e6 }),
                 meanOutputTokens: state.outputTokens.value,
                 outputTokensPerSecond: state.outputTokensPerSecond.value,
                 calls: calls,

@@ -97,6 +97,14 @@ struct DecayingAverage: Sendable {
         self.last = now
     }
 
+    /// The average at `now`, faded towards `floor` (the window's median, when it has one) by the time since
+    /// its last sample, as a peak-EWMA fades in Finagle: a peak that nothing has confirmed since weighs
+    /// less and less. Without a floor (no recent samples) it stays as it was: the last evidence there is.
+    func value(at now: ContinuousClock.Instant, fadingTowards floor: Double?) -> Double? {
+        guard let value, let last, let floor, value > floor else { return value }
+        return floor + (value - floor) * exp(-max(0, last.duration(to: now) / tau))
+    }
+
     /// Peak-EWMA (Finagle, linkerd): a sample above the average replaces it at once, so a slowdown is
     /// seen on its first slow answer; below it, the average decays towards it.
     mutating func addPeak(_ sample: Double, at now: ContinuousClock.Instant) {

@@ -234,6 +234,108 @@ import Testing
         #expect(try fixture.order("smart").models == ["cheap", "mid"])
     }
 
+    /// Probes decide whether an ejection goes on, nothing else: their failures during an outage are not the
+    /// model's calls, so one failure after it comes back does not eject it again (for twice as long).
+    @Test func probesDuringAnOutageDoNotCountAgainstTheModelAfterIt() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: fallback, candidates: [cheap, mid], ejection: {consecutive_failures: 3, failure_rate: 0.5, min_calls: 10, base_ms: 20000}}")
+        for _ in 0..<5 { fixture.call("cheap") }
+        for _ in 0..<3 { fixture.call("cheap", error: RoutingFixture.unavailable) }
+        let stats = try #require(fixture.statistics.stats(for: "cheap"))
+        #expect(stats.isEjected(at: fixture.clock.now))
+        for _ in 0..<16 {
+            fixture.clock.advance(by: .milliseconds(500))
+            fixture.probe("cheap", error: RoutingFixture.unavailable)
+        }
+        fixture.probe("cheap")
+        #expect(!stats.isEjected(at: fixture.clock.now))
+        fixture.call("cheap")
+        fixture.call("cheap", error: RoutingFixture.unavailable)
+        #expect(!stats.isEjected(at: fixture.clock.now), "one failure in two calls since it came back")
+        #expect(stats.snapshot(at: fixture.clock.now).calls == 2)
+    }
+
+    /// A model whose last probe failed stays out when its time is up: one outage is one ejection, and no
+    /// client request is sent to a model still down.
+    @Test func aModelWhoseProbesFailStaysOutPastItsTime() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: fallback, candidates: [cheap, mid], ejection: {consecutive_failures: 3, base_ms: 5000}}")
+        for _ in 0..<3 { fixture.call("cheap", error: RoutingFixture.unavailable) }
+        let stats = try #require(fixture.statistics.stats(for: "cheap"))
+        for _ in 0..<40 {
+            fixture.clock.advance(by: .milliseconds(500))
+            fixture.probe("cheap", error: RoutingFixture.unavailable)
+            #expect(stats.isEjected(at: fixture.clock.now))
+            #expect(try fixture.order("smart").models.first == "mid")
+        }
+        #expect(stats.snapshot(at: fixture.clock.now).ejections == 1)
+        fixture.clock.advance(by: .milliseconds(500))
+        fixture.probe("cheap")
+        #expect(!stats.isEjected(at: fixture.clock.now))
+        #expect(try fixture.order("smart").models.first == "cheap")
+        // Without probes (a probe refused as the client's kind of mistake, say), the time still ends it.
+        for _ in 0..<3 { fixture.call("cheap", error: RoutingFixture.unavailable) }
+        fixture.probe("cheap", error: GatewayError.upstreamStatus(400, provider: "p", excerpt: nil))
+        fixture.clock.advance(by: .seconds(11))
+        #expect(!stats.isEjected(at: fixture.clock.now))
+    }
+
+    /// The ladder restarts only after five minutes back, never in the middle of one long outage.
+    @Test func theEjectionLadderRestartsAfterFiveMinutesBackOnly() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: fallback, candidates: [cheap, mid], ejection: {consecutive_failures: 1, base_ms: 200000}}")
+        let stats = try #require(fixture.statistics.stats(for: "cheap"))
+        fixture.call("cheap", error: RoutingFixture.unavailable)
+        #expect(stats.snapshot(at: fixture.clock.now).ejectedFor == .seconds(200))
+        fixture.clock.advance(by: .seconds(201))
+        fixture.call("cheap", error: RoutingFixture.unavailable)
+        #expect(stats.snapshot(at: fixture.clock.now).ejectedFor == .seconds(300))
+        fixture.clock.advance(by: .seconds(301))
+        fixture.call("cheap", error: RoutingFixture.unavailable)
+        #expect(stats.snapshot(at: fixture.clock.now).ejectedFor == .seconds(300), "still the same outage")
+        fixture.clock.advance(by: .seconds(301 + 300))
+        fixture.call("cheap", error: RoutingFixture.unavailable)
+        #expect(stats.snapshot(at: fixture.clock.now).ejectedFor == .seconds(200), "five minutes back: the count restarts")
+    }
+
+    /// `/admin/routing` and the eligible-candidates gauge judge a stream's budget as the router does, by
+    /// its first token: a model serving a streaming route is not reported over the budget.
+    @Test func aStreamsBudgetIsJudgedByItsFirstTokenEverywhere() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: cost, candidates: [cheap, mid], latency_budget_ms: 1000}")
+        for _ in 0..<10 { fixture.stream("cheap", firstChunk: .milliseconds(20), duration: .milliseconds(2500)) }
+        let route = try #require(fixture.configuration.routes.first { $0.name == "smart" })
+        #expect(try fixture.order("smart", stream: true).models.first == "cheap")
+        #expect(fixture.policy.ineligibility(of: "cheap", in: route) == nil)
+        for _ in 0..<10 { fixture.call("mid", duration: .milliseconds(2500)) }
+        #expect(fixture.policy.ineligibility(of: "mid", in: route) == "over_latency_budget")
+    }
+
+    /// A model measured over the budget stays over it when its samples leave the window, instead of taking
+    /// the route's whole traffic back, until exploration measures it again.
+    @Test func aSlowModelStaysOverTheBudgetWhenItsSamplesAge() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: cost, candidates: [cheap, mid], latency_budget_ms: 1000}", exploration: 0.05, seed: 3)
+        for _ in 0..<10 { fixture.call("cheap", duration: .milliseconds(2500)) }
+        fixture.call("mid")
+        #expect(try fixture.order("smart").models.first == "mid")
+        fixture.clock.advance(by: .seconds(70))
+        fixture.call("mid")
+        var first: [String: Int] = [:]
+        for _ in 0..<400 { first[try fixture.order("smart").models.first ?? "", default: 0] += 1 }
+        #expect((first["cheap"] ?? 0) < 60, "tried now and then only: \(first)")
+        #expect((first["cheap"] ?? 0) > 0, "still tried, so a recovery is seen: \(first)")
+    }
+
+    /// One slow answer among many fast ones fades: the cheapest model is back within seconds, not a minute.
+    @Test func oneOutlierFadesInsteadOfStarvingTheCheapestModel() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: cost, candidates: [cheap, mid], value_of_time: 0.002}")
+        for _ in 0..<20 {
+            fixture.call("cheap", duration: .milliseconds(30))
+            fixture.call("mid", duration: .milliseconds(30))
+        }
+        #expect(try fixture.order("smart").models.first == "cheap")
+        fixture.call("cheap", duration: .seconds(20))
+        #expect(try fixture.order("smart").models.first == "mid")
+        fixture.clock.advance(by: .seconds(30))
+        #expect(try fixture.order("smart").models.first == "cheap")
+    }
+
     @Test func ratesStayRatesAcrossAnEjection() throws {
         let fixture = try RoutingFixture(routes: "  smart: {strategy: fallback, candidates: [cheap, mid], ejection: {consecutive_failures: 3, base_ms: 1000}}")
         let limited = GatewayError.upstreamStatus(429, provider: "p", excerpt: nil)

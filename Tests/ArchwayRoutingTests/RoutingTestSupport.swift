@@ -57,6 +57,28 @@ struct RoutingFixture {
         statistics.observe(outcome)
     }
 
+    /// A probe of `model` (the gateway's one-token call while it is ejected), failing with `error` when given.
+    func probe(_ model: String, error: GatewayError? = nil) {
+        var target = target(model)
+        target.purpose = ModelCallTarget.probePurpose
+        statistics.callStarted(target)
+        var outcome = AttemptOutcome(target: target, streamed: false)
+        outcome.duration = .milliseconds(5)
+        outcome.error = error
+        if error == nil { outcome.usage = Usage(inputTokens: 1, outputTokens: 1) }
+        statistics.observe(outcome)
+    }
+
+    /// A finished stream of `model`: its first chunk after `firstChunk`, its end after `duration`.
+    func stream(_ model: String, firstChunk: Duration, duration: Duration) {
+        statistics.callStarted(target(model))
+        var outcome = AttemptOutcome(target: target(model), streamed: true)
+        outcome.duration = duration
+        outcome.timeToFirstChunk = firstChunk
+        outcome.usage = Usage(inputTokens: 50, outputTokens: 100)
+        statistics.observe(outcome)
+    }
+
     func order(_ route: String, stream: Bool = false, inputTokens: Int = 1_000) throws -> (models: [String], decision: RoutingDecision?) {
         let plan = try policy.plan(for: RoutingRequest(model: route, stream: stream, estimatedInputTokens: inputTokens), now: clock.now)
         return (plan.attempts.map(\.model.name), plan.decision)
