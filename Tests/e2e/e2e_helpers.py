@@ -219,6 +219,8 @@ class OTLPSink:
         self.encodings: list[tuple[str, str]] = []
         # Answers to give instead of accepting, per path, oldest first: (status, headers).
         self.refusals: dict[str, list[tuple[int, dict[str, str]]]] = {}
+        # (path, body) of every export refused that way, in order.
+        self.refused_bodies: list[tuple[str, bytes]] = []
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -281,6 +283,8 @@ class OTLPSink:
                     refusal = sink.refusals.get(path, []) and sink.refusals[path].pop(0)
                 if refusal:
                     status, headers = refusal
+                    with sink._lock:
+                        sink.refused_bodies.append((path, body))
                     self.send_response(status)
                     for name, value in headers.items():
                         self.send_header(name, value)
