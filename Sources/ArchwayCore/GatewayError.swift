@@ -302,6 +302,23 @@ extension GatewayError {
         }
     }
 
+    /// Every candidate of a route is held back by its provider's `retry-after`: answered by the gateway,
+    /// with what is left of the shortest hold, without calling them.
+    public static func routeHeldBack(route: String, for wait: Duration) -> GatewayError {
+        let seconds = max(1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18).rounded(.up)))
+        var error = GatewayError(
+            .upstreamStatus(429),
+            status: .tooManyRequests,
+            type: "rate_limit_error",
+            code: "rate_limit_exceeded",
+            message: "Every candidate of route '\(bounded(route, to: 64))' is held back by its provider's retry-after; retry in \(seconds) s.",
+            shortDescription: "429"
+        )
+        error.retryAfter = .seconds(seconds)
+        error.route = route
+        return error
+    }
+
     /// The upstream answered 404: a wrong base URL or model id in the gateway's configuration, not the
     /// client's fault. Names the provider, the path and the upstream model (never the key).
     public static func upstreamNotFound(provider: String, path: String, model: String) -> GatewayError {

@@ -53,6 +53,12 @@ public final class AdaptiveRoutingPolicy: RoutingPolicy {
         let load = loads[route.name]
         let bar = load?.barForNextRequest() ?? route.minQuality
         let (order, reason) = rank(route, bar: bar, request: request, now: now)
+        // Every candidate's provider asked for quiet (`retry-after`): the gateway answers for them, with
+        // what is left of the shortest hold, rather than call a provider that is still refusing.
+        if !order.isEmpty, order.allSatisfy({ $0.coolingDown && !$0.ejected }),
+           let wait = order.compactMap({ statistics.stats(for: $0.model)?.coolingDownFor(at: statistics.now) }).min() {
+            throw GatewayError.routeHeldBack(route: route.name, for: wait)
+        }
         let attempts = order.compactMap { catalog.entry(named: $0.model) }
         let decision = RoutingDecision(
             route: route.name,

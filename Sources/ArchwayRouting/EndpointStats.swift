@@ -166,6 +166,11 @@ public final class EndpointStats: Sendable {
         state.withLock { state in state.notBefore.map { $0 > now } ?? false }
     }
 
+    /// What is left at `now` of the hold a provider's `retry-after` asked for, if any.
+    public func coolingDownFor(at now: ContinuousClock.Instant) -> Duration? {
+        state.withLock { state in state.notBefore.flatMap { $0 > now ? now.duration(to: $0) : nil } }
+    }
+
     public func snapshot(at now: ContinuousClock.Instant) -> EndpointSnapshot {
         state.withLock { state in
             let latency = state.latency.merged(at: now)

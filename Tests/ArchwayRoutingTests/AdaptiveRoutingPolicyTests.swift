@@ -336,6 +336,23 @@ import Testing
         #expect(try fixture.order("smart").models.first == "cheap")
     }
 
+    /// When every candidate's provider asked for quiet, the gateway answers 429 itself, with what is left
+    /// of the shortest hold, instead of calling a provider that is still refusing.
+    @Test func aRouteWhoseCandidatesAreAllHeldBackAnswersForThem() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: fallback, candidates: [cheap, mid]}")
+        var limited = GatewayError.upstreamStatus(429, provider: "p", excerpt: nil)
+        limited.retryAfter = .seconds(30)
+        fixture.call("cheap", error: limited)
+        #expect(try fixture.order("smart").models == ["mid", "cheap"], "one held back: the other serves")
+        limited.retryAfter = .seconds(20)
+        fixture.call("mid", error: limited)
+        fixture.clock.advance(by: .seconds(5))
+        let error = #expect(throws: GatewayError.self) { try fixture.order("smart") }
+        #expect(error?.status == .tooManyRequests && error?.retryAfter == .seconds(15) && error?.route == "smart")
+        fixture.clock.advance(by: .seconds(16))
+        #expect(try fixture.order("smart").models == ["mid", "cheap"])
+    }
+
     @Test func ratesStayRatesAcrossAnEjection() throws {
         let fixture = try RoutingFixture(routes: "  smart: {strategy: fallback, candidates: [cheap, mid], ejection: {consecutive_failures: 3, base_ms: 1000}}")
         let limited = GatewayError.upstreamStatus(429, provider: "p", excerpt: nil)
