@@ -128,7 +128,11 @@ extension NodeReader {
             }
         }
         if let relaxed = route.underLoad, valid, !route.candidates.isEmpty {
-            if let bar = route.minQuality, relaxed.minQuality > bar {
+            if route.minQuality == nil {
+                // No bar is the lowest bar: "relaxed" to this one, the route would turn stricter under load.
+                report(underLoadNode, "\(path).under_load", "under_load relaxes the route's min_quality, which this route does not set")
+                valid = false
+            } else if let bar = route.minQuality, relaxed.minQuality > bar {
                 report(underLoadNode, "\(path).under_load.min_quality", "the bar under load (\(relaxed.minQuality)) must not be above the route's min_quality (\(bar))")
                 valid = false
             } else if !route.candidates.contains(where: { (models[$0]?.quality ?? 0) >= relaxed.minQuality }) {
@@ -177,15 +181,18 @@ extension NodeReader {
         guard let entries = mapping(node, path, allowed: ["in_flight_above", "min_quality"]) else { return nil }
         var threshold: Int?
         var bar: Double?
+        var present: Set<String> = []
         for entry in entries {
             let childPath = "\(path).\(entry.key)"
+            present.insert(entry.key)
             switch entry.key {
             case "in_flight_above": threshold = int(entry.value, childPath, range: 1...1_000_000)
             default: bar = double(entry.value, childPath, range: 0...1)
             }
         }
         guard let threshold, let bar else {
-            report(node, path, "under_load needs both in_flight_above and min_quality")
+            // A value that was there but invalid has been reported already.
+            if present.count < 2 { report(node, path, "under_load needs both in_flight_above and min_quality") }
             return nil
         }
         return RouteConfiguration.UnderLoad(inFlightAbove: threshold, minQuality: bar)

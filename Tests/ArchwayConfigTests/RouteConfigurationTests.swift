@@ -72,7 +72,8 @@ import Testing
         ("routes: {smart: {strategy: fallback, retries: {on: [404]}, candidates: [gpt-4o]}}", "routes.smart.retries.on[0]", "unknown condition '404'"),
         ("routes: {smart: {strategy: fallback}}", "routes.smart.candidates", "missing required key 'candidates'"),
         ("routes: {smart: {strategy: fallback, candidates: [gpt-4o], min_quality: 0.85, under_load: {in_flight_above: 8, min_quality: 0.9}}}", "routes.smart.under_load.min_quality", "must not be above"),
-        ("routes: {smart: {strategy: fallback, candidates: [gpt-4o], under_load: {in_flight_above: 8, min_quality: 0.95}}}", "routes.smart.under_load.min_quality", "no candidate meets min_quality 0.95 under load"),
+        // No bar is the lowest bar: an under_load bar would make the route stricter under load, not looser.
+        ("routes: {smart: {strategy: fallback, candidates: [gpt-4o], under_load: {in_flight_above: 8, min_quality: 0.5}}}", "routes.smart.under_load", "which this route does not set"),
         ("routes: {smart: {strategy: fallback, candidates: [gpt-4o], under_load: {in_flight_above: 8}}}", "routes.smart.under_load", "needs both"),
         ("routes: {smart: {strategy: fallback, candidates: [gpt-4o], ejection: {failure_rate: 1.5}}}", "routes.smart.ejection.failure_rate", "between"),
         ("routes: {smart: {strategy: fallback, candidates: [gpt-4o], ejection: {min_calls: 0}}}", "routes.smart.ejection.min_calls", "between"),
@@ -85,6 +86,16 @@ import Testing
             let problem = error.problems.first { $0.keyPath == keyPath }
             #expect(problem?.message.contains(message) == true, "\(error.description)")
             #expect(problem?.line == 15, "the route's own line")
+        }
+    }
+
+    /// An invalid value is reported once, at its key: not again as a key that is missing.
+    @Test func anInvalidUnderLoadThresholdIsOneProblem() {
+        do {
+            _ = try loader.load(yaml: Self.models + "routes: {smart: {strategy: fallback, candidates: [gpt-4o], min_quality: 0.8, under_load: {in_flight_above: 0, min_quality: 0.5}}}")
+            Issue.record("accepted")
+        } catch {
+            #expect(error.problems.map(\.keyPath) == ["routes.smart.under_load.in_flight_above"], "\(error.description)")
         }
     }
 
