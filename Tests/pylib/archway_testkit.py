@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -14,8 +15,26 @@ from typing import Any, Callable
 # ------------------------------------------------------------------------------------------- ports
 
 
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    """A port on 127.0.0.1 that was free a moment ago (for a server the test starts right away)."""
+    """A port on 127.0.0.1 that was free a moment ago (for a server the test starts right away).
+
+    Drawn below the kernel's ephemeral range (32768 and up on Linux): a port the kernel handed out for
+    `bind(0)` and took back could be handed out again, to an embedded simulator or any other listener that
+    binds port 0, between this call and the server's own bind."""
+    for _ in range(200):
+        port = random.randint(20000, 32000)
+        if port in _GIVEN:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
