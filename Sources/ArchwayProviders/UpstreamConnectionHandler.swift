@@ -58,8 +58,6 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
     private var reportedClosed = false
     private var readPaused = false
     private var readPending = false
-    /// Why Archway closed the connection, if it did.
-    private var closeReason: (any Error)?
     private(set) var completedExchanges = 0
     private(set) var idleSince = NIODeadline.now()
 
@@ -123,7 +121,6 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
     /// for the channel to go inactive: a TLS close waits for the peer's `close_notify`, which an upstream
     /// that stopped reading (the reason for most closes) never sends. Nothing read after this counts.
     func close(reason: any Error) {
-        if closeReason == nil { closeReason = reason }
         let previous = state
         state = .closed
         cancelTimer()
