@@ -49,18 +49,21 @@ final class StreamCall: Sendable {
     func observe(_ chunk: ChatChunk) {
         let elapsed = call.start.duration(to: clock.now)
         let price = call.price
-        let gap: (Duration, ModelCallTarget, String?, Recorder?)? = state.withLock { state in
+        let gap: (Duration, Recorder?)? = state.withLock { state in
             let before = state.outcome.outputChunks
             state.outcome.fold(chunk, elapsed: elapsed, price: price)
             state.output?.fold(chunk)
             guard !state.finished, state.outcome.outputChunks > before else { return nil }
             defer { state.lastOutput = elapsed }
             guard let last = state.lastOutput else { return nil }
-            return (elapsed - last, state.outcome.target, state.outcome.responseModel, state.chunkGaps)
+            return (elapsed - last, state.chunkGaps)
         }
-        guard let (duration, target, responseModel, known) = gap else { return }
-        let recorder = known ?? sink.telemetry.timePerOutputChunk(target, responseModel: responseModel)
-        if known == nil { state.withLock { $0.chunkGaps = recorder } }
+        guard let (duration, known) = gap else { return }
+        if let known { return known.record(duration.seconds) }
+        // The second chunk: the histogram of this stream's target and response model, once.
+        let (target, responseModel) = state.withLock { ($0.outcome.target, $0.outcome.responseModel) }
+        let recorder = sink.telemetry.timePerOutputChunk(target, responseModel: responseModel)
+        state.withLock { $0.chunkGaps = recorder }
         recorder.record(duration.seconds)
     }
 
