@@ -23,6 +23,8 @@ struct ProbeService: Service {
                 for model in statistics.routedModels where statistics.stats(for: model)?.awaitsProbe(at: now) == true {
                     // One probe at a time per model.
                     guard inFlight.start(model) else { continue }
+                    // Held out while the probe runs, which a hanging model ends only at the probe's timeout.
+                    statistics.stats(for: model)?.probeStarted(until: now + timeout + EndpointStats.probeHold)
                     group.addTask {
                         defer { inFlight.end(model) }
                         let ping = ChatRequest(model: model, messages: [ChatMessage(role: .user, content: [.text("ping")])], maxTokens: 1)

@@ -69,11 +69,14 @@ public struct HTTPProviderAdapter: ProviderAdapter {
 
     var isAnthropic: Bool { provider.kind == .anthropic }
 
-    /// OpenAI's own API (and Azure's) names the output cap `max_completion_tokens`, and its reasoning models
-    /// refuse `max_tokens`; other OpenAI-compatible servers may know only `max_tokens`, which they get
-    /// unless the client itself wrote `max_completion_tokens`.
+    /// OpenAI's own API (`api.openai.com` and its regional hosts such as `eu.api.openai.com`) names the
+    /// output cap `max_completion_tokens`, and its reasoning models refuse `max_tokens`. Other
+    /// OpenAI-compatible servers, Azure's older api-versions among them, may know only `max_tokens`, which
+    /// they get unless the client itself wrote `max_completion_tokens`.
     var sendsMaxCompletionTokens: Bool {
-        provider.kind == .openai && (origin.host == "api.openai.com" || origin.host.hasSuffix(".openai.azure.com"))
+        guard provider.kind == .openai else { return false }
+        let host = origin.host.lowercased()
+        return host == "api.openai.com" || host.hasSuffix(".api.openai.com")
     }
 
     public var defaultMaxTokens: Int? { isAnthropic ? AnthropicMessagesRequest.defaultMaxTokens : nil }

@@ -187,7 +187,7 @@ final class UpstreamConnectionHandler: ChannelDuplexHandler, @unchecked Sendable
             }
             // A 408 that a server writes on a keep-alive connection it closes for idleness, crossing the
             // request: the request was never read.
-            if head.status == .requestTimeout, !head.isKeepAlive, completedExchanges > 0, !request.retriedOnFreshConnection {
+            if head.status == .requestTimeout, !head.isKeepAlive, mayBeIdleClose(of: request) {
                 return replay(request)
             }
             keepAlive = keepAlive && head.isKeepAlive

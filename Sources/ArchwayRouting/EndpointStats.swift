@@ -106,19 +106,33 @@ public final class EndpointStats: Sendable {
 
     /// How long a failed probe keeps an outage's ejection going past its time: longer than the probes'
     /// interval, so a model whose last probe failed never comes back for the clock alone.
-    static let probeHold = Duration.seconds(2)
+    public static let probeHold = Duration.seconds(2)
 
     private static func probed(_ outcome: AttemptOutcome, at now: ContinuousClock.Instant, _ state: inout State) {
-        guard let until = state.ejectedUntil, until > now, !state.ejectedForRate else { return }
+        // `probeStarted` kept the ejection going while the probe ran; a timer may fire a moment late.
+        guard let until = state.ejectedUntil, until + .seconds(1) > now, !state.ejectedForRate else { return }
         guard let error = outcome.error else {
             // The probe's answer ends an outage's ejection at once.
             recover(at: now, &state)
             return
         }
+        if let retryAfter = error.retryAfter, retryAfter > .zero {
+            // The provider asked for quiet: no probe until then.
+            state.notBefore = max(state.notBefore ?? now, now + min(retryAfter, .seconds(60)))
+        }
         // Still failing: it stays out until a probe answers; the ejection's time only bounds how long a model
         // stays out without evidence. One outage is one ejection, not a ladder of short ones that each
         // send clients to a model that is still down.
-        if error.allowsFallback, until > now { state.ejectedUntil = max(until, now + probeHold) }
+        if error.allowsFallback { state.ejectedUntil = max(until, now + probeHold) }
+    }
+
+    /// A probe of the model starts and may take until `deadline`: an outage's ejection lasts at least that
+    /// long, so a model that hangs (its probe fails only at its timeout) is not handed clients meanwhile.
+    public func probeStarted(until deadline: ContinuousClock.Instant) {
+        state.withLock { state in
+            guard let until = state.ejectedUntil, !state.ejectedForRate else { return }
+            state.ejectedUntil = max(until, deadline)
+        }
     }
 
     /// Back from an outage's ejection: judged on its calls from now.
@@ -133,7 +147,10 @@ public final class EndpointStats: Sendable {
     /// Whether a probe can end the model's ejection now (ejected for an outage; one ejected for its failure
     /// rate serves its time, so probing it is wasted).
     public func awaitsProbe(at now: ContinuousClock.Instant) -> Bool {
-        state.withLock { state in !state.ejectedForRate && (state.ejectedUntil.map { $0 > now } ?? false) }
+        state.withLock { state in
+            // Not while its provider's `retry-after` holds: probing a provider that asked for quiet keeps it refusing.
+            !state.ejectedForRate && (state.ejectedUntil.map { $0 > now } ?? false) && !(state.notBefore.map { $0 > now } ?? false)
+        }
     }
 
     /// Leaves the model out of routing: `base` × 2^(n-1) for its n-th ejection in a row (Envoy's rule),

@@ -44,6 +44,18 @@ struct AdapterHarness {
 }
 
 @Suite struct HTTPProviderAdapterTests {
+    /// OpenAI's own API (its regional hosts too, any case) gets `max_completion_tokens`, which its reasoning
+    /// models require; any other OpenAI-wire server, Azure's older api-versions among them, keeps `max_tokens`.
+    @Test(arguments: [
+        ("https://api.openai.com/v1", true), ("https://eu.api.openai.com/v1", true), ("https://API.OpenAI.com/v1", true),
+        ("https://my.openai.azure.com/openai/deployments/d", false), ("http://127.0.0.1:8000/v1", false),
+        ("https://api.openai.com.evil.example/v1", false),
+    ])
+    func onlyOpenAIsOwnAPIGetsTheNewCapName(base: String, completion: Bool) async throws {
+        let harness = try AdapterHarness(base: base)
+        try await harness.run { adapter in #expect(adapter.sendsMaxCompletionTokens == completion) }
+    }
+
     @Test func theHostHeaderNamesTheUpstreamOnce() async throws {
         let upstream = RawUpstream { _ in .json(AdapterHarness.completion) }
         let port = try await upstream.run { (origin: UpstreamOrigin) async throws -> Int in

@@ -153,6 +153,18 @@ private func failure(_ work: () async throws -> Void) async -> (any Error)? {
             }
         }
         #expect(upstream.counts.connections == 2 && upstream.counts.requests == 3)
+
+        // A 408 long after the request went out may follow work the provider did: it is the answer.
+        let late = RawUpstream { index in
+            index == 1 ? .head(.requestTimeout, .http1_1, [("connection", "close"), ("content-length", "0")], body: "", close: true) : .json("ok")
+        }
+        try await late.run { (origin: UpstreamOrigin) async throws in
+            try await withClients(idleCloseWindow: .nanoseconds(1)) { (clients: UpstreamClients) async throws in
+                #expect(try await text(try await call(clients, origin)) == "ok")
+                #expect(try await call(clients, origin).status == .requestTimeout)
+            }
+        }
+        #expect(late.counts.requests == 2)
     }
 
     /// Archway never asks to switch protocols; NIO's decoder parses nothing after a 101, so the connection

@@ -278,6 +278,36 @@ import Testing
         #expect(!stats.isEjected(at: fixture.clock.now))
     }
 
+    /// A probe answered 429 with `retry-after` stops the probing until then: a provider that asked for quiet
+    /// is not asked twice a second.
+    @Test func probesWaitOutARetryAfter() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: fallback, candidates: [cheap, mid], ejection: {consecutive_failures: 3, base_ms: 5000}}")
+        for _ in 0..<3 { fixture.call("cheap", error: RoutingFixture.unavailable) }
+        let stats = try #require(fixture.statistics.stats(for: "cheap"))
+        #expect(stats.awaitsProbe(at: fixture.clock.now))
+        var limited = GatewayError.upstreamStatus(429, provider: "p", excerpt: nil)
+        limited.retryAfter = .seconds(30)
+        fixture.probe("cheap", error: limited)
+        #expect(stats.isEjected(at: fixture.clock.now) && !stats.awaitsProbe(at: fixture.clock.now))
+        fixture.clock.advance(by: .seconds(31))
+        #expect(!stats.isEjected(at: fixture.clock.now), "no evidence for half a minute: its time has ended it")
+    }
+
+    /// A model that hangs fails its probe only at the probe's timeout: it stays out meanwhile, and after.
+    @Test func aHangingModelStaysOutWhileItsProbeRuns() throws {
+        let fixture = try RoutingFixture(routes: "  smart: {strategy: fallback, candidates: [cheap, mid], ejection: {consecutive_failures: 1, base_ms: 1000}}")
+        fixture.call("cheap", error: GatewayError.upstreamTimeout(provider: "p", phase: "first byte"))
+        let stats = try #require(fixture.statistics.stats(for: "cheap"))
+        stats.probeStarted(until: fixture.clock.now + .seconds(5) + EndpointStats.probeHold)
+        fixture.clock.advance(by: .seconds(5))
+        #expect(stats.isEjected(at: fixture.clock.now), "past its own second, the probe still running")
+        #expect(try fixture.order("smart").models.first == "mid")
+        fixture.probe("cheap", error: GatewayError.upstreamTimeout(provider: "p", phase: "first byte"))
+        fixture.clock.advance(by: .seconds(1))
+        #expect(stats.isEjected(at: fixture.clock.now))
+        #expect(stats.snapshot(at: fixture.clock.now).ejections == 1)
+    }
+
     /// The ladder restarts only after five minutes back, never in the middle of one long outage.
     @Test func theEjectionLadderRestartsAfterFiveMinutesBackOnly() throws {
         let fixture = try RoutingFixture(routes: "  smart: {strategy: fallback, candidates: [cheap, mid], ejection: {consecutive_failures: 1, base_ms: 200000}}")
