@@ -305,7 +305,7 @@ extension GatewayError {
     /// Every candidate of a route is held back by its provider's `retry-after`: answered by the gateway,
     /// with what is left of the shortest hold, without calling them.
     public static func routeHeldBack(route: String, for wait: Duration) -> GatewayError {
-        let seconds = max(1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18).rounded(.up)))
+        let seconds = wholeSeconds(wait)
         var error = GatewayError(
             .upstreamStatus(429),
             status: .tooManyRequests,
@@ -317,6 +317,11 @@ extension GatewayError {
         error.retryAfter = .seconds(seconds)
         error.route = route
         return error
+    }
+
+    /// A wait as the `Retry-After` header says it: whole seconds, rounded up, at least one.
+    public static func wholeSeconds(_ wait: Duration) -> Int {
+        max(1, Int((wait / .seconds(1)).rounded(.up)))
     }
 
     /// The upstream answered 404: a wrong base URL or model id in the gateway's configuration, not the

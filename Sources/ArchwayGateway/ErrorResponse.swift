@@ -27,7 +27,7 @@ extension GatewayError {
         var headers: HTTPFields = [.contentType: "application/json"]
         if status == .tooManyRequests {
             // The provider's own wait when it gave one (whole seconds, rounded up), else a second.
-            let seconds = retryAfter.map { max(1, Int(($0 / .seconds(1)).rounded(.up))) } ?? 1
+            let seconds = retryAfter.map(GatewayError.wholeSeconds) ?? 1
             headers[.retryAfter] = String(seconds)
         }
         if let route { headers[CallDecisions.routeHeader] = route }

@@ -147,24 +147,25 @@ final class ServerSpanEnd: Sendable {
     }
 
     func end(status: HTTPResponse.Status) {
-        guard let (span, failure, isError) = take() else { return }
+        guard let (span, taken) = take() else { return }
         let code = Int(status.code)
         // 499 (nginx's "client closed request") is written for a client that left before its answer.
-        let errorType = failure ?? (code >= 500 ? String(code) : code == 499 ? GatewayError.clientClosed.shortDescription : nil)
+        let errorType = taken.errorType ?? (code >= 500 ? String(code) : code == 499 ? GatewayError.clientClosed.shortDescription : nil)
         span.modifyAttributes { attributes in
             attributes.set(GenAIAttributes.httpResponseStatusCode, code)
             if let errorType { attributes.set(GenAIAttributes.errorType, errorType) }
         }
-        if code >= 500 || isError { span.setStatus(SpanStatus(code: .error)) }
+        if code >= 500 || taken.isError { span.setStatus(SpanStatus(code: .error)) }
         record(status: code, errorType: errorType)
         span.end()
     }
 
-    private func take() -> (any Span, String?, Bool)? {
+    /// The span, once, with what was reported of the answer.
+    private func take() -> (any Span, State)? {
         state.withLock { state in
             guard let span = state.span else { return nil }
             state.span = nil
-            return (span, state.errorType, state.isError)
+            return (span, state)
         }
     }
 
@@ -175,11 +176,10 @@ final class ServerSpanEnd: Sendable {
 
     deinit {
         // The body never ran: the client went away before its response started.
-        let status = state.withLock { $0.status }
-        guard let (span, _, _) = take() else { return }
+        guard let (span, taken) = take() else { return }
         let errorType = GatewayError.clientClosed.shortDescription
         span.modifyAttributes { $0.set(GenAIAttributes.errorType, errorType) }
-        record(status: Int(status?.code ?? 499), errorType: errorType)
+        record(status: Int(taken.status?.code ?? 499), errorType: errorType)
         span.end()
     }
 }

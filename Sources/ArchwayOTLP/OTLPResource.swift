@@ -1,6 +1,5 @@
-import Foundation
-
 import ArchwayCore
+import Foundation
 
 /// The resource every export names, in key order: the SDK's attributes and the instance's, under the
 /// configured ones (`OTLPExportSettings.resourceAttributes`).

@@ -123,9 +123,12 @@ public final class OTLPSpan: Span, @unchecked Sendable {
             guard !ended else { return nil }
             ended = true
             if let limit = exporter.settings.attributeValueLengthLimit, !recorded.isEmpty {
+                // Found first, then set: the dictionary is not changed while it is being walked.
+                var cuts: [(String, SpanAttribute)] = []
                 recorded.forEach { key, value in
-                    if let cut = value.truncated(to: limit) { recorded[key] = cut }
+                    if let cut = value.truncated(to: limit) { cuts.append((key, cut)) }
                 }
+                for (key, cut) in cuts { recorded[key] = cut }
             }
             // The recorded values move out: the span keeps nothing it no longer needs.
             defer {

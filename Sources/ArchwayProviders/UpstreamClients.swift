@@ -57,25 +57,18 @@ public final class UpstreamClients: Sendable {
             )
             return UpstreamConnectionPool(eventLoop: loop, settings: pool, tls: tls)
         }
-        self.connectionless = limit < loops.count
     }
 
-    /// Whether some loops have no connections of their own (`max_connections_per_host` below the loops).
-    private let connectionless: Bool
-
     /// The pool of the event loop this code runs on; off the loops (in-process tests), each in turn. A loop
-    /// without connections of its own sends its calls to one of the loops that have them, the same one for
-    /// an origin, so its calls queue in one place.
+    /// without connections of its own (`max_connections_per_host` below the loops) sends its calls to one
+    /// of the loops that have them, the same one for an origin, so its calls queue in one place.
     private func pool(for origin: UpstreamOrigin) -> UpstreamConnectionPool {
-        if let loop = MultiThreadedEventLoopGroup.currentEventLoop {
-            for pool in pools where pool.eventLoop === loop {
-                if pool.hasConnections { return pool }
-                let owners = pools.prefix { $0.hasConnections }
-                return owners[owners.startIndex + Int(UInt(bitPattern: origin.hashValue) % UInt(owners.count))]
-            }
-        }
-        let pool = pools[next.wrappingAdd(1, ordering: .relaxed).oldValue % pools.count]
-        return pool.hasConnections || !connectionless ? pool : pools[0]
+        let loop = MultiThreadedEventLoopGroup.currentEventLoop
+        let pool = loop.flatMap { loop in pools.first { $0.eventLoop === loop } }
+            ?? pools[next.wrappingAdd(1, ordering: .relaxed).oldValue % pools.count]
+        if pool.hasConnections { return pool }
+        let owners = pools.prefix { $0.hasConnections }
+        return owners[owners.startIndex + Int(UInt(bitPattern: origin.hashValue) % UInt(owners.count))]
     }
 
     /// Sends one request and returns once the upstream's head has arrived. Cancelling the task closes

@@ -164,7 +164,7 @@ public struct GenAITelemetry: Sendable {
     /// first time a series is recorded into, so recording a call's half dozen metrics allocates nothing.
     public func recordMetrics(_ outcome: AttemptOutcome) {
         let target = outcome.target
-        let responseModel = outcome.responseModel.flatMap { !$0.isEmpty && $0.utf8.count <= 128 ? $0 : nil }
+        let responseModel = Self.seriesResponseModel(outcome.responseModel)
         let errorType = outcome.error?.shortDescription
         let series = handles.call(ModelCallMetricHandles.Key(target: target, responseModel: responseModel, errorType: errorType))
         let metricSet = metricSet
@@ -241,6 +241,12 @@ public struct GenAITelemetry: Sendable {
         }
     }
 
+    /// The response model as a series label: none when empty or past 128 bytes, which no provider's model
+    /// id is (a label must not take whatever an upstream sends).
+    static func seriesResponseModel(_ model: String?) -> String? {
+        model.flatMap { !$0.isEmpty && $0.utf8.count <= 128 ? $0 : nil }
+    }
+
     /// The dimensions of a call's GenAI series: the conventions' attributes, then `error.type` when given,
     /// `archway.call.purpose` for the gateway's own calls (probes, consistency shadows; clients' carry
     /// none), then `extra`.
@@ -265,7 +271,7 @@ public struct GenAITelemetry: Sendable {
     /// chunk, and records every gap between chunks into it as it comes, so a stall shows as itself rather
     /// than inside a per-stream average.
     public func timePerOutputChunk(_ target: ModelCallTarget, responseModel: String?) -> Recorder {
-        let responseModel = responseModel.flatMap { !$0.isEmpty && $0.utf8.count <= 128 ? $0 : nil }
+        let responseModel = Self.seriesResponseModel(responseModel)
         let series = handles.call(ModelCallMetricHandles.Key(target: target, responseModel: responseModel, errorType: nil))
         let label = metricSet.timePerOutputChunk
         let factory = metrics

@@ -216,6 +216,15 @@ struct ServeCommand: AsyncParsableCommand {
 }
 
 extension ServeCommand {
+    /// Whether an `OTEL_*` variable is about the spans, events or sampling Archway exports itself, and so
+    /// not for swift-otel, which exports only the metrics.
+    static func readByArchwayAlone(_ variable: String) -> Bool {
+        variable.hasPrefix("OTEL_EXPORTER_OTLP_TRACES_") || variable.hasPrefix("OTEL_EXPORTER_OTLP_LOGS_")
+            || variable.hasPrefix("OTEL_TRACES_") || variable.hasPrefix("OTEL_LOGS_") || variable.hasPrefix("OTEL_BSP_")
+            || variable.hasPrefix("OTEL_BLRP_") || variable == "OTEL_EXPORTER_OTLP_COMPRESSION" || variable == "OTEL_SDK_DISABLED"
+            || variable == "OTEL_PROPAGATORS" || variable.hasSuffix("ATTRIBUTE_VALUE_LENGTH_LIMIT")
+    }
+
     /// A listening socket that could not be bound, which is the address's fault, not the gateway's.
     static func isBindFailure(_ error: IOError) -> Bool {
         [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(error.errnoCode)
@@ -239,15 +248,4 @@ extension ServeCommand {
 
 func printToStandardError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
-}
-
-extension ServeCommand {
-    /// Whether an `OTEL_*` variable is about the spans, events or sampling Archway exports itself, and so
-    /// not for swift-otel, which exports only the metrics.
-    static func readByArchwayAlone(_ variable: String) -> Bool {
-        variable.hasPrefix("OTEL_EXPORTER_OTLP_TRACES_") || variable.hasPrefix("OTEL_EXPORTER_OTLP_LOGS_")
-            || variable.hasPrefix("OTEL_TRACES_") || variable.hasPrefix("OTEL_LOGS_") || variable.hasPrefix("OTEL_BSP_")
-            || variable.hasPrefix("OTEL_BLRP_") || variable == "OTEL_EXPORTER_OTLP_COMPRESSION" || variable == "OTEL_SDK_DISABLED"
-            || variable == "OTEL_PROPAGATORS" || variable.hasSuffix("ATTRIBUTE_VALUE_LENGTH_LIMIT")
-    }
 }
