@@ -1,5 +1,6 @@
 import ArchwayCore
 import ArchwayExecution
+import NIOCore
 import Synchronization
 
 /// The request running on one client connection, so that the connection's close can cancel it.
@@ -14,6 +15,14 @@ final class ClientConnection: Sendable {
     private let current = Mutex<TaskReference?>(nil)
     private let closed = Atomic<Bool>(false)
     private let cut = Atomic<Bool>(false)
+    /// The peer's IP address and port (`network.peer.*` on the SERVER span), read once per connection.
+    let peerAddress: String?
+    let peerPort: Int?
+
+    init(peer: SocketAddress? = nil) {
+        self.peerAddress = peer?.ipAddress
+        self.peerPort = peer?.port
+    }
 
     /// Runs `body`; if the client closes the connection meanwhile, the task running it is cancelled.
     func run<Value>(_ body: () async throws -> Value) async throws -> Value {

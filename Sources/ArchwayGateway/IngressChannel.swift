@@ -40,7 +40,7 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
                 // The parser failed before there was a method to name.
                 unparsed = { error in refused("_OTHER", error) }
             }
-            try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: maxBodyBytes, server: serverName, connections: connections, unparsed: unparsed) { request in
+            try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: maxBodyBytes, server: serverName, peer: channel.remoteAddress, connections: connections, unparsed: unparsed) { request in
                 Task { await respond(to: request) }
             }
             return Value(channel: channel)

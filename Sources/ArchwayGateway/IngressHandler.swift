@@ -29,12 +29,13 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let bodyLimit: Int
     private let dispatch: (IngressRequest) -> Void
     /// The connection's requests, cancelled when the client goes away.
-    private let client = ClientConnection()
+    private let client: ClientConnection
     /// The gateway's open connections, which shutdown cuts; nil in tests and the fuzz replay.
     private let connections: ClientConnections?
 
-    init(bodyLimit: Int, connections: ClientConnections? = nil, dispatch: @escaping (IngressRequest) -> Void) {
+    init(bodyLimit: Int, peer: SocketAddress? = nil, connections: ClientConnections? = nil, dispatch: @escaping (IngressRequest) -> Void) {
         self.bodyLimit = bodyLimit
+        self.client = ClientConnection(peer: peer)
         self.connections = connections
         self.dispatch = dispatch
     }
@@ -55,6 +56,7 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
         to pipeline: ChannelPipeline.SynchronousOperations,
         bodyLimit: Int,
         server: String,
+        peer: SocketAddress? = nil,
         connections: ClientConnections? = nil,
         unparsed: (@Sendable (GatewayError) -> Void)? = nil,
         dispatch: @escaping (IngressRequest) -> Void
@@ -78,7 +80,7 @@ final class IngressHandler: ChannelInboundHandler, RemovableChannelHandler {
         // Where SwiftNIO's own error handler would be: after the pipelining handler, which holds a parse
         // error back until the response before it has ended.
         try pipeline.addHandler(IngressProtocolErrorHandler(server: server, parts: readAhead, answered: unparsed), position: .after(pipelining))
-        try pipeline.addHandler(IngressHandler(bodyLimit: bodyLimit, connections: connections, dispatch: dispatch))
+        try pipeline.addHandler(IngressHandler(bodyLimit: bodyLimit, peer: peer, connections: connections, dispatch: dispatch))
     }
 
     /// A second `Host` field: the head's authority is the first, and the conversion keeps any other among

@@ -34,13 +34,24 @@ struct ServerSpanMiddleware: RouterMiddleware {
         let method = Self.conventionalMethod(original)
         let span = tracer.startSpan(Self.spanName(method: method, route: route), context: parent, ofKind: .server)
         if span.isRecording {
-            span.setInitialAttributes(capacity: 8) { attributes in
+            span.setInitialAttributes(capacity: 12) { attributes in
                 attributes.set(GenAIAttributes.httpRequestMethod, method)
                 if method != original { attributes.set(GenAIAttributes.httpRequestMethodOriginal, String(original.prefix(64))) }
                 attributes.set(GenAIAttributes.urlPath, request.uri.path)
                 attributes.set(GenAIAttributes.urlScheme, "http")
                 if let route { attributes.set(GenAIAttributes.httpRoute, route) }
                 if let agent = request.headers[.userAgent] { attributes.set(GenAIAttributes.userAgentOriginal, String(agent.prefix(256))) }
+                if let client = context.client, let peer = client.peerAddress {
+                    attributes.set(GenAIAttributes.networkPeerAddress, peer)
+                    attributes.set(GenAIAttributes.networkPeerPort, client.peerPort)
+                    // Behind a proxy the client is who it says it forwarded for (the conventions' choice).
+                    if let forwarded = request.headers[Self.xForwardedFor].flatMap(Self.firstForwardedAddress) {
+                        attributes.set(GenAIAttributes.clientAddress, forwarded)
+                    } else {
+                        attributes.set(GenAIAttributes.clientAddress, peer)
+                        attributes.set(GenAIAttributes.clientPort, client.peerPort)
+                    }
+                }
             }
         }
         let end = ServerSpanEnd(span: span, start: start, method: method, route: route, telemetry: telemetry)
@@ -195,6 +206,31 @@ struct HTTPFieldsExtractor: Extractor {
         case "traceparent": return carrier[Self.traceparent]
         case "tracestate": return carrier[Self.tracestate]
         default: return HTTPField.Name(key).flatMap { carrier[$0] }
+        }
+    }
+}
+
+extension ServerSpanMiddleware {
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+
+    /// The first (original client's) entry of `X-Forwarded-For`, when it reads as an address: at most 64
+    /// characters of those IPv4, IPv6 and host names use, so a client cannot put arbitrary text on spans.
+    static func firstForwardedAddress(_ value: String) -> String? {
+        var entry = value.utf8.prefix { $0 != UInt8(ascii: ",") }
+        while let byte = entry.first, byte == 0x20 || byte == 0x09 { entry = entry.dropFirst() }
+        while let byte = entry.last, byte == 0x20 || byte == 0x09 { entry = entry.dropLast() }
+        guard (1...64).contains(entry.count), entry.allSatisfy(Self.isAddressByte) else { return nil }
+        return String(Substring(entry))
+    }
+
+    /// Letters, digits, `.`, `-`, `_`, `:` and the brackets around an IPv6 address.
+    private static func isAddressByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: ":"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+             UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "["), UInt8(ascii: "]"):
+            true
+        default:
+            false
         }
     }
 }

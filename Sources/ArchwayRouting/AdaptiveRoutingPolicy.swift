@@ -9,7 +9,8 @@ import Synchronization
 /// off after a `retry-after`, whose predicted p95 fits the latency budget and whose answers still agree
 /// with the route's consistency reference. The eligible ones come first, in the strategy's order; then
 /// those over the budget; then ejected ones (never no candidate while one meets the bar); inconsistent
-/// ones only last, when nothing else is left. Candidates below the bar never come.
+/// ones only last, when nothing else is left. Candidates below the bar never come, nor those held back
+/// by a `retry-after` while it lasts.
 public final class AdaptiveRoutingPolicy: RoutingPolicy {
     public let catalog: ModelCatalog
     public let pricing: PricingIndex
@@ -52,11 +53,13 @@ public final class AdaptiveRoutingPolicy: RoutingPolicy {
         guard let route = catalog.route(named: request.model) else { throw GatewayError.modelNotFound(request.model) }
         let load = loads[route.name]
         let bar = load?.barForNextRequest() ?? route.minQuality
-        let (order, reason) = rank(route, bar: bar, request: request, now: now)
-        // Every candidate's provider asked for quiet (`retry-after`): the gateway answers for them, with
-        // what is left of the shortest hold, rather than call a provider that is still refusing.
-        if !order.isEmpty, order.allSatisfy({ $0.coolingDown && !$0.ejected }),
-           let wait = order.compactMap({ statistics.stats(for: $0.model)?.coolingDownFor(at: statistics.now) }).min() {
+        let (ranked, reason) = rank(route, bar: bar, request: request, now: now)
+        // A provider that asked for quiet (`retry-after`) is not called before then, not even as the last
+        // resort: the call would be refused and restart its hold. When nobody else is left, the gateway
+        // answers for them, with what is left of the shortest hold.
+        let order = ranked.filter { !$0.coolingDown }
+        if order.isEmpty,
+           let wait = ranked.compactMap({ statistics.stats(for: $0.model)?.coolingDownFor(at: statistics.now) }).min() {
             throw GatewayError.routeHeldBack(route: route.name, for: wait)
         }
         let attempts = order.compactMap { catalog.entry(named: $0.model) }

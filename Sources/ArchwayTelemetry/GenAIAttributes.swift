@@ -67,6 +67,9 @@ public enum GenAIAttributes {
     public static let networkProtocolVersion = "network.protocol.version"
     public static let userAgentOriginal = "user_agent.original"
     public static let clientAddress = "client.address"
+    public static let clientPort = "client.port"
+    public static let networkPeerAddress = "network.peer.address"
+    public static let networkPeerPort = "network.peer.port"
 
     /// Gateway facts, under `archway.*`.
     public static let archwayModel = "archway.model"

@@ -1,7 +1,7 @@
 @testable import ArchwayGateway
 import Testing
 
-@Suite("The SERVER span's name")
+@Suite("The SERVER span")
 struct ServerSpanMiddlewareTests {
     /// The model routes' names are constants; they must be exactly what the conventions' interpolation gives,
     /// for every method and route, including routes without a constant and requests no route matched.
@@ -21,5 +21,17 @@ struct ServerSpanMiddlewareTests {
         #expect(ServerSpanMiddleware.spanName(method: "_OTHER", route: "/v1/chat/completions") == "HTTP /v1/chat/completions")
         #expect(ServerSpanMiddleware.spanName(method: "_OTHER", route: nil) == "HTTP")
         #expect(ServerSpanMiddleware.conventionalMethod("PROPFIND") == "_OTHER")
+    }
+
+    @Test func theForwardedClientIsTheFirstEntryWhenItReadsAsAnAddress() {
+        #expect(ServerSpanMiddleware.firstForwardedAddress(" 203.0.113.7 ,10.0.0.1") == "203.0.113.7")
+        #expect(ServerSpanMiddleware.firstForwardedAddress("2001:db8::1") == "2001:db8::1")
+        #expect(ServerSpanMiddleware.firstForwardedAddress("[2001:db8::1]:443, proxy") == "[2001:db8::1]:443")
+        #expect(ServerSpanMiddleware.firstForwardedAddress("client.example") == "client.example")
+        #expect(ServerSpanMiddleware.firstForwardedAddress("") == nil)
+        #expect(ServerSpanMiddleware.firstForwardedAddress(" , 10.0.0.1") == nil)
+        #expect(ServerSpanMiddleware.firstForwardedAddress("a b") == nil)
+        #expect(ServerSpanMiddleware.firstForwardedAddress("\u{202E}1.2.3.4") == nil)
+        #expect(ServerSpanMiddleware.firstForwardedAddress(String(repeating: "1", count: 65)) == nil)
     }
 }

@@ -212,9 +212,14 @@ import Testing
         var limited = GatewayError.upstreamStatus(429, provider: "p", excerpt: nil)
         limited.retryAfter = .seconds(2)
         fixture.call("cheap", error: limited)
+        // Held back, cheap is not called even as the last resort; the ejected one is.
         let (models, decision) = try fixture.order("b")
-        #expect(Set(models) == ["cheap", "top"])
+        #expect(models == ["top"])
         #expect(decision?.reason == .allEjected)
+        #expect(decision?.candidates == ["top"])
+        fixture.call("top", error: limited)
+        let error = #expect(throws: GatewayError.self) { try fixture.order("b") }
+        #expect(error?.status == .tooManyRequests && error?.retryAfter == .seconds(2))
     }
 
     @Test func aRetryAfterHoldsAModelBackWithoutEjectingIt() throws {
@@ -228,7 +233,7 @@ import Testing
         #expect(snapshot.consecutiveFailures == 0)
         #expect(snapshot.rateLimitedRate == 1)
         #expect(stats.isCoolingDown(at: fixture.clock.now))
-        #expect(try fixture.order("smart").models == ["mid", "cheap"])
+        #expect(try fixture.order("smart").models == ["mid"], "no call to a provider that asked for quiet")
         fixture.clock.advance(by: .seconds(6))
         #expect(!stats.isCoolingDown(at: fixture.clock.now))
         #expect(try fixture.order("smart").models == ["cheap", "mid"])
@@ -373,14 +378,14 @@ import Testing
         var limited = GatewayError.upstreamStatus(429, provider: "p", excerpt: nil)
         limited.retryAfter = .seconds(30)
         fixture.call("cheap", error: limited)
-        #expect(try fixture.order("smart").models == ["mid", "cheap"], "one held back: the other serves")
+        #expect(try fixture.order("smart").models == ["mid"], "one held back: the other serves")
         limited.retryAfter = .seconds(20)
         fixture.call("mid", error: limited)
         fixture.clock.advance(by: .seconds(5))
         let error = #expect(throws: GatewayError.self) { try fixture.order("smart") }
         #expect(error?.status == .tooManyRequests && error?.retryAfter == .seconds(15) && error?.route == "smart")
         fixture.clock.advance(by: .seconds(16))
-        #expect(try fixture.order("smart").models == ["mid", "cheap"])
+        #expect(try fixture.order("smart").models == ["mid"], "mid back, cheap still held")
     }
 
     @Test func ratesStayRatesAcrossAnEjection() throws {

@@ -103,6 +103,11 @@ def test_chat_span_tree_and_attributes(client, otlp_sink, simulator):
     server, genai, http_span, _ = _chat_spans(otlp_sink, trace_id, caller_span, "sim-small-upstream")
 
     assert server.resource.get("service.name") == "archway-e2e"
+    # The HTTP conventions' connection attributes: the SDK's own connection from 127.0.0.1.
+    assert server.attrs.get("network.peer.address") == "127.0.0.1"
+    assert server.attrs.get("client.address") == "127.0.0.1"
+    assert isinstance(server.attrs.get("network.peer.port"), int) and server.attrs["network.peer.port"] > 0
+    assert server.attrs.get("client.port") == server.attrs["network.peer.port"]
     a = genai.attrs
     assert a["gen_ai.operation.name"] == "chat"
     assert isinstance(a.get("gen_ai.provider.name"), str) and a["gen_ai.provider.name"]
@@ -237,6 +242,20 @@ def test_with_the_sdk_disabled_the_callers_trace_context_still_reaches_the_provi
     assert len(ups) == 1, f"upstream request with trace id {trace_id} not found"
     # Nothing is traced here, so the caller's own span is the provider's parent.
     assert ups[0]["traceparent"] == tp
+
+
+def test_a_proxys_x_forwarded_for_names_the_client(client, otlp_sink):
+    """Behind a proxy, `client.address` is the first `X-Forwarded-For` entry; the peer stays the proxy.
+    An entry that is no address (text a client could put on every span) is not taken."""
+    for forwarded, expected in (("203.0.113.7 , 10.0.0.1", "203.0.113.7"), ("[2001:db8::1]", "[2001:db8::1]"),
+                                ("<script>alert(1)</script>", "127.0.0.1")):
+        trace_id, caller_span, tp = new_traceparent()
+        client.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "forwarded"}],
+                                       extra_headers={"traceparent": tp, "x-forwarded-for": forwarded})
+        server, _, _, _ = _chat_spans(otlp_sink, trace_id, caller_span, "sim-small-upstream")
+        assert server.attrs.get("client.address") == expected, (forwarded, server.attrs)
+        assert server.attrs.get("network.peer.address") == "127.0.0.1"
+        assert ("client.port" in server.attrs) == (expected == "127.0.0.1"), "a forwarded client's port is unknown"
 
 
 def test_requests_without_traceparent_get_a_fresh_trace(client, otlp_sink, simulator):
