@@ -2,9 +2,17 @@ import ArchwayCore
 import HTTPTypes
 import Hummingbird
 
-/// Requires the configured master key on `/v1/*` and `/admin/*` (as `Authorization: Bearer …` or `x-api-key`).
+/// Requires the configured master key (as `Authorization: Bearer …` or `x-api-key`) on every request but
+/// the health checks and the Prometheus scrape.
+///
+/// Decided by the route the router matched, never by the raw path: the router reads `//v1/…` and
+/// `/v1//chat/completions` as the routes they resemble, so a check of the path's prefix let them through
+/// without the key. A path no route matches needs the key too (its 404 says nothing to a stranger).
 struct MasterKeyMiddleware: RouterMiddleware {
     typealias Context = GatewayRequestContext
+
+    /// Routes anyone may call: load balancers' and orchestrators' checks, and the scrape.
+    static let openRoutes: Set<String> = ["/healthz", "/readyz", "/metrics"]
 
     let key: [UInt8]
 
@@ -13,7 +21,7 @@ struct MasterKeyMiddleware: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.uri.path.hasPrefix("/v1/") || request.uri.path.hasPrefix("/admin/") else { return try await next(request, context) }
+        if let route = context.endpointPath, Self.openRoutes.contains(route) { return try await next(request, context) }
         var presented: Substring?
         // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are `Bearer`.
         if let authorization = request.headers[.authorization], authorization.utf8.count > 7,

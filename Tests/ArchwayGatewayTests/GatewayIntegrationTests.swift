@@ -261,6 +261,23 @@ import Tracing
             let wrong = try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "bearer archway-test-master-keyX"])
             #expect(wrong.status == .unauthorized)
             #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
+            #expect(try await client.execute(uri: "/readyz", method: .get).status == .ok)
+        }
+    }
+
+    /// The router reads repeated slashes as one: `//v1/…` is the model route, and must need the key as
+    /// `/v1/…` does (a check of the path's prefix let it through, with the gateway's provider keys).
+    @Test(arguments: ["//v1/chat/completions", "/v1//chat/completions", "///v1/chat/completions", "/nothing/here"])
+    func theMasterKeyGuardsEveryRouteHoweverItsPathIsWritten(path: String) async throws {
+        var harness = try GatewayTestHarness()
+        harness.configuration.server.masterKey = "archway-test-master-key"
+        try await harness.run { client in
+            let denied = try await client.execute(uri: path, method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: Self.chatBody))
+            #expect(denied.status == .unauthorized)
+            for admin in ["//admin/routing", "//admin/pricing", "/admin//routing"] {
+                #expect(try await client.execute(uri: admin, method: .get).status == .unauthorized, "\(admin)")
+            }
+            #expect(try await client.execute(uri: "//admin/pricing", method: .put, body: ByteBuffer(string: "models: {}\n")).status == .unauthorized)
         }
     }
 }

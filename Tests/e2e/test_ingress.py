@@ -290,3 +290,42 @@ def test_expect_100_continue_over_the_limit_is_413_at_once_and_closed(gw):
         assert json.loads(body)["error"]["code"] == "request_too_large"
         assert headers["connection"] == "close"
         assert conn.closed()
+
+
+KEY = "sk-ingress-master-key-0123456789"
+
+
+@pytest.fixture(scope="module")
+def keyed(module_gateway, simulator):
+    return module_gateway(base_config(simulator, server={"master_key": KEY}))
+
+
+@pytest.mark.parametrize("path", ["//v1/chat/completions", "/v1//chat/completions", "///v1/chat/completions",
+                                  "/./v1/chat/completions", "/v1/chat/completions/", "/V1/chat/completions"])
+def test_the_master_key_guards_a_model_route_however_its_path_is_written(keyed, simulator, path):
+    """The router reads `//v1/…` as `/v1/…`; the key check must too, or anyone spends the provider keys."""
+    calls = len(simulator.requests())
+    with Connection(keyed.port) as conn:
+        conn.send(post(path, BODY))
+        status, _, body = conn.response()
+        assert status in (401, 404), (path, status, body)
+        if status == 401:
+            assert json.loads(body)["error"]["code"] == "invalid_api_key"
+        conn.send(post(path, BODY, f"Authorization: Bearer {KEY}\r\n"))
+        assert conn.response()[0] in (200, 404)
+    assert len(simulator.requests()) <= calls + 1, "no model call without the key"
+
+
+@pytest.mark.parametrize("request_bytes", [
+    get("//admin/routing"), get("/admin//pricing"), get("//admin/pricing"),
+    b"PUT //admin/pricing HTTP/1.1\r\nHost: gw\r\nContent-Length: 11\r\n\r\nmodels: {}\n",
+    get("/nothing/here"),
+])
+def test_admin_and_unknown_paths_need_the_key_and_health_and_metrics_do_not(keyed, request_bytes):
+    with Connection(keyed.port) as conn:
+        conn.send(request_bytes)
+        status, _, body = conn.response()
+        assert status == 401 and json.loads(body)["error"]["code"] == "invalid_api_key", (request_bytes, status, body)
+        for open_path in ("/healthz", "/readyz", "//healthz"):
+            conn.send(get(open_path))
+            assert conn.response()[0] == 200, open_path
