@@ -2,14 +2,25 @@ extension PIIScanner {
     // MARK: - Email
 
     /// `local@domain.tld` around the `@` at `at`: the local part's characters, dot-separated domain
-    /// labels, a top-level domain of at least two letters.
+    /// labels, a top-level domain of at least two letters. Latin letters with diacritics (`müller@`,
+    /// `josé@`, `münchen.de`) count as letters; other scripts end the address, so text in a script
+    /// written without spaces is not taken for its local part.
     static func email(_ p: UnsafeBufferPointer<UInt8>, at: Int) -> (Int, Int)? {
         func isLocal(_ b: UInt8) -> Bool {
-            isAlnum(b) || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "%") || b == UInt8(ascii: "+") || b == UInt8(ascii: "-")
+            isAlnum(b) || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "%") || b == UInt8(ascii: "+")
+                || b == UInt8(ascii: "-") || b == UInt8(ascii: "'")
         }
         var start = at
-        while start > 0, isLocal(p[start - 1]) { start -= 1 }
-        while start < at, p[start] == UInt8(ascii: ".") { start += 1 }
+        while start > 0 {
+            if isLocal(p[start - 1]) {
+                start -= 1
+            } else if start >= 2, isLatinLetter(p, start - 2) {
+                start -= 2
+            } else {
+                break
+            }
+        }
+        while start < at, p[start] == UInt8(ascii: ".") || p[start] == UInt8(ascii: "'") { start += 1 }
         guard start < at, p[at - 1] != UInt8(ascii: ".") else { return nil }
         var j = at + 1
         var labels = 0
@@ -18,9 +29,15 @@ extension PIIScanner {
         while j < p.count {
             let labelStart = j
             var alpha = true
-            while j < p.count, isAlnum(p[j]) || p[j] == UInt8(ascii: "-") {
-                if !isAlpha(p[j]) { alpha = false }
-                j += 1
+            while j < p.count {
+                if isAlnum(p[j]) || p[j] == UInt8(ascii: "-") {
+                    if !isAlpha(p[j]) { alpha = false }
+                    j += 1
+                } else if isLatinLetter(p, j) {
+                    j += 2
+                } else {
+                    break
+                }
             }
             guard j > labelStart, p[labelStart] != UInt8(ascii: "-") else { break }
             labels += 1
@@ -33,17 +50,33 @@ extension PIIScanner {
         return (start, j)
     }
 
+    /// Whether the two bytes at `k` are a Latin letter with a diacritic: U+00C0–U+017F (Latin-1's letters
+    /// and Latin Extended-A), but for × and ÷.
+    @inline(__always) static func isLatinLetter(_ p: UnsafeBufferPointer<UInt8>, _ k: Int) -> Bool {
+        guard k + 1 < p.count, (0xC3...0xC5).contains(p[k]), p[k + 1] & 0xC0 == 0x80 else { return false }
+        return !(p[k] == 0xC3 && (p[k + 1] == 0x97 || p[k + 1] == 0xB7))
+    }
+
     // MARK: - Secrets
 
     static let awsPrefixes: [StaticString] = ["AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"]
     static let gitHubPrefixes: [StaticString] = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"]
     static let slackPrefixes: [StaticString] = ["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-"]
+    /// Bounds of the look-aheads: a JWT's part (tokens with many claims run to a few KB), a PEM block's body.
+    static let maximumJWTPart = 16_384
+    static let maximumPEMBody = 16_384
 
-    static func secret(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
+    /// A secret starting at `i`, or nil; when a key's prefix starts there but its token fails, `skip` is
+    /// where the bytes it read end, so the scan resumes there: a run of repeated prefixes (`sk-sk-…`,
+    /// `eyJ-eyJ-…`, PEM headers without an end) is read once, not once from each of its starts.
+    static func secret(_ p: UnsafeBufferPointer<UInt8>, at i: Int, skip: inout Int) -> Int? {
         let b = p[i]
+        // Every look-ahead also stops one byte past the longest valid token.
         func token(_ from: Int, minimum: Int, maximum: Int = 512, _ accept: (UInt8) -> Bool) -> Int? {
-            let end = run(p, from: from, accept)
-            return end - from >= minimum && end - from <= maximum && endsToken(p, end) ? end : nil
+            let end = run(p, from: from, limit: maximum + 1, accept)
+            if end - from >= minimum && end - from <= maximum && endsToken(p, end) { return end }
+            skip = end
+            return nil
         }
         let keyChars: (UInt8) -> Bool = { isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
         switch b {
@@ -56,7 +89,7 @@ extension PIIScanner {
         case UInt8(ascii: "A"):
             // AWS access key ids: a known four-letter prefix and 16 upper-case letters or digits.
             for prefix in awsPrefixes where hasPrefix(p, i, prefix) {
-                let end = run(p, from: i + 4) { isUpper($0) || isDigit($0) }
+                let end = run(p, from: i + 4, limit: 17) { isUpper($0) || isDigit($0) }
                 if end - i == 20, endsToken(p, end) { return end }
             }
             // Google API keys.
@@ -76,28 +109,41 @@ extension PIIScanner {
             let base64URL: (UInt8) -> Bool = { isAlnum($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
             var j = i
             for part in 0..<3 {
-                let end = run(p, from: j, base64URL)
-                guard end - j >= (part == 2 ? 8 : 10) else { return nil }
+                let end = run(p, from: j, limit: maximumJWTPart + 1, base64URL)
+                guard end - j <= maximumJWTPart, end - j >= (part == 2 ? 8 : 10) else {
+                    skip = end
+                    return nil
+                }
                 j = end
                 if part < 2 {
-                    guard j < p.count, p[j] == UInt8(ascii: ".") else { return nil }
+                    guard j < p.count, p[j] == UInt8(ascii: ".") else {
+                        skip = j
+                        return nil
+                    }
                     j += 1
                 }
             }
-            return endsToken(p, j) ? j : nil
+            if endsToken(p, j) { return j }
+            skip = j
+            return nil
         case UInt8(ascii: "-"):
             // A PEM private key block, through its END line.
             guard hasPrefix(p, i, "-----BEGIN ") else { return nil }
-            let header = run(p, from: i + 11) { $0 != UInt8(ascii: "-") && $0 != UInt8(ascii: "\n") }
+            let header = run(p, from: i + 11, limit: 64) { $0 != UInt8(ascii: "-") && $0 != UInt8(ascii: "\n") }
             guard header - 11 >= i + 11, hasPrefix(p, header - 11, "PRIVATE KEY"), hasPrefix(p, header, "-----") else { return nil }
+            // The END line within the longest key a PEM block holds (an 8192-bit RSA key is about 6.5 KB).
             var j = header + 5
-            while j < p.count {
+            let last = min(p.count, j + maximumPEMBody)
+            while j < last {
                 if p[j] == UInt8(ascii: "-"), hasPrefix(p, j, "-----END ") {
-                    let close = run(p, from: j + 9) { $0 != UInt8(ascii: "-") && $0 != UInt8(ascii: "\n") }
-                    return hasPrefix(p, close, "-----") ? close + 5 : nil
+                    let close = run(p, from: j + 9, limit: 64) { $0 != UInt8(ascii: "-") && $0 != UInt8(ascii: "\n") }
+                    if hasPrefix(p, close, "-----") { return close + 5 }
+                    skip = close
+                    return nil
                 }
                 j += 1
             }
+            skip = j
             return nil
         default:
             return nil
@@ -200,15 +246,21 @@ extension PIIScanner {
         return i + 11
     }
 
-    /// A phone number: `+CC` and 6–14 more digits in groups (spaces, dashes, dots, a parenthesised area
-    /// code), or a North American `(AAA) EEE-NNNN` / `AAA-EEE-NNNN` / `AAA.EEE.NNNN`, or a national
-    /// number starting with 0 in at least three groups (`020 7946 0958`, `01 23 45 67 89`).
+    /// The longest phone number the detector reads, separators included (`+44 (0) 20 7946 0958 …`).
+    static let maximumPhoneBytes = 32
+
+    /// A phone number: `+CC` (or `00CC`) and 6–14 more digits in groups (spaces, dashes, dots, a
+    /// parenthesised area code), or a North American `(AAA) EEE-NNNN` / `AAA-EEE-NNNN` / `AAA.EEE.NNNN`,
+    /// with or without its `1` country code, or a national number starting with 0: in at least three
+    /// groups (`020 7946 0958`, `01 23 45 67 89`), or an area code and a subscriber number (`07911 123456`,
+    /// `030 12345678`).
     static func phone(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
         var digits = 0
-        // The digit groups' shape: how many, the first three lengths, whether all are pairs and whether all
-        // after the first have three or four digits.
+        // The digit groups' shape: how many, the first four lengths and where they start, whether all are
+        // pairs and whether all after the first have three or four digits.
         var groupCount = 0
-        var lengths = (0, 0, 0)
+        var lengths = (0, 0, 0, 0)
+        var starts = (0, 0, 0, 0)
         var allPairs = true
         var restThreeOrFour = true
         var current = 0
@@ -217,13 +269,13 @@ extension PIIScanner {
         if international { j += 1 }
         var spaces = false, dashes = false, dots = false
         var parenthesised = false
-        var firstDigits: (Int, Int) = (-1, -1)  // positions of the first digit and of the fourth
         func endGroup() {
             guard current > 0 else { return }
             switch groupCount {
-            case 0: lengths.0 = current
-            case 1: lengths.1 = current
-            case 2: lengths.2 = current
+            case 0: lengths.0 = current; starts.0 = j - current
+            case 1: lengths.1 = current; starts.1 = j - current
+            case 2: lengths.2 = current; starts.2 = j - current
+            case 3: lengths.3 = current; starts.3 = j - current
             default: break
             }
             if current != 2 { allPairs = false }
@@ -232,15 +284,18 @@ extension PIIScanner {
             current = 0
         }
         while j < p.count {
+            // Bounded: a run of `(` or of digit groups is tried from each of its starts, each in a few bytes.
+            if j - i > maximumPhoneBytes { return nil }
             let b = p[j]
             if isDigit(b) {
-                if digits == 0 { firstDigits.0 = j }
-                if digits == 3 { firstDigits.1 = j }
                 digits += 1
                 current += 1
                 j += 1
             } else if b == UInt8(ascii: "(") || b == UInt8(ascii: ")") {
-                if b == UInt8(ascii: "(") { parenthesised = true }
+                if b == UInt8(ascii: "(") {
+                    guard !parenthesised else { return nil }
+                    parenthesised = true
+                }
                 endGroup()
                 j += 1
                 if j < p.count, p[j] == UInt8(ascii: " ") { j += 1 }
@@ -263,16 +318,25 @@ extension PIIScanner {
             return j
         }
         let separatorKinds = (spaces ? 1 : 0) + (dashes ? 1 : 0) + (dots ? 1 : 0)
-        // North American: area code and exchange both start with 2–9.
-        if groupCount == 3, lengths == (3, 3, 4) {
-            let area = p[firstDigits.0] &- 0x30
-            let exchange = p[firstDigits.1] &- 0x30
-            guard area >= 2, exchange >= 2, separatorKinds <= 1 || parenthesised else { return nil }
-            return j
+        // North American: area code and exchange both start with 2–9; the country code 1 may lead.
+        func northAmerican(area: Int, exchange: Int) -> Bool {
+            p[area] &- 0x30 >= 2 && p[exchange] &- 0x30 >= 2 && (separatorKinds <= 1 || parenthesised)
         }
-        // National numbers with a trunk 0: pairs (01 23 45 67 89), or an area code and groups of three or
-        // four (020 7946 0958, 030 1234 5678).
-        guard p[i] == UInt8(ascii: "0"), groupCount >= 3, groupCount <= 8, (9...11).contains(digits), !dots, separatorKinds == 1 else { return nil }
+        if groupCount == 3, lengths == (3, 3, 4, 0) {
+            return northAmerican(area: starts.0, exchange: starts.1) ? j : nil
+        }
+        if groupCount == 4, lengths == (1, 3, 3, 4), p[starts.0] == UInt8(ascii: "1") {
+            return northAmerican(area: starts.1, exchange: starts.2) ? j : nil
+        }
+        guard p[i] == UInt8(ascii: "0"), !dots, separatorKinds == 1, groupCount >= 2, groupCount <= 8 else { return nil }
+        // `00` and a country code: the international prefix dialled from most of the world.
+        if i + 2 < p.count, p[i + 1] == UInt8(ascii: "0"), p[i + 2] != UInt8(ascii: "0") {
+            return (10...17).contains(digits) ? j : nil
+        }
+        // National numbers with a trunk 0: an area code and a subscriber number (07911 123456), pairs
+        // (01 23 45 67 89), or an area code and groups of three or four (020 7946 0958, 030 1234 5678).
+        guard (9...11).contains(digits) else { return nil }
+        if groupCount == 2 { return (3...5).contains(lengths.0) && (6...8).contains(lengths.1) && !parenthesised ? j : nil }
         return allPairs || ((2...5).contains(lengths.0) && restThreeOrFour) ? j : nil
     }
 
@@ -288,13 +352,42 @@ extension PIIScanner {
         return colons >= 2 ? end : nil
     }
 
-    /// Four dot-separated decimal octets (0–255, no leading zeros), not part of a longer dotted number.
+    /// Four dot-separated decimal octets (0–255, no leading zeros), not part of a longer dotted number,
+    /// nor a version, section or object identifier named so just before it (`version 1.2.3.4`,
+    /// `AssemblyVersion("4.0.0.0")`, `OID 2.5.4.3`).
     static func ipv4(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
         guard isDigit(p[i]), let end = octets(p, at: i) else { return nil }
         // 1.2.3.4.5 is not an address; neither is the tail of x.1.2.3.4.
         if end < p.count, p[end] == UInt8(ascii: "."), end + 1 < p.count, isDigit(p[end + 1]) { return nil }
         if i > 0, p[i - 1] == UInt8(ascii: ".") { return nil }
-        return endsToken(p, end) ? end : nil
+        guard endsToken(p, end), !followsNumberingWord(p, i) else { return nil }
+        return end
+    }
+
+    /// Words after which four dotted numbers are a version or a numbering, not an address.
+    static let numberingWords: Set<String> = [
+        "version", "versions", "ver", "v", "release", "build", "rev", "revision", "oid", "section", "chapter",
+        "clause", "rfc", "assemblyversion", "fileversion", "productversion", "assemblyfileversion",
+    ]
+
+    /// Whether the word before `i` (across spaces and `:`, `=`, `(`, quotes) is one of `numberingWords`.
+    static func followsNumberingWord(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> Bool {
+        var k = i
+        var skipped = 0
+        func isSeparator(_ b: UInt8) -> Bool {
+            b == UInt8(ascii: " ") || b == UInt8(ascii: ":") || b == UInt8(ascii: "=") || b == UInt8(ascii: "(")
+                || b == UInt8(ascii: "\"") || b == UInt8(ascii: "'")
+        }
+        while k > 0, skipped < 4, isSeparator(p[k - 1]) {
+            k -= 1
+            skipped += 1
+        }
+        guard skipped > 0 else { return false }
+        var start = k
+        while start > 0, k - start < 24, isAlpha(p[start - 1]) { start -= 1 }
+        guard start < k, start == 0 || !isWordByte(p[start - 1]) else { return false }
+        let word = String(decoding: UnsafeBufferPointer(rebasing: p[start..<k]), as: UTF8.self).lowercased()
+        return numberingWords.contains(word)
     }
 
     static func octets(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
@@ -318,35 +411,48 @@ extension PIIScanner {
     }
 
     /// An IPv6 address: eight groups of 1–4 hex digits, or fewer with one `::`, optionally ending in a
-    /// dotted IPv4 address.
+    /// dotted IPv4 address. A short compressed form must look like an address, not like code: `::` alone
+    /// (Haskell's `::`, a batch comment), `A::B` or `Face::Add` (C++ and Ruby scopes) and `1::2` (a
+    /// Python slice) are not; `::1`, `fe80::1` and `2001:db8::` are.
     static func ipv6(_ p: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
-        let end = run(p, from: i) { isHex($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }
-        guard end - i >= 2, endsToken(p, end) else { return nil }
+        // The longest address, `ffff:…:255.255.255.255`, has 45 bytes.
+        let end = run(p, from: i, limit: 46) { isHex($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }
+        guard end - i >= 2, end - i <= 45, endsToken(p, end) else { return nil }
         var colons = 0
         for k in i..<end where p[k] == UInt8(ascii: ":") { colons += 1 }
         guard colons >= 2 else { return nil }
         var groups = 0
         var compressed = false
+        var leading = false
+        var longest = 0
+        var decimal = false
         var j = i
         if hasPrefix(p, j, "::") {
             compressed = true
+            leading = true
             j += 2
-            if j == end { return end }
+            if j == end { return nil }
         } else if p[j] == UInt8(ascii: ":") {
             return nil
         }
         while j < end {
             let start = j
-            while j < end, isHex(p[j]) { j += 1 }
+            while j < end, isHex(p[j]) {
+                if isDigit(p[j]) { decimal = true }
+                j += 1
+            }
             if j < end, p[j] == UInt8(ascii: ".") {
                 // An embedded IPv4 address ends the address and counts as two groups.
                 guard let v4 = octets(p, at: start), v4 == end else { return nil }
                 groups += 2
+                decimal = true
+                longest = 4
                 j = end
                 break
             }
             let length = j - start
             guard (1...4).contains(length) else { return nil }
+            longest = max(longest, length)
             groups += 1
             if j == end { break }
             // j is at ':'
@@ -361,6 +467,11 @@ extension PIIScanner {
             }
         }
         guard compressed ? groups < 8 : groups == 8 else { return nil }
+        if compressed, groups < 3 {
+            // `::1` (loopback) is the one short form with single-digit groups anyone writes.
+            let loopback = leading && end - i == 3 && p[i + 2] == UInt8(ascii: "1")
+            guard decimal, longest >= 2 || loopback else { return nil }
+        }
         return end
     }
 

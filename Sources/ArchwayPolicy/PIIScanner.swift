@@ -65,7 +65,16 @@ public struct PIIScanner: Sendable {
                 i += 1
                 continue
             }
-            if wantSecret, let end = Self.secret(p, at: i) { record(.secret, i, end); continue }
+            if wantSecret {
+                var skip = i
+                if let end = Self.secret(p, at: i, skip: &skip) { record(.secret, i, end); continue }
+                // A key's prefix whose token failed: no later start inside what it read can be a key either
+                // (`sk-sk-sk-…`), and none of the other detectors starts with a key's prefix.
+                if skip > i {
+                    i = skip
+                    continue
+                }
+            }
             if Self.isDigit(b) || b == UInt8(ascii: "+") || b == UInt8(ascii: "(") {
                 if wantCard, let end = Self.card(p, at: i), !Self.isDecimalFraction(p, i, end) { record(.creditCard, i, end); continue }
                 if wantSSN, let end = Self.ssn(p, at: i) { record(.usSSN, i, end); continue }
@@ -150,10 +159,11 @@ public struct PIIScanner: Sendable {
         return false
     }
 
-    /// The end of a run of bytes satisfying `accept`, from `i`.
-    @inline(__always) static func run(_ p: UnsafeBufferPointer<UInt8>, from i: Int, _ accept: (UInt8) -> Bool) -> Int {
+    /// The end of a run of bytes satisfying `accept`, from `i`, at most `limit` bytes long.
+    @inline(__always) static func run(_ p: UnsafeBufferPointer<UInt8>, from i: Int, limit: Int = .max, _ accept: (UInt8) -> Bool) -> Int {
         var j = i
-        while j < p.count, accept(p[j]) { j += 1 }
+        let last = limit >= p.count - i ? p.count : i + limit
+        while j < last, accept(p[j]) { j += 1 }
         return j
     }
 

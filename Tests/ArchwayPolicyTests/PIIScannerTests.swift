@@ -34,6 +34,19 @@ import Testing
         ("gh ghp_abcdefghijklmnopqrstuvwxyz0123456789", "secret", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
         ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U ok",
          "secret", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
+        ("call 1-415-555-2671 now", "phone", "1-415-555-2671"),
+        ("call 1 (415) 555-2671", "phone", "1 (415) 555-2671"),
+        ("tollfree 1-800-555-0199.", "phone", "1-800-555-0199"),
+        ("uk 0044 20 7946 0958", "phone", "0044 20 7946 0958"),
+        ("mobile 07911 123456", "phone", "07911 123456"),
+        ("berlin 030 12345678", "phone", "030 12345678"),
+        ("mail josé@example.com", "email", "josé@example.com"),
+        ("an müller@example.de", "email", "müller@example.de"),
+        ("to o'brien@example.ie", "email", "o'brien@example.ie"),
+        ("at user@münchen.de", "email", "user@münchen.de"),
+        ("'quoted@example.com'", "email", "quoted@example.com"),
+        ("link-local fe80::1", "ip_address", "fe80::1"),
+        ("prefix 2001:db8:: ok", "ip_address", "2001:db8::"),
         ("-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----",
          "secret", "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----"),
     ])
@@ -55,6 +68,12 @@ import Testing
         "part PN-4411-22-A and SKU 000-111-22", "coordinates 48.8566, 2.3522", "ratio 3:4:5", "call std::vector::push_back",
         "tracking 1Z999AA10123456784", "isbn 978-3-16-148410-0", "room 555-1234", "the year 1999 and 2000",
         "port 8080, pid 12345, 3.14159", "invoice INV-2024-000123", "uuid 123e4567-e89b-12d3-a456-426614174000",
+        // Code and numberings that look like addresses.
+        "rev = s[::-1]", "evens = a[::2]", "odds = a[1::2]", "main :: IO ()", ":: a Windows batch comment",
+        "Ruby A::B", "C++ Face::Add", "version 1.2.3.4", "[assembly: AssemblyVersion(\"4.0.0.0\")]", "OID 2.5.4.3",
+        "RFC section 2.1.1.1",
+        // Digits in groups that are no phone number.
+        "ids 012 345", "(((((1)))))", "1-2-3-4-5-6-7-8",
         // Decimal fractions whose digits would pass for a card (issuer prefix, Luhn): floats as Python prints them.
         "score 0.4221165755827173", "lat 40.4221165755827173, lon -3.7038", "embedding [0.4221165755827173, -0.4221165755827173]",
     ])
@@ -90,5 +109,17 @@ import Testing
     @Test func nonASCIITextAroundValues() {
         #expect(found("Grüße an jürgen@example.de – Karte 4111 1111 1111 1111 ✓").map(\.0) == ["email", "credit_card"])
         #expect(found("电话 +86 10 6552 9988，邮箱 li@example.cn").map(\.0) == ["phone", "email"])
+    }
+
+    /// Every detector's look-ahead is bounded: text made of one repeated token start (each tried) is
+    /// scanned in linear time. Quadratic, 64 KB of `(` took seconds of an event loop and a megabyte
+    /// minutes. One case after another, so the check takes one core, briefly.
+    @Test(.timeLimit(.minutes(1)))
+    func repeatedTokenStartsAreScannedInLinearTime() {
+        for unit in ["(", "( ", "()", "(-", "sk-", "xoxb-", "AIza-", "eyJ-", "eyJa.", "1:1.", "0 ",
+                     "-----BEGIN PRIVATE KEY-----\n", "a@", "@a.", "1.1.", "+1 "] {
+            let text = String(repeating: unit, count: (1 << 16) / unit.utf8.count)
+            _ = scanner.scan(text)
+        }
     }
 }
