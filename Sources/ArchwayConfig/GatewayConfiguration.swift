@@ -143,6 +143,19 @@ public struct ProviderConfiguration: Sendable {
                     && !Self.reservedHeaderNames.contains(name.lowercased())
             }
     }
+    /// Every credential this provider is configured with, to scrub from what its answers echo: the key
+    /// and the values of `headers` long enough to be one (Azure's `api-key`, a custom `Authorization`,
+    /// with and without its scheme).
+    public var secrets: [String] {
+        var secrets: [String] = apiKey.map { [$0] } ?? []
+        for (_, value) in headers where value.utf8.count >= 8 {
+            secrets.append(value)
+            if let space = value.firstIndex(of: " "), value[value.index(after: space)...].utf8.count >= 8 {
+                secrets.append(String(value[value.index(after: space)...]))
+            }
+        }
+        return secrets
+    }
     /// `gen_ai.provider.name` to report; derived from the kind and host when not set.
     public var providerName: String
     /// Behaviour of an embedded simulator.

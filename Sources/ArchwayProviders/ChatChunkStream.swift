@@ -23,13 +23,16 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
     let body: UpstreamResponseBody
     let format: Format
     let provider: String
+    /// The provider's credentials, scrubbed from the error events it sends.
+    let secrets: [String]
     /// The iterator that already read the first chunk (`prefetchingFirstChunk`), to go on from.
     private let prefetched: Prefetched?
 
-    init(body: UpstreamResponseBody, format: Format, provider: String) {
+    init(body: UpstreamResponseBody, format: Format, provider: String, secrets: [String] = []) {
         self.body = body
         self.format = format
         self.provider = provider
+        self.secrets = secrets
         self.prefetched = nil
     }
 
@@ -37,12 +40,13 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
         self.body = stream.body
         self.format = stream.format
         self.provider = stream.provider
+        self.secrets = stream.secrets
         self.prefetched = prefetched
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
         if let prefetched { return prefetched.iterator }
-        return AsyncIterator(bytes: body.makeAsyncIterator(), format: format, provider: provider)
+        return AsyncIterator(bytes: body.makeAsyncIterator(), format: format, provider: provider, secrets: secrets)
     }
 
     /// Reads the stream up to its first chunk with content now (text, a tool call or a finish; what comes
@@ -84,6 +88,7 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
         var bytes: UpstreamResponseBody.AsyncIterator
         let format: Format
         let provider: String
+        let secrets: [String]
         var parser = SSEParser()
         var anthropic = AnthropicStreamDecoder()
         var state = State.streaming
@@ -99,10 +104,11 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
             case done
         }
 
-        init(bytes: UpstreamResponseBody.AsyncIterator, format: Format, provider: String) {
+        init(bytes: UpstreamResponseBody.AsyncIterator, format: Format, provider: String, secrets: [String]) {
             self.bytes = bytes
             self.format = format
             self.provider = provider
+            self.secrets = secrets
         }
 
         public mutating func next() async throws -> Relayable<ChatChunk>? {
@@ -161,7 +167,7 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
                     let chunk = try OpenAIPassthrough.chunk(raw.data)
                     return format == .openAIPassthrough ? chunk : Relayable(chunk.value)
                 } catch let error as OpenAIPassthrough.ErrorEvent {
-                    throw GatewayError.upstreamStatus(500, provider: provider, excerpt: CredentialScrubber.scrub(String(error.message.prefix(300)), apiKey: nil), inStream: true)
+                    throw GatewayError.upstreamStatus(500, provider: provider, excerpt: CredentialScrubber.scrub(String(error.message.prefix(300)), secrets: secrets), inStream: true)
                 } catch {
                     throw GatewayError.upstreamInvalidResponse(provider: provider, reason: "undecodable stream chunk")
                 }
@@ -177,7 +183,7 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
                     }
                 } catch let error as AnthropicStreamDecoder.StreamError {
                     let status = error.type == "overloaded_error" ? 503 : (error.type == "rate_limit_error" ? 429 : 500)
-                    throw GatewayError.upstreamStatus(status, provider: provider, excerpt: CredentialScrubber.scrub(String(error.message.prefix(300)), apiKey: nil), inStream: true)
+                    throw GatewayError.upstreamStatus(status, provider: provider, excerpt: CredentialScrubber.scrub(String(error.message.prefix(300)), secrets: secrets), inStream: true)
                 } catch {
                     throw GatewayError.upstreamInvalidResponse(provider: provider, reason: "undecodable stream event")
                 }

@@ -7,10 +7,12 @@ import ArchwayCore
 
 /// Removes credentials from upstream text before it reaches a client, a log or a span.
 enum CredentialScrubber {
-    static func scrub(_ text: String, apiKey: String?) -> String {
+    /// `text` without any of `secrets` (the provider's key and credential headers) or anything key-shaped.
+    static func scrub(_ text: String, secrets: [String]) -> String {
         var result = text
-        if let apiKey, apiKey.count >= 4 {
-            result = result.replacingOccurrences(of: apiKey, with: "[redacted]")
+        // The longest first, so a secret that contains another is removed whole.
+        for secret in secrets.sorted(by: { $0.utf8.count > $1.utf8.count }) where secret.utf8.count >= 4 {
+            result = result.replacingOccurrences(of: secret, with: "[redacted]")
         }
         // Providers echo partial keys ("Incorrect API key provided: sk-abc…xyz"): mask anything key-shaped.
         var output = ""

@@ -17,6 +17,8 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     /// configuration refuses what cannot; an adapter built another way with such a header fails its calls
     /// instead of sending it (the upstream pipeline does not check).
     let headersAreSendable: Bool
+    /// The provider's credentials, scrubbed from its streams' error events.
+    let secrets: [String]
     /// The chat and embeddings endpoints, joined to the base once rather than on every call.
     let chatEndpoint: Endpoint
     let embeddingsEndpoint: Endpoint
@@ -34,6 +36,7 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     public init(provider: ProviderConfiguration, transport: UpstreamTransport, baseURL: String? = nil) {
         self.provider = provider
         self.transport = transport
+        self.secrets = provider.secrets
         let configured = baseURL ?? provider.baseURL ?? "http://127.0.0.1"
         // The base URL's path (`/v1`) is what every request path extends; its query (Azure's
         // `?api-version=…`) follows each path, and `url.full` shows it with secret-looking values redacted.
@@ -130,7 +133,7 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         case (false, .openAI?): .openAIPassthrough
         case (false, _): .openAI
         }
-        let stream = ChatChunkStream(body: response.body, format: format, provider: provider.name)
+        let stream = ChatChunkStream(body: response.body, format: format, provider: provider.name, secrets: secrets)
         return UpstreamReply(value: stream, rateLimit: RateLimitHeadroom(response.headers), exchange: exchange)
     }
 

@@ -56,7 +56,7 @@ public struct UpstreamTransport: Sendable {
                 if (200..<300).contains(response.status.code) {
                     return (response, UpstreamExchange(span: span))
                 }
-                let excerpt = await Self.errorExcerpt(response, apiKey: provider.apiKey)
+                let excerpt = await Self.errorExcerpt(response, secrets: provider.secrets)
                 failed = response.status.code == 404
                     // The path without its query, which may hold a credential (`?api-key=`).
                     ? GatewayError.upstreamNotFound(provider: provider.name, path: String(path.prefix { $0 != "?" }), model: call.model)
@@ -154,14 +154,14 @@ public struct UpstreamTransport: Sendable {
     }
 
     /// A short, credential-free excerpt of an error body: its `error.message` when it is JSON.
-    static func errorExcerpt(_ response: UpstreamResponse, apiKey: String?) async -> String? {
+    static func errorExcerpt(_ response: UpstreamResponse, secrets: [String]) async -> String? {
         guard let buffer = try? await response.body.collect(upTo: 16 * 1024) else { return nil }
         let text = String(buffer: buffer)
         var message = text
         if let value = try? WireJSONAccess.decodeValue(text) {
             message = value["error"]?["message"]?.stringValue ?? value["message"]?.stringValue ?? value["error"]?.stringValue ?? text
         }
-        return CredentialScrubber.scrub(String(message.prefix(300)), apiKey: apiKey)
+        return CredentialScrubber.scrub(String(message.prefix(300)), secrets: secrets)
     }
 }
 

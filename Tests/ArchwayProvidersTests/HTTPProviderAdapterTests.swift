@@ -279,6 +279,31 @@ struct AdapterHarness {
         }
     }
 
+    /// An error event in a stream is scrubbed of the provider's credentials as an error answer is: its key
+    /// whatever its shape, and the values of its credential headers.
+    @Test func aStreamErrorEventEchoingTheKeyIsScrubbed() async throws {
+        let chunk = #"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}"#
+        let failure = #"{"error":{"message":"key live-abcdef123456 and api-key 0123456789abcdef over quota"}}"#
+        let upstream = ScriptedUpstream { _, _ in .scriptedEvents([chunk, failure], done: false) }
+        try await upstream.run { base in
+            var harness = try AdapterHarness(base: base + "/v1")
+            harness.provider.apiKey = "live-abcdef123456"
+            harness.provider.headers = [(name: "api-key", value: "0123456789abcdef")]
+            let error = try await harness.run { adapter in
+                let reply = try await adapter.streamChat(AdapterHarness.request, call: AdapterHarness.call())
+                do {
+                    for try await _ in reply.value {}
+                    return nil as GatewayError?
+                } catch {
+                    return error as? GatewayError
+                }
+            }
+            let message = try #require(error?.message)
+            #expect(!message.contains("live-abcdef123456") && !message.contains("0123456789abcdef"), "\(message)")
+            #expect(message.contains("key [redacted] and api-key [redacted] over quota"))
+        }
+    }
+
     /// An answer led by a UTF-8 byte-order mark is read whole, relayed or decoded, streamed or not.
     @Test func anAnswerLedByAByteOrderMarkIsReadWhole() async throws {
         let chunk = #"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":"stop"}]}"#
@@ -474,7 +499,7 @@ struct AdapterHarness {
 @Suite struct CredentialScrubberTests {
     @Test func keysAndKeyShapedTextAreMasked() {
         let text = "Incorrect API key provided: sk-proj-abc123*****xyz. Also sk_live_999 and my-key-1234567."
-        let scrubbed = CredentialScrubber.scrub(text, apiKey: "my-key-1234567")
+        let scrubbed = CredentialScrubber.scrub(text, secrets: ["my-key-1234567"])
         #expect(!scrubbed.contains("sk-proj"))
         #expect(!scrubbed.contains("sk_live"))
         #expect(!scrubbed.contains("my-key-1234567"))
@@ -482,6 +507,17 @@ struct AdapterHarness {
     }
 
     @Test func ordinaryTextIsLeftAlone() {
-        #expect(CredentialScrubber.scrub("The model is overloaded; ask again.", apiKey: "abc") == "The model is overloaded; ask again.")
+        #expect(CredentialScrubber.scrub("The model is overloaded; ask again.", secrets: ["abc"]) == "The model is overloaded; ask again.")
+    }
+
+    /// Azure's `api-key` header, a custom `Authorization` (and its token alone) are credentials too.
+    @Test func credentialHeadersAreSecrets() {
+        let provider = ProviderConfiguration(
+            name: "azure", kind: .openai, baseURL: "https://x.openai.azure.com/openai", apiKey: "xai-SECRETKEY0123456789",
+            headers: [(name: "api-key", value: "0123456789abcdef0123456789abcdef"), (name: "x-auth", value: "Token tok-9876543210"), (name: "x-region", value: "eu")]
+        )
+        #expect(provider.secrets == ["xai-SECRETKEY0123456789", "0123456789abcdef0123456789abcdef", "Token tok-9876543210", "tok-9876543210"])
+        let echoed = "invalid subscription key 0123456789abcdef0123456789abcdef; key xai-SECRETKEY0123456789 over quota; tok-9876543210; region eu"
+        #expect(CredentialScrubber.scrub(echoed, secrets: provider.secrets) == "invalid subscription key [redacted]; key [redacted] over quota; [redacted]; region eu")
     }
 }
