@@ -70,14 +70,28 @@ public struct ServerSettings: Sendable {
     public var maxBodyBytes: Int
     /// How long in-flight requests and streams may run on after SIGTERM.
     public var shutdownTimeout: Duration
-    /// When set, every `/v1/*` request must present it (`Authorization: Bearer …` or `x-api-key`).
-    /// Required when listening beyond loopback.
+    /// When set, every request but the health checks and the scrape must present it (`Authorization:
+    /// Bearer …` or `x-api-key`). Required when listening beyond loopback.
     public var masterKey: String?
+    /// How long a client connection may wait without a request: idle after its last answer, or sending
+    /// a request head that never completes. Longer than a load balancer's idle timeout (AWS's is 60 s),
+    /// so the balancer, not the gateway, closes a connection it holds.
+    public var idleTimeout: Duration
+    /// How long a request's body may take to arrive once its head has; answered 408 after it.
+    public var readTimeout: Duration
 
-    public init(maxBodyBytes: Int = 4 * 1024 * 1024, shutdownTimeout: Duration = .seconds(30), masterKey: String? = nil) {
+    public init(
+        maxBodyBytes: Int = 4 * 1024 * 1024,
+        shutdownTimeout: Duration = .seconds(30),
+        masterKey: String? = nil,
+        idleTimeout: Duration = .seconds(75),
+        readTimeout: Duration = .seconds(60)
+    ) {
         self.maxBodyBytes = maxBodyBytes
         self.shutdownTimeout = shutdownTimeout
         self.masterKey = masterKey
+        self.idleTimeout = idleTimeout
+        self.readTimeout = readTimeout
     }
 }
 

@@ -98,14 +98,26 @@ extension NodeReader {
 
     mutating func server(_ node: Node, _ path: String) -> ServerSettings {
         var settings = ServerSettings()
-        for entry in mapping(node, path, allowed: ["max_body_bytes", "shutdown_timeout", "master_key"]) ?? [] {
+        for entry in mapping(node, path, allowed: ["max_body_bytes", "shutdown_timeout", "master_key", "idle_timeout", "read_timeout"]) ?? [] {
             let childPath = "\(path).\(entry.key)"
             switch entry.key {
             case "max_body_bytes": settings.maxBodyBytes = int(entry.value, childPath, range: 1...1_073_741_824) ?? settings.maxBodyBytes
             case "shutdown_timeout": settings.shutdownTimeout = duration(entry.value, childPath) ?? settings.shutdownTimeout
+            case "idle_timeout", "read_timeout":
+                guard let value = duration(entry.value, childPath) else { break }
+                guard value >= .seconds(1), value <= .seconds(3600) else {
+                    report(entry.value, childPath, "must be between 1s and 1h")
+                    break
+                }
+                if entry.key == "idle_timeout" { settings.idleTimeout = value } else { settings.readTimeout = value }
             case "master_key":
                 if let key = secret(entry.value, childPath) {
-                    if key.count < 16 {
+                    // An HTTP field value cannot begin or end with whitespace nor hold a control character,
+                    // so no client could ever send such a key (a key file's trailing newline, say).
+                    if key.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+                        || key.first?.isWhitespace == true || key.last?.isWhitespace == true {
+                        report(entry.value, childPath, "must not begin or end with whitespace nor hold control characters (a trailing newline?): no client could send it")
+                    } else if key.count < 16 {
                         report(entry.value, childPath, "must be at least 16 characters long")
                     } else {
                         settings.masterKey = key

@@ -172,6 +172,18 @@ extension GatewayError {
         )
     }
 
+    /// A request whose body did not arrive within `server.read_timeout` of its head.
+    public static func requestTimeout(afterSeconds seconds: Int64) -> GatewayError {
+        GatewayError(
+            .invalidBody,
+            status: .requestTimeout,
+            type: "invalid_request_error",
+            code: "request_timeout",
+            message: "The request's body did not arrive within \(seconds) s of its head (server.read_timeout).",
+            shortDescription: "request_timeout"
+        )
+    }
+
     /// A request body sent with a `Content-Encoding` (gzip, say): bodies are read as they come.
     public static let encodedBody = GatewayError(
         .invalidBody,

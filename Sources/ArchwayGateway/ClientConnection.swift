@@ -15,6 +15,10 @@ final class ClientConnection: Sendable {
     private let current = Mutex<TaskReference?>(nil)
     private let closed = Atomic<Bool>(false)
     private let cut = Atomic<Bool>(false)
+    /// Requests dispatched and not yet answered, and when the last answer ended (uptime nanoseconds; 0:
+    /// none yet): what the ingress's idle timeout goes by.
+    private let inFlight = Atomic<Int>(0)
+    private let answeredAt = Atomic<UInt64>(0)
     /// The peer's IP address and port (`network.peer.*` on the SERVER span), read once per connection.
     let peerAddress: String?
     let peerPort: Int?
@@ -41,6 +45,25 @@ final class ClientConnection: Sendable {
         closed.store(true, ordering: .releasing)
         current.withLock { $0?.task.cancel() }
     }
+
+    func requestDispatched() {
+        inFlight.add(1, ordering: .relaxed)
+    }
+
+    func requestAnswered() {
+        answeredAt.store(NIODeadline.now().uptimeNanoseconds, ordering: .relaxed)
+        inFlight.subtract(1, ordering: .releasing)
+    }
+
+    var requestsInFlight: Int { inFlight.load(ordering: .acquiring) }
+
+    var lastAnsweredAt: NIODeadline? {
+        let nanoseconds = answeredAt.load(ordering: .relaxed)
+        return nanoseconds == 0 ? nil : .uptimeNanoseconds(nanoseconds)
+    }
+
+    /// Whether the client has closed its side (or the connection is gone).
+    var isClosed: Bool { closed.load(ordering: .acquiring) }
 
     /// Whether the gateway cut this connection's request (shutdown), rather than the client leaving.
     var wasCut: Bool { cut.load(ordering: .acquiring) }

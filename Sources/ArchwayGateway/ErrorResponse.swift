@@ -14,9 +14,11 @@ extension GatewayError: HTTPResponseError {
 
 extension GatewayError {
     /// Whether a path is the Anthropic wire's (`/v1/messages` and what Anthropic serves below it, such as
-    /// `count_tokens`), whose clients read Anthropic's error envelope.
+    /// `count_tokens`), whose clients read Anthropic's error envelope. Read as the router reads it: empty
+    /// segments (`//v1/messages`) do not count.
     static func isAnthropicPath(_ path: String) -> Bool {
-        path.hasPrefix("/v1/messages") && (path.utf8.count == 12 || path.utf8.dropFirst(12).first == UInt8(ascii: "/"))
+        var segments = path.utf8.split(separator: UInt8(ascii: "/"), maxSplits: 2, omittingEmptySubsequences: true).makeIterator()
+        return segments.next()?.elementsEqual("v1".utf8) == true && segments.next()?.elementsEqual("messages".utf8) == true
     }
 }
 

@@ -151,7 +151,9 @@ public enum Gateway {
         router.answerUnservedMethods()
         let responder = router.buildResponder()
         let ingress = IngressChannel(
-            responder: responder, maxBodyBytes: configuration.server.maxBodyBytes, serverName: "archway", connections: connections, logger: logger
+            responder: responder, maxBodyBytes: configuration.server.maxBodyBytes, serverName: "archway",
+            timeouts: IngressHandler.Timeouts(idle: TimeAmount(configuration.server.idleTimeout), read: TimeAmount(configuration.server.readTimeout)),
+            connections: connections, logger: logger
         ) { method, error in
             // Answered at once, with no route: counted (and classed) beside the routed requests.
             telemetry.httpServerDuration(method: method, route: nil, status: Int(error.status.code), errorType: error.shortDescription).record(0)

@@ -27,6 +27,7 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
     let responder: Responder
     let maxBodyBytes: Int
     let serverName: String
+    let timeouts: IngressHandler.Timeouts
     let connections: ClientConnections?
     let logger: Logger
     /// Told of every request answered before the router (unparsable, or refused for its `Host`) with the
@@ -40,7 +41,7 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
                 // The parser failed before there was a method to name.
                 unparsed = { error in refused("_OTHER", error) }
             }
-            try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: maxBodyBytes, server: serverName, peer: channel.remoteAddress, connections: connections, unparsed: unparsed) { request in
+            try IngressHandler.addPipeline(to: channel.pipeline.syncOperations, bodyLimit: maxBodyBytes, server: serverName, peer: channel.remoteAddress, connections: connections, unparsed: unparsed, timeouts: timeouts) { request in
                 Task { await respond(to: request) }
             }
             return Value(channel: channel)
@@ -55,6 +56,9 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
             value.channel.close(promise: nil)
         }
     }
+
+    /// How long a connection answered before its body was read reads on before it closes.
+    static var linger: TimeAmount { .seconds(2) }
 
     /// Runs the router for one request and writes its response.
     func respond(to ingress: IngressRequest) async {
@@ -85,17 +89,27 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
         // `Date`, `Server` and `Connection: close` are added as the head is written (`IngressResponseWriter`).
         let writer = IngressResponseWriter(
             channel: channel, head: response.head, server: serverName,
-            closeRequested: ingress.closes || request.headers[.connection].map { $0.lowercased().contains("close") } ?? false,
+            closeRequested: ingress.closes || ingress.client.isClosed || request.headers[.connection].map { $0.lowercased().contains("close") } ?? false,
             answersConnect: request.method == .connect, chunked: ingress.acceptsChunked,
             holdsBody: response.body.contentLength != nil
         )
         do {
             try await response.body.write(writer)
-            // A body that returned without finishing left a response that cannot be completed.
-            if writer.closes || !writer.endQueued { channel.close(promise: nil) }
+            if ingress.lingers, writer.endQueued {
+                // The client may still be sending the body this answer came before: closing now would reset
+                // the connection, and the answer with it. Our side closes; what the client sends meanwhile
+                // is read and dropped, until it closes or a moment has passed.
+                channel.close(mode: .output, promise: nil)
+                channel.eventLoop.scheduleTask(in: Self.linger) { channel.close(promise: nil) }
+            } else if writer.closes || !writer.endQueued || ingress.client.isClosed {
+                // A body that returned without finishing left a response that cannot be completed; a client
+                // that closed its side takes no further request.
+                channel.close(promise: nil)
+            }
         } catch {
             // The client is gone or the body failed half-way: the response cannot be completed.
             channel.close(promise: nil)
         }
+        ingress.client.requestAnswered()
     }
 }

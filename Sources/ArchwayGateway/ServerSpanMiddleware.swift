@@ -44,8 +44,8 @@ struct ServerSpanMiddleware: RouterMiddleware {
                 if let client = context.client, let peer = client.peerAddress {
                     attributes.set(GenAIAttributes.networkPeerAddress, peer)
                     attributes.set(GenAIAttributes.networkPeerPort, client.peerPort)
-                    // Behind a proxy the client is who it says it forwarded for (the conventions' choice).
-                    if let forwarded = request.headers[Self.xForwardedFor].flatMap(Self.firstForwardedAddress) {
+                    // Behind a proxy the client is the one the proxy says it forwarded for.
+                    if let forwarded = request.headers[Self.xForwardedFor].flatMap(Self.forwardedAddress) {
                         attributes.set(GenAIAttributes.clientAddress, forwarded)
                     } else {
                         attributes.set(GenAIAttributes.clientAddress, peer)
@@ -213,10 +213,12 @@ struct HTTPFieldsExtractor: Extractor {
 extension ServerSpanMiddleware {
     static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
 
-    /// The first (original client's) entry of `X-Forwarded-For`, when it reads as an address: at most 64
-    /// characters of those IPv4, IPv6 and host names use, so a client cannot put arbitrary text on spans.
-    static func firstForwardedAddress(_ value: String) -> String? {
-        var entry = value.utf8.prefix { $0 != UInt8(ascii: ",") }
+    /// The last entry of `X-Forwarded-For`, when it reads as an address: the one the proxy in front of the
+    /// gateway added, which the client cannot choose (proxies append; the first entry is whatever the
+    /// client sent). At most 64 characters of those IPv4, IPv6 and host names use, so no arbitrary text
+    /// reaches spans.
+    static func forwardedAddress(_ value: String) -> String? {
+        var entry = value.utf8.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false).last ?? value.utf8[...]
         while let byte = entry.first, byte == 0x20 || byte == 0x09 { entry = entry.dropFirst() }
         while let byte = entry.last, byte == 0x20 || byte == 0x09 { entry = entry.dropLast() }
         guard (1...64).contains(entry.count), entry.allSatisfy(Self.isAddressByte) else { return nil }

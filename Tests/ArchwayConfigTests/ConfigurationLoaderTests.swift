@@ -226,4 +226,27 @@ import Testing
             #expect(throws: Never.self) { try ConfigurationLoader(environment: [:]).load(yaml: yaml.replacingOccurrences(of: "sometimes", with: value)) }
         }
     }
+
+    /// A key no client can send (an HTTP field value has no surrounding whitespace, no newline) would lock
+    /// every client out; refused at its line, without echoing it.
+    @Test(arguments: ["abcdefghijklmnop\n", "abcdefghijklmnop ", " abcdefghijklmnop", "abcdefghijklmnop\t", String(repeating: " ", count: 16)])
+    func aMasterKeyNoClientCouldSendIsRefused(key: String) throws {
+        let yaml = """
+        server:
+          master_key: ${KEY}
+          idle_timeout: 30s
+          read_timeout: 0.5s
+        providers:
+          p: {kind: simulator}
+        models:
+          m: {provider: p}
+        """
+        let problems = try #require(throws: ConfigurationError.self) { try ConfigurationLoader(environment: ["KEY": key]).load(yaml: yaml) }.problems
+        #expect(problems.count == 2)
+        #expect(problems.contains { $0.message.contains("whitespace") && $0.line == 2 })
+        #expect(problems.contains { $0.message == "must be between 1s and 1h" })
+        #expect(!problems.contains { $0.message.contains("abcdefghijklmnop") })
+        let good = try ConfigurationLoader(environment: ["KEY": "abcdefghijklmnop"]).load(yaml: yaml.replacingOccurrences(of: "0.5s", with: "5s"))
+        #expect(good.server.masterKey == "abcdefghijklmnop" && good.server.idleTimeout == .seconds(30) && good.server.readTimeout == .seconds(5))
+    }
 }

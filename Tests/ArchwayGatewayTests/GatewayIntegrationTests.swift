@@ -135,11 +135,12 @@ import Tracing
                 ("/v1/chat/completions", "{nope", .badRequest, "invalid_json"),
                 ("/v1/chat/completions", #"{"model":"missing","messages":[{"role":"user","content":"x"}]}"#, .notFound, "model_not_found"),
                 ("/v1/chat/completions", #"{"model":"sim-small"}"#, .badRequest, "missing_required_parameter"),
-                ("/v1/chat/completions", #"{"model":"sim-small","messages":[{"role":"user","content":"\#(String(repeating: "x", count: 4000))"}]}"#, .contentTooLarge, "request_too_large"),
                 ("/v1/chat/completions", #"{"model":"broken-model","messages":[{"role":"user","content":"x"}]}"#, .serviceUnavailable, "upstream_unavailable"),
                 ("/v1/nothing-here", "{}", .notFound, "unknown_url"),
                 // No workflow is configured: a run names the workflow, not the URL, as unknown.
                 ("/v1/workflows/nope/runs", "{}", .notFound, "workflow_not_found"),
+                // Last: answered from its length, before its body, the connection then closes.
+                ("/v1/chat/completions", #"{"model":"sim-small","messages":[{"role":"user","content":"\#(String(repeating: "x", count: 4000))"}]}"#, .contentTooLarge, "request_too_large"),
             ]
             for (uri, body, status, code) in cases {
                 let response = try await client.execute(uri: uri, method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body))

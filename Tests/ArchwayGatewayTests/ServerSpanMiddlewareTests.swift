@@ -23,15 +23,15 @@ struct ServerSpanMiddlewareTests {
         #expect(ServerSpanMiddleware.conventionalMethod("PROPFIND") == "_OTHER")
     }
 
-    @Test func theForwardedClientIsTheFirstEntryWhenItReadsAsAnAddress() {
-        #expect(ServerSpanMiddleware.firstForwardedAddress(" 203.0.113.7 ,10.0.0.1") == "203.0.113.7")
-        #expect(ServerSpanMiddleware.firstForwardedAddress("2001:db8::1") == "2001:db8::1")
-        #expect(ServerSpanMiddleware.firstForwardedAddress("[2001:db8::1]:443, proxy") == "[2001:db8::1]:443")
-        #expect(ServerSpanMiddleware.firstForwardedAddress("client.example") == "client.example")
-        #expect(ServerSpanMiddleware.firstForwardedAddress("") == nil)
-        #expect(ServerSpanMiddleware.firstForwardedAddress(" , 10.0.0.1") == nil)
-        #expect(ServerSpanMiddleware.firstForwardedAddress("a b") == nil)
-        #expect(ServerSpanMiddleware.firstForwardedAddress("\u{202E}1.2.3.4") == nil)
-        #expect(ServerSpanMiddleware.firstForwardedAddress(String(repeating: "1", count: 65)) == nil)
+    @Test func theForwardedClientIsTheLastEntryWhenItReadsAsAnAddress() {
+        #expect(ServerSpanMiddleware.forwardedAddress("10.9.9.9, 203.0.113.7 ") == "203.0.113.7")
+        #expect(ServerSpanMiddleware.forwardedAddress("2001:db8::1") == "2001:db8::1")
+        #expect(ServerSpanMiddleware.forwardedAddress("spoofed, [2001:db8::1]:443") == "[2001:db8::1]:443")
+        #expect(ServerSpanMiddleware.forwardedAddress("client.example") == "client.example")
+        #expect(ServerSpanMiddleware.forwardedAddress("") == nil)
+        #expect(ServerSpanMiddleware.forwardedAddress("10.0.0.1, ") == nil)
+        #expect(ServerSpanMiddleware.forwardedAddress("a b") == nil)
+        #expect(ServerSpanMiddleware.forwardedAddress("\u{202E}1.2.3.4") == nil)
+        #expect(ServerSpanMiddleware.forwardedAddress(String(repeating: "1", count: 65)) == nil)
     }
 }

@@ -140,19 +140,39 @@ def test_connection_close_is_honoured(gw):
         assert conn.closed()
 
 
-def test_an_upload_over_the_limit_is_413_and_the_connection_stays_usable(gw):
+def test_an_upload_over_the_limit_is_413_at_once_and_the_connection_closes_cleanly(gw):
+    """A body past the limit is answered as soon as it is known to be (from `Content-Length`, or once a chunked
+    one passes it), not after the whole upload: an endless one would be read for ever. The client reads the
+    413 rather than a reset: the gateway closes its side and reads on for a moment."""
     big = json.dumps({"model": "sim-small", "messages": [{"role": "user", "content": "x" * (LIMIT * 4)}]}).encode()
-    chunked = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
-               b"Transfer-Encoding: chunked\r\n\r\n")
-    for start in range(0, len(big), 10_000):
-        piece = big[start:start + 10_000]
-        chunked += f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
-    chunked += b"0\r\n\r\n"
+    head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
     with Connection(gw.port) as conn:
-        conn.send(chunked)
-        status, _, body = conn.response()
+        conn.send(head)
+        sent = 0
+        conn.sock.settimeout(0.05)
+        answered = False
+        while sent < 100 * LIMIT and not answered:  # far past the limit, and never the end of the body
+            conn.send(f"{10_000:x}\r\n".encode() + b"x" * 10_000 + b"\r\n")
+            sent += 10_000
+            try:
+                conn._fill()
+                answered = True
+            except (socket.timeout, BlockingIOError):
+                pass
+        conn.sock.settimeout(10)
+        assert answered and sent < 10 * LIMIT, f"no answer after {sent} bytes of a body over a {LIMIT}-byte limit"
+        status, headers, body = conn.response()
         assert status == 413, body
         assert json.loads(body)["error"]["code"] == "request_too_large"
+        assert headers.get("connection") == "close"
+        assert conn.closed()
+    # From its length alone: answered before any of the body.
+    with Connection(gw.port) as conn:
+        conn.send(b"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+                  + f"Content-Length: {100 * LIMIT}\r\n\r\n".encode() + big[:1000])
+        status, headers, body = conn.response()
+        assert status == 413 and headers.get("connection") == "close", body
+    with Connection(gw.port) as conn:
         conn.send(post("/v1/chat/completions", BODY))
         status, _, body = conn.response()
         assert status == 200, body
@@ -329,3 +349,93 @@ def test_admin_and_unknown_paths_need_the_key_and_health_and_metrics_do_not(keye
         for open_path in ("/healthz", "/readyz", "//healthz"):
             conn.send(get(open_path))
             assert conn.response()[0] == 200, open_path
+
+
+@pytest.fixture(scope="module")
+def brisk(module_gateway, simulator):
+    # Streams paced at 5 tokens a second, so one outlasts the idle timeout.
+    return module_gateway(base_config(simulator, server={"idle_timeout": "1s", "read_timeout": "1s"},
+                                      providers={"sim": {"headers": {"x-simulator-tokens-per-second": "5"}}}))
+
+
+def _send_slowly(conn, data: bytes, pause: float, for_at_most: float) -> None:
+    """Sends `data` a byte at a time until the server closes or `for_at_most` seconds have passed."""
+    started = time.monotonic()
+    for byte in data:
+        try:
+            conn.send(bytes([byte]))
+        except (BrokenPipeError, ConnectionResetError):
+            return
+        if time.monotonic() - started > for_at_most:
+            return
+        time.sleep(pause)
+
+
+def test_an_idle_connection_and_a_head_that_never_completes_are_closed(brisk):
+    """Without timeouts a client holding sockets (or sending a byte a second) held them for ever."""
+    with Connection(brisk.port) as idle, Connection(brisk.port) as dribbling, Connection(brisk.port) as kept:
+        kept.send(get("/healthz"))
+        assert kept.response()[0] == 200
+        started = time.monotonic()
+        _send_slowly(dribbling, b"GET /healthz HTTP/1.1\r\nHost: gw\r\nX-Slow: " + b"a" * 100, 0.1, 4)
+        assert time.monotonic() - started < 3, "a head a byte at a time is no request"
+        assert idle.closed(within=3) and kept.closed(within=1) and dribbling.closed(within=1)
+
+
+def test_a_body_too_slow_is_answered_408_and_closed(brisk):
+    with Connection(brisk.port) as conn:
+        conn.send(f"POST /v1/chat/completions HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+                  f"Content-Length: {len(BODY)}\r\n\r\n".encode() + BODY[:5])
+        _send_slowly(conn, BODY[5:], 0.15, 4)
+        status, headers, body = conn.response()
+        assert status == 408 and json.loads(body)["error"]["code"] == "request_timeout", body
+        assert headers.get("connection") == "close" and conn.closed()
+
+
+def test_a_long_answer_is_not_cut_by_the_idle_timeout(brisk):
+    """The idle clock runs only while no request is in flight: a stream longer than it ends whole."""
+    body = json.dumps({"model": "sim-small", "messages": [{"role": "user", "content": "long"}], "stream": True,
+                       "max_tokens": 30}).encode()
+    with Connection(brisk.port) as conn:
+        conn.send(post("/v1/chat/completions", body))
+        started = time.monotonic()
+        status, _, streamed = conn.response()
+        assert status == 200 and b"[DONE]" in streamed
+        assert time.monotonic() - started > 1.5, "the stream should outlast the idle timeout"
+        conn.send(get("/healthz"))
+        assert conn.response()[0] == 200, "and the connection is still usable at once after it"
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GET /healthz HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: gw\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+    b"CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\n\r\n",
+])
+def test_an_upgrade_or_connect_is_answered_and_its_connection_closed(gw, request_bytes):
+    """The parser reads nothing after them: a kept-alive connection would hang the client's next request."""
+    with Connection(gw.port) as conn:
+        conn.send(request_bytes)
+        status, headers, _ = conn.response()
+        assert status in (200, 404, 405)
+        assert headers.get("connection") == "close"
+        assert conn.closed(within=3)
+
+
+@pytest.mark.parametrize("request_bytes,status", [
+    (b"GET /healthz HTTP/1.0\r\n\r\n", 200), (get("/nothing/here", "Connection: close\r\n"), 404),
+])
+def test_a_client_that_half_closes_after_its_request_still_gets_the_answer(gw, request_bytes, status):
+    with Connection(gw.port) as conn:
+        conn.send(request_bytes)
+        conn.sock.shutdown(socket.SHUT_WR)
+        assert conn.response()[0] == status
+        assert conn.closed()
+
+
+def test_an_http_1_0_expect_is_not_answered_100(gw):
+    """RFC 9110 §10.1.1: an HTTP/1.0 client knows no 100 Continue; its Expect is ignored."""
+    with Connection(gw.port) as conn:
+        conn.send(f"POST /v1/chat/completions HTTP/1.0\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+                  f"Content-Length: {len(BODY)}\r\n\r\n".encode() + BODY)
+        status, _, _ = conn.response()
+        assert status == 200

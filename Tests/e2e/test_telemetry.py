@@ -245,9 +245,9 @@ def test_with_the_sdk_disabled_the_callers_trace_context_still_reaches_the_provi
 
 
 def test_a_proxys_x_forwarded_for_names_the_client(client, otlp_sink):
-    """Behind a proxy, `client.address` is the first `X-Forwarded-For` entry; the peer stays the proxy.
-    An entry that is no address (text a client could put on every span) is not taken."""
-    for forwarded, expected in (("203.0.113.7 , 10.0.0.1", "203.0.113.7"), ("[2001:db8::1]", "[2001:db8::1]"),
+    """Behind a proxy, `client.address` is the last `X-Forwarded-For` entry (the one the proxy added; the
+    first is whatever the client sent); the peer stays the proxy. An entry that is no address is not taken."""
+    for forwarded, expected in (("10.0.0.1, 203.0.113.7", "203.0.113.7"), ("[2001:db8::1]", "[2001:db8::1]"),
                                 ("<script>alert(1)</script>", "127.0.0.1")):
         trace_id, caller_span, tp = new_traceparent()
         client.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "forwarded"}],
