@@ -5,7 +5,8 @@ import ArchwayCore
 /// image URLs, a message's `name`, tool-call arguments, tool descriptions and parameter schemas,
 /// `response_format` (its schema), stop sequences, `user` and the fields passed through as they came
 /// (`metadata`, `prediction`, …). Binary content cannot be read and is left as it
-/// is: base64 `data` (images, PDFs, audio) and `data:` URLs.
+/// is: base64 `data` (images, PDFs, audio) and base64 `data:` URLs where a URL goes (`image_url`, `url`,
+/// `file_data`). Text that merely starts with `data:` (a pasted SSE log, a YAML `data:` block) is text.
 extension ChatRequest {
     /// Calls `body` with every readable string, in the order `rewriteReadableText` visits them.
     func forEachReadableText(_ body: (String) -> Void) {
@@ -13,7 +14,7 @@ extension ChatRequest {
             for part in message.content {
                 switch part {
                 case .text(let text): body(text)
-                case .imageURL(let url, _): if !Self.isDataURL(url) { body(url) }
+                case .imageURL(let url, _): if !Self.isBase64DataURL(url) { body(url) }
                 case .other(let value): value.forEachReadableString(body)
                 }
             }
@@ -37,7 +38,7 @@ extension ChatRequest {
             message.content = message.content.map { part in
                 switch part {
                 case .text(let text): .text(transform(text))
-                case .imageURL(let url, let detail): Self.isDataURL(url) ? part : .imageURL(url: transform(url), detail: detail)
+                case .imageURL(let url, let detail): Self.isBase64DataURL(url) ? part : .imageURL(url: transform(url), detail: detail)
                 case .other(let value): .other(value.rewritingReadableStrings(transform))
                 }
             }
@@ -60,8 +61,15 @@ extension ChatRequest {
         for key in extra.keys.sorted() { extra[key] = extra[key]?.rewritingReadableStrings(transform) }
     }
 
-    static func isDataURL(_ text: String) -> Bool {
-        text.utf8.starts(with: "data:".utf8)
+    /// `data:<media type>[;params];base64,<bytes>`: the media type part has no spaces and ends within
+    /// 256 bytes. Bytes, not text: nothing a model reads as words.
+    static func isBase64DataURL(_ text: String) -> Bool {
+        let utf8 = text.utf8
+        guard utf8.starts(with: "data:".utf8) else { return false }
+        let header = utf8.dropFirst(5).prefix(256)
+        guard let comma = header.firstIndex(of: UInt8(ascii: ",")) else { return false }
+        let mediaType = header[..<comma]
+        return mediaType.reversed().starts(with: "46esab;".utf8) && !mediaType.contains { $0 <= 0x20 }
     }
 }
 
@@ -89,7 +97,7 @@ extension JSONValue {
     /// Every string in the value, keys aside, except binary content (see `isBinary`).
     func forEachReadableString(_ body: (String) -> Void) {
         switch self {
-        case .string(let text): if !ChatRequest.isDataURL(text) { body(text) }
+        case .string(let text): body(text)
         case .array(let items): for item in items { item.forEachReadableString(body) }
         case .object(let fields):
             for key in fields.keys.sorted() where !Self.isBinary(key, in: fields) { fields[key]?.forEachReadableString(body) }
@@ -99,7 +107,7 @@ extension JSONValue {
 
     func rewritingReadableStrings(_ transform: (String) -> String) -> JSONValue {
         switch self {
-        case .string(let text): return ChatRequest.isDataURL(text) ? self : .string(transform(text))
+        case .string(let text): return .string(transform(text))
         case .array(let items): return .array(items.map { $0.rewritingReadableStrings(transform) })
         case .object(var fields):
             for key in fields.keys.sorted() where !Self.isBinary(key, in: fields) {
@@ -111,9 +119,14 @@ extension JSONValue {
     }
 
     /// The `data` of a base64 source (Anthropic images and documents) or of audio input (`format` beside
-    /// it, OpenAI's `input_audio`): bytes, not text.
+    /// it, OpenAI's `input_audio`), a file's `file_data`, and a base64 `data:` URL where a URL goes: bytes,
+    /// not text.
     static func isBinary(_ key: String, in fields: [String: JSONValue]) -> Bool {
-        guard key == "data" || key == "file_data" else { return false }
-        return fields["type"]?.stringValue == "base64" || fields["format"] != nil || key == "file_data"
+        switch key {
+        case "data": return fields["type"]?.stringValue == "base64" || fields["format"] != nil
+        case "file_data": return true
+        case "url", "image_url": return fields[key]?.stringValue.map(ChatRequest.isBase64DataURL) ?? false
+        default: return false
+        }
     }
 }

@@ -75,12 +75,15 @@ public struct PolicyStage: CallStage {
     /// documents indexed for retrieval may well quote one.
     public func beforeEmbeddings(_ request: EmbeddingRequest, scope: CallScope) async throws -> EmbeddingRequest {
         guard !exempt.contains(scope.model), scope.purpose != ModelCallTarget.probePurpose, let pii, let scanner else { return request }
-        guard let texts = request.texts else {
+        guard var texts = request.texts else {
             guard pii.action == .detect else {
                 throw Self.violation("token-array inputs cannot be checked for personal data; send the input as text, or exempt the model with `policy: none`")
             }
             return request
         }
+        let inputs = texts.count
+        // The end-user id leaves too, as a chat's `user` does.
+        if let user = request.user { texts.append(user) }
         let span = guardrailSpan("pii", scope: scope)
         defer { span.end() }
         var session = RedactionSession(mode: pii.action == .mask ? .mask : .redact, texts: texts)
@@ -100,8 +103,9 @@ public struct PolicyStage: CallStage {
         if case .string = request.input {
             rewritten.input = .string(redacted[0])
         } else {
-            rewritten.input = .array(redacted.map(JSONValue.string))
+            rewritten.input = .array(redacted.prefix(inputs).map(JSONValue.string))
         }
+        if request.user != nil { rewritten.user = redacted.last }
         return rewritten
     }
 

@@ -202,6 +202,10 @@ import Tracing
                     .other(Self.json(#"{"type":"image","source":{"type":"base64","media_type":"image/png","data":"aGVsbG8gYWxpY2Uuam9uZXNAZXhhbXBsZS5jb20="}}"#)),
                     .imageURL(url: "https://x.test/a.png?u=\(mail)", detail: nil),
                     .imageURL(url: "data:image/png;base64,iVBORw0KGgo=", detail: nil),
+                    // Text that merely starts with `data:` is text (a pasted SSE log, YAML).
+                    .other(Self.json(#"{"type":"document","source":{"type":"text","media_type":"text/plain","data":"data: {\"user\": \"\#(mail)\"}"}}"#)),
+                    .other(Self.json(#"{"type":"input_text","text":"data: \#(mail)"}"#)),
+                    .other(Self.json(#"{"type":"image_url","image_url":{"url":"data:image/png;base64,aGVsbG8="}}"#)),
                 ], contentIsText: false, name: mail),
             ])
             request.user = mail
@@ -215,9 +219,10 @@ import Tracing
             }
             let sent = try #require(upstream.received.first?.body)
             #expect(!sent.contains(mail), "\(sent)")
-            #expect(sent.components(separatedBy: "[[EMAIL_1]]").count - 1 == 11, "\(sent)")
+            #expect(sent.components(separatedBy: "[[EMAIL_1]]").count - 1 == 13, "\(sent)")
             // Binary content is left as it came.
             #expect(sent.contains("aGVsbG8gYWxpY2Uuam9uZXNAZXhhbXBsZS5jb20=") && sent.contains("data:image/png;base64,iVBORw0KGgo="))
+            #expect(sent.contains("data:image/png;base64,aGVsbG8="))
         }
     }
 
@@ -230,6 +235,9 @@ import Tracing
                 #"{"type":"document","source":{"type":"text","media_type":"text/plain","data":"\#(attack)"}}"#,
                 #"{"type":"search_result","source":"x","title":"t","content":[{"type":"text","text":"\#(attack)"}]}"#,
                 #"{"type":"input_text","text":"\#(attack)"}"#,
+                // A document's author cannot turn the guard off by starting with `data:`.
+                #"{"type":"document","source":{"type":"text","media_type":"text/plain","data":"data: \#(attack)"}}"#,
+                #"{"type":"search_result","source":"x","title":"t","content":[{"type":"text","text":"data:,\#(attack)"}]}"#,
             ] {
                 let request = ChatRequest(model: "m", messages: [ChatMessage(role: .user, content: [.other(Self.json(part))], contentIsText: false)])
                 let error = await #expect(throws: GatewayError.self) {
@@ -268,6 +276,12 @@ import Tracing
 
             try await Self.embed(.string("mail ada@example.com"), redact)
             #expect(upstream.received.last?.body.contains(#""input":"mail [[EMAIL_1]]""#) == true, "a single string stays a string")
+            // The end-user id leaves too, as a chat's `user` does.
+            _ = try await Self.run(redact, tracer: InMemoryTracer()) { executor in
+                try await executor.embeddings(EmbeddingRequest(model: "m", input: .array([.string("hello")]), user: "frank.user@example.com"), scope: CallScope(model: "m"))
+            }
+            let withUser = try #require(upstream.received.last?.body)
+            #expect(!withUser.contains("frank.user@example.com") && withUser.contains(#""input":["hello"]"#), "\(withUser)")
 
             let sentBefore = upstream.received.count
             let block = try Self.configuration(baseURL, policy: "  pii: {action: block}")
