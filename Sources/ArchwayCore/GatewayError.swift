@@ -52,6 +52,12 @@ public struct GatewayError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The route that decided the failed call, when one did: its answer names it (`x-archway-route`), as a
     /// successful one does.
     public var route: String?
+    /// The message without the part the upstream wrote (which may quote the request's content), for
+    /// where content may not go; nil when the message has none.
+    private var summary: String?
+
+    /// `message` without what the upstream wrote.
+    public var messageWithoutExcerpt: String { summary ?? message }
 
     public init(
         status: HTTPResponse.Status,
@@ -117,6 +123,9 @@ extension GatewayError {
 
     /// The client went away (or its request was cancelled): not a failure of any model.
     public var isClientClosed: Bool { kind == .clientClosed }
+
+    /// The gateway's shutdown cut the answer.
+    public var isShuttingDown: Bool { kind == .shuttingDown }
 }
 
 // MARK: - Client errors
@@ -289,9 +298,15 @@ extension GatewayError {
     /// stands for (Anthropic's `overloaded_error` to 503) but is not called an HTTP answer.
     public static func upstreamStatus(_ status: Int, provider: String, excerpt: String?, inStream: Bool = false) -> GatewayError {
         let detail = excerpt.map { ": \(bounded($0, to: 300))" } ?? ""
-        let message = inStream
-            ? "Upstream provider '\(provider)' sent an error event in its stream\(detail)"
-            : "Upstream provider '\(provider)' answered HTTP \(status)\(detail)"
+        let summary = inStream
+            ? "Upstream provider '\(provider)' sent an error event in its stream"
+            : "Upstream provider '\(provider)' answered HTTP \(status)"
+        var error = upstreamStatusError(status, message: summary + detail)
+        if excerpt != nil { error.summary = summary }
+        return error
+    }
+
+    private static func upstreamStatusError(_ status: Int, message: String) -> GatewayError {
         switch status {
         case 429:
             return GatewayError(.upstreamStatus(status), status: .tooManyRequests, type: "rate_limit_error", code: "rate_limit_exceeded", message: message, shortDescription: "429")

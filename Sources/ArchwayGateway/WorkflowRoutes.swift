@@ -75,7 +75,7 @@ final class WorkflowRoutes: Sendable {
             return streamed(workflow, inputs: inputs, parent: parent, context: context)
         }
         let result = try await ClientConnection.run(on: context.client) {
-            await runner.run(workflow, inputs: inputs, context: parent)
+            await runner.run(workflow, inputs: inputs, context: parent, cancellation: context.client)
         }
         return try Self.response(result)
     }
@@ -129,8 +129,9 @@ final class WorkflowRoutes: Sendable {
     func streamed(_ workflow: WorkflowConfiguration, inputs: [String: JSONValue], parent: ServiceContext, context: GatewayRequestContext) -> Response {
         let (events, continuation) = AsyncStream.makeStream(of: ByteBuffer.self)
         let runner = self.runner
+        let client = context.client
         let task = Task {
-            let result = await runner.run(workflow, inputs: inputs, context: parent) { event in
+            let result = await runner.run(workflow, inputs: inputs, context: parent, cancellation: client) { event in
                 switch event {
                 case .stepStarted(let step):
                     continuation.yield(Self.event("step.started", .object(["step": .string(step)])))
@@ -148,7 +149,6 @@ final class WorkflowRoutes: Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
-        let client = context.client
         let serverSpanEnd = context.serverSpanEnd
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             // The writer waits on the connection: a client that leaves cancels it at once, which ends the
@@ -165,6 +165,15 @@ final class WorkflowRoutes: Sendable {
                 }
             } catch {
                 let cause = client?.cancellationError ?? .clientClosed
+                if cause.isShuttingDown {
+                    // The shutdown cut the run: the client is still there, and is told so, as a chat stream's is.
+                    serverSpanEnd?.fail(cause.shortDescription, isError: true)
+                    try await writer.write(Self.event("error", .object(["error": .object([
+                        "message": .string(cause.message), "type": .string(cause.type), "code": .string(cause.code ?? ""),
+                    ])])))
+                    try await writer.finish(nil)
+                    return
+                }
                 serverSpanEnd?.fail(cause.shortDescription, isError: false)
                 throw error
             }
@@ -210,7 +219,7 @@ final class WorkflowRoutes: Sendable {
         context.serverSpan?.modifyAttributes { $0.set(GenAIAttributes.workflowName, workflow.name) }
         let parent = context.serviceContext
         let result = try await ClientConnection.run(on: context.client) {
-            await runner.run(workflow, inputs: inputs, context: parent)
+            await runner.run(workflow, inputs: inputs, context: parent, cancellation: context.client)
         }
         if let error = result.clientError { throw error }
         let content: String

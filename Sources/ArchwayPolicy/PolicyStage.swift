@@ -40,11 +40,13 @@ public struct PolicyStage: CallStage {
         try PIIScanner(kinds: Set(pii.entities.map(PIIKind.init)), custom: pii.custom.map { ($0.name, $0.pattern) })
     }
 
-    /// The masking applied to captured content (`capture_content: true` or `redacted`) when a PII policy is
-    /// configured (or `redacted` asks for one): every finding becomes `[[LABEL]]`.
+    /// The masking applied to what spans carry of a request's text when a PII policy is configured (or
+    /// `capture_content: redacted` asks for one): captured content, and the request values always on a
+    /// span (stop sequences, the conversation id). Every finding becomes `[[LABEL]]`, so under `detect`
+    /// too no detected value reaches a span.
     public static func contentFilter(for configuration: GatewayConfiguration) throws -> (@Sendable (String) -> String)? {
-        guard configuration.telemetry.captureContent else { return nil }
-        guard let pii = configuration.policy?.pii ?? (configuration.telemetry.captureRedacted ? PolicyConfiguration.PII() : nil) else { return nil }
+        let redacted = configuration.telemetry.captureContent && configuration.telemetry.captureRedacted
+        guard let pii = configuration.policy?.pii ?? (redacted ? PolicyConfiguration.PII() : nil) else { return nil }
         let scanner = try scanner(pii)
         return { text in
             let findings = scanner.scan(text)

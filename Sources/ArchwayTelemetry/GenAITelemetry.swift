@@ -24,8 +24,9 @@ public struct GenAITelemetry: Sendable {
     /// event name, its metadata the attributes, logged inside the evaluated span's context. The
     /// executable exports them as OTLP log records; nil drops them.
     public let events: Logger?
-    /// Applied to every captured content attribute (the PII policy's masking): with a policy, no detected
-    /// value reaches a span whatever `capture_content` says.
+    /// The PII policy's masking, applied to every captured content attribute and to the request's values
+    /// a span always carries (stop sequences, the conversation id): with a policy, no detected value
+    /// reaches a span whatever `capture_content` says.
     public let contentFilter: (@Sendable (String) -> String)?
     private let handles: MetricHandleCache
 
@@ -72,7 +73,7 @@ public struct GenAITelemetry: Sendable {
                 attributes.set(GenAIAttributes.requestTopP, request.topP)
                 attributes.set(GenAIAttributes.requestTopK, request.topK)
                 attributes.set(GenAIAttributes.requestMaxTokens, request.maxTokens)
-                attributes.set(GenAIAttributes.requestStopSequences, request.stop)
+                attributes.set(GenAIAttributes.requestStopSequences, contentFilter == nil ? request.stop : request.stop?.map(filtered))
                 attributes.set(GenAIAttributes.requestSeed, request.seed)
                 attributes.set(GenAIAttributes.requestFrequencyPenalty, request.frequencyPenalty)
                 attributes.set(GenAIAttributes.requestPresencePenalty, request.presencePenalty)
@@ -80,7 +81,7 @@ public struct GenAITelemetry: Sendable {
                 if request.stream { attributes.set(GenAIAttributes.requestStream, true) }
                 if request.responseFormat != nil { attributes.set(GenAIAttributes.outputType, request.outputType) }
                 if let conversation = request.extra["conversation_id"]?.stringValue ?? request.extra["metadata"]?["conversation_id"]?.stringValue {
-                    attributes.set(GenAIAttributes.conversationID, conversation)
+                    attributes.set(GenAIAttributes.conversationID, filtered(conversation))
                 }
             }
         }
@@ -125,7 +126,9 @@ public struct GenAITelemetry: Sendable {
                 span.modifyAttributes { $0.set(GenAIAttributes.outputMessages, filtered(ContentCapture.outputMessages(output))) }
             }
             if let error = outcome.error {
-                span.setStatus(SpanStatus(code: .error, message: error.message))
+                // A provider's error may quote the request ("Invalid value: '…'"): its excerpt is content,
+                // on the span only with content captured (and masked by the policy).
+                span.setStatus(SpanStatus(code: .error, message: captureContent ? filtered(error.message) : error.messageWithoutExcerpt))
             }
         }
         recordMetrics(outcome)

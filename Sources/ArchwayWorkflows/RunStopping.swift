@@ -12,14 +12,15 @@ final class RunStopping: Sendable {
 }
 
 /// What stopped a step's model call when it was cancelled: the run's deadline, another step's failure,
-/// or (otherwise) the caller leaving.
+/// or (otherwise) what stopped the caller: its client leaving, or the gateway's shutdown.
 struct StepCancellation: CancellationCause {
     let clock: any GatewayClock
     let runDeadline: ContinuousClock.Instant
     let stopping: RunStopping
+    let caller: (any CancellationCause)?
 
     var cancellationError: GatewayError {
         if clock.now >= runDeadline { return .deadlineExceeded }
-        return stopping.isStopping ? .stoppedByRun : .clientClosed
+        return stopping.isStopping ? .stoppedByRun : caller?.cancellationError ?? .clientClosed
     }
 }

@@ -44,9 +44,19 @@ public struct WorkflowResult: Sendable {
     /// could not use).
     public var clientError: GatewayError? {
         guard let (step, error) = failure else { return nil }
-        // The caller left: 499 for spans and metrics, which no client reads.
+        // The caller left (499 for spans and metrics, which no client reads), or the shutdown cut the run (503).
         if let closed = error.clientClosed { return closed }
         let name = step.map { "'\($0)'" } ?? "(none running)"
+        if let refusal = error.policyRefusal {
+            // The client's input was refused before it left: the client's to fix, as on the chat route.
+            return GatewayError(
+                status: .badRequest,
+                type: "invalid_request_error",
+                code: "policy_violation",
+                message: "Workflow '\(workflow)' was refused in step \(name): \(refusal.message)",
+                shortDescription: "policy_violation"
+            )
+        }
         if error.isDeadline {
             return GatewayError(
                 status: .gatewayTimeout,

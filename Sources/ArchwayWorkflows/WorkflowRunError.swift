@@ -32,10 +32,23 @@ public struct WorkflowRunError: Error, Sendable, Hashable, CustomStringConvertib
     /// Another step failed the run, which stopped this one.
     public static var stopped: Self { Self(.stopped) }
 
-    /// The caller went away: the call error it ended with (`client_closed`, 499), or nil.
+    /// The caller went away, or the gateway's shutdown cut the run: the call error it ended with
+    /// (`client_closed`, 499; `shutting_down`, 503), or nil.
     public var clientClosed: GatewayError? {
-        if case .call(let error) = code, error.isClientClosed { return error }
+        if case .call(let error) = code, error.isClientClosed || error.isShuttingDown { return error }
         return nil
+    }
+
+    /// The gateway's policy refused the step's prompt: the client's input is at fault, and nothing left.
+    var policyRefusal: GatewayError? {
+        if case .call(let error) = code, error.code == "policy_violation" { return error }
+        return nil
+    }
+
+    /// What a span's status may say: without a provider's words, which may quote the request.
+    public var spanDescription: String {
+        if case .call(let error) = code { return error.messageWithoutExcerpt }
+        return description
     }
 
     /// Low-cardinality class for `error.type`.

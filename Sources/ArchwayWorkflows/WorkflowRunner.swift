@@ -53,6 +53,7 @@ public struct WorkflowRunner: Sendable {
         inputs: [String: JSONValue],
         context: ServiceContext = .topLevel,
         deadline callerDeadline: ContinuousClock.Instant? = nil,
+        cancellation caller: (any CancellationCause)? = nil,
         events: (@Sendable (WorkflowEvent) -> Void)? = nil
     ) async -> WorkflowResult {
         let start = clock.now
@@ -83,7 +84,7 @@ public struct WorkflowRunner: Sendable {
                 for name in names {
                     guard let step = workflow.step(named: name) else { continue }
                     events?(.stepStarted(name))
-                    group.addTask { .step(name, await runStep(step, workflow: workflow.name, values: values, parent: runContext, runDeadline: runDeadline, stopping: stopping)) }
+                    group.addTask { .step(name, await runStep(step, workflow: workflow.name, values: values, parent: runContext, runDeadline: runDeadline, stopping: stopping, caller: caller)) }
                 }
             }
             group.addTask { [clock] in
@@ -137,10 +138,10 @@ public struct WorkflowRunner: Sendable {
 
         result.order = workflow.steps.map(\.name).filter { result.steps[$0] != nil }
         if Task.isCancelled {
-            // The caller went away (its request's task was cancelled, which stopped the steps): that is how
-            // the run ended, whatever the cancelled steps left their followers to make of it (a template's
-            // missing value), and never a success.
-            result.failure = (nil, .call(.clientClosed))
+            // The caller went away, or the gateway's shutdown cut the run (its request's task was cancelled,
+            // which stopped the steps): that is how the run ended, whatever the cancelled steps left their
+            // followers to make of it (a template's missing value), and never a success.
+            result.failure = (nil, .call(caller?.cancellationError ?? .clientClosed))
         }
         if result.failure == nil {
             do {
@@ -154,7 +155,7 @@ public struct WorkflowRunner: Sendable {
         if let (_, error) = result.failure {
             dimensions.append((GenAIAttributes.errorType, error.shortDescription))
             span.modifyAttributes { $0.set(GenAIAttributes.errorType, error.shortDescription) }
-            span.setStatus(SpanStatus(code: .error, message: result.clientError?.message))
+            span.setStatus(SpanStatus(code: .error, message: error.spanDescription))
         }
         telemetry.histogram(GenAIMetricSet.workflowDuration, unit: "s", dimensions).record(result.duration.seconds)
         span.end()
@@ -169,14 +170,15 @@ public struct WorkflowRunner: Sendable {
         values: WorkflowContext,
         parent: ServiceContext,
         runDeadline: ContinuousClock.Instant,
-        stopping: RunStopping
+        stopping: RunStopping,
+        caller: (any CancellationCause)?
     ) async -> WorkflowStepResult {
         let span = telemetry.tracer.startSpan("workflow_step \(step.name)", context: parent, ofKind: .internal)
         let start = clock.now
         let deadline = Self.callDeadline(run: runDeadline, stepStart: start, timeout: step.timeout)
         // What a cancelled call of this step was stopped by, for its span and metrics: the run's deadline,
         // another step's failure, or (otherwise) the caller leaving.
-        let cancellation = StepCancellation(clock: clock, runDeadline: runDeadline, stopping: stopping)
+        let cancellation = StepCancellation(clock: clock, runDeadline: runDeadline, stopping: stopping, caller: caller)
         let tally = StepTally()
         var result = WorkflowStepResult(status: .succeeded, output: nil, model: nil, usage: nil, costUSD: 0, duration: .zero, attempts: 0, error: nil)
         do {
@@ -190,7 +192,7 @@ public struct WorkflowRunner: Sendable {
                 result.output = try await call(step, values: values, context: span.context, deadline: deadline, tally: tally, cancellation: cancellation)
             }
         } catch {
-            let failure = classify(error, deadline: deadline, runDeadline: runDeadline)
+            let failure = classify(error, deadline: deadline, runDeadline: runDeadline, caller: caller)
             result.error = failure
             if failure.isDeadline {
                 // The run reports the deadline; this step was cut off by it (as the run's document, the span
@@ -231,7 +233,7 @@ public struct WorkflowRunner: Sendable {
         if let error = result.error {
             span.modifyAttributes { $0.set(GenAIAttributes.errorType, error.shortDescription) }
             if result.status == .failed || result.status == .cancelled {
-                span.setStatus(SpanStatus(code: .error, message: error.description))
+                span.setStatus(SpanStatus(code: .error, message: error.spanDescription))
             }
         }
         let dimensions = [(GenAIAttributes.workflowName, workflow), (GenAIAttributes.archwayWorkflowStepName, step.name)]
@@ -246,12 +248,12 @@ public struct WorkflowRunner: Sendable {
 
     /// What a step's failure was: a cancellation at or past the run's deadline is the deadline; past the
     /// step's own budget, its timeout.
-    private func classify(_ error: any Error, deadline: ContinuousClock.Instant, runDeadline: ContinuousClock.Instant) -> WorkflowRunError {
+    private func classify(_ error: any Error, deadline: ContinuousClock.Instant, runDeadline: ContinuousClock.Instant, caller: (any CancellationCause)?) -> WorkflowRunError {
         let now = clock.now
         if now >= runDeadline { return .deadline }
         if now >= deadline { return .timedOut }
         if let failure = error as? WorkflowRunError { return failure }
-        if error is CancellationError { return .call(.clientClosed) }
+        if error is CancellationError { return .call(caller?.cancellationError ?? .clientClosed) }
         return .call(GatewayError(error))
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import ArchwayCore
 import ArchwayTelemetry
 import InMemoryTracing
@@ -66,6 +67,30 @@ import Tracing
         #expect(attributes["archway.model"]?.toSpanAttribute() == .string("fast"))
         #expect(attributes["gen_ai.input.messages"] == nil, "content is opt-in")
         #expect(finished.status == nil)
+    }
+
+    /// With a PII policy, its masking covers the request values every span carries (stop sequences, the
+    /// conversation id), content captured or not; a provider's error, which may quote the request, reaches
+    /// the status only with content captured (and masked).
+    @Test func requestValuesOnEverySpanAreMaskedAndProviderWordsAreContent() throws {
+        let mask: @Sendable (String) -> String = { $0.replacingOccurrences(of: "ada@example.com", with: "[[EMAIL]]") }
+        var request = request()
+        request.stop = ["ada@example.com"]
+        request.extra = ["metadata": .object(["conversation_id": .string("conv ada@example.com")])]
+        let failure = GatewayError.upstreamStatus(400, provider: "main", excerpt: "Invalid value: 'ZEBRA ada@example.com'")
+        for capture in [false, true] {
+            let tracer = InMemoryTracer()
+            let telemetry = GenAITelemetry(tracer: tracer, metrics: TestMetrics(), captureContent: capture, contentFilter: mask)
+            let span = telemetry.startModelCall(target, chat: request, context: .topLevel)
+            telemetry.finish(span, outcome: outcome(error: failure))
+            let finished = try #require(tracer.finishedSpans.first)
+            #expect(finished.attributes["gen_ai.request.stop_sequences"]?.toSpanAttribute() == .stringArray(["[[EMAIL]]"]))
+            #expect(finished.attributes["gen_ai.conversation.id"]?.toSpanAttribute() == .string("conv [[EMAIL]]"))
+            let status = try #require(finished.status?.message)
+            #expect(!status.contains("ada@example.com"))
+            #expect(status.contains("ZEBRA") == capture, "\(status)")
+            #expect(status.hasPrefix("Upstream provider 'main' answered HTTP 400"))
+        }
     }
 
     @Test func failureSetsErrorTypeAndStatus() throws {

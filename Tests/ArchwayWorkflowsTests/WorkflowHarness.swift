@@ -34,13 +34,13 @@ struct WorkflowHarness {
 
     var workflow: WorkflowConfiguration { configuration.workflows[0] }
 
-    func run(_ inputs: [String: JSONValue] = [:]) async throws -> WorkflowResult {
+    func run(_ inputs: [String: JSONValue] = [:], cancellation: (any CancellationCause)? = nil) async throws -> WorkflowResult {
         try await TestExecutor.with(
             configuration,
             telemetry: GenAITelemetry(tracer: tracer, metrics: metrics),
             pricing: PricingIndex(models: configuration.models)
         ) { executor in
-            await WorkflowRunner(executor: executor).run(workflow, inputs: inputs)
+            await WorkflowRunner(executor: executor).run(workflow, inputs: inputs, cancellation: cancellation)
         }
     }
 

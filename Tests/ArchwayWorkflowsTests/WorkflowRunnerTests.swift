@@ -1,5 +1,6 @@
 import ArchwayConfig
 import ArchwayCore
+import ArchwayExecution
 import ArchwayTelemetry
 import ArchwayTestSupport
 @testable import ArchwayWorkflows
@@ -214,6 +215,38 @@ import Tracing
             #expect(result.failure?.error.shortDescription == "client_closed")
             #expect(result.clientError?.status.code == 499)
         }
+    }
+
+    /// A run the gateway's shutdown cut is `shutting_down` (503, the client told to retry elsewhere), not
+    /// a client that left (499, which no client should read).
+    @Test func aRunCutByTheShutdownIsShuttingDownNotClientClosed() async throws {
+        struct Shutdown: CancellationCause { var cancellationError: GatewayError { .shuttingDown } }
+        let upstream = WorkflowHarness.upstream(reply: "done ")
+        try await upstream.run { baseURL in
+            let harness = try WorkflowHarness(baseURL: baseURL, workflows: """
+              w:
+                steps:
+                  slow: {model: m, prompt: "slow"}
+                output: "{{steps.slow.output}}"
+            """)
+            let run = Task { try await harness.run(cancellation: Shutdown()) }
+            try await Task.sleep(for: .milliseconds(300))
+            run.cancel()
+            let result = try await run.value
+            #expect(result.failure?.error.shortDescription == "shutting_down")
+            #expect(result.clientError?.status == .serviceUnavailable && result.clientError?.code == "shutting_down")
+            #expect(result.steps["slow"]?.error?.shortDescription == "shutting_down")
+        }
+    }
+
+    /// A step the policy refused is the client's input at fault (400 `policy_violation`, as on the chat
+    /// route), not a provider's failure (502).
+    @Test func aStepThePolicyRefusedIsTheClientsError() {
+        let refusal = GatewayError(status: .badRequest, type: "invalid_request_error", code: "policy_violation", message: "refused: prompt injection", shortDescription: "policy_violation")
+        let result = WorkflowResult(workflow: "w", output: nil, steps: [:], order: [], traceID: nil, failure: ("j", .call(refusal)), duration: .zero)
+        #expect(result.clientError?.status == .badRequest)
+        #expect(result.clientError?.code == "policy_violation" && result.clientError?.type == "invalid_request_error")
+        #expect(result.clientError?.message.contains("'j'") == true)
     }
 
     @Test func aMissingValueIsAnErrorNeverAnEmptyString() throws {
