@@ -44,7 +44,9 @@ extension ChatRequest {
             }
             message.name = message.name.map(transform)
             for call in message.toolCalls.indices {
-                message.toolCalls[call].arguments = transform(message.toolCalls[call].arguments)
+                let arguments = message.toolCalls[call].arguments
+                let redacted = transform(arguments)
+                message.toolCalls[call].arguments = redacted == arguments ? arguments : Self.quotingBarePlaceholders(redacted)
             }
             messages[index] = message
         }
@@ -59,6 +61,63 @@ extension ChatRequest {
         stop = stop?.map(transform)
         user = user.map(transform)
         for key in extra.keys.sorted() { extra[key] = extra[key]?.rewritingReadableStrings(transform) }
+    }
+
+    /// Tool-call arguments (a JSON document) with each placeholder that stands outside a string literal
+    /// quoted: a value the JSON held as a number (`{"card": 4111111111111111}`) became `[[CREDIT_CARD_1]]`,
+    /// which is no JSON, and the provider got invalid arguments (an Anthropic one, none at all). As a
+    /// string it stays valid JSON, and the model sees the placeholder. Placeholders begin `[[` and a
+    /// capital letter, which nothing valid in JSON does outside a string.
+    static func quotingBarePlaceholders(_ arguments: String) -> String {
+        let bytes = Array(arguments.utf8)
+        guard let first = bytes.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }),
+              first == UInt8(ascii: "{") || first == UInt8(ascii: "[") else { return arguments }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 8)
+        var inString = false
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if inString {
+                out.append(byte)
+                if byte == UInt8(ascii: "\\"), index + 1 < bytes.count {
+                    out.append(bytes[index + 1])
+                    index += 2
+                    continue
+                }
+                if byte == UInt8(ascii: "\"") { inString = false }
+                index += 1
+                continue
+            }
+            if byte == UInt8(ascii: "\"") {
+                inString = true
+            } else if byte == UInt8(ascii: "["), let end = placeholderEnd(bytes, at: index) {
+                out.append(UInt8(ascii: "\""))
+                out.append(contentsOf: bytes[index..<end])
+                out.append(UInt8(ascii: "\""))
+                index = end
+                continue
+            }
+            out.append(byte)
+            index += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The end of a placeholder (`[[LABEL]]`, `[[LABEL_3]]`, `[[LABEL_3_x9z]]`) starting at `index`.
+    private static func placeholderEnd(_ bytes: [UInt8], at index: Int) -> Int? {
+        guard index + 4 < bytes.count, bytes[index + 1] == UInt8(ascii: "["), (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(bytes[index + 2]) else { return nil }
+        var end = index + 2
+        while end < bytes.count, end - index < 64 {
+            let byte = bytes[end]
+            if byte == UInt8(ascii: "]") {
+                return end + 1 < bytes.count && bytes[end + 1] == UInt8(ascii: "]") ? end + 2 : nil
+            }
+            guard (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_") else { return nil }
+            end += 1
+        }
+        return nil
     }
 
     /// `data:<media type>[;params];base64,<bytes>`: the media type part has no spaces and ends within

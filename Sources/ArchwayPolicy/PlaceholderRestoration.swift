@@ -9,9 +9,11 @@ public struct PlaceholderRestoration: AnswerTransform {
     /// The same for tool-call arguments: values escaped for the JSON strings they go back into.
     let argumentRestorer: StreamRestorer
 
-    public init(session: RedactionSession) {
-        self.restorer = session.streamRestorer()
+    /// - Parameter contentIsJSON: the request asked for a JSON answer (`response_format` `json_object` or
+    ///   `json_schema`): its values go back into JSON strings, escaped, as tool-call arguments' do.
+    public init(session: RedactionSession, contentIsJSON: Bool = false) {
         self.argumentRestorer = session.streamRestorer(insideJSONStrings: true)
+        self.restorer = contentIsJSON ? argumentRestorer : session.streamRestorer()
     }
 
     public func transform(_ response: ChatResponse) -> ChatResponse {

@@ -186,7 +186,7 @@ public struct PolicyStage: CallStage {
         case .mask:
             return .rewrite(rewritten)
         case .redact:
-            return .rewrite(rewritten, answers: PlaceholderRestoration(session: session))
+            return .rewrite(rewritten, answers: PlaceholderRestoration(session: session, contentIsJSON: request.responseFormat != nil && request.outputType == "json"))
         }
     }
 

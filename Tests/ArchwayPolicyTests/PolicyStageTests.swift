@@ -226,6 +226,27 @@ import Tracing
         }
     }
 
+    /// A card number the tool-call history holds as a JSON number leaves as a string placeholder: the
+    /// arguments stay valid JSON, their other fields intact.
+    @Test func aNumberInToolCallArgumentsIsRedactedIntoValidJSON() async throws {
+        let upstream = Self.echo(stream: false)
+        try await upstream.run { baseURL in
+            let configuration = try Self.configuration(baseURL, policy: "  pii: {action: redact}")
+            let request = ChatRequest(model: "m", messages: [
+                .text(.user, "charge it"),
+                ChatMessage(role: .assistant, toolCalls: [ToolCall(id: "t1", name: "charge", arguments: #"{"card": 4111111111111111, "ip": "10.1.2.3", "amount": 12.5}"#)]),
+                ChatMessage(role: .tool, content: [.text("done")], toolCallID: "t1"),
+            ])
+            _ = try await Self.run(configuration, tracer: InMemoryTracer()) { executor in
+                try await executor.chat(Relayable(request), scope: CallScope(model: "m"))
+            }
+            let sent = try JSONDecoder().decode(JSONValue.self, from: Data(try #require(upstream.received.first?.body).utf8))
+            let arguments = try #require(sent["messages"]?.arrayValue?[1]["tool_calls"]?.arrayValue?.first?["function"]?["arguments"]?.stringValue)
+            let parsed = try JSONDecoder().decode(JSONValue.self, from: Data(arguments.utf8))
+            #expect(parsed["card"]?.stringValue == "[[CREDIT_CARD_1]]" && parsed["ip"]?.stringValue == "[[IP_ADDRESS_1]]" && parsed["amount"] == .number(12.5), "\(arguments)")
+        }
+    }
+
     @Test func anInjectionInAnotherPartTypeIsScoredToo() async throws {
         let upstream = Self.echo(stream: false)
         try await upstream.run { baseURL in

@@ -178,4 +178,33 @@ import Testing
         // Message text gets the value as it was.
         #expect(session.restore("key: \(placeholder)") == "key: " + secret)
     }
+
+    /// An answer the request asked to be JSON (`response_format`) gets its values back escaped, as tool-call
+    /// arguments do: a PEM key's newlines or a `\` would otherwise make it invalid JSON.
+    @Test func jsonAnswersGetTheirValuesBackEscaped() throws {
+        let secret = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\"q\\b\n-----END RSA PRIVATE KEY-----"
+        var session = RedactionSession(mode: .redact, texts: [secret])
+        let placeholder = session.redact(secret, findings: [PIIFinding(kind: .secret, range: 0..<secret.utf8.count)])
+        let content = #"{"key":"\#(placeholder)"}"#
+        let message = ChatMessage(role: .assistant, content: [.text(content)])
+        let response = ChatResponse(id: "c", model: "m", created: 1, choices: [.init(index: 0, message: message, finishReason: .stop)], usage: nil)
+        let json = PlaceholderRestoration(session: session, contentIsJSON: true).transform(response)
+        let restored = try #require(json.choices.first?.message.text)
+        #expect(try JSONDecoder().decode([String: String].self, from: Data(restored.utf8))["key"] == secret)
+        // Plain text gets the value as it was.
+        let plain = PlaceholderRestoration(session: session).transform(response)
+        #expect(plain.choices.first?.message.text == #"{"key":"\#(secret)"}"#)
+    }
+}
+
+@Suite struct ToolArgumentRedactionTests {
+    /// A value the arguments held as a number is redacted into a string: the arguments stay valid JSON
+    /// (an Anthropic provider got `{}` for invalid ones, an OpenAI one invalid arguments).
+    @Test func placeholdersOutsideStringsAreQuoted() throws {
+        let quoted = ChatRequest.quotingBarePlaceholders(#"{"card": [[CREDIT_CARD_1]], "ip": "[[IP_ADDRESS_1]]", "n": [[1]], "s": "a \"[[X]]\" \\", "m": [[EMAIL]], "l": [[[PHONE_2_k3x]]]}"#)
+        #expect(quoted == #"{"card": "[[CREDIT_CARD_1]]", "ip": "[[IP_ADDRESS_1]]", "n": [[1]], "s": "a \"[[X]]\" \\", "m": "[[EMAIL]]", "l": ["[[PHONE_2_k3x]]"]}"#)
+        _ = try JSONDecoder().decode(JSONValue.self, from: Data(quoted.utf8))
+        // Text that is no JSON document is left as it is.
+        #expect(ChatRequest.quotingBarePlaceholders("card [[CREDIT_CARD_1]]") == "card [[CREDIT_CARD_1]]")
+    }
 }
