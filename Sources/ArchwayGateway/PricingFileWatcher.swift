@@ -9,10 +9,14 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// Reloads `pricing.file` when it changes (checked every `interval`): its prices replace those of the
+/// Reloads `pricing.file` when it changes (read every `interval`): its prices replace those of the
 /// models it names, at once, and a model it stops naming goes back to its configured price. A file with
 /// problems is reported and left unapplied; the prices in force stay. So do they when the file goes away
 /// (a deploy step between removing and writing it, say), which is reported once.
+///
+/// A change is a change of the file's text, not of its modification time: a Kubernetes ConfigMap is a
+/// symbolic link whose own time never changes while the file behind it is swapped, and `cp -p` or
+/// `rsync -t` replace a file keeping its time. A prices file is small; reading it each second is cheap.
 struct PricingFileWatcher: Service {
     let path: String
     let pricing: PricingIndex
@@ -21,36 +25,44 @@ struct PricingFileWatcher: Service {
     let logger: Logger
     var interval: Duration = .seconds(1)
 
-    /// Reads the file now; returns its modification stamp (nil when it cannot be read).
-    @discardableResult
-    func load(after previous: Date? = nil) -> Date? {
-        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-        let stamp = attributes?[.modificationDate] as? Date
-        guard let stamp, stamp != previous else { return stamp ?? previous }
+    /// What the last look at the file found, so each problem is reported once.
+    enum FileState: Equatable {
+        case applied(String)
+        case missing
+        case unreadable
+    }
+
+    /// Reads the file now and applies it when its text differs from what was last read; reports a
+    /// file gone or unreadable once.
+    func check(after previous: FileState?) -> FileState {
+        guard FileManager.default.fileExists(atPath: path) else {
+            if previous == nil {
+                logger.warning("pricing file not found; it is applied once it appears", metadata: ["file": "\(path)"])
+            } else if previous != .missing {
+                logger.warning("pricing file removed; the prices it set stay in force until it is back", metadata: ["file": "\(path)"])
+            }
+            return .missing
+        }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            if previous != .unreadable { logger.warning("pricing file cannot be read", metadata: ["file": "\(path)"]) }
+            return .unreadable
+        }
+        if previous == .applied(text) { return .applied(text) }
         do {
-            let text = try String(contentsOfFile: path, encoding: .utf8)
             let prices = try loader.loadPricing(yaml: text, file: path, knownModels: knownModels)
             pricing.replaceFromFile(prices)
             logger.info("pricing file loaded", metadata: ["file": "\(path)", "models": "\(prices.keys.sorted().joined(separator: ","))"])
-        } catch let error as ConfigurationError {
-            logger.warning("pricing file not applied: \(error.description)")
         } catch {
-            logger.warning("pricing file cannot be read", metadata: ["file": "\(path)"])
+            logger.warning("pricing file not applied: \(error.description)")
         }
-        return stamp
+        // Read, applied or not: the same text is not read as a change again (nor reported again).
+        return .applied(text)
     }
 
     func run() async throws {
-        var stamp = load()
-        var missing = stamp == nil
-        if missing { logger.warning("pricing file not found; it is applied once it appears", metadata: ["file": "\(path)"]) }
+        var state = check(after: nil)
         await repeatUntilGracefulShutdown(every: interval, pauseFirst: true) {
-            let exists = FileManager.default.fileExists(atPath: path)
-            if !exists, !missing {
-                logger.warning("pricing file removed; the prices it set stay in force until it is back", metadata: ["file": "\(path)"])
-            }
-            missing = !exists
-            stamp = load(after: stamp)
+            state = check(after: state)
         }
     }
 }

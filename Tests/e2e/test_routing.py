@@ -216,6 +216,42 @@ def test_route_metrics_are_exported(client, gw, otlp_sink):
     wait_for(names, timeout=10, interval=0.2, message="routing metrics")
 
 
+def test_a_configmap_mounted_pricing_file_is_reloaded_when_its_target_is_swapped(gateway, sim, tmp_path):
+    """Kubernetes mounts a ConfigMap as `prices.yaml -> ..data/prices.yaml`, `..data -> ..<version>`, and
+    updates it by pointing `..data` at a new directory: no file the path names changes its time. A file
+    replaced by one keeping its time (`cp -p`) is a change too."""
+    import os
+    first = tmp_path / "..2026_01"
+    first.mkdir()
+    (first / "prices.yaml").write_text("models:\n  mid: {input: 1.0, output: 2.0}\n")
+    os.symlink(first.name, tmp_path / "..data")
+    os.symlink("..data/prices.yaml", tmp_path / "prices.yaml")
+    config = route_config(sim)
+    config["pricing"] = {"file": str(tmp_path / "prices.yaml")}
+    gw = gateway(config)
+
+    def in_force(model):
+        return httpx.get(f"{gw.base_url}/admin/pricing", timeout=5).json()["models"][model]["in_force"]
+
+    assert in_force("mid") == {"input": 1.0, "output": 2.0, "cached_input": None}
+    second = tmp_path / "..2026_02"
+    second.mkdir()
+    (second / "prices.yaml").write_text("models:\n  mid: {input: 9.0, output: 9.0}\n")
+    os.symlink(second.name, tmp_path / "..data_tmp")
+    os.replace(tmp_path / "..data_tmp", tmp_path / "..data")
+    wait_for(lambda: in_force("mid") == {"input": 9.0, "output": 9.0, "cached_input": None}, timeout=5, interval=0.2,
+             message="the swapped ConfigMap's prices in force")
+    # Same modification time, new text.
+    target = second / "prices.yaml"
+    stat = target.stat()
+    replacement = tmp_path / "replacement.yaml"
+    replacement.write_text("models:\n  mid: {input: 7.0, output: 7.0}\n")
+    os.utime(replacement, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.replace(replacement, target)
+    wait_for(lambda: in_force("mid") == {"input": 7.0, "output": 7.0, "cached_input": None}, timeout=5, interval=0.2,
+             message="the replaced file's prices in force")
+
+
 def test_the_pricing_file_is_applied_and_reloaded_when_it_changes(gateway, sim, tmp_path):
     config = route_config(sim)
     prices = tmp_path / "prices.yaml"
