@@ -19,11 +19,15 @@ public struct ConsistencyEvaluator: Sendable {
 
     let executor: ModelCallExecutor
     let scores: ConsistencyScores
+    /// The models' statistics: a shadow call is not made to a model held back by its provider's
+    /// `retry-after` or ejected, as a route would not call it.
+    let statistics: RoutingStatistics?
     let logger: Logger
 
-    public init(executor: ModelCallExecutor, scores: ConsistencyScores, logger: Logger) {
+    public init(executor: ModelCallExecutor, scores: ConsistencyScores, statistics: RoutingStatistics? = nil, logger: Logger) {
         self.executor = executor
         self.scores = scores
+        self.statistics = statistics
         self.logger = logger
     }
 
@@ -54,6 +58,14 @@ public struct ConsistencyEvaluator: Sendable {
 
     /// One shadow call: the sampled request to `model`, linked to the evaluated call. Nil when it failed.
     private func shadowAnswer(_ sample: ConsistencySample, model: String) async -> ConsistencySample.Answer? {
+        if let statistics, let stats = statistics.stats(for: model) {
+            let now = statistics.now
+            if stats.isCoolingDown(at: now) || stats.isEjected(at: now) {
+                // Its provider asked for quiet, or it is out: a call would fail (and restart the hold).
+                count(sample.route, outcome: "skipped")
+                return nil
+            }
+        }
         let scope = CallScope(model: model, purpose: ModelCallTarget.shadowPurpose, link: sample.answeredContext)
         do {
             let (response, context) = try await executor.answer(Relayable(sample.request), scope: scope)

@@ -89,7 +89,7 @@ public enum Gateway {
         if sampler.isActive {
             services.append(ShadowSampleService(
                 sampler: sampler,
-                evaluator: ConsistencyEvaluator(executor: executor, scores: consistency, logger: logger),
+                evaluator: ConsistencyEvaluator(executor: executor, scores: consistency, statistics: statistics, logger: logger),
                 maxConcurrency: configuration.shadow.maxConcurrency
             ))
         }

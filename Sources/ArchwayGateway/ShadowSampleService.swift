@@ -14,10 +14,14 @@ struct ShadowSampleService: Service {
             await withTaskGroup(of: Void.self) { group in
                 var running = 0
                 for await sample in sampler.samples {
+                    // At shutdown the stream still hands over what it had queued: dropped, not started as
+                    // calls cancelled at once (which would count as failures nobody caused).
+                    if Task.isCancelled { break }
                     if running >= maxConcurrency {
                         // Take the next sample only once one under way has ended.
                         _ = await group.next()
                         running -= 1
+                        if Task.isCancelled { break }
                     }
                     group.addTask { await evaluator.evaluate(sample) }
                     running += 1

@@ -101,7 +101,7 @@ final class EventCapture: Sendable {
                 pricing: pricing,
                 sampler: sampler
             ) { executor in
-                try await body(executor, sampler, ConsistencyEvaluator(executor: executor, scores: scores, logger: Logger(label: "test")), scores)
+                try await body(executor, sampler, ConsistencyEvaluator(executor: executor, scores: scores, statistics: statistics, logger: Logger(label: "test")), scores)
             }
         }
     }
@@ -191,6 +191,33 @@ final class EventCapture: Sendable {
                 ("unit", "{sample}"), (GenAIAttributes.archwayRouteName, "r"), ("outcome", "dropped"),
             ])
             #expect(dropped.totalValue == 2)
+        }
+    }
+
+    /// A reference whose provider asked for quiet (`retry-after`) is not asked for shadow answers until
+    /// then, as a route would not call it: the samples are counted `skipped`.
+    @Test func aReferenceHeldBackByRetryAfterIsNotCalled() async throws {
+        let upstream = ScriptedUpstream { received, index in
+            if received.body.contains("ref-up") {
+                return .scriptedJSON(#"{"error":{"message":"slow down"}}"#, status: .tooManyRequests, headers: [.retryAfter: "30"])
+            }
+            return .scriptedJSON(Self.completion(Self.reference, id: "c\(index)"))
+        }
+        try await upstream.run { baseURL in
+            let setup = try Setup(baseURL: baseURL)
+            try await setup.run { executor, sampler, evaluator, _ in
+                var samples = sampler.samples.makeAsyncIterator()
+                let request = ChatRequest(model: "r", messages: [ChatMessage(role: .user, content: [.text("hi")])])
+                for _ in 0..<3 {
+                    _ = try await executor.chat(Relayable(request), scope: CallScope(model: "r"))
+                    await evaluator.evaluate(try #require(await samples.next()))
+                }
+            }
+            #expect(upstream.received.filter { $0.body.contains("ref-up") }.count == 1, "asked once, then held back")
+            let skipped = try setup.metrics.expectCounter(GenAIMetricSet.shadowSamples, [
+                ("unit", "{sample}"), (GenAIAttributes.archwayRouteName, "r"), ("outcome", "skipped"),
+            ])
+            #expect(skipped.totalValue == 2)
         }
     }
 }
