@@ -247,6 +247,21 @@ extension NodeReader {
                 valid = false
             }
         }
+        // Steps named inside sections: the schedule waits for each, so an unknown one would hang every run.
+        let checked = Set(template.references.compactMap { $0.first == "steps" && $0.count > 1 ? $0[1] : nil })
+        for step in template.referencedSteps where !checked.contains(step) {
+            if !steps.contains(step) {
+                report(node, path, "'steps.\(step)' (inside a section) names an unknown step '\(step)'")
+                valid = false
+            } else if step == selfName {
+                report(node, path, "'steps.\(step)' (inside a section): a step cannot reference its own output")
+                valid = false
+            }
+        }
+        for tag in template.unsupportedTags {
+            report(node, path, "'{{\(tag)}}': partials and delimiter changes are not supported in workflow templates")
+            valid = false
+        }
         return valid ? template : nil
     }
 

@@ -12,6 +12,9 @@ public struct WorkflowTemplate: Sendable {
     public let references: [[String]]
     /// Steps referenced anywhere in the template, sections included.
     public let referencedSteps: [String]
+    /// Tags a workflow template may not use (a partial `{{> x}}`, a set-delimiter `{{=<% %>=}}`, …): they
+    /// would hide references from the check and the schedule, and render as nothing.
+    public let unsupportedTags: [String]
 
     /// What a parse error says, for a person: the parser's reason and where in the template, rather than
     /// the library's debug description of its internal state.
@@ -39,6 +42,7 @@ public struct WorkflowTemplate: Sendable {
         self.template = try MustacheTemplate(string: Self.contentTypeTag + text)
         var references: [[String]] = []
         var steps: [String] = []
+        var unsupported: [String] = []
         var depth = 0
         for tag in Self.tags(in: text) {
             let name = tag.name
@@ -53,11 +57,13 @@ public struct WorkflowTemplate: Sendable {
             case .sectionClose:
                 depth = max(0, depth - 1)
             case .other:
-                break
+                // Comments are fine; partials, delimiter changes and the rest are not.
+                if !name.hasPrefix("!") { unsupported.append(name) }
             }
         }
         self.references = references
         self.referencedSteps = steps
+        self.unsupportedTags = unsupported
     }
 
     /// The one name the template consists of (`{{steps.a.output}}`), when that is all it is: such a

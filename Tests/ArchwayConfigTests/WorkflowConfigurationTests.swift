@@ -58,6 +58,11 @@ import Testing
         ("{model: fast, prompt: hi, on_error: retry}", "{model: fast, prompt: hi}", "unknown on_error 'retry'"),
         ("{model: fast, prompt: \"{{steps.a.output}}\"}", "{model: fast, prompt: hi}", "cannot reference its own output"),
         ("{model: fast, prompt: hi, needs: [ghost]}", "{model: fast, prompt: hi}", "unknown step 'ghost'"),
+        // A step named inside a section is waited for: an unknown one would hang every run to its deadline.
+        ("{model: fast, prompt: hi}", "{model: fast, prompt: \"{{#steps.a.output}}B {{steps.typo.output}}{{/steps.a.output}}\"}", "(inside a section) names an unknown step 'typo'"),
+        // Partials and delimiter changes would hide references (and render as nothing).
+        ("{model: fast, prompt: \"{{=<% %>=}}<% steps.b.output %>\"}", "{model: fast, prompt: hi}", "partials and delimiter changes are not supported"),
+        ("{model: fast, prompt: \"{{> other}}\"}", "{model: fast, prompt: hi}", "partials and delimiter changes are not supported"),
     ])
     func problemsAreReportedAtTheirLines(a: String, b: String, message: String) {
         let yaml = Self.base + """
