@@ -58,6 +58,10 @@ struct StreamPlaceholderRestorer: ChunkTransformer {
             let choice = chunk.choices[index].index
             var restorer = content[choice] ?? self.restorer
             var text = restorer.feed(chunk.choices[index].content ?? "")
+            // A tool call that starts (its first delta names it) ends the text before it: what was held
+            // back as a possible placeholder goes out now, ahead of the call, as it would in the whole
+            // answer (an Anthropic stream would otherwise put it in a text block after the tool's).
+            if chunk.choices[index].toolCalls.contains(where: { $0.id != nil || $0.name != nil }) { text += restorer.finish() }
             for delta in chunk.choices[index].toolCalls.indices {
                 let call = chunk.choices[index].toolCalls[delta].index
                 var argumentRestorer = arguments[choice]?[call] ?? self.argumentRestorer

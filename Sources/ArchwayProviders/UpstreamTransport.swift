@@ -64,11 +64,11 @@ public struct UpstreamTransport: Sendable {
                 retryAfter = Self.retryAfter(response.headers.first(name: "retry-after"))
                 let headroom = RateLimitHeadroom(response.headers)
                 if headroom.isKnown { rateLimit = headroom }
-            } catch is CancellationError {
-                span.end()
-                throw CancellationError()
             } catch {
-                if Task.isCancelled {
+                if error is CancellationError || Task.isCancelled {
+                    // The request did not end as asked (the HTTP conventions want its `error.type`); why the
+                    // call was cancelled (a client that left, a run that failed) is its GenAI span's to say.
+                    span.modifyAttributes { $0.set(GenAIAttributes.errorType, "cancelled") }
                     span.end()
                     throw CancellationError()
                 }

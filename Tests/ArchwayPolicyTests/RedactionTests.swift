@@ -113,6 +113,24 @@ import Testing
         #expect(restorer.feed("x]") == "[x]")
     }
 
+    /// Text held back as a possible placeholder goes out before a tool call that follows it, as in the
+    /// whole answer: an Anthropic client would otherwise get a text block after the tool's.
+    @Test func heldTextGoesOutBeforeAToolCall() {
+        var session = RedactionSession(mode: .redact, texts: ["x"])
+        _ = redacted("ada@example.com", session: &session)
+        var transformer = PlaceholderRestoration(session: session).chunkTransformer()
+        var text = ChatChunk.Choice(index: 0)
+        text.content = "Use the list [["
+        let first = transformer.transform(ChatChunk(id: "c", model: "m", created: 1, choices: [text]))
+        #expect(first.choices.first?.content == "Use the list ")
+        var call = ChatChunk.Choice(index: 0)
+        call.toolCalls = [ChatChunk.ToolCallDelta(index: 0, id: "t", name: "lookup", arguments: "{}")]
+        let second = transformer.transform(ChatChunk(id: "c", model: "m", created: 1, choices: [call]))
+        #expect(second.choices.first?.content == "[[")
+        #expect(second.choices.first?.toolCalls.first?.name == "lookup")
+        #expect(transformer.finish() == nil, "nothing left to come after the call")
+    }
+
     @Test func randomSplitsOfStreamedChunksAndToolArguments() {
         var session = RedactionSession(mode: .redact, texts: ["x"])
         _ = redacted("ada@example.com +1 415 555 2671", session: &session)

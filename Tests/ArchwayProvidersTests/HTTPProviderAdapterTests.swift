@@ -226,6 +226,25 @@ struct AdapterHarness {
         }
     }
 
+    /// An attempt whose call was cancelled ended in error as HTTP sees it: its span says `cancelled`.
+    @Test func aCancelledAttemptsSpanHasAnErrorType() async throws {
+        let upstream = ScriptedUpstream { _, _ in
+            try await Task.sleep(for: .seconds(2))
+            return .scriptedJSON(AdapterHarness.completion)
+        }
+        try await upstream.run { base in
+            let harness = try AdapterHarness(base: base + "/v1")
+            try await harness.run { adapter in
+                let call = Task { try await adapter.chat(AdapterHarness.request, call: AdapterHarness.call()) }
+                try await Task.sleep(for: .milliseconds(200))
+                call.cancel()
+                _ = await call.result
+            }
+            let attempt = try #require(harness.tracer.finishedSpans.first { $0.operationName == "POST" })
+            #expect(attempt.attributes["error.type"]?.toSpanAttribute() == .string("cancelled"))
+        }
+    }
+
     @Test func theDeadlineBecomesATimeout() async throws {
         let upstream = ScriptedUpstream { _, _ in
             try await Task.sleep(for: .seconds(2))
