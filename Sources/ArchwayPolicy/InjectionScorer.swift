@@ -149,6 +149,62 @@ public struct InjectionScorer: Sendable {
         }
     }
 
+    /// The ASCII character a fullwidth form (U+FF01–U+FF5E) stands for; other scalars as they are.
+    @inline(__always) static func halfwidth(_ scalar: Unicode.Scalar) -> Unicode.Scalar {
+        guard (0xFF01...0xFF5E).contains(scalar.value), let ascii = Unicode.Scalar(scalar.value - 0xFEE0) else { return scalar }
+        return ascii
+    }
+
+    /// Combining marks: diacritics drawn over or under the letter before them.
+    static func isCombiningMark(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x0300...0x036F, 0x1AB0...0x1AFF, 0x1DC0...0x1DFF, 0x20D0...0x20FF, 0xFE20...0xFE2F: true
+        default: false
+        }
+    }
+
+    /// Latin-1 and Latin Extended-A letters without their diacritics (U+00C0 on; `.` for no letter).
+    private static let latinBases = Array("aaaaaa.ceeeeiiii.nooooo..uuuuy..aaaaaa.ceeeeiiii.nooooo..uuuuy.yaaaaaaccccccccdd..eeeeeeeeeegggggggghh..iiiiiiiii.iijjkk.llllllll..nnnnnn...oooooo..rrrrrrsssssssstttt..uuuuuuuuuuuuwwyyyzzzzzzs".utf8)
+
+    /// The lower-case ASCII letter a letter is read as: a Latin letter with a diacritic (`ï`, `ĝ`), or a
+    /// Cyrillic or Greek letter drawn as a Latin one (`о`, `е`, `і`, `ο`), used to spell an attack past
+    /// a word list. Nil for any other scalar.
+    static func lookalike(_ scalar: Unicode.Scalar) -> UInt8? {
+        let value = scalar.value
+        if (0xC0...0x17F).contains(value) {
+            let base = latinBases[Int(value - 0xC0)]
+            return base == UInt8(ascii: ".") ? nil : base
+        }
+        let letter: Character
+        switch value {
+        case 0x0430, 0x0410: letter = "a"
+        case 0x0412: letter = "b"
+        case 0x0441, 0x0421: letter = "c"
+        case 0x0501: letter = "d"
+        case 0x0435, 0x0415, 0x0454: letter = "e"
+        case 0x041D: letter = "h"
+        case 0x0456, 0x0406, 0x04CF: letter = "i"
+        case 0x0458, 0x0408: letter = "j"
+        case 0x041A, 0x043A: letter = "k"
+        case 0x041C: letter = "m"
+        case 0x043E, 0x041E, 0x03BF, 0x039F: letter = "o"
+        case 0x0440, 0x0420, 0x03C1, 0x03A1: letter = "p"
+        case 0x051B: letter = "q"
+        case 0x0455, 0x0405: letter = "s"
+        case 0x0422, 0x03C4: letter = "t"
+        case 0x0443, 0x04AF: letter = "y"
+        case 0x0445, 0x0425, 0x03C7: letter = "x"
+        case 0x0261: letter = "g"
+        case 0x03B1, 0x0391: letter = "a"
+        case 0x03B5, 0x0395: letter = "e"
+        case 0x03B9, 0x0399: letter = "i"
+        case 0x03BD: letter = "v"
+        case 0x039D: letter = "n"
+        default: return nil
+        }
+        return letter.asciiValue
+    }
+
     /// Leetspeak digits and symbols, undone inside words that also have letters.
     static func leet(_ scalar: Unicode.Scalar) -> Unicode.Scalar? {
         switch scalar {
@@ -178,6 +234,10 @@ public struct InjectionScorer: Sendable {
         tokens.reserveCapacity(text.utf8.count / 5)
         // The word being read: its letters only, and with leetspeak undone.
         var plain = WordHash()
+        // The word with look-alike letters read as the Latin ones they are drawn as: looked up only when
+        // the word as written is no known word (a French or Russian rule's words keep their letters).
+        var folded = WordHash()
+        var hasLookalike = false
         var leet = WordHash()
         var letters = 0
         var hasLeet = false
@@ -202,8 +262,10 @@ public struct InjectionScorer: Sendable {
             defer {
                 plain = WordHash()
                 leet = WordHash()
+                folded = WordHash()
                 letters = 0
                 hasLeet = false
+                hasLookalike = false
             }
             guard letters > 0 else { return }
             let useLeet = hasLeet
@@ -216,7 +278,12 @@ public struct InjectionScorer: Sendable {
                 return
             }
             flushSingles()
-            tokens.append(.word(words[word.value] ?? Bits()))
+            var bits = words[word.value]
+            if bits == nil, hasLookalike, let known = words[folded.value] {
+                evasions.insert("lookalike_characters")
+                bits = known
+            }
+            tokens.append(.word(bits ?? Bits()))
         }
         func sentenceEnd() {
             flushWord()
@@ -224,16 +291,21 @@ public struct InjectionScorer: Sendable {
             if case .sentenceEnd? = tokens.last {} else { tokens.append(.sentenceEnd) }
         }
 
-        for scalar in text.unicodeScalars {
+        for original in text.unicodeScalars {
+            // Fullwidth forms (`ｉｇｎｏｒｅ`) read as the ASCII they stand for.
+            let scalar = Self.halfwidth(original)
+            if scalar != original { evasions.insert("fullwidth_characters") }
             let value = scalar.value
             if value < 0x80 {
                 if value >= 97, value <= 122 {
                     plain.add(ascii: UInt8(value))
                     leet.add(ascii: UInt8(value))
+                    folded.add(ascii: UInt8(value))
                     letters += 1
                 } else if value >= 65, value <= 90 {
                     plain.add(ascii: UInt8(value + 32))
                     leet.add(ascii: UInt8(value + 32))
+                    folded.add(ascii: UInt8(value + 32))
                     letters += 1
                 } else if let mapped = Self.leet(scalar) {
                     leet.add(ascii: UInt8(mapped.value))
@@ -251,15 +323,28 @@ public struct InjectionScorer: Sendable {
                 evasions.insert("invisible_characters")
                 continue
             }
+            if Self.isCombiningMark(scalar) {
+                // A mark over every letter (`i̇g̃n̈ȯr̃ë`) leaves the letters a reader sees.
+                evasions.insert("combining_marks")
+                continue
+            }
             if scalar.properties.isAlphabetic {
+                // A Latin letter with a diacritic, or a Cyrillic or Greek one drawn like a Latin letter.
+                let lookalike = Self.lookalike(scalar)
+                if let lookalike {
+                    folded.add(ascii: lookalike)
+                    hasLookalike = true
+                }
                 if scalar.properties.isUppercase {
                     for lowered in scalar.properties.lowercaseMapping.unicodeScalars {
                         plain.add(lowered)
                         leet.add(lowered)
+                        if lookalike == nil { folded.add(lowered) }
                     }
                 } else {
                     plain.add(scalar)
                     leet.add(scalar)
+                    if lookalike == nil { folded.add(scalar) }
                 }
                 letters += 1
             } else if Self.isSentenceEnd(scalar) {
