@@ -77,12 +77,31 @@ public struct ToolDefinition: Sendable, Hashable {
     /// JSON Schema of the arguments.
     public var parameters: JSONValue?
     public var strict: Bool?
+    /// A tool the provider's API defines itself (Anthropic's `web_search`, `bash`, `text_editor`, …),
+    /// as the client sent it: a provider of that wire gets it as it came; one of the other wire cannot
+    /// run it, and the request is refused.
+    public var builtIn: BuiltInTool?
 
-    public init(name: String, description: String? = nil, parameters: JSONValue? = nil, strict: Bool? = nil) {
+    /// A provider-defined tool and the wire whose API defines it.
+    public struct BuiltInTool: Sendable, Hashable {
+        public var wire: WireBytes.Format
+        public var definition: JSONValue
+
+        public init(wire: WireBytes.Format, definition: JSONValue) {
+            self.wire = wire
+            self.definition = definition
+        }
+
+        /// Its `type` (`web_search_20250305`), for messages.
+        public var type: String { definition["type"]?.stringValue ?? "unknown" }
+    }
+
+    public init(name: String, description: String? = nil, parameters: JSONValue? = nil, strict: Bool? = nil, builtIn: BuiltInTool? = nil) {
         self.name = name
         self.description = description
         self.parameters = parameters
         self.strict = strict
+        self.builtIn = builtIn
     }
 }
 

@@ -202,6 +202,14 @@ public struct HTTPProviderAdapter: ProviderAdapter {
     /// carries them and they can be rewritten; anything the byte scanner cannot rewrite (what the decoder
     /// accepted but the scanner does not) is encoded from the decoded request instead.
     func encode(_ request: Relayable<ChatRequest>, model: String, stream: Bool) throws -> ByteBuffer {
+        let wire: WireBytes.Format = isAnthropic ? .anthropic : .openAI
+        if let tool = request.value.tools?.first(where: { $0.builtIn.map { $0.wire != wire } ?? false }), let builtIn = tool.builtIn {
+            // A tool another provider's API runs itself (Anthropic's web search, say) cannot run here.
+            throw GatewayError.unsupported(
+                "The tool '\(tool.name)' (\(builtIn.type)) is one \(builtIn.wire == .anthropic ? "Anthropic's" : "OpenAI's") API defines; the model '\(request.value.model)' is served by \(isAnthropic ? "an Anthropic" : "an OpenAI-wire") provider, which cannot run it.",
+                param: "tools"
+            )
+        }
         if isAnthropic, let count = request.value.choiceCount, count > 1 {
             // One answer a call is all Anthropic's API gives: say so rather than answer one of n.
             throw GatewayError.unsupported("The model '\(request.value.model)' is served by an Anthropic provider, which answers one choice a request: n must be 1.", param: "n")

@@ -140,4 +140,39 @@ import Testing
             }
         }
     }
+
+    /// Tools Anthropic's API defines itself (web search, bash, the text editor) have a type and no input
+    /// schema: relayed as they came, kept when the request is encoded anew (a policy), and refused with a
+    /// clear 400 for a model another wire serves. An image from the Files API goes as it came too.
+    @Test(arguments: ["", "policy: {pii: {action: redact}}"])
+    func anthropicDefinedToolsAndFileImagesReachTheProvider(policy: String) async throws {
+        let upstream = Self.upstream()
+        let body = #"""
+        {"model":"claude","max_tokens":64,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":3},{"type":"bash_20250124","name":"bash"},{"name":"lookup","input_schema":{"type":"object"}}],"messages":[{"role":"user","content":[{"type":"image","source":{"type":"file","file_id":"file_011"}},{"type":"text","text":"search it"}]}]}
+        """#
+        try await upstream.run { baseURL in
+            try await harness(baseURL, policy: policy).run { client in
+                let response = try await client.execute(uri: "/v1/messages", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
+                #expect(response.status == .ok, "\(String(buffer: response.body))")
+                let sent = try JSONDecoder().decode(JSONValue.self, from: Data(try #require(upstream.received.first?.body).utf8))
+                let tools = try #require(sent["tools"]?.arrayValue)
+                #expect(tools.count == 3)
+                #expect(tools.first == .object(["type": .string("web_search_20250305"), "name": .string("web_search"), "max_uses": .number(3)]))
+                #expect(tools[1]["type"]?.stringValue == "bash_20250124" && tools[1]["input_schema"] == nil)
+                #expect(tools[2]["input_schema"] != nil)
+                #expect(sent["messages"]?.arrayValue?.first?["content"]?.arrayValue?.first?["source"]?["file_id"]?.stringValue == "file_011")
+            }
+        }
+    }
+
+    @Test func anthropicDefinedToolsAreRefusedForAnOpenAIWireModel() async throws {
+        let harness = try GatewayTestHarness()
+        try await harness.run { client in
+            let body = #"{"model":"sim-small","max_tokens":64,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"hi"}]}"#
+            let response = try await client.execute(uri: "/v1/messages", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
+            #expect(response.status == .badRequest)
+            let text = String(buffer: response.body)
+            #expect(text.contains("web_search_20250305") && text.contains("cannot run it"), "\(text)")
+        }
+    }
 }

@@ -50,8 +50,18 @@ public struct AnthropicMessagesRequest: Codable, Sendable {
         request.topP = try container.decodeIfPresent(Double.self, forKey: .topP)
         request.topK = try container.decodeIfPresent(Int.self, forKey: .topK)
         request.stop = try container.decodeIfPresent([String].self, forKey: .stopSequences)
-        request.tools = try container.decodeIfPresent([WireTool].self, forKey: .tools)?.map {
-            ToolDefinition(name: $0.name, description: $0.description, parameters: $0.inputSchema)
+        request.tools = try container.decodeIfPresent([JSONValue].self, forKey: .tools)?.enumerated().map { index, tool in
+            guard case .object(let fields) = tool, let name = fields["name"]?.stringValue else {
+                throw container.invalid(.tools, "tools[\(index)] needs a name")
+            }
+            // A client tool has an input schema (and no type, or `custom`); a tool Anthropic defines
+            // (`web_search_20250305`, `bash_20250124`, …) has a type and none: kept as it came.
+            let type = fields["type"]?.stringValue
+            if let schema = fields["input_schema"], type == nil || type == "custom" {
+                return ToolDefinition(name: name, description: fields["description"]?.stringValue, parameters: schema)
+            }
+            guard let type, type != "custom" else { throw container.invalid(.tools, "tools[\(index)] needs an input_schema") }
+            return ToolDefinition(name: name, builtIn: ToolDefinition.BuiltInTool(wire: .anthropic, definition: tool))
         }
         if let choice = try container.decodeIfPresent(JSONValue.self, forKey: .toolChoice) {
             switch choice["type"]?.stringValue {
@@ -86,7 +96,12 @@ public struct AnthropicMessagesRequest: Codable, Sendable {
         try container.encodeIfPresent(request.stop, forKey: .stopSequences)
         if let tools = request.tools {
             try container.encode(
-                tools.map { WireTool(name: $0.name, description: $0.description, inputSchema: $0.parameters ?? .object(["type": .string("object")])) },
+                tools.map { tool -> JSONValue in
+                    if let builtIn = tool.builtIn, builtIn.wire == .anthropic { return builtIn.definition }
+                    var fields: [String: JSONValue] = ["name": .string(tool.name), "input_schema": tool.parameters ?? .object(["type": .string("object")])]
+                    if let description = tool.description { fields["description"] = .string(description) }
+                    return .object(fields)
+                },
                 forKey: .tools
             )
         }
@@ -196,17 +211,6 @@ public struct AnthropicMessagesRequest: Codable, Sendable {
         }
     }
 
-    struct WireTool: Codable {
-        var name: String
-        var description: String?
-        var inputSchema: JSONValue
-
-        enum CodingKeys: String, CodingKey {
-            case name, description
-            case inputSchema = "input_schema"
-        }
-    }
-
     /// One Anthropic turn, read into one or more canonical messages (tool results become `tool` messages).
     struct WireMessage: Decodable {
         var canonical: [ChatMessage]
@@ -237,8 +241,11 @@ public struct AnthropicMessagesRequest: Codable, Sendable {
                         message.content.append(.imageURL(url: "data:\(media);base64,\(data)", detail: nil))
                     } else if let url = source?["url"]?.stringValue {
                         message.content.append(.imageURL(url: url, detail: nil))
+                    } else if source?["type"]?.stringValue != nil {
+                        // Another source (the Files API's `file`): the block as it came, for an Anthropic provider.
+                        message.content.append(.other(block))
                     } else {
-                        throw container.invalid(.content, "an image block needs a base64 or url source")
+                        throw container.invalid(.content, "an image block needs a source")
                     }
                 case "tool_use":
                     guard let id = block["id"]?.stringValue, let name = block["name"]?.stringValue else {
