@@ -17,6 +17,8 @@ public struct ChatMessage: Sendable, Hashable {
     public var toolCalls: [ToolCall]
     /// For `role == .tool`: the call this message answers.
     public var toolCallID: String?
+    /// For `role == .tool`: the tool failed (Anthropic's `tool_result.is_error`).
+    public var isToolError = false
 
     public init(
         role: Role,

@@ -37,6 +37,46 @@ import Testing
         #expect(usage?["output_tokens"] == .number(2))
     }
 
+    func decoded(_ events: [(String, String)]) throws -> [ChatChunk] {
+        var decoder = AnthropicStreamDecoder()
+        var chunks: [ChatChunk] = []
+        for (name, data) in events {
+            if case .chunk(let chunk) = try decoder.decode(ServerSentEvent(event: name, data: data)) { chunks.append(chunk) }
+        }
+        chunks.append(decoder.usageChunk)
+        return chunks
+    }
+
+    /// A tool called without arguments streams `{}` (OpenAI's JSON for none), not an empty string no JSON
+    /// parser reads, whether its block carried an empty `partial_json` or none.
+    @Test(arguments: [true, false])
+    func aToolCalledWithoutArgumentsStreamsAnEmptyObject(emptyDelta: Bool) throws {
+        var events = [
+            ("message_start", #"{"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":3,"output_tokens":1}}}"#),
+            ("content_block_start", #"{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t1","name":"get_time","input":{}}}"#),
+        ]
+        if emptyDelta { events.append(("content_block_delta", #"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":""}}"#)) }
+        events += [
+            ("content_block_stop", #"{"type":"content_block_stop","index":0}"#),
+            ("content_block_start", #"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t2","name":"add","input":{}}}"#),
+            ("content_block_delta", #"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"a\":1}"}}"#),
+            ("content_block_stop", #"{"type":"content_block_stop","index":1}"#),
+        ]
+        let calls = try decoded(events).flatMap(\.choices).flatMap(\.toolCalls)
+        #expect(calls.filter { $0.index == 0 }.compactMap(\.arguments).joined() == "{}")
+        #expect(calls.filter { $0.index == 1 }.compactMap(\.arguments).joined() == #"{"a":1}"#)
+    }
+
+    /// `message_delta`'s usage is cumulative, cache counts included: they replace `message_start`'s.
+    @Test func cacheCountsInTheFinalDeltaCount() throws {
+        let chunks = try decoded([
+            ("message_start", #"{"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":3,"output_tokens":1}}}"#),
+            ("message_delta", #"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"input_tokens":6,"output_tokens":9,"cache_read_input_tokens":100,"cache_creation_input_tokens":20}}"#),
+        ])
+        let usage = try #require(chunks.last?.usage)
+        #expect(usage.inputTokens == 126 && usage.cacheReadTokens == 100 && usage.cacheCreationTokens == 20 && usage.outputTokens == 9)
+    }
+
     /// A stream that a stop sequence ended says which, through decoding and encoding.
     @Test func aStreamsStopSequenceSurvivesTranslation() throws {
         var decoder = AnthropicStreamDecoder()

@@ -80,6 +80,29 @@ import Testing
         #expect(messages[2]["content"]?.arrayValue?[0]["tool_use_id"] == .string("toolu_1"))
     }
 
+    /// OpenAI's `content: ""` beside tool calls means no text (an SDK's accumulated stream gives it); Anthropic
+    /// refuses an empty text block, so none is sent. A failed tool result keeps its flag on Anthropic's wire
+    /// and says so in its text on OpenAI's, which has none.
+    @Test func emptyTextBesideToolCallsIsNoBlockAndToolErrorsAreSaid() throws {
+        var failed = ChatMessage(role: .tool, content: [.text("timeout")], toolCallID: "toolu_1")
+        failed.isToolError = true
+        let request = ChatRequest(model: "claude", messages: [
+            .text(.user, "Weather?"),
+            ChatMessage(role: .assistant, content: [.text("")], toolCalls: [ToolCall(id: "toolu_1", name: "get_weather", arguments: "{}")]),
+            failed,
+        ])
+        let encoded = try json(AnthropicMessagesRequest(request))
+        let messages = try #require(encoded["messages"]?.arrayValue)
+        #expect(messages[1]["content"]?.arrayValue?.map { $0["type"] } == [.string("tool_use")])
+        #expect(messages[2]["content"]?.arrayValue?[0]["is_error"] == .bool(true))
+        let openAI = try json(OpenAIChatRequest(request))
+        #expect(openAI["messages"]?.arrayValue?[2]["content"] == .string("Error: timeout"))
+        // Read back from Anthropic's wire, the flag is kept.
+        let body = #"{"model":"c","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":"boom","is_error":true}]}]}"#
+        let decoded = try WireJSON.decode(AnthropicMessagesRequest.self, from: body).request
+        #expect(decoded.messages.first?.isToolError == true)
+    }
+
     /// `parallel_tool_calls: false` travels inside Anthropic's `tool_choice`, which carries it even when
     /// the OpenAI request named no choice; `none` keeps its documented shape.
     @Test(arguments: [

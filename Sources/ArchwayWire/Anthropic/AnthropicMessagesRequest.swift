@@ -154,6 +154,13 @@ public struct AnthropicMessagesRequest: Codable, Sendable {
     static func wireMessages(from messages: [ChatMessage]) -> [JSONValue] {
         var turns: [(role: String, blocks: [JSONValue])] = []
         func append(_ role: String, _ blocks: [JSONValue]) {
+            // Anthropic refuses an empty (or blank) text block; OpenAI's `content: ""` beside tool calls means
+            // no text (an SDK's own accumulated stream gives it). Dropped when the turn says something else.
+            var blocks = blocks
+            if blocks.count > 1 {
+                let said = blocks.filter { !($0["type"]?.stringValue == "text" && ($0["text"]?.stringValue?.allSatisfy(\.isWhitespace) ?? false)) }
+                if !said.isEmpty { blocks = said }
+            }
             guard !blocks.isEmpty else { return }
             if let last = turns.last, last.role == role {
                 turns[turns.count - 1].blocks.append(contentsOf: blocks)
@@ -169,11 +176,13 @@ public struct AnthropicMessagesRequest: Codable, Sendable {
                 append("user", message.content.map(block(for:)))
             case .tool:
                 let textOnly = message.content.allSatisfy { if case .text = $0 { true } else { false } }
-                append("user", [.object([
+                var result: [String: JSONValue] = [
                     "type": .string("tool_result"),
                     "tool_use_id": .string(message.toolCallID ?? ""),
                     "content": textOnly ? .string(message.text) : .array(message.content.map(block(for:))),
-                ])])
+                ]
+                if message.isToolError { result["is_error"] = .bool(true) }
+                append("user", [.object(result)])
             case .assistant:
                 var blocks = message.content.map(block(for:))
                 for call in message.toolCalls {
@@ -263,7 +272,9 @@ public struct AnthropicMessagesRequest: Codable, Sendable {
                     case let content?: [.text(AnthropicMessagesRequest.text(of: content) ?? "")]
                     case nil: [.text("")]
                     }
-                    toolMessages.append(ChatMessage(role: .tool, content: parts, contentIsText: parts.count == 1, toolCallID: id))
+                    var result = ChatMessage(role: .tool, content: parts, contentIsText: parts.count == 1, toolCallID: id)
+                    result.isToolError = block["is_error"] == .bool(true)
+                    toolMessages.append(result)
                 case "thinking", "redacted_thinking":
                     continue
                 case .some:

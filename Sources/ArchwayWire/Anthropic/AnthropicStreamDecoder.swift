@@ -14,6 +14,11 @@ public struct AnthropicStreamDecoder: Sendable {
     private var model = ""
     private var usage = Usage(inputTokens: 0, outputTokens: 0)
     private var toolIndexByBlock: [Int: Int] = [:]
+    /// Tool blocks whose arguments have not begun: one that ends so (a tool called without arguments)
+    /// gets `{}`, as OpenAI sends, not an empty string no JSON parser reads.
+    private var toolBlocksWithoutArguments: Set<Int> = []
+    /// `message_start`'s input tokens not read from the cache, to which the cache counts add.
+    private var uncachedInputTokens = 0
     private var created = 0
 
     public init() {}
@@ -72,6 +77,7 @@ public struct AnthropicStreamDecoder: Sendable {
                         model = scanner.string(member.value) ?? ""
                     } else if scanner.key(of: member, is: "usage"), let fields = scanner.object(member.value) {
                         usage = try scanner.anthropicUsage(fields)
+                        uncachedInputTokens = usage.inputTokens - (usage.cacheReadTokens ?? 0) - (usage.cacheCreationTokens ?? 0)
                     }
                 }
             }
@@ -82,6 +88,7 @@ public struct AnthropicStreamDecoder: Sendable {
             case "tool_use":
                 let toolIndex = toolIndexByBlock.count
                 toolIndexByBlock[blockIndex] = toolIndex
+                toolBlocksWithoutArguments.insert(blockIndex)
                 let delta = ChatChunk.ToolCallDelta(
                     index: toolIndex,
                     id: try scanner.member("id", of: contentBlock, scanner.string),
@@ -113,17 +120,23 @@ public struct AnthropicStreamDecoder: Sendable {
                 return .chunk(chunk([ChatChunk.Choice(content: text ?? "")]))
             case "input_json_delta":
                 guard let toolIndex = toolIndexByBlock[blockIndex] else { return .skip }
+                if let text, !text.isEmpty { toolBlocksWithoutArguments.remove(blockIndex) }
                 let call = ChatChunk.ToolCallDelta(index: toolIndex, arguments: text ?? "")
                 return .chunk(chunk([ChatChunk.Choice(toolCalls: [call])]))
             default:
                 return .skip
             }
+        case "content_block_stop":
+            guard toolBlocksWithoutArguments.remove(blockIndex) != nil, let toolIndex = toolIndexByBlock[blockIndex] else { return .skip }
+            return .chunk(chunk([ChatChunk.Choice(toolCalls: [ChatChunk.ToolCallDelta(index: toolIndex, arguments: "{}")])]))
         case "message_delta":
             if let usageRange {
+                // Cumulative counts: each one given replaces what `message_start` said.
                 if let output = try scanner.member("output_tokens", of: usageRange, scanner.int) { usage.outputTokens = output }
-                if let input = try scanner.member("input_tokens", of: usageRange, scanner.int) {
-                    usage.inputTokens = input + (usage.cacheReadTokens ?? 0) + (usage.cacheCreationTokens ?? 0)
-                }
+                if let input = try scanner.member("input_tokens", of: usageRange, scanner.int) { uncachedInputTokens = input }
+                if let read = try scanner.member("cache_read_input_tokens", of: usageRange, scanner.int) { usage.cacheReadTokens = read }
+                if let written = try scanner.member("cache_creation_input_tokens", of: usageRange, scanner.int) { usage.cacheCreationTokens = written }
+                usage.inputTokens = uncachedInputTokens + (usage.cacheReadTokens ?? 0) + (usage.cacheCreationTokens ?? 0)
             }
             if let delta, let reason = try scanner.member("stop_reason", of: delta, scanner.string) {
                 let sequence = reason == "stop_sequence" ? try scanner.member("stop_sequence", of: delta, scanner.string) : nil

@@ -180,10 +180,16 @@ struct OpenAIMessage: Codable {
         self.message = message
     }
 
+    /// What an Anthropic client's failed tool result (`is_error`) says first on the OpenAI wire.
+    static let toolErrorPrefix = "Error: "
+
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(message.role.rawValue, forKey: .role)
-        if message.content.isEmpty {
+        if message.isToolError {
+            // OpenAI's tool messages have no error flag: the failure is said in the text the model reads.
+            try container.encode(Self.toolErrorPrefix + message.text, forKey: .content)
+        } else if message.content.isEmpty {
             try container.encodeNil(forKey: .content)
         } else if message.contentIsText || message.content.allSatisfy({ if case .text = $0 { true } else { false } }) && message.content.count == 1 {
             try container.encode(message.text, forKey: .content)
