@@ -86,6 +86,13 @@ struct IngressChannel<Responder: HTTPResponder>: ServerChildChannel where Respon
             // only the last resort Hummingbird's application has too.
             response = Response(status: (error as? any HTTPResponseError)?.status ?? .internalServerError)
         }
+        if response.status.code == 499 {
+            // The client left (499 is for spans and metrics): one that only closed its side reads on, but
+            // gets no status HTTP does not define.
+            channel.close(promise: nil)
+            ingress.client.requestAnswered()
+            return
+        }
         // `Date`, `Server` and `Connection: close` are added as the head is written (`IngressResponseWriter`).
         let writer = IngressResponseWriter(
             channel: channel, head: response.head, server: serverName,

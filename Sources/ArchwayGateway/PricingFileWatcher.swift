@@ -14,9 +14,10 @@ import Foundation
 /// problems is reported and left unapplied; the prices in force stay. So do they when the file goes away
 /// (a deploy step between removing and writing it, say), which is reported once.
 ///
-/// A change is a change of the file's text, not of its modification time: a Kubernetes ConfigMap is a
-/// symbolic link whose own time never changes while the file behind it is swapped, and `cp -p` or
-/// `rsync -t` replace a file keeping its time. A prices file is small; reading it each second is cheap.
+/// A change is a change of the file's text or of its target's modification time: a Kubernetes ConfigMap
+/// is a symbolic link whose own time never changes while the file behind it is swapped, and `cp -p` or
+/// `rsync -t` replace a file keeping its time; a `touch` applies the file again (over a `PUT
+/// /admin/pricing`, say). A prices file is small; reading it each second is cheap.
 struct PricingFileWatcher: Service {
     let path: String
     let pricing: PricingIndex
@@ -27,7 +28,7 @@ struct PricingFileWatcher: Service {
 
     /// What the last look at the file found, so each problem is reported once.
     enum FileState: Equatable {
-        case applied(String)
+        case applied(String, modified: Date?)
         case missing
         case unreadable
     }
@@ -47,7 +48,11 @@ struct PricingFileWatcher: Service {
             if previous != .unreadable { logger.warning("pricing file cannot be read", metadata: ["file": "\(path)"]) }
             return .unreadable
         }
-        if previous == .applied(text) { return .applied(text) }
+        // The time of the file the path leads to, through any symbolic links.
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let modified = (try? FileManager.default.attributesOfItem(atPath: target))?[.modificationDate] as? Date
+        let state = FileState.applied(text, modified: modified)
+        if previous == state { return state }
         do {
             let prices = try loader.loadPricing(yaml: text, file: path, knownModels: knownModels)
             pricing.replaceFromFile(prices)
@@ -55,8 +60,8 @@ struct PricingFileWatcher: Service {
         } catch {
             logger.warning("pricing file not applied: \(error.description)")
         }
-        // Read, applied or not: the same text is not read as a change again (nor reported again).
-        return .applied(text)
+        // Read, applied or not: the same file is not read as a change again (nor reported again).
+        return state
     }
 
     func run() async throws {

@@ -121,14 +121,24 @@ extension ChatRequest {
     }
 
     /// `data:<media type>[;params];base64,<bytes>`: the media type part has no spaces and ends within
-    /// 256 bytes. Bytes, not text: nothing a model reads as words.
+    /// 256 bytes, and what follows the comma is base64 and nothing else. Bytes, not text: nothing a model
+    /// reads as words (and no text hidden behind such a header).
     static func isBase64DataURL(_ text: String) -> Bool {
         let utf8 = text.utf8
         guard utf8.starts(with: "data:".utf8) else { return false }
         let header = utf8.dropFirst(5).prefix(256)
         guard let comma = header.firstIndex(of: UInt8(ascii: ",")) else { return false }
         let mediaType = header[..<comma]
-        return mediaType.reversed().starts(with: "46esab;".utf8) && !mediaType.contains { $0 <= 0x20 }
+        guard mediaType.reversed().starts(with: "46esab;".utf8), !mediaType.contains(where: { $0 <= 0x20 }) else { return false }
+        return utf8[utf8.index(after: comma)...].allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="), UInt8(ascii: "-"), UInt8(ascii: "_"), 0x0A, 0x0D:
+                true
+            default:
+                false
+            }
+        }
     }
 }
 

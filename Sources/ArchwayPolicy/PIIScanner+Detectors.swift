@@ -66,10 +66,29 @@ extension PIIScanner {
     static let maximumJWTPart = 16_384
     static let maximumPEMBody = 16_384
 
+    /// Where the next PEM `-----END ` line starts, found once and reused, so a text of many BEGIN headers
+    /// without an end is searched once, not once from each header.
+    struct PEMEnds {
+        private var searchedFrom = Int.max
+        private var found: Int?
+
+        mutating func next(in p: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+            if start >= searchedFrom, found.map({ $0 >= start }) ?? true { return found }
+            var j = start
+            while j < p.count {
+                if p[j] == UInt8(ascii: "-"), hasPrefix(p, j, "-----END ") { break }
+                j += 1
+            }
+            searchedFrom = start
+            found = j < p.count ? j : nil
+            return found
+        }
+    }
+
     /// A secret starting at `i`, or nil; when a key's prefix starts there but its token fails, `skip` is
     /// where the bytes it read end, so the scan resumes there: a run of repeated prefixes (`sk-sk-…`,
-    /// `eyJ-eyJ-…`, PEM headers without an end) is read once, not once from each of its starts.
-    static func secret(_ p: UnsafeBufferPointer<UInt8>, at i: Int, skip: inout Int) -> Int? {
+    /// `eyJ-eyJ-…`) is read once, not once from each of its starts.
+    static func secret(_ p: UnsafeBufferPointer<UInt8>, at i: Int, skip: inout Int, pemEnds: inout PEMEnds) -> Int? {
         let b = p[i]
         // Every look-ahead also stops one byte past the longest valid token.
         func token(_ from: Int, minimum: Int, maximum: Int = 512, _ accept: (UInt8) -> Bool) -> Int? {
@@ -132,19 +151,11 @@ extension PIIScanner {
             let header = run(p, from: i + 11, limit: 64) { $0 != UInt8(ascii: "-") && $0 != UInt8(ascii: "\n") }
             guard header - 11 >= i + 11, hasPrefix(p, header - 11, "PRIVATE KEY"), hasPrefix(p, header, "-----") else { return nil }
             // The END line within the longest key a PEM block holds (an 8192-bit RSA key is about 6.5 KB).
-            var j = header + 5
-            let last = min(p.count, j + maximumPEMBody)
-            while j < last {
-                if p[j] == UInt8(ascii: "-"), hasPrefix(p, j, "-----END ") {
-                    let close = run(p, from: j + 9, limit: 64) { $0 != UInt8(ascii: "-") && $0 != UInt8(ascii: "\n") }
-                    if hasPrefix(p, close, "-----") { return close + 5 }
-                    skip = close
-                    return nil
-                }
-                j += 1
-            }
-            skip = j
-            return nil
+            // Without one, only the header is passed over: the text after it is scanned as any other.
+            skip = header + 5
+            guard let end = pemEnds.next(in: p, from: header + 5), end - (header + 5) <= maximumPEMBody else { return nil }
+            let close = run(p, from: end + 9, limit: 64) { $0 != UInt8(ascii: "-") && $0 != UInt8(ascii: "\n") }
+            return hasPrefix(p, close, "-----") ? close + 5 : nil
         default:
             return nil
         }
@@ -329,9 +340,10 @@ extension PIIScanner {
             return northAmerican(area: starts.1, exchange: starts.2) ? j : nil
         }
         guard p[i] == UInt8(ascii: "0"), !dots, separatorKinds == 1, groupCount >= 2, groupCount <= 8 else { return nil }
-        // `00` and a country code: the international prefix dialled from most of the world.
+        // `00` and a country code: the international prefix dialled from most of the world, written in
+        // spaced groups (`0012-3456-7890` is an id's shape).
         if i + 2 < p.count, p[i + 1] == UInt8(ascii: "0"), p[i + 2] != UInt8(ascii: "0") {
-            return (10...17).contains(digits) ? j : nil
+            return (10...17).contains(digits) && spaces ? j : nil
         }
         // National numbers with a trunk 0: an area code and a subscriber number (07911 123456), pairs
         // (01 23 45 67 89), or an area code and groups of three or four (020 7946 0958, 030 1234 5678).
@@ -366,8 +378,8 @@ extension PIIScanner {
 
     /// Words after which four dotted numbers are a version or a numbering, not an address.
     static let numberingWords: Set<String> = [
-        "version", "versions", "ver", "v", "release", "build", "rev", "revision", "oid", "section", "chapter",
-        "clause", "rfc", "assemblyversion", "fileversion", "productversion", "assemblyfileversion",
+        "version", "versions", "revision", "oid", "section", "chapter", "clause", "rfc", "assemblyversion",
+        "fileversion", "productversion", "assemblyfileversion",
     ]
 
     /// Whether the word before `i` (across spaces and `:`, `=`, `(`, quotes) is one of `numberingWords`.

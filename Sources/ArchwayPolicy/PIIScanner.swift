@@ -45,6 +45,7 @@ public struct PIIScanner: Sendable {
         let wantPhone = kinds.contains(.phone)
         let wantIP = kinds.contains(.ipAddress)
         let wantIBAN = kinds.contains(.iban)
+        var pemEnds = Self.PEMEnds()
         @inline(__always) func record(_ kind: PIIKind, _ start: Int, _ end: Int) {
             findings.append(PIIFinding(kind: kind, range: start..<end))
             lastEnd = end
@@ -67,7 +68,7 @@ public struct PIIScanner: Sendable {
             }
             if wantSecret {
                 var skip = i
-                if let end = Self.secret(p, at: i, skip: &skip) { record(.secret, i, end); continue }
+                if let end = Self.secret(p, at: i, skip: &skip, pemEnds: &pemEnds) { record(.secret, i, end); continue }
                 // A key's prefix whose token failed: no later start inside what it read can be a key either
                 // (`sk-sk-sk-…`), and none of the other detectors starts with a key's prefix.
                 if skip > i {

@@ -167,7 +167,7 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
                     let chunk = try OpenAIPassthrough.chunk(raw.data)
                     return format == .openAIPassthrough ? chunk : Relayable(chunk.value)
                 } catch let error as OpenAIPassthrough.ErrorEvent {
-                    throw GatewayError.upstreamStatus(500, provider: provider, excerpt: CredentialScrubber.scrub(String(error.message.prefix(300)), secrets: secrets), inStream: true)
+                    throw GatewayError.upstreamStatus(500, provider: provider, excerpt: String(CredentialScrubber.scrub(String(error.message.prefix(16_384)), secrets: secrets).prefix(300)), inStream: true)
                 } catch {
                     throw GatewayError.upstreamInvalidResponse(provider: provider, reason: "undecodable stream chunk")
                 }
@@ -183,7 +183,7 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
                     }
                 } catch let error as AnthropicStreamDecoder.StreamError {
                     let status = error.type == "overloaded_error" ? 503 : (error.type == "rate_limit_error" ? 429 : 500)
-                    throw GatewayError.upstreamStatus(status, provider: provider, excerpt: CredentialScrubber.scrub(String(error.message.prefix(300)), secrets: secrets), inStream: true)
+                    throw GatewayError.upstreamStatus(status, provider: provider, excerpt: String(CredentialScrubber.scrub(String(error.message.prefix(16_384)), secrets: secrets).prefix(300)), inStream: true)
                 } catch {
                     throw GatewayError.upstreamInvalidResponse(provider: provider, reason: "undecodable stream event")
                 }

@@ -161,7 +161,8 @@ public struct UpstreamTransport: Sendable {
         if let value = try? WireJSONAccess.decodeValue(text) {
             message = value["error"]?["message"]?.stringValue ?? value["message"]?.stringValue ?? value["error"]?.stringValue ?? text
         }
-        return CredentialScrubber.scrub(String(message.prefix(300)), secrets: secrets)
+        // Scrubbed whole, then cut: a key across the cut would otherwise leave its first part behind.
+        return String(CredentialScrubber.scrub(message, secrets: secrets).prefix(300))
     }
 }
 

@@ -46,6 +46,9 @@ import Testing
         ("at user@münchen.de", "email", "user@münchen.de"),
         ("'quoted@example.com'", "email", "quoted@example.com"),
         ("link-local fe80::1", "ip_address", "fe80::1"),
+        (#"{"v": "10.0.0.1"}"#, "ip_address", "10.0.0.1"),
+        ("rev 10.1.2.3 is the gateway", "ip_address", "10.1.2.3"),
+        ("release 192.168.1.20 now", "ip_address", "192.168.1.20"),
         ("prefix 2001:db8:: ok", "ip_address", "2001:db8::"),
         ("-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----",
          "secret", "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----"),
@@ -73,7 +76,7 @@ import Testing
         "Ruby A::B", "C++ Face::Add", "version 1.2.3.4", "[assembly: AssemblyVersion(\"4.0.0.0\")]", "OID 2.5.4.3",
         "RFC section 2.1.1.1",
         // Digits in groups that are no phone number.
-        "ids 012 345", "(((((1)))))", "1-2-3-4-5-6-7-8",
+        "ids 012 345", "(((((1)))))", "1-2-3-4-5-6-7-8", "id 0012-3456-7890",
         // Decimal fractions whose digits would pass for a card (issuer prefix, Luhn): floats as Python prints them.
         "score 0.4221165755827173", "lat 40.4221165755827173, lon -3.7038", "embedding [0.4221165755827173, -0.4221165755827173]",
     ])
@@ -109,6 +112,18 @@ import Testing
     @Test func nonASCIITextAroundValues() {
         #expect(found("Grüße an jürgen@example.de – Karte 4111 1111 1111 1111 ✓").map(\.0) == ["email", "credit_card"])
         #expect(found("电话 +86 10 6552 9988，邮箱 li@example.cn").map(\.0) == ["phone", "email"])
+    }
+
+    /// A PEM header without its END line hides nothing after it: the text that follows is scanned as any.
+    @Test func aPEMHeaderWithoutAnEndHidesNothing() {
+        let text = "-----BEGIN PRIVATE KEY-----\nmail ada@example.com, card 4111 1111 1111 1111, ssn 123-45-6789, host 10.1.2.3"
+        #expect(found(text).map(\.0) == ["email", "credit_card", "us_ssn", "ip_address"])
+        let repeated = String(repeating: "-----BEGIN PRIVATE KEY-----\n", count: 100) + "ada@example.com"
+        #expect(found(repeated).map(\.0) == ["email"])
+        // A whole block after a stray header is still found whole.
+        let key = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----"
+        let secrets = found("-----BEGIN PRIVATE KEY-----\n" + key)
+        #expect(secrets.count == 1 && secrets.first?.0 == "secret" && secrets.first?.1.hasSuffix(key) == true)
     }
 
     /// Every detector's look-ahead is bounded: text made of one repeated token start (each tried) is

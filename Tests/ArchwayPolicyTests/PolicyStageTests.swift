@@ -206,6 +206,8 @@ import Tracing
                     .other(Self.json(#"{"type":"document","source":{"type":"text","media_type":"text/plain","data":"data: {\"user\": \"\#(mail)\"}"}}"#)),
                     .other(Self.json(#"{"type":"input_text","text":"data: \#(mail)"}"#)),
                     .other(Self.json(#"{"type":"image_url","image_url":{"url":"data:image/png;base64,aGVsbG8="}}"#)),
+                    // A data URL's header in front of text is no data URL.
+                    .other(Self.json(#"{"type":"x","url":"data:text/plain;base64,contact \#(mail)"}"#)),
                 ], contentIsText: false, name: mail),
             ])
             request.user = mail
@@ -219,7 +221,7 @@ import Tracing
             }
             let sent = try #require(upstream.received.first?.body)
             #expect(!sent.contains(mail), "\(sent)")
-            #expect(sent.components(separatedBy: "[[EMAIL_1]]").count - 1 == 13, "\(sent)")
+            #expect(sent.components(separatedBy: "[[EMAIL_1]]").count - 1 == 14, "\(sent)")
             // Binary content is left as it came.
             #expect(sent.contains("aGVsbG8gYWxpY2Uuam9uZXNAZXhhbXBsZS5jb20=") && sent.contains("data:image/png;base64,iVBORw0KGgo="))
             #expect(sent.contains("data:image/png;base64,aGVsbG8="))

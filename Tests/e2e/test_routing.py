@@ -250,6 +250,13 @@ def test_a_configmap_mounted_pricing_file_is_reloaded_when_its_target_is_swapped
     os.replace(replacement, target)
     wait_for(lambda: in_force("mid") == {"input": 7.0, "output": 7.0, "cached_input": None}, timeout=5, interval=0.2,
              message="the replaced file's prices in force")
+    # A touch applies the file again, over prices PUT since.
+    httpx.put(f"{gw.base_url}/admin/pricing", json={"models": {"mid": {"input": 3.0, "output": 3.0}}}, timeout=5).raise_for_status()
+    assert in_force("mid") == {"input": 3.0, "output": 3.0, "cached_input": None}
+    time.sleep(1.1)
+    os.utime(target)
+    wait_for(lambda: in_force("mid") == {"input": 7.0, "output": 7.0, "cached_input": None}, timeout=5, interval=0.2,
+             message="the touched file's prices in force again")
 
 
 def test_the_pricing_file_is_applied_and_reloaded_when_it_changes(gateway, sim, tmp_path):
