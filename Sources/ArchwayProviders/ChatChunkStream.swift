@@ -58,14 +58,21 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
     public func prefetchingFirstChunk() async throws -> ChatChunkStream {
         var iterator = makeAsyncIterator()
         var read: [Relayable<ChatChunk>] = []
-        while read.count < Self.heldEvents {
+        // Events the client is never sent (a decoded Anthropic stream's thinking, `ping`) count too: a
+        // model that thinks for minutes must not hold the client's headers for as long.
+        iterator.reportsSkipped = true
+        var events = 0
+        while events < Self.heldEvents {
             guard let chunk = try await iterator.next() else {
                 iterator.endAfterPending = true
                 break
             }
+            events += 1
+            if chunk.wire == nil, chunk.value.id == Self.skippedMarker.id { continue }
             read.append(chunk)
             if chunk.value.hasContent { break }
         }
+        iterator.reportsSkipped = false
         iterator.pending = read
         return ChatChunkStream(self, prefetched: Prefetched(iterator: iterator))
     }
@@ -73,6 +80,9 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
     /// Content-free events held before the first content (a model that thinks at length streams its
     /// thinking as such events: past these, the stream is the client's anyway).
     static let heldEvents = 32
+
+    /// Stands, while the stream is read ahead, for an event the client is not sent; never leaves it.
+    static let skippedMarker = ChatChunk(id: "archway.skipped-event", model: "", created: 0, choices: [])
 
     /// Handed once from the task that made the call to the one that reads the stream, never shared, and
     /// read by one iterator: the single owner the `@unchecked` stands for.
@@ -97,6 +107,8 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
         var pendingIndex = 0
         /// The stream ended cleanly while being read ahead: nothing more to read.
         var endAfterPending = false
+        /// While read ahead, an event the client is not sent is reported (`skippedMarker`), to be counted.
+        var reportsSkipped = false
 
         enum State {
             case streaming
@@ -176,7 +188,7 @@ public struct ChatChunkStream: AsyncSequence, Sendable {
                 do {
                     switch try anthropic.decode(ServerSentEvent(raw)) {
                     case .chunk(let chunk): return Relayable(chunk, wire: wire)
-                    case .skip: return wire.map { Relayable(Self.noChunk, wire: $0) }
+                    case .skip: return wire.map { Relayable(Self.noChunk, wire: $0) } ?? (reportsSkipped ? Relayable(ChatChunkStream.skippedMarker) : nil)
                     case .finished:
                         state = .sendUsage
                         return wire.map { Relayable(Self.noChunk, wire: $0) }

@@ -323,6 +323,37 @@ struct AdapterHarness {
         }
     }
 
+    /// Events the client is not sent (a decoded Anthropic stream's thinking) count towards what is held
+    /// before the first content: a model that thinks at length does not hold the client's headers.
+    @Test func thinkingCountsTowardsWhatIsHeldBeforeTheFirstContent() async throws {
+        let upstream = ScriptedUpstream { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/event-stream"], body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"c\",\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}\n\n"))
+                for _ in 0..<40 {
+                    try await writer.write(ByteBuffer(string: "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"hm\"}}\n\n"))
+                }
+                try await Task.sleep(for: .milliseconds(1500))
+                try await writer.write(ByteBuffer(string: "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":\"hi\"}}\n\n"))
+                try await writer.write(ByteBuffer(string: "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"))
+                try await writer.finish(nil)
+            })
+        }
+        try await upstream.run { base in
+            var harness = try AdapterHarness(base: base, kind: "anthropic")
+            harness.provider.apiKey = "k"
+            let started = ContinuousClock.now
+            let texts = try await harness.run { adapter in
+                let reply = try await adapter.streamChat(AdapterHarness.request, call: AdapterHarness.call())
+                let stream = try await reply.value.prefetchingFirstChunk()
+                #expect(started.duration(to: .now) < .milliseconds(1200), "held past the read-ahead")
+                var texts: [String] = []
+                for try await chunk in stream { texts.append(contentsOf: chunk.value.choices.compactMap(\.content)) }
+                return texts
+            }
+            #expect(texts.joined() == "hi", "the marker never leaves the read-ahead")
+        }
+    }
+
     /// An answer led by a UTF-8 byte-order mark is read whole, relayed or decoded, streamed or not.
     @Test func anAnswerLedByAByteOrderMarkIsReadWhole() async throws {
         let chunk = #"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":"stop"}]}"#

@@ -87,6 +87,16 @@ import Testing
         #expect(usageChunk.choices.isEmpty)
     }
 
+    /// An event the upstream wrote on several `data:` lines is relayed on one: a line feed in the relayed
+    /// data would end its `data:` line early, and the SDK would parse half a chunk.
+    @Test func aChunkOnSeveralDataLinesIsRelayedOnOne() throws {
+        let data = "{\"id\":\"c1\",\n\"model\":\"up\",\n\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}"
+        let chunk = try OpenAIPassthrough.chunk(ByteBuffer(string: data))
+        var out = ByteBuffer()
+        OpenAIPassthrough.write(try #require(chunk.wire), model: "alias", into: &out)
+        #expect(String(buffer: out) == #"{"id":"c1", "model":"alias", "choices":[{"index":0,"delta":{"content":"x"}}]}"#)
+    }
+
     @Test func relaysChunksWithTheClientsModelAndDropsUnaskedUsage() throws {
         let data = #"{"id":"c1","model":"up","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":7}}"#
         let chunk = try OpenAIPassthrough.chunk(ByteBuffer(string: data))

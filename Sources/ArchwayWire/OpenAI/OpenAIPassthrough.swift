@@ -86,7 +86,10 @@ public enum OpenAIPassthrough {
     /// An `{"error": …}` event throws `ErrorEvent`.
     public static func chunk(_ data: ByteBuffer) throws -> Relayable<ChatChunk> {
         var chunk = ChatChunk(id: "", model: "", created: 0, choices: [])
-        var wire = WireBytes(bytes: data)
+        // An event the upstream wrote on several `data:` lines (legal SSE) reaches here joined by line
+        // feeds, which would end the relayed `data:` line early: relayed on one line, each feed a space
+        // (JSON whitespace; a JSON string holds none raw), so every offset stays where it was.
+        var wire = WireBytes(bytes: data.readableBytesView.contains(UInt8(ascii: "\n")) ? Self.oneLine(data) : data)
         var errorMessage: String?
         try data.withUnsafeReadableBytes { raw in
             let scanner = JSONScanner(raw)
@@ -111,6 +114,13 @@ public enum OpenAIPassthrough {
             throw ErrorEvent(message: errorMessage)
         }
         return Relayable(chunk, wire: wire)
+    }
+
+    static func oneLine(_ data: ByteBuffer) -> ByteBuffer {
+        var line = ByteBuffer()
+        line.reserveCapacity(data.readableBytes)
+        for byte in data.readableBytesView { line.writeInteger(byte == UInt8(ascii: "\n") ? UInt8(ascii: " ") : byte) }
+        return line
     }
 
     /// Writes `wire`'s bytes with its model name replaced by `model` and, with `droppingUsage`, its usage
