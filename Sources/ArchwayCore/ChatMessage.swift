@@ -62,8 +62,11 @@ public enum ContentPart: Sendable, Hashable {
 public struct ToolCall: Sendable, Hashable {
     public var id: String
     public var name: String
-    /// The arguments as the model produced them: a JSON document in a string, per the OpenAI wire.
+    /// The arguments as the model produced them: a JSON document in a string, per the OpenAI wire; for a
+    /// custom tool's call, its free-form input.
     public var arguments: String
+    /// A call of an OpenAI custom tool (`type: custom`), whose input is text, not JSON arguments.
+    public var isCustom = false
 
     public init(id: String, name: String, arguments: String) {
         self.id = id
@@ -113,4 +116,6 @@ public enum ToolChoice: Sendable, Hashable {
     case none
     case required
     case function(String)
+    /// A choice only the OpenAI wire has (`allowed_tools`, a named `custom` tool), as the client sent it.
+    case openAIOnly(JSONValue)
 }

@@ -210,6 +210,12 @@ public struct HTTPProviderAdapter: ProviderAdapter {
                 param: "tools"
             )
         }
+        if isAnthropic, case .openAIOnly? = request.value.toolChoice {
+            throw GatewayError.unsupported("The model '\(request.value.model)' is served by an Anthropic provider, which has no such tool_choice (allowed_tools, a custom tool).", param: "tool_choice")
+        }
+        if isAnthropic, request.value.messages.contains(where: { $0.toolCalls.contains(where: \.isCustom) }) {
+            throw GatewayError.unsupported("The model '\(request.value.model)' is served by an Anthropic provider, which has no custom tools; this request's history holds a custom tool's call.", param: "messages")
+        }
         if isAnthropic, let count = request.value.choiceCount, count > 1 {
             // One answer a call is all Anthropic's API gives: say so rather than answer one of n.
             throw GatewayError.unsupported("The model '\(request.value.model)' is served by an Anthropic provider, which answers one choice a request: n must be 1.", param: "n")

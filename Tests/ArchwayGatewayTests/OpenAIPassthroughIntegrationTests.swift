@@ -92,6 +92,17 @@ import Tracing
         }
     }
 
+    /// Chat Completions' custom tools, `allowed_tools` and custom tool calls in the history are the OpenAI
+    /// wire's own: relayed as they came to an OpenAI-wire provider.
+    @Test func customToolsAndAllowedToolsAreRelayed() async throws {
+        try await withGateway { client, upstream, _ in
+            let body = #"{"model":"alias","messages":[{"role":"user","content":"run"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"custom","custom":{"name":"code_exec","input":"print(1)"}}]},{"role":"tool","tool_call_id":"c1","content":"1"}],"tools":[{"type":"custom","custom":{"name":"code_exec","description":"Runs code"}},{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"tool_choice":{"type":"allowed_tools","allowed_tools":{"mode":"auto","tools":[{"type":"custom","custom":{"name":"code_exec"}}]}}}"#
+            let response = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
+            #expect(response.status == .ok, "\(String(buffer: response.body))")
+            #expect(upstream.received.withLock { $0 } == [body.replacingOccurrences(of: #""model":"alias""#, with: #""model":"gpt-up""#)])
+        }
+    }
+
     @Test func streamEventsTravelAsBytesAndUnaskedUsageIsDropped() async throws {
         try await withGateway { client, upstream, harness in
             let body = #"{"model":"alias","stream":true,"messages":[{"role":"user","content":"hi"}]}"#

@@ -103,6 +103,18 @@ import Testing
         #expect(decoded.messages.first?.isToolError == true)
     }
 
+    /// Custom tools, their calls and `allowed_tools` survive a decode and an encode on the OpenAI wire.
+    @Test func customToolsRoundTripOnTheOpenAIWire() throws {
+        let body = #"{"model":"m","messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"custom","custom":{"name":"code_exec","input":"print(1)"}}]}],"tools":[{"type":"custom","custom":{"name":"code_exec","format":{"type":"text"}}}],"tool_choice":{"type":"custom","custom":{"name":"code_exec"}}}"#
+        let request = try WireJSON.decode(OpenAIChatRequest.self, from: body).request
+        #expect(request.messages.first?.toolCalls.first?.isCustom == true)
+        #expect(request.tools?.first?.builtIn?.wire == .openAI)
+        let encoded = try json(OpenAIChatRequest(request))
+        #expect(encoded["tools"]?.arrayValue?.first == .object(["type": .string("custom"), "custom": .object(["name": .string("code_exec"), "format": .object(["type": .string("text")])])]))
+        #expect(encoded["tool_choice"]?["custom"]?["name"] == .string("code_exec"))
+        #expect(encoded["messages"]?.arrayValue?.first?["tool_calls"]?.arrayValue?.first?["custom"]?["input"] == .string("print(1)"))
+    }
+
     /// `parallel_tool_calls: false` travels inside Anthropic's `tool_choice`, which carries it even when
     /// the OpenAI request named no choice; `none` keeps its documented shape.
     @Test(arguments: [

@@ -114,6 +114,8 @@ public struct AnthropicMessagesRequest: Codable, Sendable {
             case .required: ["type": .string("any")]
             case .none: ["type": .string("none")]
             case .function(let name): ["type": .string("tool"), "name": .string(name)]
+            // Refused before encoding (`HTTPProviderAdapter`); the default if it ever got here.
+            case .openAIOnly: ["type": .string("auto")]
             }
             // `none` calls no tool, and its documented shape has no other field.
             if request.parallelToolCalls == false, choice != ToolChoice.none { value["disable_parallel_tool_use"] = .bool(true) }

@@ -83,9 +83,11 @@ public struct OpenAIChatRequest: Codable, Sendable {
         case .string("required"): return .required
         case .object(let object):
             if let name = object["function"]?["name"]?.stringValue { return .function(name) }
+            // Chat Completions' other choices (a set of allowed tools, a named custom tool): as they came.
+            if object["type"]?.stringValue == "allowed_tools" || object["custom"]?["name"]?.stringValue != nil { return .openAIOnly(value) }
         default: break
         }
-        throw container.invalid(AnyCodingKey("tool_choice"), "must be auto, none, required or {\"type\":\"function\",\"function\":{\"name\":…}}")
+        throw container.invalid(AnyCodingKey("tool_choice"), "must be auto, none, required, {\"type\":\"function\",\"function\":{\"name\":…}}, allowed_tools or a custom tool")
     }
 
     /// The field clients send for `gen_ai.conversation.id`, consumed by the gateway and never forwarded.
@@ -124,6 +126,7 @@ public struct OpenAIChatRequest: Codable, Sendable {
             case .none: .string("none")
             case .required: .string("required")
             case .function(let name): .object(["type": .string("function"), "function": .object(["name": .string(name)])])
+            case .openAIOnly(let choice): choice
             }
             try container.encode(value, forKey: key("tool_choice"))
         }
@@ -257,19 +260,36 @@ struct OpenAIToolCall: Codable {
         var arguments: String
     }
 
+    struct Custom: Codable {
+        var name: String
+        var input: String
+    }
+
     enum CodingKeys: String, CodingKey {
-        case id, type, function
+        case id, type, function, custom
     }
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
+        let id = try container.decode(String.self, forKey: .id)
+        if try container.decodeIfPresent(String.self, forKey: .type) == "custom" {
+            let custom = try container.decode(Custom.self, forKey: .custom)
+            call = ToolCall(id: id, name: custom.name, arguments: custom.input)
+            call.isCustom = true
+            return
+        }
         let function = try container.decode(Function.self, forKey: .function)
-        call = ToolCall(id: try container.decode(String.self, forKey: .id), name: function.name, arguments: function.arguments)
+        call = ToolCall(id: id, name: function.name, arguments: function.arguments)
     }
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(call.id, forKey: .id)
+        if call.isCustom {
+            try container.encode("custom", forKey: .type)
+            try container.encode(Custom(name: call.name, input: call.arguments), forKey: .custom)
+            return
+        }
         try container.encode("function", forKey: .type)
         try container.encode(Function(name: call.name, arguments: call.arguments), forKey: .function)
     }
@@ -296,12 +316,23 @@ struct OpenAITool: Codable {
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let type = try container.decode(String.self, forKey: .type)
-        guard type == "function" else { throw container.invalid(.type, "only function tools are supported") }
+        if type == "custom" {
+            // A custom tool (free-form input, an optional grammar): as it came, for OpenAI-wire providers.
+            let tool = try JSONValue(from: decoder)
+            guard let name = tool["custom"]?["name"]?.stringValue else { throw container.invalid(.type, "a custom tool needs custom.name") }
+            definition = ToolDefinition(name: name, builtIn: ToolDefinition.BuiltInTool(wire: .openAI, definition: tool))
+            return
+        }
+        guard type == "function" else { throw container.invalid(.type, "must be function or custom") }
         let function = try container.decode(Function.self, forKey: .function)
         definition = ToolDefinition(name: function.name, description: function.description, parameters: function.parameters, strict: function.strict)
     }
 
     func encode(to encoder: any Encoder) throws {
+        if let builtIn = definition.builtIn, builtIn.wire == .openAI {
+            try builtIn.definition.encode(to: encoder)
+            return
+        }
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode("function", forKey: .type)
         try container.encode(
