@@ -222,6 +222,10 @@ import Testing
         let plain = try json(AnthropicMessagesResponse(ended))
         #expect(plain["stop_reason"] == .string("end_turn"))
         #expect(plain["stop_sequence"] == .null)
+        // An answer with no text has no text block (Anthropic refuses an empty one in a history sent back).
+        var empty = response
+        empty.choices[0].message.content = [.text("")]
+        #expect(try json(AnthropicMessagesResponse(empty))["content"] == .array([]))
     }
 
     @Test(arguments: [

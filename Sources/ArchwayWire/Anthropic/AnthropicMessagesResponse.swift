@@ -52,8 +52,10 @@ public struct AnthropicMessagesResponse: Codable, Sendable {
         var blocks: [JSONValue] = []
         let choice = response.choices.first
         if let message = choice?.message {
+            // No text is no block (`content: []`, as Anthropic answers nothing): an empty text block in a
+            // history sent back is one Anthropic refuses.
             let text = message.text
-            if !text.isEmpty || message.toolCalls.isEmpty {
+            if !text.isEmpty {
                 blocks.append(.object(["type": .string("text"), "text": .string(text)]))
             }
             for call in message.toolCalls {
