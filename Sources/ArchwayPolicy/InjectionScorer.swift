@@ -158,7 +158,7 @@ public struct InjectionScorer: Sendable {
     /// Combining marks: diacritics drawn over or under the letter before them.
     static func isCombiningMark(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
-        case 0x0300...0x036F, 0x1AB0...0x1AFF, 0x1DC0...0x1DFF, 0x20D0...0x20FF, 0xFE20...0xFE2F: true
+        case 0x0300...0x036F, 0x1AB0...0x1AFF, 0x1DC0...0x1DFF: true
         default: false
         }
     }
@@ -237,7 +237,12 @@ public struct InjectionScorer: Sendable {
         // The word with look-alike letters read as the Latin ones they are drawn as: looked up only when
         // the word as written is no known word (a French or Russian rule's words keep their letters).
         var folded = WordHash()
-        var hasLookalike = false
+        // What the folding would stand for: Cyrillic or Greek letters inside a word of Latin ones (no
+        // language writes so), or three letters or more with diacritics (`ïgnörë`; a Vietnamese `dàn` or a
+        // German `Überprüfung` has fewer, and stays itself).
+        var asciiLetters = 0
+        var scriptLookalikes = 0
+        var diacritics = 0
         var leet = WordHash()
         var letters = 0
         var hasLeet = false
@@ -265,7 +270,9 @@ public struct InjectionScorer: Sendable {
                 folded = WordHash()
                 letters = 0
                 hasLeet = false
-                hasLookalike = false
+                asciiLetters = 0
+                scriptLookalikes = 0
+                diacritics = 0
             }
             guard letters > 0 else { return }
             let useLeet = hasLeet
@@ -279,7 +286,8 @@ public struct InjectionScorer: Sendable {
             }
             flushSingles()
             var bits = words[word.value]
-            if bits == nil, hasLookalike, let known = words[folded.value] {
+            let disguised = (asciiLetters > 0 && scriptLookalikes > 0) || diacritics >= 3
+            if bits == nil, disguised, let known = words[folded.value] {
                 evasions.insert("lookalike_characters")
                 bits = known
             }
@@ -292,9 +300,10 @@ public struct InjectionScorer: Sendable {
         }
 
         for original in text.unicodeScalars {
-            // Fullwidth forms (`ｉｇｎｏｒｅ`) read as the ASCII they stand for.
+            // Fullwidth forms (`ｉｇｎｏｒｅ`) read as the ASCII they stand for; only letters so written are
+            // an evasion (CJK text writes its punctuation so).
             let scalar = Self.halfwidth(original)
-            if scalar != original { evasions.insert("fullwidth_characters") }
+            if scalar != original, scalar.properties.isAlphabetic { evasions.insert("fullwidth_characters") }
             let value = scalar.value
             if value < 0x80 {
                 if value >= 97, value <= 122 {
@@ -302,11 +311,13 @@ public struct InjectionScorer: Sendable {
                     leet.add(ascii: UInt8(value))
                     folded.add(ascii: UInt8(value))
                     letters += 1
+                    asciiLetters += 1
                 } else if value >= 65, value <= 90 {
                     plain.add(ascii: UInt8(value + 32))
                     leet.add(ascii: UInt8(value + 32))
                     folded.add(ascii: UInt8(value + 32))
                     letters += 1
+                    asciiLetters += 1
                 } else if let mapped = Self.leet(scalar) {
                     leet.add(ascii: UInt8(mapped.value))
                     hasLeet = true
@@ -324,8 +335,9 @@ public struct InjectionScorer: Sendable {
                 continue
             }
             if Self.isCombiningMark(scalar) {
-                // A mark over every letter (`i̇g̃n̈ȯr̃ë`) leaves the letters a reader sees.
-                evasions.insert("combining_marks")
+                // A mark over a letter leaves the letter a reader sees (decomposed text, or `i̇g̃n̈ȯr̃ë`); it
+                // counts as a diacritic of the word.
+                diacritics += 1
                 continue
             }
             if scalar.properties.isAlphabetic {
@@ -333,7 +345,7 @@ public struct InjectionScorer: Sendable {
                 let lookalike = Self.lookalike(scalar)
                 if let lookalike {
                     folded.add(ascii: lookalike)
-                    hasLookalike = true
+                    if (0xC0...0x17F).contains(value) { diacritics += 1 } else { scriptLookalikes += 1 }
                 }
                 if scalar.properties.isUppercase {
                     for lowered in scalar.properties.lowercaseMapping.unicodeScalars {

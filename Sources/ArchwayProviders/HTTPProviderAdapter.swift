@@ -225,6 +225,14 @@ public struct HTTPProviderAdapter: ProviderAdapter {
            let body = try? OpenAIPassthrough.upstreamBody(wire, model: model, stream: stream) {
             return body
         }
+        if !isAnthropic, let block = Self.anthropicBlock(in: request.value.messages) {
+            // An Anthropic image the OpenAI wire has no part for (one from the Files API; base64 and URL
+            // images are translated): refused rather than sent as something the provider refuses.
+            throw GatewayError.unsupported(
+                "The model '\(request.value.model)' is served by an OpenAI-wire provider, which takes no Anthropic '\(block)' block.",
+                param: "messages"
+            )
+        }
         if !isAnthropic, Self.hasBlockInAToolResult(request.value.messages) {
             // OpenAI's tool messages carry text: an image or document block a tool returned (from the
             // Anthropic wire) would be refused by the provider or lost.
@@ -245,6 +253,17 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         } catch {
             throw Self.unencodable
         }
+    }
+
+    /// The type of an Anthropic image block a user or assistant message carries as it came (a source the
+    /// canonical types do not model), if any.
+    static func anthropicBlock(in messages: [ChatMessage]) -> String? {
+        for message in messages where message.role != .tool {
+            for case .other(let value) in message.content where value["type"]?.stringValue == "image" && value["source"]?["type"]?.stringValue != "base64" {
+                return "image"
+            }
+        }
+        return nil
     }
 
     /// Archway asks for no content encoding; a compressed body reads as garbage, or as a cut stream.

@@ -148,7 +148,7 @@ import Testing
     func anthropicDefinedToolsAndFileImagesReachTheProvider(policy: String) async throws {
         let upstream = Self.upstream()
         let body = #"""
-        {"model":"claude","max_tokens":64,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":3},{"type":"bash_20250124","name":"bash"},{"name":"lookup","input_schema":{"type":"object"}}],"messages":[{"role":"user","content":[{"type":"image","source":{"type":"file","file_id":"file_011"}},{"type":"text","text":"search it"}]}]}
+        {"model":"claude","max_tokens":64,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":3},{"type":"bash_20250124","name":"bash"},{"type":"mcp_toolset","mcp_server_name":"docs"},{"name":"lookup","input_schema":{"type":"object"}}],"messages":[{"role":"user","content":[{"type":"image","source":{"type":"file","file_id":"file_011"}},{"type":"text","text":"search it"}]}]}
         """#
         try await upstream.run { baseURL in
             try await harness(baseURL, policy: policy).run { client in
@@ -156,10 +156,11 @@ import Testing
                 #expect(response.status == .ok, "\(String(buffer: response.body))")
                 let sent = try JSONDecoder().decode(JSONValue.self, from: Data(try #require(upstream.received.first?.body).utf8))
                 let tools = try #require(sent["tools"]?.arrayValue)
-                #expect(tools.count == 3)
+                #expect(tools.count == 4)
                 #expect(tools.first == .object(["type": .string("web_search_20250305"), "name": .string("web_search"), "max_uses": .number(3)]))
                 #expect(tools[1]["type"]?.stringValue == "bash_20250124" && tools[1]["input_schema"] == nil)
-                #expect(tools[2]["input_schema"] != nil)
+                #expect(tools[2]["mcp_server_name"]?.stringValue == "docs")
+                #expect(tools[3]["input_schema"] != nil)
                 #expect(sent["messages"]?.arrayValue?.first?["content"]?.arrayValue?.first?["source"]?["file_id"]?.stringValue == "file_011")
             }
         }
@@ -173,6 +174,10 @@ import Testing
             #expect(response.status == .badRequest)
             let text = String(buffer: response.body)
             #expect(text.contains("web_search_20250305") && text.contains("cannot run it"), "\(text)")
+            // An image from the Files API, which the OpenAI wire has no part for: refused, not sent.
+            let image = #"{"model":"sim-small","max_tokens":64,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"file","file_id":"file_1"}},{"type":"text","text":"what is it?"}]}]}"#
+            let refused = try await client.execute(uri: "/v1/messages", method: .post, headers: [.contentType: "application/json"], body: ByteBuffer(string: image))
+            #expect(refused.status == .badRequest && String(buffer: refused.body).contains("'image' block"))
         }
     }
 }

@@ -67,6 +67,17 @@ import Testing
         #expect(calls.filter { $0.index == 1 }.compactMap(\.arguments).joined() == #"{"a":1}"#)
     }
 
+    /// A compatible server that gives a tool's whole input in its block's start, with no deltas, streams
+    /// those arguments (not `{}`).
+    @Test func argumentsGivenWholeInTheBlocksStartAreStreamed() throws {
+        let chunks = try decoded([
+            ("message_start", #"{"type":"message_start","message":{"id":"m","model":"c","usage":{"input_tokens":3,"output_tokens":1}}}"#),
+            ("content_block_start", #"{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t1","name":"add","input":{"a":1,"b":[2]}}}"#),
+            ("content_block_stop", #"{"type":"content_block_stop","index":0}"#),
+        ])
+        #expect(chunks.flatMap(\.choices).flatMap(\.toolCalls).compactMap(\.arguments).joined() == #"{"a":1,"b":[2]}"#)
+    }
+
     /// `message_delta`'s usage is cumulative, cache counts included: they replace `message_start`'s.
     @Test func cacheCountsInTheFinalDeltaCount() throws {
         let chunks = try decoded([

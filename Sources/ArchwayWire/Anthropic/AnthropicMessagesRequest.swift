@@ -51,12 +51,13 @@ public struct AnthropicMessagesRequest: Codable, Sendable {
         request.topK = try container.decodeIfPresent(Int.self, forKey: .topK)
         request.stop = try container.decodeIfPresent([String].self, forKey: .stopSequences)
         request.tools = try container.decodeIfPresent([JSONValue].self, forKey: .tools)?.enumerated().map { index, tool in
-            guard case .object(let fields) = tool, let name = fields["name"]?.stringValue else {
+            guard case .object(let fields) = tool else { throw container.invalid(.tools, "tools[\(index)] must be an object") }
+            // A client tool has an input schema (and no type, or `custom`); a tool Anthropic defines
+            // (`web_search_20250305`, `bash_20250124`, `mcp_toolset`, …) has a type and none: kept as it came.
+            let type = fields["type"]?.stringValue
+            guard let name = fields["name"]?.stringValue ?? (type == nil || type == "custom" ? nil : type) else {
                 throw container.invalid(.tools, "tools[\(index)] needs a name")
             }
-            // A client tool has an input schema (and no type, or `custom`); a tool Anthropic defines
-            // (`web_search_20250305`, `bash_20250124`, …) has a type and none: kept as it came.
-            let type = fields["type"]?.stringValue
             if let schema = fields["input_schema"], type == nil || type == "custom" {
                 return ToolDefinition(name: name, description: fields["description"]?.stringValue, parameters: schema)
             }

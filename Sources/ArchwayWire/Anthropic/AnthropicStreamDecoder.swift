@@ -88,12 +88,20 @@ public struct AnthropicStreamDecoder: Sendable {
             case "tool_use":
                 let toolIndex = toolIndexByBlock.count
                 toolIndexByBlock[blockIndex] = toolIndex
-                toolBlocksWithoutArguments.insert(blockIndex)
+                // Anthropic starts a block with `input: {}` and streams the arguments; a compatible server
+                // may give them whole here instead, with no deltas after.
+                var arguments = ""
+                if let input = try scanner.member("input", of: contentBlock, { scanner.object($0) }) {
+                    var members = 0
+                    try scanner.forEachMember(of: input) { _ in members += 1 }
+                    if members > 0 { arguments = String(decoding: UnsafeRawBufferPointer(rebasing: scanner.bytes[input]), as: UTF8.self) }
+                }
+                if arguments.isEmpty { toolBlocksWithoutArguments.insert(blockIndex) }
                 let delta = ChatChunk.ToolCallDelta(
                     index: toolIndex,
                     id: try scanner.member("id", of: contentBlock, scanner.string),
                     name: try scanner.member("name", of: contentBlock, scanner.string),
-                    arguments: ""
+                    arguments: arguments
                 )
                 return .chunk(chunk([ChatChunk.Choice(toolCalls: [delta])]))
             case "text":
