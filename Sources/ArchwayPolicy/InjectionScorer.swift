@@ -243,6 +243,7 @@ public struct InjectionScorer: Sendable {
         var asciiLetters = 0
         var scriptLookalikes = 0
         var diacritics = 0
+        var fullwidthLetters = 0
         var leet = WordHash()
         var letters = 0
         var hasLeet = false
@@ -273,24 +274,32 @@ public struct InjectionScorer: Sendable {
                 asciiLetters = 0
                 scriptLookalikes = 0
                 diacritics = 0
+                fullwidthLetters = 0
             }
             guard letters > 0 else { return }
-            let useLeet = hasLeet
-            if useLeet { evasions.insert("leetspeak") }
-            let word = useLeet ? leet : plain
-            if word.count == 1, let letter = word.first {
+            // A single letter (or a digit read as one), for the spaced-out words.
+            let single = hasLeet ? leet : plain
+            if single.count == 1, let letter = single.first {
+                if hasLeet { evasions.insert("leetspeak") }
                 if letter == "i", singleCount < 8 { singleIs |= 1 << singleCount }
                 singles.add(letter)
                 singleCount += 1
                 return
             }
             flushSingles()
-            var bits = words[word.value]
-            let disguised = (asciiLetters > 0 && scriptLookalikes > 0) || diacritics >= 3
+            // Each reading counts as an evasion only where it makes a word the rules know: `mp3`, `4G`, `Ｎｏ`
+            // or a name with a diacritic or two are no disguise.
+            var bits = words[plain.value]
+            if bits == nil, hasLeet, let known = words[leet.value] {
+                evasions.insert("leetspeak")
+                bits = known
+            }
+            let disguised = (asciiLetters > 0 && scriptLookalikes > 0) || diacritics >= 3 || (diacritics >= 2 && diacritics * 3 >= letters)
             if bits == nil, disguised, let known = words[folded.value] {
                 evasions.insert("lookalike_characters")
                 bits = known
             }
+            if bits != nil, fullwidthLetters >= 3 { evasions.insert("fullwidth_characters") }
             tokens.append(.word(bits ?? Bits()))
         }
         func sentenceEnd() {
@@ -303,7 +312,7 @@ public struct InjectionScorer: Sendable {
             // Fullwidth forms (`ｉｇｎｏｒｅ`) read as the ASCII they stand for; only letters so written are
             // an evasion (CJK text writes its punctuation so).
             let scalar = Self.halfwidth(original)
-            if scalar != original, scalar.properties.isAlphabetic { evasions.insert("fullwidth_characters") }
+            if scalar != original, scalar.properties.isAlphabetic { fullwidthLetters += 1 }
             let value = scalar.value
             if value < 0x80 {
                 if value >= 97, value <= 122 {
@@ -331,7 +340,8 @@ public struct InjectionScorer: Sendable {
                 continue
             }
             if Self.isInvisible(scalar) {
-                evasions.insert("invisible_characters")
+                // Inside a word it hides the word; between emoji (a joiner) or words it is ordinary text.
+                if letters > 0 { evasions.insert("invisible_characters") }
                 continue
             }
             if Self.isCombiningMark(scalar) {
