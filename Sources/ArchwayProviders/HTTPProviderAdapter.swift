@@ -225,11 +225,11 @@ public struct HTTPProviderAdapter: ProviderAdapter {
            let body = try? OpenAIPassthrough.upstreamBody(wire, model: model, stream: stream) {
             return body
         }
-        if !isAnthropic, let block = Self.anthropicBlock(in: request.value.messages) {
+        if !isAnthropic, Self.hasFileImage(request.value.messages) {
             // An Anthropic image the OpenAI wire has no part for (one from the Files API; base64 and URL
             // images are translated): refused rather than sent as something the provider refuses.
             throw GatewayError.unsupported(
-                "The model '\(request.value.model)' is served by an OpenAI-wire provider, which takes no Anthropic '\(block)' block.",
+                "The model '\(request.value.model)' is served by an OpenAI-wire provider, which takes no Anthropic 'image' block from the Files API.",
                 param: "messages"
             )
         }
@@ -255,15 +255,15 @@ public struct HTTPProviderAdapter: ProviderAdapter {
         }
     }
 
-    /// The type of an Anthropic image block a user or assistant message carries as it came (a source the
-    /// canonical types do not model), if any.
-    static func anthropicBlock(in messages: [ChatMessage]) -> String? {
-        for message in messages where message.role != .tool {
-            for case .other(let value) in message.content where value["type"]?.stringValue == "image" && value["source"]?["type"]?.stringValue != "base64" {
-                return "image"
+    /// Whether a user or assistant message carries an Anthropic image block as it came: one whose source
+    /// the canonical types do not model (the Files API's; base64 and URL images are translated).
+    static func hasFileImage(_ messages: [ChatMessage]) -> Bool {
+        messages.contains { message in
+            message.role != .tool && message.content.contains { part in
+                guard case .other(let value) = part else { return false }
+                return value["type"]?.stringValue == "image" && value["source"]?["type"]?.stringValue != "base64"
             }
         }
-        return nil
     }
 
     /// Archway asks for no content encoding; a compressed body reads as garbage, or as a cut stream.

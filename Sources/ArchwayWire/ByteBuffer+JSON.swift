@@ -45,3 +45,18 @@ extension ByteBuffer {
         writeString(String(value))
     }
 }
+
+extension ByteBuffer {
+    /// Writes an SSE event's data, which the parser joined with line feeds when it came on several
+    /// `data:` lines, on one line: a line feed in a JSON document is whitespace (inside a string it would
+    /// be invalid JSON either way), so a space in its place means the same and keeps every offset.
+    mutating func writeOnOneLine(_ data: ByteBuffer) {
+        guard data.readableBytesView.contains(UInt8(ascii: "\n")) else {
+            writeImmutableBuffer(data)
+            return
+        }
+        for byte in data.readableBytesView {
+            writeInteger(byte == UInt8(ascii: "\n") ? UInt8(ascii: " ") : byte)
+        }
+    }
+}

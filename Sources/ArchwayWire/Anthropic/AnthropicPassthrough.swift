@@ -45,16 +45,8 @@ public enum AnthropicPassthrough {
         }
         out.writeStaticString("data: ")
         let dataStart = out.writerIndex - out.readerIndex
-        if raw.data.readableBytesView.contains(UInt8(ascii: "\n")) {
-            // Several `data:` lines, which the parser joined with line feeds, go out as one: a line feed
-            // in a JSON document is whitespace (inside a string it would be invalid JSON either way), so
-            // a space in its place means the same, keeps every offset, and the model is renamed in place.
-            for byte in raw.data.readableBytesView {
-                out.writeInteger(byte == UInt8(ascii: "\n") ? UInt8(ascii: " ") : byte)
-            }
-        } else {
-            out.writeImmutableBuffer(raw.data)
-        }
+        // Offsets kept, so the model is renamed in place.
+        out.writeOnOneLine(raw.data)
         out.writeStaticString("\n\n")
         var ranges: [Range<Int>] = []
         if name == "message_start" {

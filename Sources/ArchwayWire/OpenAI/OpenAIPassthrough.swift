@@ -87,8 +87,7 @@ public enum OpenAIPassthrough {
     public static func chunk(_ data: ByteBuffer) throws -> Relayable<ChatChunk> {
         var chunk = ChatChunk(id: "", model: "", created: 0, choices: [])
         // An event the upstream wrote on several `data:` lines (legal SSE) reaches here joined by line
-        // feeds, which would end the relayed `data:` line early: relayed on one line, each feed a space
-        // (JSON whitespace; a JSON string holds none raw), so every offset stays where it was.
+        // feeds, which would end the relayed `data:` line early: kept on one line, offsets unchanged.
         var wire = WireBytes(bytes: data.readableBytesView.contains(UInt8(ascii: "\n")) ? Self.oneLine(data) : data)
         var errorMessage: String?
         try data.withUnsafeReadableBytes { raw in
@@ -119,7 +118,7 @@ public enum OpenAIPassthrough {
     static func oneLine(_ data: ByteBuffer) -> ByteBuffer {
         var line = ByteBuffer()
         line.reserveCapacity(data.readableBytes)
-        for byte in data.readableBytesView { line.writeInteger(byte == UInt8(ascii: "\n") ? UInt8(ascii: " ") : byte) }
+        line.writeOnOneLine(data)
         return line
     }
 
